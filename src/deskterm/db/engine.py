@@ -1,0 +1,171 @@
+"""Engines and sessions for SQLite and PostgreSQL.
+
+SQLite needs care to be safe for several writers (see TECH-NOTES): pysqlite opens its
+transaction lazily, at the first write, so "read, decide, write" can interleave between
+processes without any error. We take transactions into our own hands (``isolation_level =
+None`` on the DBAPI connection) and start every write session with ``BEGIN IMMEDIATE``, which
+takes the write lock up front and waits ``busy_timeout`` for it. Read sessions use a plain
+deferred ``BEGIN`` and never block writers under WAL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlmodel import create_engine
+
+from deskterm.domain.errors import DatabaseUnavailable, InvalidInput
+
+_WRITE = "deskterm_write"
+
+
+def normalise_url(raw: str) -> URL:
+    """Parse a database URL; bare paths mean SQLite files, ``postgresql://`` means psycopg 3."""
+    text = raw.strip()
+    if "://" not in text:
+        text = f"sqlite:///{Path(text).expanduser().resolve()}"
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        raise InvalidInput(f"{raw!r} is not a database URL", field="database") from None
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() not in ("sqlite", "postgresql"):
+        raise InvalidInput(
+            f"unsupported database {url.get_backend_name()!r}: use sqlite:/// or postgresql+psycopg://",
+            field="database",
+        )
+    return url
+
+
+def describe_url(url: URL) -> str:
+    """The URL without its password, for messages and ``db status``."""
+    return url.render_as_string(hide_password=True)
+
+
+def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
+    url = normalise_url(url) if isinstance(url, str) else url
+    if url.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, echo=echo)
+    return create_engine(
+        url,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        connect_args={"connect_timeout": 5, "application_name": "deskterm"},
+    )
+
+
+def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        parent = Path(database).expanduser().parent
+        if not parent.is_dir():
+            raise DatabaseUnavailable(f"cannot open database: folder {parent} does not exist")
+    engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 5})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA busy_timeout = 5000")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+            if database not in ("", ":memory:"):
+                cursor.execute("PRAGMA journal_mode = WAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """One database: its engine and the two kinds of session the desk uses."""
+
+    def __init__(self, url: str | URL, *, echo: bool = False) -> None:
+        self.url = normalise_url(url) if isinstance(url, str) else url
+        self.engine = make_engine(self.url, echo=echo)
+        write_bind = self.engine.execution_options(**{_WRITE: True})
+        self._reads = sessionmaker(self.engine, expire_on_commit=False)
+        self._writes = sessionmaker(write_bind, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    def describe(self) -> str:
+        return describe_url(self.url)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only unit of work; rolled back at the end."""
+        with translate_errors(self), self._reads() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One transaction: committed if the block finishes, rolled back if it raises."""
+        with translate_errors(self), self._writes() as session, session.begin():
+            yield session
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+@contextmanager
+def translate_errors(db: Database) -> Iterator[None]:
+    """Turn "cannot connect" and "locked" into one readable line."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if exc.connection_invalidated or (
+            isinstance(exc, OperationalError) and _is_unavailable(exc)
+        ):
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise DatabaseUnavailable(
+                f"database {db.describe()} is not available: {reason}"
+            ) from exc
+        raise
+
+
+def _is_unavailable(exc: DBAPIError) -> bool:
+    text = str(exc.orig).lower()
+    return any(
+        marker in text
+        for marker in (
+            "unable to open database",
+            "database is locked",
+            "connection refused",
+            "could not connect",
+            "connection failed",
+            "server closed the connection",
+            "timeout expired",
+            "no such host",
+            "does not exist",
+            "disk i/o error",
+            "readonly database",
+            "database or disk is full",
+            "file is not a database",
+        )
+    )

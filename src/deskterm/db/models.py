@@ -1,0 +1,228 @@
+"""The tables.
+
+Enumerated values are stored as short strings (validated by the desk layer against the
+``domain.enums``) rather than native enum types, so one migration serves SQLite and
+PostgreSQL and a new value never needs an ``ALTER TYPE``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlmodel import Field, SQLModel
+
+from deskterm.db.types import JSONData, UTCDateTime
+
+# SQLite only makes INTEGER PRIMARY KEY an alias of the rowid; BIGINT elsewhere.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _ts(nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+class Organization(SQLModel, table=True):
+    __tablename__ = "organization"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_type=String(200), unique=True)
+    phone: str | None = Field(default=None, sa_type=String(64))
+    email_domain: str | None = Field(default=None, sa_type=String(200))
+    notes: str | None = Field(default=None, sa_type=Text)
+
+
+class Contact(SQLModel, table=True):
+    __tablename__ = "contact"
+    __table_args__ = (
+        Index("ix_contact_name_lower", "name_lower"),
+        Index("ix_contact_email", "email"),
+        Index("ix_contact_phone_digits", "phone_digits"),
+        Index("ix_contact_mobile_digits", "mobile_digits"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_type=String(200))
+    # Lower-cased copy for prefix lookup as the analyst types; an index on it serves both
+    # databases (SQLite's LIKE is case-insensitive only for ASCII and skips plain indexes).
+    name_lower: str = Field(sa_type=String(200))
+    email: str | None = Field(default=None, sa_type=String(320))
+    phone: str | None = Field(default=None, sa_type=String(64))
+    phone_digits: str | None = Field(default=None, sa_type=String(32))
+    mobile: str | None = Field(default=None, sa_type=String(64))
+    mobile_digits: str | None = Field(default=None, sa_type=String(32))
+    organization_id: int | None = Field(default=None, foreign_key="organization.id", index=True)
+    location: str | None = Field(default=None, sa_type=String(200))
+    language: str | None = Field(default=None, sa_type=String(16))
+    preferred_channel: str | None = Field(default=None, sa_type=String(16))
+    vip: bool = Field(default=False)
+    created_at: datetime = _ts(nullable=False)
+
+
+class Asset(SQLModel, table=True):
+    """A device, product, licence or account a contact uses; tickets can name one."""
+
+    __tablename__ = "asset"
+
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    organization_id: int | None = Field(default=None, foreign_key="organization.id")
+    kind: str = Field(sa_type=String(16))
+    product: str = Field(sa_type=String(200))
+    model_number: str | None = Field(default=None, sa_type=String(100))
+    serial_number: str | None = Field(default=None, sa_type=String(100), index=True)
+    account_number: str | None = Field(default=None, sa_type=String(100))
+    notes: str | None = Field(default=None, sa_type=Text)
+
+
+class SupportGroup(SQLModel, table=True):
+    """A support centre at one level, with the group its tickets escalate to."""
+
+    __tablename__ = "support_group"
+    __table_args__ = (CheckConstraint("level BETWEEN 1 AND 3", name="ck_group_level"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_type=String(100), unique=True)
+    level: int = Field(default=1)
+    description: str | None = Field(default=None, sa_type=String(300))
+    email: str | None = Field(default=None, sa_type=String(320))
+    escalation_group_id: int | None = Field(default=None, foreign_key="support_group.id")
+
+
+class Analyst(SQLModel, table=True):
+    __tablename__ = "analyst"
+    __table_args__ = (CheckConstraint("level BETWEEN 1 AND 3", name="ck_analyst_level"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    login: str = Field(sa_type=String(64), unique=True)
+    name: str = Field(sa_type=String(200))
+    email: str | None = Field(default=None, sa_type=String(320))
+    role: str = Field(sa_type=String(16))
+    level: int = Field(default=1)
+    availability: str = Field(default="available", sa_type=String(16))
+    away_reason: str | None = Field(default=None, sa_type=String(300))
+    away_until: datetime | None = _ts()
+    backup_id: int | None = Field(default=None, foreign_key="analyst.id")
+    active: bool = Field(default=True)
+    created_at: datetime = _ts(nullable=False)
+
+
+class AnalystGroup(SQLModel, table=True):
+    __tablename__ = "analyst_group"
+
+    analyst_id: int = Field(foreign_key="analyst.id", primary_key=True)
+    group_id: int = Field(foreign_key="support_group.id", primary_key=True, index=True)
+
+
+class Category(SQLModel, table=True):
+    """A node of the category tree; ``path`` is the full name, e.g. ``Hardware > Printer``."""
+
+    __tablename__ = "category"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_type=String(100))
+    path: str = Field(sa_type=String(400), unique=True)
+    parent_id: int | None = Field(default=None, foreign_key="category.id")
+    default_group_id: int | None = Field(default=None, foreign_key="support_group.id")
+
+
+class ResolutionCode(SQLModel, table=True):
+    __tablename__ = "resolution_code"
+
+    code: str = Field(sa_type=String(40), primary_key=True)
+    label: str = Field(sa_type=String(200))
+    active: bool = Field(default=True)
+
+
+# The version column is shared with the mapper so SQLAlchemy adds "AND version = :old" to
+# every UPDATE of a ticket; the desk sets the new value itself (version_id_generator=False)
+# so that the events of one change carry the version that change produced.
+_ticket_version = Column("version", Integer, nullable=False, default=1)
+
+
+class Ticket(SQLModel, table=True):
+    __tablename__ = "ticket"
+    __table_args__ = (
+        # Queue views: open tickets by priority then due time, per group, per assignee.
+        Index("ix_ticket_queue", "status", "priority", "resolve_due_at", "id"),
+        Index("ix_ticket_group_queue", "group_id", "status", "priority", "resolve_due_at", "id"),
+        Index(
+            "ix_ticket_assignee_queue", "assignee_id", "status", "priority", "resolve_due_at", "id"
+        ),
+        Index("ix_ticket_contact", "contact_id", "created_at"),
+        Index("ix_ticket_created", "created_at"),
+        CheckConstraint("priority BETWEEN 1 AND 5", name="ck_ticket_priority"),
+        CheckConstraint("level BETWEEN 1 AND 3", name="ck_ticket_level"),
+    )
+    __mapper_args__ = {"version_id_col": _ticket_version, "version_id_generator": False}
+
+    id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
+    subject: str = Field(sa_type=String(200))
+    description: str = Field(default="", sa_type=Text)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    asset_id: int | None = Field(default=None, foreign_key="asset.id")
+    category_id: int | None = Field(default=None, foreign_key="category.id")
+    channel: str = Field(sa_type=String(16))
+    impact: str = Field(sa_type=String(8))
+    urgency: str = Field(sa_type=String(8))
+    priority: int
+    priority_reason: str | None = Field(default=None, sa_type=String(300))
+    status: str = Field(sa_type=String(24))
+    level: int = Field(default=1)
+    group_id: int | None = Field(default=None, foreign_key="support_group.id")
+    assignee_id: int | None = Field(default=None, foreign_key="analyst.id")
+    resolution_code: str | None = Field(
+        default=None, sa_type=String(40), foreign_key="resolution_code.code"
+    )
+    resolution_text: str | None = Field(default=None, sa_type=Text)
+    created_by_id: int | None = Field(default=None, foreign_key="analyst.id")
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+    first_response_at: datetime | None = _ts()
+    resolved_at: datetime | None = _ts()
+    closed_at: datetime | None = _ts()
+    response_due_at: datetime | None = _ts()
+    resolve_due_at: datetime | None = _ts()
+    version: int = Field(default=1, sa_column=_ticket_version)
+
+
+class TicketLink(SQLModel, table=True):
+    """One direction of a link; the desk always writes both directions."""
+
+    __tablename__ = "ticket_link"
+    __table_args__ = (UniqueConstraint("ticket_id", "other_id", "kind", name="uq_ticket_link"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(sa_type=BigId, foreign_key="ticket.id", index=True)
+    other_id: int = Field(sa_type=BigId, foreign_key="ticket.id")
+    kind: str = Field(sa_type=String(16))
+    created_at: datetime = _ts(nullable=False)
+    created_by_id: int | None = Field(default=None, foreign_key="analyst.id")
+
+
+class TicketEvent(SQLModel, table=True):
+    """The ticket's log. Append-only: the database refuses UPDATE and DELETE (see migrations)."""
+
+    __tablename__ = "ticket_event"
+    __table_args__ = (Index("ix_ticket_event_ticket", "ticket_id", "id"),)
+
+    id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
+    ticket_id: int = Field(sa_type=BigId, foreign_key="ticket.id")
+    # The ticket version this event's change produced: a stale writer is told exactly the
+    # events it has not seen.
+    ticket_version: int
+    at: datetime = _ts(nullable=False)
+    actor_id: int | None = Field(default=None, foreign_key="analyst.id")
+    kind: str = Field(sa_type=String(32))
+    visibility: str = Field(default="internal", sa_type=String(8))
+    data: dict[str, Any] = Field(default_factory=dict, sa_type=JSONData)

@@ -1,0 +1,1 @@
+"""Use cases: the only code that changes data. One function per user action."""

@@ -1,0 +1,237 @@
+"""Analysts, their groups and their availability."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from deskterm.db.models import Analyst, AnalystGroup, SupportGroup, Ticket
+from deskterm.desk import clock
+from deskterm.desk.lookups import analyst_by_login, group_by_name
+from deskterm.desk.schemas import AnalystPublic, GroupPublic
+from deskterm.domain.enums import OPEN_STATUSES, Availability, Role
+from deskterm.domain.errors import InvalidInput, PermissionDenied
+from deskterm.domain.permissions import Actor, may_manage_analysts, may_set_away
+from deskterm.domain.text import email_address, optional_line, required_line
+
+_LOGIN = re.compile(r"^[a-z][a-z0-9._-]{0,63}$")
+
+
+def _check_level(level: int) -> int:
+    if level not in (1, 2, 3):
+        raise InvalidInput(f"support level must be 1, 2 or 3, not {level}", field="level")
+    return level
+
+
+def add_analyst(
+    session: Session,
+    actor: Actor | None,
+    *,
+    login: str,
+    name: str,
+    role: str = Role.AGENT,
+    level: int = 1,
+    groups: Sequence[str] = (),
+    email: str | None = None,
+) -> AnalystPublic:
+    """Add an analyst. On a desk with no analysts, anyone may add the first, as an admin."""
+    login = login.strip().lower()
+    if not _LOGIN.match(login):
+        raise InvalidInput(
+            f"login {login!r} must start with a letter and hold only a-z, 0-9, '.', '_' or '-'",
+            field="login",
+        )
+    if actor is None:
+        role = Role.ADMIN
+    elif not may_manage_analysts(actor):
+        raise PermissionDenied("only an admin may add analysts")
+    try:
+        role = Role(role.strip().lower())
+    except ValueError:
+        raise InvalidInput(
+            f"unknown role {role!r}: use {', '.join(r.value for r in Role)}", field="role"
+        ) from None
+    if session.scalars(select(Analyst.id).where(Analyst.login == login)).first() is not None:
+        raise InvalidInput(f"an analyst with login {login!r} exists already", field="login")
+    group_rows = [group_by_name(session, g) for g in groups]
+    analyst = Analyst(
+        login=login,
+        name=required_line(name, field="name"),
+        email=email_address(email),
+        role=role,
+        level=_check_level(level),
+        created_at=clock.now(),
+    )
+    session.add(analyst)
+    session.flush()
+    for group in group_rows:
+        session.add(AnalystGroup(analyst_id=analyst.id, group_id=group.id))
+    session.flush()
+    return _public(session, [analyst])[0]
+
+
+def list_analysts(
+    session: Session, actor: Actor, *, group: str | None = None, include_inactive: bool = False
+) -> list[AnalystPublic]:
+    query = select(Analyst).order_by(Analyst.login)
+    if group:
+        group_row = group_by_name(session, group)
+        query = query.join(AnalystGroup, AnalystGroup.analyst_id == Analyst.id).where(
+            AnalystGroup.group_id == group_row.id
+        )
+    if not include_inactive:
+        query = query.where(Analyst.active)
+    return _public(session, session.scalars(query).all())
+
+
+def get_analyst(session: Session, actor: Actor, *, login: str) -> AnalystPublic:
+    return _public(session, [analyst_by_login(session, login)])[0]
+
+
+def set_away(
+    session: Session,
+    actor: Actor,
+    *,
+    login: str | None = None,
+    backup: str | None = None,
+    reason: str | None = None,
+) -> AnalystPublic:
+    """Mark an analyst away (themselves, or anyone for a supervisor), naming a backup."""
+    analyst = analyst_by_login(session, login) if login else session.get(Analyst, actor.id)
+    assert analyst is not None and analyst.id is not None
+    if not may_set_away(actor, analyst.id):
+        raise PermissionDenied(f"only a supervisor may mark {analyst.login} away")
+    backup_row = analyst_by_login(session, backup) if backup else None
+    if backup_row is not None:
+        if backup_row.id == analyst.id:
+            raise InvalidInput("an analyst cannot be their own backup", field="backup")
+        if backup_row.availability == Availability.AWAY:
+            raise InvalidInput(
+                f"{backup_row.login} is away too; choose another backup", field="backup"
+            )
+    analyst.availability = Availability.AWAY
+    analyst.backup_id = backup_row.id if backup_row else None
+    analyst.away_reason = optional_line(reason, field="reason")
+    session.flush()
+    return _public(session, [analyst])[0]
+
+
+def set_back(session: Session, actor: Actor, *, login: str | None = None) -> AnalystPublic:
+    analyst = analyst_by_login(session, login) if login else session.get(Analyst, actor.id)
+    assert analyst is not None and analyst.id is not None
+    if not may_set_away(actor, analyst.id):
+        raise PermissionDenied(f"only a supervisor may mark {analyst.login} back")
+    analyst.availability = Availability.AVAILABLE
+    analyst.backup_id = None
+    analyst.away_reason = None
+    session.flush()
+    return _public(session, [analyst])[0]
+
+
+def _public(session: Session, analysts: Sequence[Analyst]) -> list[AnalystPublic]:
+    ids = [a.id for a in analysts]
+    if not ids:
+        return []
+    groups: dict[int, list[str]] = {}
+    for analyst_id, name in session.execute(
+        select(AnalystGroup.analyst_id, SupportGroup.name)
+        .join(SupportGroup, SupportGroup.id == AnalystGroup.group_id)
+        .where(AnalystGroup.analyst_id.in_(ids))
+        .order_by(SupportGroup.level, SupportGroup.name)
+    ):
+        groups.setdefault(analyst_id, []).append(name)
+    workload = dict(
+        session.execute(
+            select(Ticket.assignee_id, func.count())
+            .where(Ticket.assignee_id.in_(ids), Ticket.status.in_(list(OPEN_STATUSES)))
+            .group_by(Ticket.assignee_id)
+        ).all()
+    )
+    backup = aliased(Analyst)
+    backups = dict(
+        session.execute(
+            select(Analyst.id, backup.login)
+            .join(backup, backup.id == Analyst.backup_id)
+            .where(Analyst.id.in_(ids))
+        ).all()
+    )
+    return [
+        AnalystPublic(
+            id=a.id,
+            login=a.login,
+            name=a.name,
+            email=a.email,
+            role=a.role,
+            level=a.level,
+            groups=groups.get(a.id, []),
+            availability=a.availability,
+            away_reason=a.away_reason,
+            backup=backups.get(a.id),
+            active=a.active,
+            open_tickets=workload.get(a.id, 0),
+        )
+        for a in analysts
+        if a.id is not None
+    ]
+
+
+def list_groups(session: Session, actor: Actor) -> list[GroupPublic]:
+    escalation = aliased(SupportGroup)
+    members = (
+        select(AnalystGroup.group_id, func.count().label("n"))
+        .group_by(AnalystGroup.group_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(SupportGroup, escalation.name, func.coalesce(members.c.n, 0))
+        .outerjoin(escalation, escalation.id == SupportGroup.escalation_group_id)
+        .outerjoin(members, members.c.group_id == SupportGroup.id)
+        .order_by(SupportGroup.level, SupportGroup.name)
+    ).all()
+    return [
+        GroupPublic(
+            id=g.id,
+            name=g.name,
+            level=g.level,
+            description=g.description,
+            escalates_to=esc,
+            members=n,
+        )
+        for g, esc, n in rows
+    ]
+
+
+def add_group(
+    session: Session,
+    actor: Actor,
+    *,
+    name: str,
+    level: int,
+    description: str | None = None,
+    escalates_to: str | None = None,
+) -> GroupPublic:
+    if not may_manage_analysts(actor):
+        raise PermissionDenied("only an admin may add groups")
+    name = required_line(name, field="name", limit=100)
+    if session.scalars(
+        select(SupportGroup.id).where(func.lower(SupportGroup.name) == name.lower())
+    ).first():
+        raise InvalidInput(f"a group named {name!r} exists already", field="name")
+    target = group_by_name(session, escalates_to) if escalates_to else None
+    if target is not None and target.level < level:
+        raise InvalidInput(
+            f"{target.name} is level {target.level}: a group escalates to its own level or higher",
+            field="escalates_to",
+        )
+    group = SupportGroup(
+        name=name,
+        level=_check_level(level),
+        description=optional_line(description, field="description"),
+        escalation_group_id=target.id if target else None,
+    )
+    session.add(group)
+    session.flush()
+    return next(g for g in list_groups(session, actor) if g.id == group.id)

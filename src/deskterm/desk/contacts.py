@@ -1,0 +1,218 @@
+"""Contacts (callers), their organizations and their assets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from deskterm.db.models import Asset, Contact, Organization, Ticket
+from deskterm.desk import clock
+from deskterm.desk.lookups import contact_by_key
+from deskterm.desk.schemas import AssetPublic, ContactPublic
+from deskterm.domain.enums import OPEN_STATUSES, AssetKind
+from deskterm.domain.errors import InvalidInput
+from deskterm.domain.permissions import Actor
+from deskterm.domain.text import (
+    NAME_MAX,
+    clean_line,
+    email_address,
+    optional_line,
+    phone_digits,
+    required_line,
+)
+
+#: Fewer characters than this find nothing: a one-letter prefix would match half the desk.
+MIN_SEARCH = 2
+
+
+def organization_named(session: Session, name: str | None) -> Organization | None:
+    """The organization called ``name``, created if new."""
+    text = optional_line(name, field="organization", limit=200)
+    if not text:
+        return None
+    org = session.scalars(
+        select(Organization).where(func.lower(Organization.name) == text.lower())
+    ).first()
+    if org is None:
+        org = Organization(name=text)
+        session.add(org)
+        session.flush()
+    return org
+
+
+def _phone(value: str | None, field: str) -> tuple[str | None, str | None]:
+    text = optional_line(value, field=field, limit=64)
+    if not text:
+        return None, None
+    digits = phone_digits(text)
+    if len(digits) < 3:
+        raise InvalidInput(f"{value!r} is not a phone number", field=field)
+    return text, digits
+
+
+def add_contact(
+    session: Session,
+    actor: Actor,
+    *,
+    name: str,
+    email: str | None = None,
+    phone: str | None = None,
+    mobile: str | None = None,
+    organization: str | None = None,
+    location: str | None = None,
+    language: str | None = None,
+    vip: bool = False,
+) -> ContactPublic:
+    clean_name = required_line(name, field="name", limit=NAME_MAX)
+    address = email_address(email)
+    if address and session.scalars(select(Contact.id).where(Contact.email == address)).first():
+        raise InvalidInput(f"a contact with email {address} exists already", field="email")
+    phone_text, phone_d = _phone(phone, "phone")
+    mobile_text, mobile_d = _phone(mobile, "mobile")
+    org = organization_named(session, organization)
+    contact = Contact(
+        name=clean_name,
+        name_lower=clean_name.lower(),
+        email=address,
+        phone=phone_text,
+        phone_digits=phone_d,
+        mobile=mobile_text,
+        mobile_digits=mobile_d,
+        organization_id=org.id if org else None,
+        location=optional_line(location, field="location", limit=200),
+        language=optional_line(language, field="language", limit=16),
+        vip=vip,
+        created_at=clock.now(),
+    )
+    session.add(contact)
+    session.flush()
+    return contact_public(session, contact)
+
+
+def add_asset(
+    session: Session,
+    actor: Actor,
+    *,
+    contact: str,
+    kind: str,
+    product: str,
+    model_number: str | None = None,
+    serial_number: str | None = None,
+    account_number: str | None = None,
+) -> AssetPublic:
+    owner = contact_by_key(session, contact)
+    try:
+        kind_value = AssetKind(kind.strip().lower())
+    except ValueError:
+        raise InvalidInput(
+            f"unknown asset kind {kind!r}: use {', '.join(k.value for k in AssetKind)}",
+            field="kind",
+        ) from None
+    asset = Asset(
+        contact_id=owner.id,
+        organization_id=owner.organization_id,
+        kind=kind_value,
+        product=required_line(product, field="product"),
+        model_number=optional_line(model_number, field="model", limit=100),
+        serial_number=optional_line(serial_number, field="serial", limit=100),
+        account_number=optional_line(account_number, field="account", limit=100),
+    )
+    session.add(asset)
+    session.flush()
+    return _asset_public(asset)
+
+
+def get_contact(session: Session, actor: Actor, *, key: str) -> ContactPublic:
+    return contact_public(session, contact_by_key(session, key))
+
+
+def list_contacts(
+    session: Session, actor: Actor, *, organization: str | None = None, limit: int = 50
+) -> list[ContactPublic]:
+    query = select(Contact).order_by(Contact.name_lower, Contact.id).limit(_limit(limit))
+    if organization:
+        query = query.join(Organization, Organization.id == Contact.organization_id).where(
+            func.lower(Organization.name) == organization.strip().lower()
+        )
+    return [contact_public(session, c, with_assets=False) for c in session.scalars(query)]
+
+
+def find_contacts(
+    session: Session, actor: Actor, *, text: str, limit: int = 20
+) -> list[ContactPublic]:
+    """Callers as the analyst types: name prefix, phone fragment, email or organization prefix.
+
+    Each branch is an indexed range scan, so this stays instant on a large desk.
+    """
+    needle = clean_line(text).lower()
+    if len(needle) < MIN_SEARCH:
+        return []
+    limit = _limit(limit)
+    conditions = [Contact.name_lower.startswith(needle, autoescape=True)]
+    if "@" in needle:
+        conditions.append(Contact.email.startswith(needle, autoescape=True))
+    digits = phone_digits(needle)
+    if len(digits) >= 3 and len(digits) * 2 >= len(needle.replace(" ", "")):
+        conditions.append(Contact.phone_digits.contains(digits, autoescape=True))
+        conditions.append(Contact.mobile_digits.contains(digits, autoescape=True))
+    org_ids = select(Organization.id).where(
+        func.lower(Organization.name).startswith(needle, autoescape=True)
+    )
+    conditions.append(Contact.organization_id.in_(org_ids))
+    rows = session.scalars(
+        select(Contact)
+        .where(or_(*conditions))
+        .order_by(Contact.name_lower, Contact.id)
+        .limit(limit)
+    ).all()
+    return [contact_public(session, c, with_assets=False) for c in rows]
+
+
+def contact_public(
+    session: Session, contact: Contact, *, with_assets: bool = True
+) -> ContactPublic:
+    org = session.get(Organization, contact.organization_id) if contact.organization_id else None
+    assets: Sequence[Asset] = ()
+    if with_assets:
+        assets = session.scalars(
+            select(Asset).where(Asset.contact_id == contact.id).order_by(Asset.id)
+        ).all()
+    open_count = session.scalar(
+        select(func.count())
+        .select_from(Ticket)
+        .where(Ticket.contact_id == contact.id, Ticket.status.in_(list(OPEN_STATUSES)))
+    )
+    assert contact.id is not None
+    return ContactPublic(
+        id=contact.id,
+        name=contact.name,
+        email=contact.email,
+        phone=contact.phone,
+        mobile=contact.mobile,
+        organization=org.name if org else None,
+        location=contact.location,
+        language=contact.language,
+        vip=contact.vip,
+        assets=[_asset_public(a) for a in assets],
+        open_tickets=open_count or 0,
+    )
+
+
+def _asset_public(asset: Asset) -> AssetPublic:
+    assert asset.id is not None
+    return AssetPublic(
+        id=asset.id,
+        kind=asset.kind,
+        product=asset.product,
+        model_number=asset.model_number,
+        serial_number=asset.serial_number,
+        account_number=asset.account_number,
+    )
+
+
+def _limit(limit: int) -> int:
+    if limit < 1 or limit > 1000:
+        raise InvalidInput(f"limit must be between 1 and 1000, not {limit}", field="limit")
+    return limit

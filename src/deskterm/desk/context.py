@@ -1,0 +1,85 @@
+"""The desk as a face sees it: one call per user action, one transaction per call.
+
+Faces never open sessions themselves: they call ``desk.read(fn, ...)`` or
+``desk.write(fn, ...)`` with a use-case function whose first two parameters are the session
+and the acting analyst. The actor is loaded afresh inside each transaction, so a role or group
+change takes effect at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from deskterm.db.engine import Database
+from deskterm.db.models import Analyst, AnalystGroup
+from deskterm.domain.enums import Role
+from deskterm.domain.errors import UnknownAnalyst
+from deskterm.domain.permissions import SYSTEM, Actor
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+UseCase = Callable[Concatenate[Session, Actor, P], R]
+BootstrapCase = Callable[Concatenate[Session, "Actor | None", P], R]
+
+
+def load_actor(session: Session, login: str) -> Actor:
+    analyst = session.scalars(select(Analyst).where(Analyst.login == login)).first()
+    if analyst is None or not analyst.active:
+        known = session.scalar(select(func.count()).select_from(Analyst)) or 0
+        if not known:
+            raise UnknownAnalyst(
+                "this desk has no analysts yet: create the first one with "
+                "`deskterm analyst add LOGIN --name NAME` (it becomes an admin)"
+            )
+        state = "is not an analyst of this desk" if analyst is None else "is deactivated"
+        raise UnknownAnalyst(f"{login!r} {state} (use --as LOGIN or DESKTERM_USER)")
+    group_ids = session.scalars(
+        select(AnalystGroup.group_id).where(AnalystGroup.analyst_id == analyst.id)
+    ).all()
+    assert analyst.id is not None
+    return Actor(
+        id=analyst.id,
+        login=analyst.login,
+        name=analyst.name,
+        role=Role(analyst.role),
+        level=analyst.level,
+        group_ids=frozenset(group_ids),
+    )
+
+
+class Desk:
+    """A database and the analyst acting on it (``None`` login: the ``system`` actor)."""
+
+    def __init__(self, db: Database, login: str | None) -> None:
+        self.db = db
+        self.login = login
+
+    def _actor(self, session: Session) -> Actor:
+        return SYSTEM if self.login is None else load_actor(session, self.login)
+
+    def read(self, fn: UseCase[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self.db.read() as session:
+            return fn(session, self._actor(session), *args, **kwargs)
+
+    def write(self, fn: UseCase[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self.db.write() as session:
+            return fn(session, self._actor(session), *args, **kwargs)
+
+    def bootstrap(self, fn: BootstrapCase[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Like ``write``, but an unknown login on a desk with no analysts passes as ``None``."""
+        with self.db.write() as session:
+            try:
+                actor: Actor | None = self._actor(session)
+            except UnknownAnalyst:
+                if session.scalar(select(func.count()).select_from(Analyst)):
+                    raise
+                actor = None
+            return fn(session, actor, *args, **kwargs)
+
+    def whoami(self) -> Actor:
+        return self.read(lambda _session, actor: actor)

@@ -1,0 +1,84 @@
+"""Pulling the next ticket: atomically, so two analysts never get the same one.
+
+One statement claims: ``UPDATE ... WHERE id = (SELECT ... LIMIT 1) AND assignee_id IS NULL
+RETURNING``. On PostgreSQL the inner SELECT takes ``FOR UPDATE SKIP LOCKED`` so concurrent
+claimers pass over each other's rows instead of queueing on them; on SQLite the write session
+already holds the database's write lock (``BEGIN IMMEDIATE``), so claims are serialised.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from deskterm.db.models import SupportGroup, Ticket, TicketEvent
+from deskterm.desk import clock
+from deskterm.desk.lookups import group_by_name
+from deskterm.desk.schemas import ClaimResult
+from deskterm.desk.tickets import get_ticket
+from deskterm.domain.enums import EventKind, Status, Visibility
+from deskterm.domain.errors import InvalidInput, PermissionDenied
+from deskterm.domain.permissions import Actor
+
+
+def claim_next(session: Session, actor: Actor, *, group: str | None = None) -> ClaimResult:
+    """Take the most urgent unassigned ticket of the actor's groups (or of one of them)."""
+    if actor.id is None:
+        raise InvalidInput("the system cannot pull tickets", field="group")
+    if group is not None:
+        row = group_by_name(session, group)
+        if row.id not in actor.group_ids and not actor.is_supervisor:
+            raise PermissionDenied(f"{actor.login} is not in {row.name}")
+        group_ids = [row.id]
+    else:
+        group_ids = sorted(actor.group_ids)
+    names = list(
+        session.scalars(
+            select(SupportGroup.name)
+            .where(SupportGroup.id.in_(group_ids))
+            .order_by(SupportGroup.name)
+        )
+    )
+    if not group_ids:
+        return ClaimResult(ticket=None, groups=[])
+    candidate = (
+        select(Ticket.id)
+        .where(
+            Ticket.group_id.in_(group_ids),
+            Ticket.status == Status.NEW,
+            Ticket.assignee_id.is_(None),
+        )
+        .order_by(Ticket.priority, Ticket.resolve_due_at, Ticket.id)
+        .limit(1)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        candidate = candidate.with_for_update(skip_locked=True)
+    now = clock.now()
+    claimed = session.execute(
+        update(Ticket)
+        .where(Ticket.id == candidate.scalar_subquery(), Ticket.assignee_id.is_(None))
+        .values(
+            assignee_id=actor.id,
+            status=Status.ASSIGNED,
+            version=Ticket.version + 1,
+            updated_at=now,
+        )
+        .returning(Ticket.id, Ticket.version)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if claimed is None:
+        return ClaimResult(ticket=None, groups=names)
+    ticket_id, version = claimed
+    session.add(
+        TicketEvent(
+            ticket_id=ticket_id,
+            ticket_version=version,
+            at=now,
+            actor_id=actor.id,
+            kind=EventKind.ASSIGNED,
+            visibility=Visibility.PUBLIC,
+            data={"to": actor.login, "via": "queue next", "status": Status.ASSIGNED.value},
+        )
+    )
+    session.flush()
+    return ClaimResult(ticket=get_ticket(session, actor, ref=ticket_id), groups=names)

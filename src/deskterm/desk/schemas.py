@@ -1,0 +1,135 @@
+"""What the desk hands to faces: plain, detached data, never live ORM rows.
+
+JSON keys are part of the CLI's contract (``--json``); add keys, never rename them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Public(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class GroupPublic(Public):
+    id: int
+    name: str
+    level: int
+    description: str | None = None
+    escalates_to: str | None = None
+    members: int = 0
+
+
+class AnalystPublic(Public):
+    id: int
+    login: str
+    name: str
+    email: str | None
+    role: str
+    level: int
+    groups: list[str]
+    availability: str
+    away_reason: str | None = None
+    backup: str | None = None
+    active: bool = True
+    open_tickets: int = 0
+
+
+class AssetPublic(Public):
+    id: int
+    kind: str
+    product: str
+    model_number: str | None = None
+    serial_number: str | None = None
+    account_number: str | None = None
+
+
+class ContactPublic(Public):
+    id: int
+    name: str
+    email: str | None
+    phone: str | None
+    mobile: str | None
+    organization: str | None
+    location: str | None
+    language: str | None = None
+    vip: bool = False
+    assets: list[AssetPublic] = []
+    open_tickets: int = 0
+
+
+class CategoryPublic(Public):
+    id: int
+    path: str
+    group: str | None
+
+
+class TicketPublic(Public):
+    """One ticket as a list shows it."""
+
+    id: int
+    ref: str
+    subject: str
+    status: str
+    priority: str
+    impact: str
+    urgency: str
+    level: int
+    group: str | None
+    assignee: str | None
+    assignee_name: str | None = None
+    contact: str | None
+    contact_id: int | None = None
+    channel: str
+    category: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    response_due_at: datetime | None = None
+    resolve_due_at: datetime | None = None
+    version: int
+
+
+class EventPublic(Public):
+    id: int
+    kind: str
+    actor: str
+    actor_name: str
+    at: datetime
+    visibility: str
+    data: dict[str, Any]
+    ticket_version: int
+    summary: str
+
+
+class LinkPublic(Public):
+    ref: str
+    kind: str
+    subject: str
+    status: str
+
+
+class TicketDetail(TicketPublic):
+    description: str
+    priority_reason: str | None = None
+    contact_detail: ContactPublic | None = None
+    asset: AssetPublic | None = None
+    resolution_code: str | None = None
+    resolution_text: str | None = None
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+    created_by: str | None = None
+    links: list[LinkPublic] = []
+    events: list[EventPublic] = []
+
+
+class ClaimResult(Public):
+    ticket: TicketPublic | None
+    groups: list[str]

@@ -1,0 +1,1029 @@
+"""Tickets and their log.
+
+Every function that changes a ticket goes through ``_Change``: it bumps the ticket's version
+once and writes each event with that version, in the caller's transaction. A stale
+``expected_version`` (the version the analyst was looking at) is refused with the changes
+the analyst has not seen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.exc import StaleDataError
+
+from deskterm import defaults
+from deskterm.db.models import (
+    Analyst,
+    Asset,
+    Category,
+    Contact,
+    SupportGroup,
+    Ticket,
+    TicketEvent,
+    TicketLink,
+)
+from deskterm.desk import clock
+from deskterm.desk.contacts import contact_public
+from deskterm.desk.lookups import (
+    analyst_by_login,
+    category_by_path,
+    contact_by_key,
+    group_by_name,
+    resolution_code,
+)
+from deskterm.desk.schemas import (
+    AssetPublic,
+    EventPublic,
+    LinkPublic,
+    TicketDetail,
+    TicketPublic,
+)
+from deskterm.domain import events as event_words
+from deskterm.domain.enums import (
+    LIVE_CHANNELS,
+    OPEN_STATUSES,
+    Availability,
+    CallDirection,
+    Channel,
+    EventKind,
+    Impact,
+    LinkKind,
+    Status,
+    Urgency,
+    Visibility,
+)
+from deskterm.domain.errors import (
+    ChangeSeen,
+    ConflictError,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+)
+from deskterm.domain.permissions import Actor, TicketHold, may_assign, may_work
+from deskterm.domain.priority import parse_priority
+from deskterm.domain.refs import format_ref, parse_ref
+from deskterm.domain.text import long_text, optional_line, required_line
+from deskterm.domain.transitions import check_transition, status_for_holder
+
+#: Event kinds the customer may see (what happened to their case, not our internal talk).
+_PUBLIC_KINDS = frozenset(
+    {
+        EventKind.CREATED,
+        EventKind.ASSIGNED,
+        EventKind.REASSIGNED,
+        EventKind.ESCALATED,
+        EventKind.STATUS_CHANGED,
+        EventKind.RESOLVED,
+        EventKind.REOPENED,
+        EventKind.CLOSED,
+        EventKind.CALL_LOGGED,
+        EventKind.CALLBACK_SCHEDULED,
+    }
+)
+
+_MAX_CALL_SECONDS = 24 * 3600
+
+
+# --------------------------------------------------------------------------- the change log
+
+
+class _Change:
+    """One change to one ticket: one version bump, any number of events."""
+
+    def __init__(self, session: Session, actor: Actor, ticket: Ticket, *, created: bool = False):
+        self.session = session
+        self.actor = actor
+        self.ticket = ticket
+        self.at = clock.now()
+        if not created:
+            ticket.version = ticket.version + 1
+            ticket.updated_at = self.at
+        self.version = ticket.version
+
+    def log(self, kind: EventKind, *, visible: bool | None = None, **data: Any) -> None:
+        visible = kind in _PUBLIC_KINDS if visible is None else visible
+        assert self.ticket.id is not None
+        self.session.add(
+            TicketEvent(
+                ticket_id=self.ticket.id,
+                ticket_version=self.version,
+                at=self.at,
+                actor_id=self.actor.id,
+                kind=kind,
+                visibility=Visibility.PUBLIC if visible else Visibility.INTERNAL,
+                data={k: v for k, v in data.items() if v is not None},
+            )
+        )
+        if visible and not self.actor.is_system and self.ticket.first_response_at is None:
+            if kind not in (EventKind.CREATED,):
+                self.ticket.first_response_at = self.at
+
+    def save(self) -> None:
+        try:
+            self.session.flush()
+        except StaleDataError:
+            ticket_id, seen = self.ticket.id, self.version - 1
+            self.session.rollback()
+            assert ticket_id is not None
+            raise _conflict(self.session, ticket_id, seen) from None
+
+
+def _conflict(session: Session, ticket_id: int, seen_version: int) -> ConflictError:
+    rows = session.execute(
+        select(TicketEvent, Analyst.login)
+        .outerjoin(Analyst, Analyst.id == TicketEvent.actor_id)
+        .where(TicketEvent.ticket_id == ticket_id, TicketEvent.ticket_version > seen_version)
+        .order_by(TicketEvent.id)
+    ).all()
+    changes = [
+        ChangeSeen(
+            actor=login or "system",
+            at=event.at.strftime("%H:%M:%S UTC"),
+            what=event_words.describe(event.kind, event.data),
+        )
+        for event, login in rows
+    ]
+    return ConflictError(format_ref(ticket_id), changes)
+
+
+def _load(session: Session, ref: str | int, expected_version: int | None = None) -> Ticket:
+    """The ticket, locked for this transaction, checked against the version the analyst saw."""
+    ticket_id = ref if isinstance(ref, int) else parse_ref(ref)
+    ticket = session.scalars(select(Ticket).where(Ticket.id == ticket_id).with_for_update()).first()
+    if ticket is None:
+        raise NotFound(f"no ticket {format_ref(ticket_id)}")
+    if expected_version is not None and ticket.version != expected_version:
+        raise _conflict(session, ticket_id, expected_version)
+    return ticket
+
+
+def _hold(ticket: Ticket) -> TicketHold:
+    return TicketHold(assignee_id=ticket.assignee_id, group_id=ticket.group_id)
+
+
+def _require_work(actor: Actor, ticket: Ticket, doing: str) -> None:
+    if not may_work(actor, _hold(ticket)):
+        raise PermissionDenied(
+            f"{format_ref(ticket.id or 0)} is held by someone else: only its holder or a "
+            f"supervisor may {doing}"
+        )
+
+
+def _login(session: Session, analyst_id: int | None) -> str | None:
+    if analyst_id is None:
+        return None
+    analyst = session.get(Analyst, analyst_id)
+    return analyst.login if analyst else None
+
+
+def _group_name(session: Session, group_id: int | None) -> str | None:
+    if group_id is None:
+        return None
+    group = session.get(SupportGroup, group_id)
+    return group.name if group else None
+
+
+def _enum(enum: type, value: str, field: str) -> Any:
+    try:
+        return enum(value.strip().lower())
+    except ValueError:
+        allowed = ", ".join(m.value for m in enum)
+        raise InvalidInput(f"unknown {field} {value!r}: use {allowed}", field=field) from None
+
+
+# --------------------------------------------------------------------------- creating
+
+
+def create_ticket(
+    session: Session,
+    actor: Actor,
+    *,
+    subject: str,
+    description: str = "",
+    contact: str | None = None,
+    contact_id: int | None = None,
+    asset_id: int | None = None,
+    category: str | None = None,
+    impact: str = Impact.MEDIUM,
+    urgency: str = Urgency.MEDIUM,
+    priority: str | None = None,
+    priority_reason: str | None = None,
+    channel: str = Channel.PHONE,
+    group: str | None = None,
+    assignee: str | None = "auto",
+    call_seconds: int | None = None,
+    split_from: str | None = None,
+) -> TicketDetail:
+    """Open a ticket.
+
+    ``assignee``: ``"auto"`` keeps the ticket with its creator unless it is routed to a group
+    they are not in (then it waits unassigned in that group's queue); ``None`` or ``"none"``
+    leaves it unassigned; a login assigns it to that analyst.
+    """
+    subject_text = required_line(subject, field="subject")
+    body = long_text(description, field="description")
+    channel_value = _enum(Channel, channel, "channel")
+    impact_value = _enum(Impact, impact, "impact")
+    urgency_value = _enum(Urgency, urgency, "urgency")
+    matrix = defaults.priority_matrix()
+    derived = matrix.priority(impact_value, urgency_value)
+    chosen = parse_priority(priority) if priority else derived
+    reason = optional_line(priority_reason, field="priority_reason")
+    if chosen != derived and not reason:
+        raise InvalidInput(
+            f"impact {impact_value} and urgency {urgency_value} give P{derived}; "
+            f"overriding to P{chosen} needs a reason",
+            field="priority_reason",
+        )
+
+    contact_row: Contact | None = None
+    if contact_id is not None:
+        contact_row = session.get(Contact, contact_id)
+        if contact_row is None:
+            raise NotFound(f"no contact with id {contact_id}")
+    elif contact:
+        contact_row = contact_by_key(session, contact)
+    asset_row: Asset | None = None
+    if asset_id is not None:
+        asset_row = session.get(Asset, asset_id)
+        if asset_row is None:
+            raise NotFound(f"no asset with id {asset_id}")
+        if contact_row is not None and asset_row.contact_id not in (None, contact_row.id):
+            raise InvalidInput("that asset belongs to another contact", field="asset")
+
+    category_row = category_by_path(session, category) if category else None
+    if group:
+        group_row: SupportGroup | None = group_by_name(session, group)
+    elif category_row is not None and category_row.default_group_id is not None:
+        # Without an explicit route, the analyst's own first-line group keeps the call;
+        # the category's group is where it goes when routed.
+        group_row = _first_group(session, actor) or session.get(
+            SupportGroup, category_row.default_group_id
+        )
+    else:
+        group_row = _first_group(session, actor)
+
+    holder = _choose_assignee(session, actor, assignee, group_row)
+
+    if call_seconds is not None and not 0 <= call_seconds <= _MAX_CALL_SECONDS:
+        raise InvalidInput("call duration must be between 0 and 24 hours", field="call_seconds")
+    parent = _load(session, split_from) if split_from else None
+
+    now = clock.now()
+    response_due, resolve_due = defaults.sla_policy().due_times(now, chosen)
+    status = Status.ASSIGNED if holder is not None else Status.NEW
+    ticket = Ticket(
+        subject=subject_text,
+        description=body,
+        contact_id=contact_row.id if contact_row else None,
+        asset_id=asset_row.id if asset_row else None,
+        category_id=category_row.id if category_row else None,
+        channel=channel_value,
+        impact=impact_value,
+        urgency=urgency_value,
+        priority=chosen,
+        priority_reason=reason if chosen != derived else None,
+        status=status,
+        level=group_row.level if group_row else 1,
+        group_id=group_row.id if group_row else None,
+        assignee_id=holder.id if holder else None,
+        created_by_id=actor.id,
+        created_at=now,
+        updated_at=now,
+        first_response_at=now if channel_value in LIVE_CHANNELS else None,
+        response_due_at=response_due,
+        resolve_due_at=resolve_due,
+        version=1,
+    )
+    session.add(ticket)
+    session.flush()
+    change = _Change(session, actor, ticket, created=True)
+    change.log(
+        EventKind.CREATED,
+        subject=subject_text,
+        channel=channel_value.value,
+        contact=contact_row.name if contact_row else None,
+        contact_id=contact_row.id if contact_row else None,
+        category=category_row.path if category_row else None,
+        impact=impact_value.value,
+        urgency=urgency_value.value,
+        priority=f"P{chosen}",
+        priority_reason=ticket.priority_reason,
+        status=status.value,
+        level=ticket.level,
+        group=group_row.name if group_row else None,
+        assignee=holder.login if holder else None,
+    )
+    if call_seconds is not None and channel_value == Channel.PHONE:
+        change.log(
+            EventKind.CALL_LOGGED,
+            direction=CallDirection.INBOUND.value,
+            duration_seconds=call_seconds,
+        )
+    if parent is not None:
+        _link_pair(session, actor, ticket, parent, LinkKind.SPLIT_FROM, change=change)
+    change.save()
+    return _detail(session, ticket)
+
+
+def _first_group(session: Session, actor: Actor) -> SupportGroup | None:
+    if not actor.group_ids:
+        return None
+    return session.scalars(
+        select(SupportGroup)
+        .where(SupportGroup.id.in_(actor.group_ids))
+        .order_by(SupportGroup.level, SupportGroup.name)
+    ).first()
+
+
+def _choose_assignee(
+    session: Session, actor: Actor, wanted: str | None, group: SupportGroup | None
+) -> Analyst | None:
+    if wanted is None or wanted.strip().lower() in ("none", ""):
+        return None
+    if wanted == "auto":
+        if actor.is_system:
+            return None
+        if group is not None and group.id not in actor.group_ids:
+            return None
+        return session.get(Analyst, actor.id)
+    if wanted.strip().lower() == "me":
+        if actor.id is None:
+            raise InvalidInput("the system cannot hold tickets", field="assignee")
+        target = session.get(Analyst, actor.id)
+        assert target is not None
+    else:
+        target = analyst_by_login(session, wanted)
+    return _available(session, target)
+
+
+def _available(session: Session, target: Analyst) -> Analyst:
+    """The analyst who will really hold a ticket meant for ``target`` (their backup if away)."""
+    if not target.active:
+        raise InvalidInput(f"{target.login} is deactivated", field="assignee")
+    seen = {target.id}
+    while target.availability == Availability.AWAY and target.backup_id is not None:
+        backup = session.get(Analyst, target.backup_id)
+        if backup is None or backup.id in seen or not backup.active:
+            break
+        seen.add(backup.id)
+        target = backup
+    return target
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _rows_query() -> tuple[Select[Any], Any, Any]:
+    holder = aliased(Analyst)
+    query = (
+        select(
+            Ticket,
+            SupportGroup.name,
+            holder.login,
+            holder.name,
+            Contact.name,
+            Category.path,
+        )
+        .outerjoin(SupportGroup, SupportGroup.id == Ticket.group_id)
+        .outerjoin(holder, holder.id == Ticket.assignee_id)
+        .outerjoin(Contact, Contact.id == Ticket.contact_id)
+        .outerjoin(Category, Category.id == Ticket.category_id)
+    )
+    return query, holder, Contact
+
+
+def _public(row: Any) -> TicketPublic:
+    ticket, group, login, holder_name, contact_name, category = row
+    return TicketPublic(**_public_fields(ticket, group, login, holder_name, contact_name, category))
+
+
+def _public_fields(
+    ticket: Ticket,
+    group: str | None,
+    login: str | None,
+    holder_name: str | None,
+    contact_name: str | None,
+    category: str | None,
+) -> dict[str, Any]:
+    assert ticket.id is not None
+    return {
+        "id": ticket.id,
+        "ref": format_ref(ticket.id),
+        "subject": ticket.subject,
+        "status": ticket.status,
+        "priority": f"P{ticket.priority}",
+        "impact": ticket.impact,
+        "urgency": ticket.urgency,
+        "level": ticket.level,
+        "group": group,
+        "assignee": login,
+        "assignee_name": holder_name,
+        "contact": contact_name,
+        "contact_id": ticket.contact_id,
+        "channel": ticket.channel,
+        "category": category,
+        "created_at": ticket.created_at,
+        "updated_at": ticket.updated_at,
+        "response_due_at": ticket.response_due_at,
+        "resolve_due_at": ticket.resolve_due_at,
+        "version": ticket.version,
+    }
+
+
+def list_tickets(
+    session: Session,
+    actor: Actor,
+    *,
+    statuses: Sequence[str] = ("open",),
+    group: str | None = None,
+    assignee: str | None = None,
+    priority: str | None = None,
+    contact_id: int | None = None,
+    sort: str = "urgent",
+    limit: int = 50,
+) -> list[TicketPublic]:
+    """Tickets matching the filters, most urgent (priority, then SLA due) or newest first.
+
+    ``statuses``: status names, ``open`` for every open status, ``all`` for any.
+    ``assignee``: a login, ``me`` or ``none``.
+    """
+    if not 1 <= limit <= 1000:
+        raise InvalidInput(f"limit must be between 1 and 1000, not {limit}", field="limit")
+    query, _holder, _contact = _rows_query()
+    wanted = _statuses(statuses)
+    if wanted is not None:
+        query = query.where(Ticket.status.in_(sorted(wanted)))
+    if group:
+        query = query.where(Ticket.group_id == group_by_name(session, group).id)
+    if assignee:
+        who = assignee.strip().lower()
+        if who == "none":
+            query = query.where(Ticket.assignee_id.is_(None))
+        elif who == "me":
+            query = query.where(Ticket.assignee_id == actor.id)
+        else:
+            query = query.where(Ticket.assignee_id == analyst_by_login(session, who).id)
+    if priority:
+        query = query.where(Ticket.priority == parse_priority(priority))
+    if contact_id is not None:
+        query = query.where(Ticket.contact_id == contact_id)
+    if sort == "urgent":
+        query = query.order_by(Ticket.priority, Ticket.resolve_due_at, Ticket.id)
+    elif sort == "newest":
+        query = query.order_by(Ticket.id.desc())
+    else:
+        raise InvalidInput(f"unknown sort {sort!r}: use urgent or newest", field="sort")
+    return [_public(row) for row in session.execute(query.limit(limit))]
+
+
+def _statuses(names: Iterable[str]) -> set[str] | None:
+    wanted: set[str] = set()
+    for name in names:
+        key = name.strip().lower().replace(" ", "_").replace("-", "_")
+        if key == "all":
+            return None
+        if key == "open":
+            wanted |= {s.value for s in OPEN_STATUSES}
+        elif key == "waiting":
+            wanted |= {Status.WAITING_CUSTOMER.value, Status.WAITING_THIRD_PARTY.value}
+        else:
+            wanted.add(_enum(Status, key, "status").value)
+    return wanted or None
+
+
+def get_ticket(session: Session, actor: Actor, *, ref: str | int) -> TicketDetail:
+    ticket_id = ref if isinstance(ref, int) else parse_ref(ref)
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise NotFound(f"no ticket {format_ref(ticket_id)}")
+    return _detail(session, ticket)
+
+
+def _detail(session: Session, ticket: Ticket) -> TicketDetail:
+    query, _holder, _contact = _rows_query()
+    row = session.execute(query.where(Ticket.id == ticket.id)).one()
+    fields = _public_fields(*row)
+    contact_row = session.get(Contact, ticket.contact_id) if ticket.contact_id else None
+    asset_row = session.get(Asset, ticket.asset_id) if ticket.asset_id else None
+    return TicketDetail(
+        **fields,
+        description=ticket.description,
+        priority_reason=ticket.priority_reason,
+        contact_detail=contact_public(session, contact_row) if contact_row else None,
+        asset=AssetPublic(
+            id=asset_row.id,
+            kind=asset_row.kind,
+            product=asset_row.product,
+            model_number=asset_row.model_number,
+            serial_number=asset_row.serial_number,
+            account_number=asset_row.account_number,
+        )
+        if asset_row and asset_row.id is not None
+        else None,
+        resolution_code=ticket.resolution_code,
+        resolution_text=ticket.resolution_text,
+        first_response_at=ticket.first_response_at,
+        resolved_at=ticket.resolved_at,
+        closed_at=ticket.closed_at,
+        created_by=_login(session, ticket.created_by_id),
+        links=_links(session, ticket),
+        events=ticket_events(session, ticket.id or 0),
+    )
+
+
+def ticket_events(
+    session: Session, ticket_id: int, *, public_only: bool = False
+) -> list[EventPublic]:
+    query = (
+        select(TicketEvent, Analyst.login, Analyst.name)
+        .outerjoin(Analyst, Analyst.id == TicketEvent.actor_id)
+        .where(TicketEvent.ticket_id == ticket_id)
+        .order_by(TicketEvent.id)
+    )
+    if public_only:
+        query = query.where(TicketEvent.visibility == Visibility.PUBLIC)
+    return [
+        EventPublic(
+            id=event.id,
+            kind=event.kind,
+            actor=login or "system",
+            actor_name=name or "system",
+            at=event.at,
+            visibility=event.visibility,
+            data=event.data,
+            ticket_version=event.ticket_version,
+            summary=event_words.describe(event.kind, event.data),
+        )
+        for event, login, name in session.execute(query)
+        if event.id is not None
+    ]
+
+
+def _links(session: Session, ticket: Ticket) -> list[LinkPublic]:
+    rows = session.execute(
+        select(TicketLink.kind, Ticket.id, Ticket.subject, Ticket.status)
+        .join(Ticket, Ticket.id == TicketLink.other_id)
+        .where(TicketLink.ticket_id == ticket.id)
+        .order_by(TicketLink.id)
+    ).all()
+    return [
+        LinkPublic(ref=format_ref(other_id), kind=kind, subject=subject, status=status)
+        for kind, other_id, subject, status in rows
+    ]
+
+
+# --------------------------------------------------------------------------- working a ticket
+
+
+def add_note(
+    session: Session,
+    actor: Actor,
+    *,
+    ref: str | int,
+    text: str,
+    public: bool = False,
+    expected_version: int | None = None,
+) -> TicketPublic:
+    """Anyone on the desk may add to a ticket's story: that is how cases change hands safely."""
+    body = long_text(text, field="note", required=True)
+    ticket = _load(session, ref, expected_version)
+    change = _Change(session, actor, ticket)
+    change.log(EventKind.NOTE, visible=public, text=body)
+    change.save()
+    return _summary(session, ticket)
+
+
+def log_call(
+    session: Session,
+    actor: Actor,
+    *,
+    ref: str | int,
+    direction: str = CallDirection.INBOUND,
+    duration_seconds: int = 0,
+    outcome: str | None = None,
+    expected_version: int | None = None,
+) -> TicketPublic:
+    direction_value = _enum(CallDirection, direction, "direction")
+    if not 0 <= duration_seconds <= _MAX_CALL_SECONDS:
+        raise InvalidInput("call duration must be between 0 and 24 hours", field="duration")
+    summary = long_text(outcome, field="outcome", limit=4000)
+    ticket = _load(session, ref, expected_version)
+    change = _Change(session, actor, ticket)
+    change.log(
+        EventKind.CALL_LOGGED,
+        direction=direction_value.value,
+        duration_seconds=duration_seconds,
+        outcome=summary or None,
+    )
+    change.save()
+    return _summary(session, ticket)
+
+
+def assign(
+    session: Session,
+    actor: Actor,
+    *,
+    ref: str | int,
+    to: str | None,
+    reason: str | None = None,
+    expected_version: int | None = None,
+) -> TicketPublic:
+    """Give the ticket to an analyst (``me`` for oneself, ``none`` back to its group's queue)."""
+    ticket = _load(session, ref, expected_version)
+    _ensure_open(ticket, "assigned")
+    why = optional_line(reason, field="reason")
+    wanted = (to or "none").strip().lower()
+    if wanted == "none":
+        target: Analyst | None = None
+    elif wanted == "me":
+        target = session.get(Analyst, actor.id) if actor.id is not None else None
+        if target is None:
+            raise InvalidInput("the system cannot hold tickets", field="to")
+    else:
+        target = analyst_by_login(session, wanted)
+    requested = target
+    if target is not None:
+        target = _available(session, target)
+    target_id = target.id if target else None
+    if target_id == ticket.assignee_id:
+        who = target.login if target else "nobody"
+        raise InvalidInput(f"{format_ref(ticket.id or 0)} is already with {who}", field="to")
+    if not may_assign(actor, _hold(ticket), target_id):
+        raise PermissionDenied(
+            f"{format_ref(ticket.id or 0)} is held by {_login(session, ticket.assignee_id)}: "
+            "only they or a supervisor may hand it on"
+        )
+    if ticket.assignee_id is not None and ticket.assignee_id != actor.id and not why:
+        raise InvalidInput(
+            "taking a ticket from someone else needs a reason (the customer is told why)",
+            field="reason",
+        )
+    if ticket.assignee_id is not None and target is not None and not why:
+        raise InvalidInput(
+            "handing a ticket on needs a reason (the customer is told why)", field="reason"
+        )
+    previous = _login(session, ticket.assignee_id)
+    change = _Change(session, actor, ticket)
+    _set_holder(change, target)
+    redirected = requested is not None and target is not None and requested.id != target.id
+    kind = (
+        EventKind.UNASSIGNED
+        if target is None
+        else EventKind.ASSIGNED
+        if previous is None
+        else EventKind.REASSIGNED
+    )
+    change.log(
+        kind,
+        **{"from": previous},
+        to=target.login if target else None,
+        reason=why or ("away" if redirected else None),
+        requested=requested.login if redirected and requested else None,
+        status=ticket.status,
+    )
+    change.save()
+    return _summary(session, ticket)
+
+
+def _set_holder(change: _Change, target: Analyst | None) -> None:
+    ticket = change.ticket
+    ticket.assignee_id = target.id if target else None
+    ticket.status = status_for_holder(ticket.status, target is not None)
+
+
+def escalate(
+    session: Session,
+    actor: Actor,
+    *,
+    ref: str | int,
+    reason: str,
+    level: int | None = None,
+    group: str | None = None,
+    expected_version: int | None = None,
+) -> TicketPublic:
+    """Send the ticket up: to a named group, or along the escalation path to a level.
+
+    It lands unassigned in the target group's queue; the reason is required, because whoever
+    picks it up must not have to ask the customer again.
+    """
+    why = required_line(reason, field="reason", limit=300)
+    if (level is None) == (group is None):
+        raise InvalidInput("escalate to a level or to a group (one of them)", field="level")
+    ticket = _load(session, ref, expected_version)
+    _ensure_open(ticket, "escalated")
+    _require_work(actor, ticket, "escalate it")
+    current = session.get(SupportGroup, ticket.group_id) if ticket.group_id else None
+    if group is not None:
+        target = group_by_name(session, group)
+        if current is not None and target.id == current.id:
+            raise InvalidInput(f"the ticket is already with {target.name}", field="group")
+        if target.level < ticket.level:
+            raise InvalidInput(
+                f"{target.name} is level {target.level}, below the ticket's level {ticket.level}: "
+                "assign it instead",
+                field="group",
+            )
+    else:
+        assert level is not None
+        if level not in (1, 2, 3):
+            raise InvalidInput(f"level must be 1, 2 or 3, not {level}", field="level")
+        if level <= ticket.level:
+            raise InvalidInput(
+                f"the ticket is at level {ticket.level} already; escalate to a higher level",
+                field="level",
+            )
+        target = _along_path(session, current, level)
+    previous_holder = _login(session, ticket.assignee_id)
+    change = _Change(session, actor, ticket)
+    from_level = ticket.level
+    ticket.group_id = target.id
+    ticket.level = target.level
+    ticket.assignee_id = None
+    if ticket.status in (Status.ASSIGNED, Status.IN_PROGRESS):
+        ticket.status = Status.NEW
+    change.log(
+        EventKind.ESCALATED,
+        from_group=current.name if current else None,
+        to_group=target.name,
+        from_level=from_level,
+        to_level=target.level,
+        from_assignee=previous_holder,
+        status=ticket.status,
+        reason=why,
+    )
+    change.save()
+    return _summary(session, ticket)
+
+
+def _along_path(session: Session, start: SupportGroup | None, level: int) -> SupportGroup:
+    group, seen = start, set()
+    while group is not None and group.level < level and group.id not in seen:
+        seen.add(group.id)
+        group = (
+            session.get(SupportGroup, group.escalation_group_id)
+            if group.escalation_group_id
+            else None
+        )
+    if group is None or group.level < level:
+        where = start.name if start else "a ticket with no group"
+        raise InvalidInput(
+            f"{where} has no escalation path to level {level}: name a group instead", field="level"
+        )
+    return group
+
+
+def change_status(
+    session: Session,
+    actor: Actor,
+    *,
+    ref: str | int,
+    status: str,
+    reason: str | None = None,
+    expected_version: int | None = None,
+) -> TicketPublic:
+    target = _enum(Status, status.replace(" ", "_").replace("-", "_"), "status")
+    ticket = _load(session, ref, expected_version)
+    check_transition(ticket.status, target)
+    _require_work(actor, ticket, "change its status")
+    why = optional_line(reason, field="reason")
+    if target == Status.CANCELLED and not why:
+        raise InvalidInput("cancelling a ticket needs a reason", field="reason")
+    change = _Change(session, actor, ticket)
+    previous = ticket.status
+    if target == Status.NEW and ticket.assignee_id is not None:
+        change.log(
+            EventKind.UNASSIGNED,
+            **{"from": _login(session, ticket.assignee_id)},
+            status=target.value,
+        )
+        ticket.assignee_id = None
+    elif target in (Status.ASSIGNED, Status.IN_PROGRESS) and ticket.assignee_id is None:
+        if actor.id is None:
+            raise InvalidInput("the system cannot start work on a ticket", field="status")
+        ticket.assignee_id = actor.id
+        change.log(EventKind.ASSIGNED, to=actor.login, status=target.value)
+    ticket.status = target
+    if target == Status.CANCELLED:
+        ticket.closed_at = change.at
+    change.log(EventKind.STATUS_CHANGED, **{"from": previous}, to=target.value, reason=why)
+    change.save()
+    return _summary(session, ticket)
+
+
+def resolve(
+    session: Session,
+    actor: Actor,
+    *,
+    ref: str | int,
+    code: str,
+    text: str,
+    expected_version: int | None = None,
+) -> TicketPublic:
+    code_row = resolution_code(session, code)
+    summary = long_text(text, field="resolution", required=True, limit=16_000)
+    ticket = _load(session, ref, expected_version)
+    check_transition(ticket.status, Status.RESOLVED, plain=False)
+    _require_work(actor, ticket, "resolve it")
+    change = _Change(session, actor, ticket)
+    previous = ticket.status
+    if ticket.assignee_id is None and actor.id is not None:
+        ticket.assignee_id = actor.id
+    ticket.status = Status.RESOLVED
+    ticket.resolution_code = code_row.code
+    ticket.resolution_text = summary
+    ticket.resolved_at = change.at
+    change.log(
+        EventKind.RESOLVED,
+        **{"from": previous},
+        code=code_row.code,
+        text=summary,
+        assignee=_login(session, ticket.assignee_id),
+    )
+    change.save()
+    return _summary(session, ticket)
+
+
+def reopen(
+    session: Session,
+    actor: Actor,
+    *,
+    ref: str | int,
+    reason: str,
+    expected_version: int | None = None,
+) -> TicketPublic:
+    """Any analyst may reopen a resolved ticket: it is usually the customer calling back."""
+    why = required_line(reason, field="reason", limit=300)
+    ticket = _load(session, ref, expected_version)
+    if ticket.status != Status.RESOLVED:
+        raise InvalidTransition(
+            f"only a resolved ticket can be reopened; {format_ref(ticket.id or 0)} is "
+            f"{Status(ticket.status).label}"
+        )
+    target = Status.IN_PROGRESS if ticket.assignee_id else Status.NEW
+    change = _Change(session, actor, ticket)
+    ticket.status = target
+    ticket.resolution_code = None
+    ticket.resolution_text = None
+    ticket.resolved_at = None
+    change.log(EventKind.REOPENED, **{"from": Status.RESOLVED.value}, to=target.value, reason=why)
+    change.save()
+    return _summary(session, ticket)
+
+
+def close(
+    session: Session, actor: Actor, *, ref: str | int, expected_version: int | None = None
+) -> TicketPublic:
+    ticket = _load(session, ref, expected_version)
+    check_transition(ticket.status, Status.CLOSED, plain=False)
+    _require_work(actor, ticket, "close it")
+    change = _Change(session, actor, ticket)
+    ticket.status = Status.CLOSED
+    ticket.closed_at = change.at
+    change.log(EventKind.CLOSED, **{"from": Status.RESOLVED.value}, to=Status.CLOSED.value)
+    change.save()
+    return _summary(session, ticket)
+
+
+def set_priority(
+    session: Session,
+    actor: Actor,
+    *,
+    ref: str | int,
+    impact: str | None = None,
+    urgency: str | None = None,
+    priority: str | None = None,
+    reason: str | None = None,
+    expected_version: int | None = None,
+) -> TicketPublic:
+    """Change impact or urgency (priority follows), or override the priority with a reason."""
+    ticket = _load(session, ref, expected_version)
+    _ensure_open(ticket, "re-prioritised")
+    _require_work(actor, ticket, "change its priority")
+    new_impact = _enum(Impact, impact, "impact") if impact else Impact(ticket.impact)
+    new_urgency = _enum(Urgency, urgency, "urgency") if urgency else Urgency(ticket.urgency)
+    derived = defaults.priority_matrix().priority(new_impact, new_urgency)
+    chosen = parse_priority(priority) if priority else derived
+    why = optional_line(reason, field="reason")
+    if chosen != derived and not why:
+        raise InvalidInput(
+            f"impact {new_impact} and urgency {new_urgency} give P{derived}; "
+            f"overriding to P{chosen} needs a reason",
+            field="reason",
+        )
+    changes = [
+        (name, old, new)
+        for name, old, new in (
+            ("impact", ticket.impact, new_impact.value),
+            ("urgency", ticket.urgency, new_urgency.value),
+            ("priority", f"P{ticket.priority}", f"P{chosen}"),
+        )
+        if old != new
+    ]
+    if not changes:
+        raise InvalidInput("nothing to change", field="priority")
+    change = _Change(session, actor, ticket)
+    ticket.impact, ticket.urgency = new_impact, new_urgency
+    if chosen != ticket.priority:
+        ticket.priority = chosen
+        ticket.response_due_at, ticket.resolve_due_at = defaults.sla_policy().due_times(
+            ticket.created_at, chosen
+        )
+    ticket.priority_reason = why if chosen != derived else None
+    for name, old, new in changes:
+        change.log(EventKind.FIELD_CHANGED, field=name, **{"from": old}, to=new, reason=why)
+    change.save()
+    return _summary(session, ticket)
+
+
+def link(
+    session: Session,
+    actor: Actor,
+    *,
+    ref: str | int,
+    other: str | int,
+    kind: str = LinkKind.RELATED,
+) -> TicketPublic:
+    """Link two tickets; both logs record it. ``kind`` reads from ``ref``: "ref is a
+    duplicate of other", "ref is parent of other"."""
+    aliases = {
+        "duplicate": "duplicate_of",
+        "parent": "parent_of",
+        "child": "child_of",
+        "split": "split_from",
+    }
+    key = kind.strip().lower().replace("-", "_")
+    link_kind = _enum(LinkKind, aliases.get(key, key), "link kind")
+    ticket = _load(session, ref)
+    target = _load(session, other)
+    if ticket.id == target.id:
+        raise InvalidInput("a ticket cannot be linked to itself", field="other")
+    exists = session.scalars(
+        select(TicketLink.id).where(
+            or_(
+                and_(TicketLink.ticket_id == ticket.id, TicketLink.other_id == target.id),
+                and_(TicketLink.ticket_id == target.id, TicketLink.other_id == ticket.id),
+            )
+        )
+    ).first()
+    if exists:
+        raise InvalidInput(
+            f"{format_ref(ticket.id or 0)} and {format_ref(target.id or 0)} are linked already",
+            field="other",
+        )
+    change = _Change(session, actor, ticket)
+    _link_pair(session, actor, ticket, target, link_kind, change=change)
+    change.save()
+    return _summary(session, ticket)
+
+
+def _link_pair(
+    session: Session,
+    actor: Actor,
+    ticket: Ticket,
+    other: Ticket,
+    kind: LinkKind,
+    *,
+    change: _Change,
+) -> None:
+    now = change.at
+    session.add(
+        TicketLink(
+            ticket_id=ticket.id,
+            other_id=other.id,
+            kind=kind,
+            created_at=now,
+            created_by_id=actor.id,
+        )
+    )
+    session.add(
+        TicketLink(
+            ticket_id=other.id,
+            other_id=ticket.id,
+            kind=kind.inverse,
+            created_at=now,
+            created_by_id=actor.id,
+        )
+    )
+    event = EventKind.SPLIT if kind == LinkKind.SPLIT_FROM else EventKind.LINKED
+    change.log(event, link=kind.value, other=format_ref(other.id or 0))
+    other_change = _Change(session, actor, other)
+    other_change.log(event, link=kind.inverse.value, other=format_ref(ticket.id or 0))
+
+
+def _ensure_open(ticket: Ticket, doing: str) -> None:
+    if ticket.status not in OPEN_STATUSES:
+        raise InvalidTransition(
+            f"{format_ref(ticket.id or 0)} is {Status(ticket.status).label} and cannot be {doing}; "
+            "reopen it first"
+        )
+
+
+def _summary(session: Session, ticket: Ticket) -> TicketPublic:
+    query, _holder, _contact = _rows_query()
+    return _public(session.execute(query.where(Ticket.id == ticket.id)).one())

@@ -1,0 +1,97 @@
+"""Priority from impact and urgency (an ITIL-style matrix), and what each priority means."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from deskterm.domain.enums import Impact, Urgency
+from deskterm.domain.errors import InvalidInput
+
+PRIORITIES = (1, 2, 3, 4, 5)
+
+
+@dataclass(frozen=True)
+class PriorityLevel:
+    number: int
+    label: str
+    meaning: str
+    colour: str
+
+    @property
+    def code(self) -> str:
+        return f"P{self.number}"
+
+
+@dataclass(frozen=True)
+class PriorityMatrix:
+    cells: Mapping[tuple[Impact, Urgency], int]
+    levels: Mapping[int, PriorityLevel]
+
+    def priority(self, impact: Impact | str, urgency: Urgency | str) -> int:
+        return self.cells[(Impact(impact), Urgency(urgency))]
+
+    def level(self, number: int) -> PriorityLevel:
+        return self.levels[number]
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any]) -> PriorityMatrix:
+        """Build and validate a matrix from its TOML form (see data/priority.toml)."""
+        levels: dict[int, PriorityLevel] = {}
+        for code, spec in (raw.get("priorities") or {}).items():
+            number = parse_priority(code)
+            if not isinstance(spec, Mapping) or not spec.get("label"):
+                raise InvalidInput(f"priority {code} needs a label")
+            levels[number] = PriorityLevel(
+                number=number,
+                label=str(spec["label"]),
+                meaning=str(spec.get("meaning", "")),
+                colour=str(spec.get("colour", "default")),
+            )
+        missing = [f"P{n}" for n in PRIORITIES if n not in levels]
+        if missing:
+            raise InvalidInput(f"priority matrix: no definition for {', '.join(missing)}")
+        cells: dict[tuple[Impact, Urgency], int] = {}
+        matrix = raw.get("matrix") or {}
+        for impact in Impact:
+            row = matrix.get(impact.value)
+            if not isinstance(row, Mapping):
+                raise InvalidInput(f"priority matrix: no row for impact {impact.value!r}")
+            for urgency in Urgency:
+                if urgency.value not in row:
+                    raise InvalidInput(
+                        f"priority matrix: impact {impact.value!r} has no urgency {urgency.value!r}"
+                    )
+                cells[(impact, urgency)] = parse_priority(str(row[urgency.value]))
+        return cls(cells=cells, levels=levels)
+
+
+def parse_priority(text: str | int) -> int:
+    """1..5 from ``P1``, ``p1`` or ``1``."""
+    raw = str(text).strip().upper().removeprefix("P")
+    if raw.isdigit() and int(raw) in PRIORITIES:
+        return int(raw)
+    raise InvalidInput(f"unknown priority {text!r}: use P1 to P5", field="priority")
+
+
+DEFAULT_MATRIX = PriorityMatrix(
+    cells={
+        (Impact.HIGH, Urgency.HIGH): 1,
+        (Impact.HIGH, Urgency.MEDIUM): 2,
+        (Impact.MEDIUM, Urgency.HIGH): 2,
+        (Impact.HIGH, Urgency.LOW): 3,
+        (Impact.MEDIUM, Urgency.MEDIUM): 3,
+        (Impact.LOW, Urgency.HIGH): 3,
+        (Impact.MEDIUM, Urgency.LOW): 4,
+        (Impact.LOW, Urgency.MEDIUM): 4,
+        (Impact.LOW, Urgency.LOW): 5,
+    },
+    levels={
+        1: PriorityLevel(1, "Critical", "business outage", "red"),
+        2: PriorityLevel(2, "High", "many users or a key service hurt", "dark_orange"),
+        3: PriorityLevel(3, "Medium", "one user blocked, or many slowed", "yellow"),
+        4: PriorityLevel(4, "Low", "inconvenience with a workaround", "green"),
+        5: PriorityLevel(5, "Planning", "planned work or a request", "blue"),
+    },
+)

@@ -1,0 +1,102 @@
+"""Text that came from outside: callers' names, subjects, notes, mail.
+
+It is stored without terminal control characters, so that nothing a caller typed can move a
+cursor, set a window title or smuggle a hyperlink; line breaks and tabs survive in long text.
+Markup is not interpreted here: faces show text literally (``rich.text.Text``, never markup).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from deskterm.domain.errors import InvalidInput
+
+# Whole escape sequences first (CSI, OSC, DCS/PM/APC and two-byte ESC forms), so their
+# printable tails ("]0;title") vanish with them, then any lone control characters.
+_ESCAPES = re.compile(
+    r"""
+    \x1b\[[0-?]*[ -/]*[@-~]            # CSI ... final byte
+    | \x1b\][^\x07\x1b]*(?:\x07|\x1b\\)? # OSC ... BEL or ST
+    | \x1b[PX^_][^\x1b]*(?:\x1b\\)?      # DCS, SOS, PM, APC ... ST
+    | \x1b[@-Z\\-_]                      # two-byte escapes
+    | \x9b[0-?]*[ -/]*[@-~]              # 8-bit CSI
+    | \x9d[^\x07\x9c]*(?:\x07|\x9c)?     # 8-bit OSC
+    """,
+    re.VERBOSE,
+)
+_CONTROL_LONG = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CONTROL_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Bidirectional overrides and isolates can make a line read differently from what it holds.
+_BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+SUBJECT_MAX = 200
+NAME_MAX = 200
+SHORT_MAX = 320
+LONG_MAX = 65_536
+
+
+def clean_line(text: str | None) -> str:
+    """One line of outside text: no control characters, runs of space folded, trimmed."""
+    if not text:
+        return ""
+    text = _BIDI.sub("", _ESCAPES.sub("", text))
+    text = _CONTROL_LINE.sub(" ", text)
+    return " ".join(text.split())
+
+
+def clean_long(text: str | None) -> str:
+    """Multi-line outside text: line breaks and tabs kept, other controls dropped."""
+    if not text:
+        return ""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _BIDI.sub("", _ESCAPES.sub("", text))
+    text = _CONTROL_LONG.sub("", text)
+    return unicodedata.normalize("NFC", text).strip()
+
+
+def required_line(text: str | None, *, field: str, limit: int = SUBJECT_MAX) -> str:
+    """A cleaned one-line value that must not be empty and must fit ``limit`` characters."""
+    value = clean_line(text)
+    if not value:
+        raise InvalidInput(f"{field} must not be empty", field=field)
+    return limit_length(value, field=field, limit=limit)
+
+
+def optional_line(text: str | None, *, field: str, limit: int = SHORT_MAX) -> str | None:
+    value = clean_line(text)
+    return limit_length(value, field=field, limit=limit) if value else None
+
+
+def long_text(
+    text: str | None, *, field: str, limit: int = LONG_MAX, required: bool = False
+) -> str:
+    value = clean_long(text)
+    if required and not value:
+        raise InvalidInput(f"{field} must not be empty", field=field)
+    return limit_length(value, field=field, limit=limit)
+
+
+def limit_length(value: str, *, field: str, limit: int) -> str:
+    if len(value) > limit:
+        raise InvalidInput(
+            f"{field} is too long ({len(value):,} characters; at most {limit:,})", field=field
+        )
+    return value
+
+
+def phone_digits(text: str | None) -> str:
+    """The digits of a phone number, for matching fragments however it was written."""
+    return "".join(ch for ch in (text or "") if ch.isdigit())
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def email_address(text: str | None, *, field: str = "email") -> str | None:
+    value = clean_line(text).lower()
+    if not value:
+        return None
+    if not _EMAIL.match(value) or len(value) > SHORT_MAX:
+        raise InvalidInput(f"{text!r} is not an email address", field=field)
+    return value
