@@ -28,9 +28,8 @@ def describe(kind: str, data: Mapping[str, Any]) -> str:
             outcome = f": {data['outcome']}" if data.get("outcome") else ""
             return f"{direction} the customer{length}{outcome}"
         case EventKind.NOTE:
-            return (
-                "added a customer-visible note" if data.get("public") else "added an internal note"
-            )
+            text = " ".join(str(data.get("text", "")).split())
+            return f"noted: {text[:77]}…" if len(text) > 78 else f"noted: {text}"
         case EventKind.FIELD_CHANGED:
             field, old, new = data.get("field"), data.get("from"), data.get("to")
             return f"changed {_label(field)} from {_label(old)} to {_label(new)}{why}"
