@@ -68,7 +68,9 @@ def upgrade(db: Database, revision: str = "head") -> SchemaState:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", db.url.render_as_string(hide_password=False))
+    # configparser treats "%" as interpolation; URLs carry percent-escapes.
+    url = db.url.render_as_string(hide_password=False).replace("%", "%%")
+    config.set_main_option("sqlalchemy.url", url)
     with db.engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, revision)

@@ -1,0 +1,54 @@
+"""Fixtures shared by every test: a fresh desk database on SQLite and on PostgreSQL.
+
+PostgreSQL runs when ``DESKTERM_TEST_POSTGRES_URL`` is set; each test gets a schema of its
+own (via ``search_path``), so tests never see each other's rows and need no cleanup order.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from deskterm.db.engine import Database
+
+POSTGRES_ENV = "DESKTERM_TEST_POSTGRES_URL"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def postgres_url() -> str | None:
+    return os.environ.get(POSTGRES_ENV) or None
+
+
+@pytest.fixture(params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
+    """A URL to an empty database: a fresh SQLite file, or a fresh PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'desk.db'}"
+        return
+    base = postgres_url()
+    if base is None:
+        pytest.skip(f"PostgreSQL half skipped: set {POSTGRES_ENV} to run it")
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    admin = create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base else "?"
+    yield f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    """The desk database, migrated and seeded with the shipped groups and categories."""
+    from deskterm.desk.setup import open_database
+
+    database = open_database(db_url)
+    yield database
+    database.dispose()
