@@ -15,9 +15,9 @@ from sqlalchemy import inspect, text
 from deskterm.db.engine import Database
 from deskterm.domain.errors import SchemaMismatch
 
-HEAD = "0001_initial"
+HEAD = "0002_callbacks"
 #: Every revision this code knows, oldest first.
-KNOWN = ("0001_initial",)
+KNOWN = ("0001_initial", "0002_callbacks")
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

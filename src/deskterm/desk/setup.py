@@ -7,16 +7,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from deskterm import defaults
-from deskterm.db.engine import Database
+from deskterm.db.engine import Database, translate_errors
 from deskterm.db.migrate import SchemaState, ensure_schema, upgrade
 from deskterm.db.models import Category, ResolutionCode, SupportGroup
+from deskterm.desk.schemas import CategoryPublic
+from deskterm.domain.permissions import Actor
 
 
 def open_database(url: str) -> Database:
     """The database at ``url``, migrated and seeded if it was empty, checked otherwise."""
     db = Database(url)
     try:
-        state = ensure_schema(db)
+        with translate_errors(db):
+            state = ensure_schema(db)
         if state.current:
             seed_defaults(db)
     except BaseException:
@@ -72,3 +75,22 @@ def _seed(session: Session) -> None:
 
     for code, label in defaults.resolution_codes().items():
         session.add(ResolutionCode(code=code, label=label))
+
+
+def list_categories(session: Session, actor: Actor) -> list[CategoryPublic]:
+    rows = session.execute(
+        select(Category.id, Category.path, SupportGroup.name)
+        .outerjoin(SupportGroup, SupportGroup.id == Category.default_group_id)
+        .order_by(Category.path)
+    ).all()
+    return [CategoryPublic(id=i, path=path, group=group) for i, path, group in rows]
+
+
+def list_resolution_codes(session: Session, actor: Actor) -> dict[str, str]:
+    return dict(
+        session.execute(
+            select(ResolutionCode.code, ResolutionCode.label)
+            .where(ResolutionCode.active)
+            .order_by(ResolutionCode.code)
+        ).all()
+    )

@@ -1,0 +1,239 @@
+"""``deskterm db|config|queue|demo``: the database, the shipped defaults, pulling work."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from deskterm.cli.common import State, err, literal, out, print_json
+
+db_app = typer.Typer(help="The database: migrations and where it is.", no_args_is_help=True)
+config_app = typer.Typer(
+    help="The desk's defaults: priority matrix, SLA, codes.", no_args_is_help=True
+)
+queue_app = typer.Typer(help="Pull work from your groups' queues.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context) -> None:
+    """Apply the migrations this deskterm carries (refuses a database newer than the code)."""
+    from deskterm.db.engine import Database, translate_errors
+    from deskterm.desk.setup import upgrade_database
+
+    state: State = ctx.obj
+    db = Database(state.database_url())
+    try:
+        with translate_errors(db):
+            before = _revision(db)
+            after = upgrade_database(db)
+    finally:
+        db.dispose()
+    if before == after.revision:
+        out.print(literal(f"{after.url} is up to date (revision {after.revision})"))
+    else:
+        out.print(literal(f"{after.url}: {before or 'empty'} → {after.revision}"))
+
+
+def _revision(db) -> str | None:  # type: ignore[no-untyped-def]
+    from deskterm.db.migrate import schema_state
+
+    return schema_state(db).revision
+
+
+@db_app.command("status")
+def db_status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Say where the database is and at which revision."""
+    from deskterm.db.engine import Database, translate_errors
+    from deskterm.db.migrate import schema_state
+
+    state: State = ctx.obj
+    db = Database(state.database_url())
+    try:
+        with translate_errors(db):
+            s = schema_state(db)
+    finally:
+        db.dispose()
+    verdict = (
+        "up to date"
+        if s.current
+        else "empty: migrated on first use"
+        if s.empty
+        else "newer than this deskterm"
+        if s.newer_than_code
+        else "behind: run `deskterm db upgrade`"
+    )
+    if as_json:
+        print_json(
+            {
+                "url": s.url,
+                "dialect": s.dialect,
+                "revision": s.revision,
+                "head": s.head,
+                "state": verdict,
+            }
+        )
+        return
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim")
+    grid.add_column()
+    grid.add_row("Database", literal(s.url))
+    grid.add_row("Kind", s.dialect)
+    grid.add_row("Revision", literal(s.revision or "none"))
+    grid.add_row("Code needs", s.head)
+    grid.add_row("State", verdict)
+    out.print(grid)
+
+
+@config_app.command("check")
+def config_check() -> None:
+    """Validate the defaults in use (your copies in the config folder, else the shipped ones)."""
+    from deskterm import defaults
+    from deskterm.paths import data_file
+
+    defaults.priority_matrix.cache_clear()
+    defaults.sla_policy.cache_clear()
+    matrix = defaults.priority_matrix()
+    policy = defaults.sla_policy()
+    missing = [f"P{n}" for n in matrix.levels if n not in policy.targets]
+    if missing:
+        from deskterm.domain.errors import InvalidInput
+
+        raise InvalidInput(f"{data_file('sla.toml')}: no targets for {', '.join(missing)}")
+    codes = defaults.resolution_codes()
+    groups = defaults.group_specs()
+    categories = defaults.category_specs()
+    for name in (
+        "priority.toml",
+        "sla.toml",
+        "resolution_codes.toml",
+        "desk.toml",
+        "categories.toml",
+    ):
+        out.print(literal(f"ok  {data_file(name)}"))
+    out.print(
+        f"{len(matrix.levels)} priorities, {len(codes)} resolution codes, "
+        f"{len(groups)} groups, {len(categories)} categories"
+    )
+
+
+@config_app.command("path")
+def config_path() -> None:
+    """Show where deskterm looks for your copies of the defaults, and its default database."""
+    from deskterm.paths import config_dir, default_database_path, shipped_data_dir
+
+    out.print(literal(f"config folder    {config_dir()}"))
+    out.print(literal(f"shipped defaults {shipped_data_dir()}"))
+    out.print(literal(f"default database {default_database_path()}"))
+
+
+@config_app.command("priorities")
+def config_priorities(as_json: JsonOpt = False) -> None:
+    """Show the impact x urgency priority matrix."""
+    from deskterm import defaults
+    from deskterm.domain.enums import Impact, Urgency
+
+    matrix = defaults.priority_matrix()
+    if as_json:
+        print_json(
+            {
+                "priorities": {
+                    f"P{n}": {"label": lv.label, "meaning": lv.meaning, "colour": lv.colour}
+                    for n, lv in matrix.levels.items()
+                },
+                "matrix": {
+                    i.value: {u.value: f"P{matrix.priority(i, u)}" for u in Urgency} for i in Impact
+                },
+            }
+        )
+        return
+    table = Table(title="Priority = impact x urgency")
+    table.add_column("impact \\ urgency")
+    for u in Urgency:
+        table.add_column(u.value)
+    for i in Impact:
+        table.add_row(i.value, *(f"P{matrix.priority(i, u)}" for u in Urgency))
+    out.print(table)
+    for n, level in sorted(matrix.levels.items()):
+        out.print(f"[{level.colour}]P{n}[/] {level.label}: {level.meaning}")
+
+
+@config_app.command("codes")
+def config_codes(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List the resolution codes of this desk."""
+    from deskterm.desk.setup import list_resolution_codes
+
+    state: State = ctx.obj
+    codes = state.desk().read(list_resolution_codes)
+    if as_json:
+        print_json(codes)
+        return
+    for code, label in codes.items():
+        out.print(literal(f"{code:24} {label}"))
+
+
+@queue_app.command("next")
+def queue_next(
+    ctx: typer.Context,
+    group: Annotated[str | None, typer.Option(help="Only this one of your groups.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Claim the most urgent unassigned ticket of your groups and show it."""
+    from deskterm.cli.tickets import _detail_json, render_ticket
+    from deskterm.desk.queue import claim_next
+
+    state: State = ctx.obj
+    result = state.desk().write(claim_next, group=group)
+    if result.ticket is None:
+        where = ", ".join(result.groups) or "your groups (you are in none)"
+        if as_json:
+            print_json(None)
+        else:
+            out.print(literal(f"Nothing waiting in {where}."))
+        raise typer.Exit(0)
+    if as_json:
+        print_json(_detail_json(result.ticket))  # type: ignore[arg-type]
+        return
+    out.print(render_ticket(result.ticket))  # type: ignore[arg-type]
+
+
+def demo(
+    ctx: typer.Context,
+    tickets: Annotated[int, typer.Option(help="How many tickets (up to 5,000,000).")] = 2000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same desk.")] = 7,
+) -> None:
+    """Fill an empty database with a realistic demo desk (you are added as an L1 agent)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from deskterm.desk.demo import build_demo
+
+    state: State = ctx.obj
+    db = state.database()
+    me = (state.login or getpass.getuser()).strip().lower()
+    with Progress(
+        TextColumn("{task.description:<12}"),
+        BarColumn(),
+        TextColumn("{task.completed:>10,}/{task.total:,}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        summary = build_demo(db, tickets=tickets, seed=seed, me=me, progress=progress)
+    out.print(
+        f"Demo desk ready in {summary.seconds:.1f}s: {summary.tickets:,} tickets, "
+        f"{summary.events:,} log events, {summary.contacts:,} contacts, "
+        f"{summary.analysts} analysts in {summary.groups} groups."
+    )
+    if summary.me:
+        out.print(literal(f"You are {summary.me} (L1 agent, Service Desk). Open the app: deskterm"))

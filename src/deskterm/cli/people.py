@@ -1,0 +1,352 @@
+"""``deskterm analyst|group|contact|category ...``: the people and structure of the desk."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich import box
+from rich.table import Table
+
+from deskterm.cli.common import State, literal, out, print_json
+
+analyst_app = typer.Typer(help="Analysts: add, list, away and back.", no_args_is_help=True)
+group_app = typer.Typer(
+    help="Support groups (levels 1-3) and their escalation paths.", no_args_is_help=True
+)
+contact_app = typer.Typer(
+    help="Contacts (callers), their organizations and assets.", no_args_is_help=True
+)
+category_app = typer.Typer(help="The category tree.", no_args_is_help=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _table(*columns: str) -> Table:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in columns:
+        table.add_column(column, no_wrap=True, overflow="ellipsis")
+    return table
+
+
+# --------------------------------------------------------------------------- analysts
+
+
+@analyst_app.command("add")
+def analyst_add(
+    ctx: typer.Context,
+    login: Annotated[str, typer.Argument(help="Login name (lower case).")],
+    name: Annotated[str, typer.Option(help="Full name, as callers hear it.")],
+    role: Annotated[str, typer.Option(help="agent, technician, supervisor or admin.")] = "agent",
+    level: Annotated[int, typer.Option(help="Support level 1-3.")] = 1,
+    group: Annotated[
+        list[str] | None, typer.Option("--group", "-g", help="A group; repeat for several.")
+    ] = None,
+    email: Annotated[str | None, typer.Option(help="Email address.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add an analyst (admins only; on an empty desk the first analyst becomes admin)."""
+    from deskterm.desk.analysts import add_analyst
+
+    state: State = ctx.obj
+    analyst = state.desk().bootstrap(
+        add_analyst, login=login, name=name, role=role, level=level, groups=group or [], email=email
+    )
+    if as_json:
+        print_json(analyst.to_json())
+        return
+    groups = ", ".join(analyst.groups) or "no group"
+    out.print(
+        literal(
+            f"added {analyst.login} ({analyst.name}), {analyst.role} L{analyst.level}, {groups}"
+        )
+    )
+
+
+@analyst_app.command("list")
+def analyst_list(
+    ctx: typer.Context,
+    group: Annotated[str | None, typer.Option(help="Only members of this group.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include deactivated analysts.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List analysts with their groups, availability and open workload."""
+    from deskterm.desk.analysts import list_analysts
+
+    state: State = ctx.obj
+    rows = state.desk().read(list_analysts, group=group, include_inactive=all_)
+    if as_json:
+        print_json([a.to_json() for a in rows])
+        return
+    table = _table("Login", "Name", "Role", "Lvl", "Groups", "Available", "Open")
+    for a in rows:
+        away = "yes" if a.availability == "available" else f"away → {a.backup or 'no backup'}"
+        table.add_row(
+            a.login,
+            literal(a.name),
+            a.role,
+            str(a.level),
+            literal(", ".join(a.groups)),
+            away,
+            str(a.open_tickets),
+        )
+    out.print(table)
+
+
+@analyst_app.command("away")
+def analyst_away(
+    ctx: typer.Context,
+    login: Annotated[str | None, typer.Argument(help="Who (default: you).")] = None,
+    backup: Annotated[
+        str | None, typer.Option(help="Who takes their new tickets meanwhile.")
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="Why, e.g. 'holiday until Monday'.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Mark an analyst away; tickets meant for them go to the backup."""
+    from deskterm.desk.analysts import set_away
+
+    state: State = ctx.obj
+    analyst = state.desk().write(set_away, login=login, backup=backup, reason=reason)
+    if as_json:
+        print_json(analyst.to_json())
+        return
+    out.print(literal(f"{analyst.login} is away; backup: {analyst.backup or 'none'}"))
+
+
+@analyst_app.command("back")
+def analyst_back(
+    ctx: typer.Context,
+    login: Annotated[str | None, typer.Argument(help="Who (default: you).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Mark an analyst available again."""
+    from deskterm.desk.analysts import set_back
+
+    state: State = ctx.obj
+    analyst = state.desk().write(set_back, login=login)
+    if as_json:
+        print_json(analyst.to_json())
+        return
+    out.print(literal(f"{analyst.login} is available"))
+
+
+# --------------------------------------------------------------------------- groups
+
+
+@group_app.command("list")
+def group_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List groups with their level, escalation path and members."""
+    from deskterm.desk.analysts import list_groups
+
+    state: State = ctx.obj
+    rows = state.desk().read(list_groups)
+    if as_json:
+        print_json([g.to_json() for g in rows])
+        return
+    table = _table("Group", "Lvl", "Escalates to", "Members", "Description")
+    for g in rows:
+        table.add_row(
+            literal(g.name),
+            str(g.level),
+            literal(g.escalates_to or "-"),
+            str(g.members),
+            literal(g.description or ""),
+        )
+    out.print(table)
+
+
+@group_app.command("add")
+def group_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Group name.")],
+    level: Annotated[int, typer.Option(help="Support level 1-3.")] = 1,
+    escalates_to: Annotated[str | None, typer.Option(help="Group its tickets escalate to.")] = None,
+    description: Annotated[str | None, typer.Option(help="What the group does.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a support group (admins only)."""
+    from deskterm.desk.analysts import add_group
+
+    state: State = ctx.obj
+    group = state.desk().write(
+        add_group, name=name, level=level, escalates_to=escalates_to, description=description
+    )
+    if as_json:
+        print_json(group.to_json())
+        return
+    out.print(literal(f"added group {group.name} (L{group.level})"))
+
+
+# --------------------------------------------------------------------------- contacts
+
+
+@contact_app.command("add")
+def contact_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option(help="Full name.")],
+    email: Annotated[str | None, typer.Option(help="Email address.")] = None,
+    phone: Annotated[str | None, typer.Option(help="Desk phone.")] = None,
+    mobile: Annotated[str | None, typer.Option(help="Mobile phone.")] = None,
+    org: Annotated[str | None, typer.Option("--org", help="Organization (created if new).")] = None,
+    location: Annotated[str | None, typer.Option(help="Site, building, room.")] = None,
+    language: Annotated[str | None, typer.Option(help="Preferred language, e.g. en or de.")] = None,
+    vip: Annotated[bool, typer.Option("--vip", help="Mark as a VIP.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add a contact."""
+    from deskterm.desk.contacts import add_contact
+
+    state: State = ctx.obj
+    contact = state.desk().write(
+        add_contact,
+        name=name,
+        email=email,
+        phone=phone,
+        mobile=mobile,
+        organization=org,
+        location=location,
+        language=language,
+        vip=vip,
+    )
+    if as_json:
+        print_json(contact.to_json())
+        return
+    out.print(literal(f"added contact #{contact.id} {contact.name}"))
+
+
+@contact_app.command("asset")
+def contact_asset(
+    ctx: typer.Context,
+    contact: Annotated[str, typer.Argument(help="The contact: id (#12), phone, email or name.")],
+    kind: Annotated[str, typer.Option(help="hardware, software, licence, account or service.")],
+    product: Annotated[str, typer.Option(help="Product name, e.g. 'ThinkPad T14'.")],
+    model: Annotated[str | None, typer.Option(help="Model number.")] = None,
+    serial: Annotated[str | None, typer.Option(help="Serial number.")] = None,
+    account: Annotated[str | None, typer.Option(help="Licence or account number.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Record an asset (device, licence, account) a contact uses."""
+    from deskterm.desk.contacts import add_asset
+
+    state: State = ctx.obj
+    asset = state.desk().write(
+        add_asset,
+        contact=contact,
+        kind=kind,
+        product=product,
+        model_number=model,
+        serial_number=serial,
+        account_number=account,
+    )
+    if as_json:
+        print_json(asset.to_json())
+        return
+    out.print(literal(f"added asset #{asset.id} {asset.product}"))
+
+
+def _contacts_table(rows: list) -> Table:
+    table = _table("Id", "Name", "Organization", "Phone", "Email", "Open")
+    for c in rows:
+        table.add_row(
+            f"#{c.id}",
+            literal(c.name),
+            literal(c.organization or "-"),
+            literal(c.phone or c.mobile or "-"),
+            literal(c.email or "-"),
+            str(c.open_tickets),
+        )
+    return table
+
+
+@contact_app.command("list")
+def contact_list(
+    ctx: typer.Context,
+    org: Annotated[str | None, typer.Option("--org", help="Only this organization.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many (1-1000).")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """List contacts by name."""
+    from deskterm.desk.contacts import list_contacts
+
+    state: State = ctx.obj
+    rows = state.desk().read(list_contacts, organization=org, limit=limit)
+    if as_json:
+        print_json([c.to_json() for c in rows])
+        return
+    out.print(_contacts_table(rows) if rows else "No contacts.")
+
+
+@contact_app.command("find")
+def contact_find(
+    ctx: typer.Context,
+    text: Annotated[
+        str, typer.Argument(help="Name or organization prefix, phone digits or email.")
+    ],
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 20,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find callers by name, phone, email or organization."""
+    from deskterm.desk.contacts import find_contacts
+
+    state: State = ctx.obj
+    rows = state.desk().read(find_contacts, text=text, limit=limit)
+    if as_json:
+        print_json([c.to_json() for c in rows])
+        return
+    out.print(_contacts_table(rows) if rows else literal(f"No contact matches {text!r}."))
+
+
+@contact_app.command("show")
+def contact_show(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="Id (#12), phone, email or exact name.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show a contact with their assets."""
+    from deskterm.desk.contacts import get_contact
+
+    state: State = ctx.obj
+    c = state.desk().read(get_contact, key=key)
+    if as_json:
+        print_json(c.to_json())
+        return
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim")
+    grid.add_column()
+    for label, value in (
+        ("Contact", f"#{c.id} {c.name}" + (" (VIP)" if c.vip else "")),
+        ("Organization", c.organization),
+        ("Phone", c.phone),
+        ("Mobile", c.mobile),
+        ("Email", c.email),
+        ("Location", c.location),
+        ("Language", c.language),
+        ("Open tickets", str(c.open_tickets)),
+    ):
+        if value:
+            grid.add_row(label, literal(value))
+    for a in c.assets:
+        details = " ".join(x for x in (a.model_number, a.serial_number, a.account_number) if x)
+        grid.add_row(f"Asset #{a.id}", literal(f"{a.kind}: {a.product} {details}".strip()))
+    out.print(grid)
+
+
+# --------------------------------------------------------------------------- categories
+
+
+@category_app.command("list")
+def category_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List the category tree with each category's group."""
+    from deskterm.desk.setup import list_categories
+
+    state: State = ctx.obj
+    rows = state.desk().read(list_categories)
+    if as_json:
+        print_json([c.to_json() for c in rows])
+        return
+    table = _table("Category", "Group")
+    for c in rows:
+        depth = c.path.count(" > ")
+        table.add_row(literal("  " * depth + c.path.rsplit(" > ", 1)[-1]), literal(c.group or "-"))
+    out.print(table)
