@@ -205,6 +205,10 @@ def demo(
     ctx: typer.Context,
     tickets: Annotated[int, typer.Option(help="How many tickets (up to 5,000,000).")] = 2000,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same desk.")] = 7,
+    if_empty: Annotated[
+        bool,
+        typer.Option("--if-empty", help="Leave a desk that already has analysts as it is."),
+    ] = False,
 ) -> None:
     """Fill an empty database with a realistic demo desk (you are added as an L1 agent)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -214,6 +218,12 @@ def demo(
     state: State = ctx.obj
     db = state.database()
     me = (state.login or getpass.getuser()).strip().lower()
+    if if_empty:
+        from deskterm.desk.analysts import desk_is_empty
+
+        if not desk_is_empty(db):
+            out.print(literal(f"{db.describe()} already has a desk; left as it is."))
+            return
     with Progress(
         TextColumn("{task.description:<12}"),
         BarColumn(),

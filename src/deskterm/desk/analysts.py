@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
+from deskterm.db.engine import Database
 from deskterm.db.models import Analyst, AnalystGroup, SupportGroup, Ticket
 from deskterm.desk import clock
 from deskterm.desk.lookups import analyst_by_login, group_by_name
@@ -71,6 +72,15 @@ def add_analyst(
         session.add(AnalystGroup(analyst_id=analyst.id, group_id=group.id))
     session.flush()
     return _public(session, [analyst])[0]
+
+
+def desk_is_empty(db: Database) -> bool:
+    """No analysts and no tickets yet: a desk a demo may fill."""
+    with db.read() as session:
+        return not (
+            session.scalars(select(Analyst.id).limit(1)).first()
+            or session.scalars(select(Ticket.id).limit(1)).first()
+        )
 
 
 def list_analysts(
