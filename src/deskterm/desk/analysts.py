@@ -57,7 +57,8 @@ def add_analyst(
         ) from None
     if session.scalars(select(Analyst.id).where(Analyst.login == login)).first() is not None:
         raise InvalidInput(f"an analyst with login {login!r} exists already", field="login")
-    group_rows = [group_by_name(session, g) for g in groups]
+    # By id, so "Network" and "network" given together make one membership, not a crash.
+    group_rows = list({row.id: row for row in (group_by_name(session, g) for g in groups)}.values())
     analyst = Analyst(
         login=login,
         name=required_line(name, field="name"),

@@ -8,10 +8,11 @@ already holds the database's write lock (``BEGIN IMMEDIATE``), so claims are ser
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.orm import Session
 
 from deskterm.db.models import SupportGroup, Ticket, TicketEvent
+from deskterm.db.types import UTCDateTime
 from deskterm.desk import clock
 from deskterm.desk.lookups import group_by_name
 from deskterm.desk.schemas import ClaimResult
@@ -62,6 +63,8 @@ def claim_next(session: Session, actor: Actor, *, group: str | None = None) -> C
             status=Status.ASSIGNED,
             version=Ticket.version + 1,
             updated_at=now,
+            # The assignment is public, so it is the first response, as when assigned by hand.
+            first_response_at=func.coalesce(Ticket.first_response_at, literal(now, UTCDateTime)),
         )
         .returning(Ticket.id, Ticket.version)
         .execution_options(synchronize_session=False)

@@ -269,6 +269,13 @@ def create_ticket(
         group_row = _first_group(session, actor)
 
     holder = _choose_assignee(session, actor, assignee, group_row)
+    # Meant for someone away and given to their backup: the log says so, as assign() does.
+    wanted = (assignee or "").strip().lower()
+    redirected_from = (
+        wanted
+        if holder is not None and wanted not in ("auto", "me", "none", "", holder.login)
+        else None
+    )
 
     if call_seconds is not None and not 0 <= call_seconds <= _MAX_CALL_SECONDS:
         raise InvalidInput("call duration must be between 0 and 24 hours", field="call_seconds")
@@ -318,6 +325,8 @@ def create_ticket(
         level=ticket.level,
         group=group_row.name if group_row else None,
         assignee=holder.login if holder else None,
+        requested=redirected_from,
+        reason="away" if redirected_from else None,
     )
     if call_seconds is not None and channel_value == Channel.PHONE:
         change.log(
@@ -745,8 +754,9 @@ def escalate(
     ticket.group_id = target.id
     ticket.level = target.level
     ticket.assignee_id = None
-    if ticket.status in (Status.ASSIGNED, Status.IN_PROGRESS):
-        ticket.status = Status.NEW
+    # Unassigned in the target group means "new" there, whatever it was waiting for: a
+    # waiting status would keep it out of that group's "pull next" for good.
+    ticket.status = Status.NEW
     change.log(
         EventKind.ESCALATED,
         from_group=current.name if current else None,
@@ -841,6 +851,7 @@ def resolve(
     change.log(
         EventKind.RESOLVED,
         **{"from": previous},
+        to=Status.RESOLVED.value,
         code=code_row.code,
         text=summary,
         assignee=_login(session, ticket.assignee_id),
@@ -959,10 +970,13 @@ def link(
     }
     key = kind.strip().lower().replace("-", "_")
     link_kind = _enum(LinkKind, aliases.get(key, key), "link kind")
-    ticket = _load(session, ref)
-    target = _load(session, other)
-    if ticket.id == target.id:
+    ticket_id = ref if isinstance(ref, int) else parse_ref(ref)
+    other_id = other if isinstance(other, int) else parse_ref(other)
+    if ticket_id == other_id:
         raise InvalidInput("a ticket cannot be linked to itself", field="other")
+    # Lock in id order: two analysts linking A-B and B-A at once must not deadlock.
+    locked = {tid: _load(session, tid) for tid in sorted((ticket_id, other_id))}
+    ticket, target = locked[ticket_id], locked[other_id]
     exists = session.scalars(
         select(TicketLink.id).where(
             or_(

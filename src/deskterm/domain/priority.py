@@ -39,7 +39,12 @@ class PriorityMatrix:
     def from_mapping(cls, raw: Mapping[str, Any]) -> PriorityMatrix:
         """Build and validate a matrix from its TOML form (see data/priority.toml)."""
         levels: dict[int, PriorityLevel] = {}
-        for code, spec in (raw.get("priorities") or {}).items():
+        priorities = raw.get("priorities") or {}
+        if not isinstance(priorities, Mapping):
+            raise InvalidInput(
+                "priority matrix: [priorities] must be a table, like [priorities.P1]"
+            )
+        for code, spec in priorities.items():
             number = parse_priority(code)
             if not isinstance(spec, Mapping) or not spec.get("label"):
                 raise InvalidInput(f"priority {code} needs a label")
@@ -54,6 +59,8 @@ class PriorityMatrix:
             raise InvalidInput(f"priority matrix: no definition for {', '.join(missing)}")
         cells: dict[tuple[Impact, Urgency], int] = {}
         matrix = raw.get("matrix") or {}
+        if not isinstance(matrix, Mapping):
+            raise InvalidInput("priority matrix: [matrix] must be a table, like [matrix.high]")
         for impact in Impact:
             row = matrix.get(impact.value)
             if not isinstance(row, Mapping):
