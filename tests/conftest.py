@@ -7,6 +7,7 @@ own (via ``search_path``), so tests never see each other's rows and need no clea
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 from urllib.parse import quote
@@ -15,6 +16,14 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from deskterm.db.engine import Database
+
+# A developer's own config and data folders must not change what the tests see (a copied
+# priority.toml, a draft left by the app); every run gets empty ones.
+_HOME = tempfile.mkdtemp(prefix="deskterm-tests-")
+os.environ["XDG_CONFIG_HOME"] = os.path.join(_HOME, "config")
+os.environ["XDG_DATA_HOME"] = os.path.join(_HOME, "data")
+os.environ.pop("DESKTERM_DATABASE_URL", None)
+os.environ.pop("DESKTERM_USER", None)
 
 POSTGRES_ENV = "DESKTERM_TEST_POSTGRES_URL"
 BACKENDS = ["sqlite", "postgresql"]

@@ -436,9 +436,9 @@ def test_markup_in_outside_text_is_printed_literally(desk_cli):
         "bea@example.com",
     )
     assert res.code == 0
-    listing = cli("--as", "lena", "ticket", "list").out
-    assert "[bold red]boom[/]" in listing
-    assert "\x1b" not in listing
+    shown = cli("--as", "lena", "ticket", "show", "DT-000001").out
+    assert "[bold red]boom[/] red" in shown
+    assert "\x1b" not in shown
 
 
 def test_unreachable_database_is_one_line(monkeypatch, capsys):

@@ -28,6 +28,7 @@ BootstrapCase = Callable[Concatenate[Session, "Actor | None", P], R]
 
 
 def load_actor(session: Session, login: str) -> Actor:
+    login = login.strip().lower()
     analyst = session.scalars(select(Analyst).where(Analyst.login == login)).first()
     if analyst is None or not analyst.active:
         known = session.scalar(select(func.count()).select_from(Analyst)) or 0

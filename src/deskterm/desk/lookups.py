@@ -11,7 +11,8 @@ from deskterm.domain.text import email_address, phone_digits
 
 
 def analyst_by_login(session: Session, login: str) -> Analyst:
-    analyst = session.scalars(select(Analyst).where(Analyst.login == login.strip())).first()
+    # Logins are stored lower-case; people type them any way.
+    analyst = session.scalars(select(Analyst).where(Analyst.login == login.strip().lower())).first()
     if analyst is None:
         raise UnknownAnalyst(f"no analyst with login {login!r}")
     return analyst

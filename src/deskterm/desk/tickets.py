@@ -158,6 +158,12 @@ def _load(session: Session, ref: str | int, expected_version: int | None = None)
     if ticket is None:
         raise NotFound(f"no ticket {format_ref(ticket_id)}")
     if expected_version is not None and ticket.version != expected_version:
+        if expected_version > ticket.version:
+            raise InvalidInput(
+                f"{format_ref(ticket_id)} is at version {ticket.version}; "
+                f"version {expected_version} does not exist yet",
+                field="expected_version",
+            )
         raise _conflict(session, ticket_id, expected_version)
     return ticket
 

@@ -13,15 +13,17 @@ import unicodedata
 from deskterm.domain.errors import InvalidInput
 
 # Whole escape sequences first (CSI, OSC, DCS/PM/APC and two-byte ESC forms), so their
-# printable tails ("]0;title") vanish with them, then any lone control characters.
+# printable tails ("]0;title") vanish with them, then any lone control characters. An
+# unterminated string sequence ends at the line break: a stray ESC in a mail must not
+# swallow the rest of the body.
 _ESCAPES = re.compile(
     r"""
     \x1b\[[0-?]*[ -/]*[@-~]            # CSI ... final byte
-    | \x1b\][^\x07\x1b]*(?:\x07|\x1b\\)? # OSC ... BEL or ST
-    | \x1b[PX^_][^\x1b]*(?:\x1b\\)?      # DCS, SOS, PM, APC ... ST
+    | \x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)? # OSC ... BEL or ST (a line at most)
+    | \x1b[PX^_][^\x1b\n]*(?:\x1b\\)?      # DCS, SOS, PM, APC ... ST (a line at most)
     | \x1b[@-Z\\-_]                      # two-byte escapes
     | \x9b[0-?]*[ -/]*[@-~]              # 8-bit CSI
-    | \x9d[^\x07\x9c]*(?:\x07|\x9c)?     # 8-bit OSC
+    | \x9d[^\x07\x9c\n]*(?:\x07|\x9c)?   # 8-bit OSC
     """,
     re.VERBOSE,
 )
