@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich import box
+from rich.cells import cell_len
 from rich.table import Table
 
 from deskterm.cli.common import State, literal, out, print_json
@@ -22,11 +23,25 @@ category_app = typer.Typer(help="The category tree.", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
-def _table(*columns: str) -> Table:
+def _table(*columns: str, flexible: tuple[str, ...] = ()) -> Table:
+    """A listing whose ``flexible`` columns give way on a narrow terminal; the others keep
+    their full width (see ``show``)."""
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for column in columns:
-        table.add_column(column, no_wrap=True, overflow="ellipsis")
+        if column in flexible:
+            table.add_column(column, overflow="fold", ratio=1)
+        else:
+            table.add_column(column, no_wrap=True, min_width=cell_len(column))
     return table
+
+
+def show(table: Table) -> None:
+    """Print ``table``; a fixed column is never cut (Rich would shrink every column)."""
+    for column in table.columns:
+        if column.min_width is not None:
+            widest = max((cell_len(str(cell)) for cell in column.cells), default=0)
+            column.min_width = max(column.min_width, widest)
+    out.print(table)
 
 
 # --------------------------------------------------------------------------- analysts
@@ -78,7 +93,16 @@ def analyst_list(
     if as_json:
         print_json([a.to_json() for a in rows])
         return
-    table = _table("Login", "Name", "Role", "Lvl", "Groups", "Available", "Open")
+    table = _table(
+        "Login",
+        "Name",
+        "Role",
+        "Lvl",
+        "Groups",
+        "Available",
+        "Open",
+        flexible=("Name", "Groups", "Available"),
+    )
     for a in rows:
         away = "yes" if a.availability == "available" else f"away → {a.backup or 'no backup'}"
         table.add_row(
@@ -90,7 +114,7 @@ def analyst_list(
             away,
             str(a.open_tickets),
         )
-    out.print(table)
+    show(table)
 
 
 @analyst_app.command("away")
@@ -144,7 +168,14 @@ def group_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json([g.to_json() for g in rows])
         return
-    table = _table("Group", "Lvl", "Escalates to", "Members", "Description")
+    table = _table(
+        "Group",
+        "Lvl",
+        "Escalates to",
+        "Members",
+        "Description",
+        flexible=("Escalates to", "Description"),
+    )
     for g in rows:
         table.add_row(
             literal(g.name),
@@ -153,7 +184,7 @@ def group_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
             str(g.members),
             literal(g.description or ""),
         )
-    out.print(table)
+    show(table)
 
 
 @group_app.command("add")
@@ -192,6 +223,10 @@ def contact_add(
     location: Annotated[str | None, typer.Option(help="Site, building, room.")] = None,
     language: Annotated[str | None, typer.Option(help="Preferred language, e.g. en or de.")] = None,
     vip: Annotated[bool, typer.Option("--vip", help="Mark as a VIP.")] = False,
+    prefer: Annotated[
+        str | None,
+        typer.Option(help="How they want to hear about their cases: email, sms or phone."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Add a contact."""
@@ -208,6 +243,7 @@ def contact_add(
         location=location,
         language=language,
         vip=vip,
+        preferred_channel=prefer,
     )
     if as_json:
         print_json(contact.to_json())
@@ -246,7 +282,15 @@ def contact_asset(
 
 
 def _contacts_table(rows: list) -> Table:
-    table = _table("Id", "Name", "Organization", "Phone", "Email", "Open")
+    table = _table(
+        "Id",
+        "Name",
+        "Organization",
+        "Phone",
+        "Email",
+        "Open",
+        flexible=("Name", "Organization", "Email"),
+    )
     for c in rows:
         table.add_row(
             f"#{c.id}",
@@ -274,7 +318,10 @@ def contact_list(
     if as_json:
         print_json([c.to_json() for c in rows])
         return
-    out.print(_contacts_table(rows) if rows else "No contacts.")
+    if rows:
+        show(_contacts_table(rows))
+    else:
+        out.print("No contacts.")
 
 
 @contact_app.command("find")
@@ -294,7 +341,10 @@ def contact_find(
     if as_json:
         print_json([c.to_json() for c in rows])
         return
-    out.print(_contacts_table(rows) if rows else literal(f"No contact matches {text!r}."))
+    if rows:
+        show(_contacts_table(rows))
+    else:
+        out.print(literal(f"No contact matches {text!r}."))
 
 
 @contact_app.command("show")
@@ -349,4 +399,4 @@ def category_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     for c in rows:
         depth = c.path.count(" > ")
         table.add_row(literal("  " * depth + c.path.rsplit(" > ", 1)[-1]), literal(c.group or "-"))
-    out.print(table)
+    show(table)

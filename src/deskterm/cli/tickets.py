@@ -162,34 +162,42 @@ def list_(
     if not rows:
         out.print("No tickets match.")
         return
+    # On a narrow terminal the contact and age give way, so the subject stays readable.
+    wide = out.width >= 100
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=True)
-    # Fixed columns keep their width; subject and contact give way on a narrow terminal.
-    for name, opts in (
-        ("Ref", {"no_wrap": True, "min_width": 9}),
-        ("Pri", {"no_wrap": True, "min_width": 3}),
-        ("Status", {"no_wrap": True, "min_width": 11, "max_width": 16, "overflow": "ellipsis"}),
-        ("SLA", {"no_wrap": True, "justify": "right", "min_width": 4}),
-        ("Subject", {"overflow": "ellipsis", "no_wrap": True, "ratio": 3}),
-        ("Contact", {"overflow": "ellipsis", "no_wrap": True, "ratio": 1, "min_width": 10}),
-        ("Assignee", {"no_wrap": True, "overflow": "ellipsis", "max_width": 10}),
-        ("Age", {"no_wrap": True, "justify": "right", "min_width": 3}),
-    ):
-        table.add_column(name, **opts)  # type: ignore[arg-type]
+    table.add_column("Ref", no_wrap=True, min_width=9)
+    table.add_column("Pri", no_wrap=True, min_width=3)
+    table.add_column("Status", no_wrap=True, min_width=8)
+    table.add_column("SLA", no_wrap=True, justify="right", min_width=4)
+    table.add_column("Subject", no_wrap=True, overflow="ellipsis", ratio=3, min_width=16)
+    if wide:
+        table.add_column("Contact", no_wrap=True, overflow="ellipsis", ratio=1, min_width=10)
+    table.add_column("Assignee", no_wrap=True, overflow="ellipsis", max_width=12)
+    if wide:
+        table.add_column("Age", no_wrap=True, justify="right", min_width=3)
     for t in rows:
-        table.add_row(
+        cells = [
             t.ref,
             _priority_text(t.priority),
-            t.status.replace("_", " "),
+            STATUS_SHORT.get(t.status, t.status),
             due_in(t.resolve_due_at) if t.status not in _DONE else Text("-"),
             literal(t.subject),
-            literal(t.contact or "-"),
-            literal(t.assignee or "-"),
-            age(t.created_at),
-        )
+        ]
+        if wide:
+            cells.append(literal(t.contact or "-"))
+        cells.append(literal(t.assignee or "-"))
+        if wide:
+            cells.append(age(t.created_at))
+        table.add_row(*cells)
     out.print(table)
 
 
 _DONE = {"resolved", "closed", "cancelled"}
+STATUS_SHORT = {
+    "in_progress": "working",
+    "waiting_customer": "wait cust",
+    "waiting_third_party": "wait 3rd",
+}
 _PRIORITY_STYLE = {
     "P1": "bold red",
     "P2": "dark_orange",
@@ -213,10 +221,23 @@ def _detail_json(ticket: TicketDetail) -> dict:
 
 
 @ticket_app.command("show")
-def show(ctx: typer.Context, ref: RefArg, as_json: JsonOpt = False) -> None:
+def show(
+    ctx: typer.Context,
+    ref: RefArg,
+    customer: Annotated[
+        bool,
+        typer.Option("--customer", help="Only what the customer sees: public entries, no notes."),
+    ] = False,
+    as_json: JsonOpt = False,
+) -> None:
     """Show a ticket with its contact and its whole log."""
     from deskterm.desk.tickets import get_ticket
 
+    if customer:
+        from deskterm.cli.comms import show_customer_view
+
+        show_customer_view(ctx, ref, as_json)
+        return
     ticket = _state(ctx).desk().read(get_ticket, ref=ref)
     if as_json:
         print_json(_detail_json(ticket))
@@ -383,6 +404,13 @@ def escalate(
         int | None, typer.Option(help="Escalate along the path to this level (2 or 3).")
     ] = None,
     group: Annotated[str | None, typer.Option(help="Escalate to this group.")] = None,
+    tell_customer: Annotated[
+        str | None,
+        typer.Option(
+            "--tell-customer",
+            help="Why, in words for the customer (default: the reason stays internal).",
+        ),
+    ] = None,
     expect_version: ExpectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -398,6 +426,7 @@ def escalate(
             reason=reason,
             level=level,
             group=group,
+            public_reason=tell_customer,
             expected_version=expect_version,
         )
     )
