@@ -1,0 +1,162 @@
+"""Callbacks: promising the customer a call at a given time, and keeping the promise.
+
+A callback is scheduled on a ticket (when, why, by whom) and logged there as
+``callback_scheduled``; it waits in the "callbacks due" queue until someone logs an outbound
+call on that ticket, which keeps the ticket's pending promises.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from deskterm.db.models import Analyst, Callback
+from deskterm.desk import clock, tickets
+from deskterm.desk.schemas import Public, TicketPublic
+from deskterm.domain.enums import CallDirection, EventKind
+from deskterm.domain.errors import InvalidInput
+from deskterm.domain.permissions import Actor
+from deskterm.domain.text import required_line
+
+#: How far ahead a callback may be promised.
+HORIZON = timedelta(days=90)
+
+
+class CallbackPublic(Public):
+    id: int
+    due_at: datetime
+    reason: str
+    scheduled_by: str | None
+    scheduled_at: datetime
+
+
+def parse_when(text: str, now: datetime) -> datetime:
+    """A time as an analyst types it, in ``now``'s zone.
+
+    ``in 30m``, ``2h``, ``1d``, ``15:30`` (today, or tomorrow once past), ``tomorrow 9:00``,
+    ``2026-11-26 10:00``.
+    """
+    raw = " ".join((text or "").lower().split())
+    if not raw:
+        raise InvalidInput("say when: 15:30, in 2h, tomorrow 9:00", field="when")
+    relative = re.fullmatch(r"(?:in )?(\d{1,4}) ?(m|min|mins|h|hr|hrs|hours?|d|days?)", raw)
+    if relative:
+        amount, unit = int(relative[1]), relative[2][0]
+        step = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}[unit]
+        return now + amount * step
+    clock_time = re.fullmatch(r"(?:(today|tomorrow) )?(?:at )?(\d{1,2})(?::(\d{2}))?", raw)
+    if clock_time and (clock_time[1] or clock_time[3] is not None):
+        hour, minute = int(clock_time[2]), int(clock_time[3] or 0)
+        if hour > 23 or minute > 59:
+            raise InvalidInput(f"{text!r} is not a time of day", field="when")
+        at = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        if clock_time[1] == "tomorrow" or (clock_time[1] is None and at <= now):
+            at += timedelta(days=1)
+        return at
+    try:
+        stamp = datetime.fromisoformat(raw.replace(" ", "T", 1))
+    except ValueError:
+        raise InvalidInput(
+            f"{text!r} is not a time: try 15:30, in 2h, tomorrow 9:00 or 2026-11-26 10:00",
+            field="when",
+        ) from None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=now.tzinfo)
+
+
+def schedule_callback(
+    session: Session,
+    actor: Actor,
+    *,
+    ref: str | int,
+    due_at: datetime,
+    reason: str,
+    expected_version: int | None = None,
+) -> TicketPublic:
+    """Promise the customer a call at ``due_at``; the promise is in the ticket's log."""
+    why = required_line(reason, field="reason", limit=300)
+    if due_at.tzinfo is None:
+        raise InvalidInput("the callback time needs a time zone", field="when")
+    now = clock.now()
+    if due_at < now - timedelta(minutes=1):
+        raise InvalidInput("that time has passed: a callback is promised ahead", field="when")
+    if due_at > now + HORIZON:
+        raise InvalidInput("a callback more than 90 days ahead is not a callback", field="when")
+    ticket = tickets._load(session, ref, expected_version)
+    tickets._ensure_open(ticket, "given a callback")
+    change = tickets._Change(session, actor, ticket)
+    assert ticket.id is not None
+    session.add(
+        Callback(
+            ticket_id=ticket.id,
+            due_at=due_at,
+            reason=why,
+            scheduled_by_id=actor.id,
+            scheduled_at=change.at,
+        )
+    )
+    change.log(
+        EventKind.CALLBACK_SCHEDULED,
+        due_at=due_at.astimezone(now.tzinfo).strftime("%Y-%m-%d %H:%M UTC"),
+        reason=why,
+    )
+    change.save()
+    return tickets._summary(session, ticket)
+
+
+def log_call(
+    session: Session,
+    actor: Actor,
+    *,
+    ref: str | int,
+    direction: str = CallDirection.INBOUND,
+    duration_seconds: int = 0,
+    outcome: str | None = None,
+    expected_version: int | None = None,
+) -> TicketPublic:
+    """Log a call on a ticket; an outbound call keeps the ticket's pending callbacks."""
+    result = tickets.log_call(
+        session,
+        actor,
+        ref=ref,
+        direction=direction,
+        duration_seconds=duration_seconds,
+        outcome=outcome,
+        expected_version=expected_version,
+    )
+    if CallDirection(direction.strip().lower()) == CallDirection.OUTBOUND:
+        now = clock.now()
+        for callback in session.scalars(
+            select(Callback).where(
+                Callback.ticket_id == result.id,
+                Callback.done_at.is_(None),
+            )
+        ):
+            callback.done_at = now
+            callback.done_by_id = actor.id
+        session.flush()
+    return result
+
+
+def pending_callbacks(session: Session, actor: Actor, *, ref: int) -> list[CallbackPublic]:
+    """The promises still open on one ticket, soonest first."""
+    by = aliased(Analyst)
+    rows = session.execute(
+        select(Callback, by.login)
+        .outerjoin(by, by.id == Callback.scheduled_by_id)
+        .where(Callback.ticket_id == ref, Callback.done_at.is_(None))
+        .order_by(Callback.due_at, Callback.id)
+    ).all()
+    return [
+        CallbackPublic(
+            id=cb.id,
+            due_at=cb.due_at,
+            reason=cb.reason,
+            scheduled_by=login,
+            scheduled_at=cb.scheduled_at,
+        )
+        for cb, login in rows
+        if cb.id is not None
+    ]

@@ -1,0 +1,83 @@
+"""Handing many tickets over at once: a supervisor covering for an analyst who is away.
+
+All or nothing, in one transaction: if any ticket changed since the supervisor listed it, the
+whole handover is refused with who changed what, and nothing moves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from deskterm.db.models import Analyst, SupportGroup
+from deskterm.desk import tickets
+from deskterm.desk.lookups import analyst_by_login, group_by_name
+from deskterm.desk.schemas import TicketPublic
+from deskterm.domain.enums import EventKind
+from deskterm.domain.errors import InvalidInput, PermissionDenied
+from deskterm.domain.permissions import Actor
+from deskterm.domain.refs import format_ref
+from deskterm.domain.text import required_line
+from deskterm.domain.transitions import status_for_holder
+
+MAX_TICKETS = 1000
+
+
+def hand_over(
+    session: Session,
+    actor: Actor,
+    *,
+    versions: Mapping[int, int],
+    note: str,
+    to: str | None = None,
+    group: str | None = None,
+) -> list[TicketPublic]:
+    """Give each ticket (id → the version the supervisor saw) to analyst ``to``, or to the
+    queue of ``group``, or both; ``note`` goes into every ticket's log as the reason."""
+    if not actor.is_supervisor:
+        raise PermissionDenied("only a supervisor hands tickets over in bulk")
+    why = required_line(note, field="note", limit=300)
+    if not versions:
+        raise InvalidInput("select at least one ticket to hand over", field="tickets")
+    if len(versions) > MAX_TICKETS:
+        raise InvalidInput(f"at most {MAX_TICKETS} tickets at once", field="tickets")
+    if to is None and group is None:
+        raise InvalidInput("hand them to an analyst or to a group", field="to")
+    target: Analyst | None = None
+    if to:
+        target = tickets._available(session, analyst_by_login(session, to))
+    target_group: SupportGroup | None = group_by_name(session, group) if group else None
+    moved: list[TicketPublic] = []
+    for ticket_id in sorted(versions):
+        ticket = tickets._load(session, ticket_id, versions[ticket_id])
+        tickets._ensure_open(ticket, "handed over")
+        previous = tickets._login(session, ticket.assignee_id)
+        previous_group = tickets._group_name(session, ticket.group_id)
+        same_holder = target is not None and ticket.assignee_id == target.id
+        same_group = target_group is None or ticket.group_id == target_group.id
+        if same_holder and same_group:
+            raise InvalidInput(
+                f"{format_ref(ticket_id)} is already with {target.login if target else ''}",
+                field="to",
+            )
+        change = tickets._Change(session, actor, ticket)
+        if target_group is not None:
+            ticket.group_id = target_group.id
+            ticket.level = target_group.level
+        ticket.assignee_id = target.id if target is not None else None
+        ticket.status = status_for_holder(ticket.status, target is not None)
+        facts: dict[str, Any] = {
+            "from": previous,
+            "to": target.login if target else target_group.name if target_group else None,
+            "from_group": previous_group if target_group else None,
+            "to_group": target_group.name if target_group else None,
+            "reason": why,
+            "via": "handover",
+            "status": ticket.status,
+        }
+        change.log(EventKind.REASSIGNED, **facts)
+        change.save()
+        moved.append(tickets._summary(session, ticket))
+    return moved

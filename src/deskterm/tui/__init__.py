@@ -1,0 +1,1 @@
+"""The analyst's terminal: a Textual app on the same desk use cases as the CLI."""

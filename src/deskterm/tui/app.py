@@ -1,0 +1,244 @@
+"""The Textual app: paints at once, opens the desk in a worker, then shows the queue.
+
+Importing this module stays light: SQLAlchemy and the desk load inside workers, while the
+first screen is already on the terminal.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from deskterm.tui.commands import TicketJumpProvider
+from deskterm.tui.messages import DeskChanged, DeskOpened
+from deskterm.tui.screens.loading import LoadingScreen
+
+if TYPE_CHECKING:
+    from deskterm.desk.context import Desk
+    from deskterm.domain.permissions import Actor
+    from deskterm.tui.drafts import DraftStore
+
+
+class DeskApp(App[None]):
+    """One analyst at one desk."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "deskterm"
+    COMMANDS = App.COMMANDS | {TicketJumpProvider}
+    BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
+        Binding(
+            "ctrl+n",
+            "new_call",
+            "New call",
+            tooltip="Take a new call: find the caller, open one ticket per problem",
+            priority=True,
+            id="new-call",
+        ),
+    ]
+
+    def __init__(
+        self,
+        database_url: str,
+        login: str,
+        *,
+        data_dir: Path | None = None,
+        poll_seconds: float | None = 1.0,
+    ) -> None:
+        super().__init__()
+        self.database_url = database_url
+        self.login = login
+        self.data_dir = data_dir
+        self.poll_seconds = poll_seconds
+        self.desk: Desk | None = None
+        self.actor: Actor | None = None
+        self.drafts: DraftStore | None = None
+        self.last_event_id: int | None = None
+        self.offline = False
+        self.exit_code = 0
+
+    # ------------------------------------------------------------------ opening
+
+    def get_default_screen(self) -> Screen[Any]:
+        return LoadingScreen(self._where())
+
+    def _where(self) -> str:
+        url = self.database_url
+        # Never show a password on screen; the desk's own describe() needs SQLAlchemy.
+        if "@" in url and "://" in url:
+            scheme, rest = url.split("://", 1)
+            url = f"{scheme}://…@{rest.rsplit('@', 1)[1]}"
+        return f"the desk at {url} as {self.login}"
+
+    def on_mount(self) -> None:
+        self.open_desk()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="open")
+    def open_desk(self) -> None:
+        from deskterm.desk.context import Desk
+        from deskterm.desk.setup import open_database
+
+        db = open_database(self.database_url)
+        try:
+            desk = Desk(db, self.login)
+            actor = desk.whoami()
+        except BaseException:
+            db.dispose()
+            raise
+        self.post_message(DeskOpened(desk, actor))
+
+    @on(DeskOpened)
+    def show_desk(self, event: DeskOpened) -> None:
+        from deskterm.tui.drafts import DraftStore
+        from deskterm.tui.screens.intake import IntakeScreen
+        from deskterm.tui.screens.queue import QueueScreen
+
+        self.desk, self.actor = event.desk, event.actor
+        self.drafts = DraftStore(self.data_dir, self.login)
+        self.add_mode("queue", QueueScreen)
+        self.add_mode("intake", IntakeScreen)
+        self.switch_mode("queue")
+        if self.poll_seconds:
+            self.set_interval(self.poll_seconds, self.poll_changes)
+        draft = self.drafts.load()
+        if draft is not None:
+            self.notify(
+                f"An unsaved call from {draft.started_label()} was kept: ctrl+n resumes it.",
+                title="Call draft",
+                markup=False,
+                timeout=10,
+            )
+
+    def _open_failed(self, error: BaseException | None) -> None:
+        from deskterm.domain.errors import DeskError, UnknownAnalyst
+
+        if isinstance(error, UnknownAnalyst):
+            title, code = "Unknown analyst", error.exit_code
+        elif isinstance(error, DeskError):
+            title, code = "The desk cannot open", error.exit_code
+        else:
+            title, code = "The database cannot be opened", 4
+        detail = str(error).strip().splitlines()[0] if error and str(error).strip() else repr(error)
+        self.exit_code = code
+        screen = self.screen
+        if isinstance(screen, LoadingScreen):
+            screen.show_failure(title, detail)
+
+    # ------------------------------------------------------------------ live refresh
+
+    def poll_changes(self) -> None:
+        if self.desk is not None:
+            self._read_latest()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="poll")
+    def _read_latest(self) -> None:
+        from deskterm.desk.views import latest_event_id
+
+        assert self.desk is not None
+        self.post_message(DeskChanged(self.desk.read(latest_event_id)))
+
+    @on(DeskChanged)
+    def spread_change(self, event: DeskChanged) -> None:
+        if self.offline:
+            self.offline = False
+            self.notify("The database is back.", title="Connected")
+        if self.last_event_id == event.latest_event_id:
+            return
+        first = self.last_event_id is None
+        self.last_event_id = event.latest_event_id
+        if first:
+            return
+        # Every screen of the current mode hears it; the ones underneath refresh on resume.
+        for screen in self.screen_stack:
+            handler = getattr(screen, "desk_changed", None)
+            if handler is not None:
+                handler()
+
+    # ------------------------------------------------------------------ failures
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        if event.worker.group == "open":
+            self._open_failed(error)
+        elif event.worker.group == "poll":
+            if not self.offline:
+                self.offline = True
+                self.notify(self.describe_error(error), title="Offline", severity="error")
+        else:
+            self.show_error(error)
+
+    def describe_error(self, error: BaseException | None) -> str:
+        from deskterm.domain.errors import DeskError
+
+        if isinstance(error, DeskError):
+            return str(error)
+        text = str(error).strip().splitlines()[0] if error and str(error).strip() else ""
+        return f"Something went wrong: {type(error).__name__}: {text}"
+
+    def show_error(self, error: BaseException | None) -> None:
+        from deskterm.domain.errors import ConflictError, PermissionDenied
+
+        title = (
+            "Changed meanwhile"
+            if isinstance(error, ConflictError)
+            else "Not allowed"
+            if isinstance(error, PermissionDenied)
+            else "Refused"
+        )
+        self.notify(self.describe_error(error), title=title, severity="error", markup=False)
+
+    # ------------------------------------------------------------------ navigation
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "new_call":
+            return self.desk is not None
+        return True
+
+    def action_new_call(self) -> None:
+        if self.desk is not None:
+            self.switch_mode("intake")
+
+    def open_ticket(self, ticket_id: int) -> None:
+        from deskterm.tui.screens.ticket import TicketScreen
+
+        if self.desk is not None:
+            self.push_screen(TicketScreen(ticket_id))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        # Every action the screen offers by key is in the palette too, under the same name.
+        seen: set[str] = set()
+        for _key, active in screen.active_bindings.items():
+            binding = active.binding
+            if not binding.description or binding.action in seen or not active.enabled:
+                continue
+            seen.add(binding.action)
+            action, node = binding.action, active.node
+
+            async def run(action: str = action, node: Any = node) -> None:
+                await self.run_action(action, node)
+
+            yield SystemCommand(binding.description, binding.tooltip or binding.description, run)
+
+
+def run(database_url: str, login: str | None) -> int:
+    """Open the analyst's terminal; the exit code says whether the desk could open."""
+    if login is None:
+        import getpass
+
+        login = os.environ.get("DESKTERM_USER") or getpass.getuser()
+    app = DeskApp(database_url, login.strip().lower())
+    app.run()
+    if app.desk is not None:
+        app.desk.db.dispose()
+    return app.exit_code

@@ -1,0 +1,149 @@
+"""How values look on screen: outside text literally, times short, SLA clocks coloured.
+
+Every string that came from a caller, an email or another analyst goes through ``literal`` (a
+``rich.text.Text``, which interprets no markup) after ``clean_line``/``clean_long`` strip any
+control sequence that slipped past the desk (old rows, another writer).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from rich.text import Text
+
+from deskterm import defaults
+from deskterm.domain.enums import Status
+from deskterm.domain.text import clean_line, clean_long
+
+# Short forms for narrow tables; the ticket screen spells statuses out.
+_STATUS_SHORT = {
+    Status.NEW: "new",
+    Status.ASSIGNED: "assigned",
+    Status.IN_PROGRESS: "working",
+    Status.WAITING_CUSTOMER: "waiting",
+    Status.WAITING_THIRD_PARTY: "3rd pty",
+    Status.RESOLVED: "resolved",
+    Status.CLOSED: "closed",
+    Status.CANCELLED: "cancelled",
+}
+
+# Theme-independent ANSI colour names: they map onto the 16 base colours, so a 16-colour
+# terminal shows them as meant, and NO_COLOR drops them while bold/reverse still mark urgency.
+_PRIORITY_STYLE = {1: "bold red", 2: "bold yellow", 3: "yellow", 4: "green", 5: "blue"}
+
+
+def literal(value: object, *, style: str = "", long: bool = False) -> Text:
+    """Outside text, shown exactly as typed (minus control characters)."""
+    raw = "" if value is None else str(value)
+    text = Text(clean_long(raw) if long else clean_line(raw), end="")
+    if style:
+        # A span, not the base style: text appended later keeps its own look.
+        text.stylize(style)
+    return text
+
+
+def clip(text: str, width: int) -> str:
+    if width <= 1:
+        return text[: max(width, 0)]
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def status_label(status: str, *, short: bool = False) -> str:
+    try:
+        value = Status(status)
+    except ValueError:
+        return clean_line(status)
+    return _STATUS_SHORT[value] if short else value.label
+
+
+def priority_text(priority: str | int, *, long: bool = False) -> Text:
+    number = int(str(priority).lstrip("Pp") or 0)
+    code = f"P{number}"
+    levels = defaults.priority_matrix().levels
+    if long and number in levels:
+        code = f"{code} {levels[number].label}"
+    return Text(code, style=_PRIORITY_STYLE.get(number, ""), end="")
+
+
+def span(delta: timedelta) -> str:
+    """A duration in its largest unit or two: ``45s``, ``12m``, ``3h05m``, ``2d4h``."""
+    seconds = int(abs(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
+    if minutes < 60:
+        return f"{minutes}m"
+    if hours < 24:
+        return f"{hours}h{minutes % 60:02d}m" if hours < 10 else f"{hours}h"
+    return f"{days}d{hours % 24}h" if days < 10 else f"{days}d"
+
+
+def age(created: datetime, now: datetime) -> str:
+    """How long ago, in its largest unit only: ``12m``, ``5h``, ``3d``."""
+    seconds = max(0, int((now - created).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def sla_text(
+    due: datetime | None,
+    now: datetime,
+    *,
+    start: datetime | None = None,
+    warning_share: float = 0.75,
+    done: bool = False,
+) -> Text:
+    """Time left on an SLA clock: plain, yellow once ``warning_share`` of it is used, red
+    and reversed once breached (reverse still shows without colour)."""
+    if due is None:
+        return Text("—", style="dim", end="")
+    if done:
+        return Text("met", style="dim", end="")
+    left = due - now
+    if left.total_seconds() <= 0:
+        return Text(f"-{span(left)}", style="bold red reverse", end="")
+    style = ""
+    if start is not None and due > start:
+        used = (now - start) / (due - start)
+        if used >= warning_share:
+            style = "bold yellow"
+    return Text(span(left), style=style, end="")
+
+
+def local(at: datetime | None, now: datetime | None = None) -> str:
+    """A time in the analyst's zone: ``14:05`` today, ``Tue 14:05`` this week, else a date."""
+    if at is None:
+        return "—"
+    mine = at.astimezone()
+    if now is None:
+        return mine.strftime("%Y-%m-%d %H:%M")
+    today = now.astimezone().date()
+    if mine.date() == today:
+        return mine.strftime("%H:%M")
+    if abs((mine.date() - today).days) < 7:
+        return mine.strftime("%a %H:%M")
+    return mine.strftime("%Y-%m-%d %H:%M")
+
+
+def clock_face(seconds: int) -> str:
+    minutes, secs = divmod(max(seconds, 0), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def parse_duration(text: str) -> int:
+    """Seconds from ``mm:ss``, ``h:mm:ss``, ``90`` (seconds) or ``5m``."""
+    raw = text.strip().lower()
+    if not raw:
+        return 0
+    if raw.endswith("m") and raw[:-1].isdigit():
+        return int(raw[:-1]) * 60
+    parts = raw.split(":")
+    if not all(p.isdigit() for p in parts) or len(parts) > 3:
+        raise ValueError(f"{text!r} is not a duration (mm:ss)")
+    total = 0
+    for part in parts:
+        total = total * 60 + int(part)
+    return total

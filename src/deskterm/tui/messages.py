@@ -1,0 +1,44 @@
+"""App-wide messages, named for what happened. Posted from worker threads, handled on the
+event loop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from textual.message import Message
+
+if TYPE_CHECKING:
+    from deskterm.desk.context import Desk
+    from deskterm.desk.schemas import TicketDetail
+    from deskterm.domain.permissions import Actor
+
+
+@dataclass
+class DeskOpened(Message):
+    """The database is open and the analyst is known."""
+
+    desk: Desk
+    actor: Actor
+
+
+@dataclass
+class DeskChanged(Message):
+    """Someone (anyone) changed a ticket: the newest event id moved."""
+
+    latest_event_id: int
+
+
+@dataclass
+class TicketSaved(Message):
+    """A change to a ticket was written; ``result`` is what the desk returned."""
+
+    ticket_id: int
+    what: str
+    result: Any = None
+
+
+@dataclass
+class TicketLoaded(Message):
+    ticket: TicketDetail
+    extra: dict[str, Any]

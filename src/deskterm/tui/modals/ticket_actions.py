@@ -1,0 +1,521 @@
+"""The dialogs of the ticket screen: one desk change each."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.widgets import (
+    Checkbox,
+    DataTable,
+    Input,
+    OptionList,
+    RadioButton,
+    RadioSet,
+    Select,
+    Static,
+    TextArea,
+)
+from textual.widgets.option_list import Option
+
+from deskterm.desk import clock
+from deskterm.domain.enums import Availability, LinkKind, Status
+from deskterm.domain.errors import InvalidInput
+from deskterm.domain.transitions import ALLOWED
+from deskterm.tui.format import clock_face, literal, local, parse_duration
+from deskterm.tui.modals.base import FieldError, FormModal, label
+
+if TYPE_CHECKING:
+    from deskterm.desk.schemas import AnalystPublic, GroupPublic, TicketDetail, TicketPublic
+
+
+class TicketModal(FormModal):
+    """A dialog about one ticket, saved against the version the analyst was looking at."""
+
+    def __init__(self, ticket: TicketPublic, **kwargs: Any) -> None:
+        title = kwargs.pop("title", None) or f"{self.TITLE_TEXT} · {ticket.ref}"
+        super().__init__(title=title, expected_version=ticket.version, **kwargs)
+        self.ticket = ticket
+
+    def current_version(self, desk: Any) -> int | None:
+        from deskterm.desk.tickets import get_ticket
+
+        return int(desk.read(get_ticket, ref=self.ticket.id).version)
+
+    def base(self) -> dict[str, Any]:
+        return {"ref": self.ticket.id, "expected_version": self.expected_version}
+
+
+def _text_area(field: str) -> TextArea:
+    return TextArea(id=field, soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
+
+
+# --------------------------------------------------------------------------- note
+
+
+class NoteModal(TicketModal):
+    TITLE_TEXT = "Add a note"
+
+    def fields(self) -> ComposeResult:
+        yield label("Note")
+        yield _text_area("note")
+        yield FieldError("note")
+        yield Checkbox("Customer-visible (public)", id="public", compact=True)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#note").focus()
+
+    def request(self) -> tuple[Callable[..., Any], dict[str, Any]]:
+        from deskterm.desk.tickets import add_note
+
+        return add_note, {
+            **self.base(),
+            "text": self.query_one("#note", TextArea).text,
+            "public": self.query_one("#public", Checkbox).value,
+        }
+
+
+# --------------------------------------------------------------------------- call
+
+
+class CallModal(TicketModal):
+    """Log a call on the ticket; the duration runs from the moment the dialog opened."""
+
+    TITLE_TEXT = "Log a call"
+
+    def __init__(self, ticket: TicketDetail, *, outbound: bool = False) -> None:
+        super().__init__(ticket)
+        self.outbound = outbound
+        self.opened = clock.now()
+        self.duration_edited = False
+        #: What the timer last wrote: any other value was typed by the analyst.
+        self.shown = clock_face(0)
+
+    def fields(self) -> ComposeResult:
+        yield label("Direction")
+        with RadioSet(id="direction", compact=True):
+            yield RadioButton("Inbound (they called)", value=not self.outbound, id="inbound")
+            yield RadioButton("Outbound (we called)", value=self.outbound, id="outbound")
+        yield label("Duration (mm:ss, runs while this is open)")
+        yield Input(self.shown, id="duration", compact=True)
+        yield FieldError("duration")
+        yield label("Outcome")
+        yield _text_area("outcome")
+        yield FieldError("outcome")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.set_interval(1, self.tick)
+        self.query_one("#outcome").focus()
+
+    def tick(self) -> None:
+        if not self.duration_edited:
+            seconds = int((clock.now() - self.opened).total_seconds())
+            self.shown = clock_face(seconds)
+            self.query_one("#duration", Input).value = self.shown
+
+    @on(Input.Changed, "#duration")
+    def stop_timer(self, event: Input.Changed) -> None:
+        if event.value != self.shown:
+            self.duration_edited = True
+
+    def request(self) -> tuple[Callable[..., Any], dict[str, Any]]:
+        from deskterm.desk.callbacks import log_call
+
+        try:
+            seconds = parse_duration(self.query_one("#duration", Input).value)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field="duration") from None
+        outbound = self.query_one("#outbound", RadioButton).value
+        return log_call, {
+            **self.base(),
+            "direction": "outbound" if outbound else "inbound",
+            "duration_seconds": seconds,
+            "outcome": self.query_one("#outcome", TextArea).text,
+        }
+
+
+# --------------------------------------------------------------------------- status
+
+
+class StatusModal(TicketModal):
+    TITLE_TEXT = "Change status"
+
+    def fields(self) -> ComposeResult:
+        current = Status(self.ticket.status)
+        targets = [
+            s
+            for s in Status
+            if s in ALLOWED.get(current, frozenset()) and s not in (Status.RESOLVED, Status.CLOSED)
+        ]
+        yield Static(Text(f"Now: {current.label}", style="dim"))
+        yield OptionList(*[Option(s.label, id=s.value) for s in targets], id="status")
+        yield FieldError("status")
+        yield label("Reason (needed to cancel)")
+        yield Input(id="reason", compact=True)
+        yield FieldError("reason")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#status").focus()
+
+    @on(OptionList.OptionSelected, "#status")
+    def to_reason(self) -> None:
+        self.query_one("#reason").focus()
+
+    def request(self) -> tuple[Callable[..., Any], dict[str, Any]]:
+        from deskterm.desk.tickets import change_status
+
+        options = self.query_one("#status", OptionList)
+        if options.highlighted is None:
+            raise InvalidInput("choose the new status", field="status")
+        target = options.get_option_at_index(options.highlighted).id
+        return change_status, {
+            **self.base(),
+            "status": target,
+            "reason": self.query_one("#reason", Input).value or None,
+        }
+
+
+# --------------------------------------------------------------------------- callback
+
+
+class CallbackModal(TicketModal):
+    TITLE_TEXT = "Schedule a callback"
+
+    def fields(self) -> ComposeResult:
+        yield label("When (15:30, in 2h, tomorrow 9:00, 2026-11-26 10:00)")
+        yield Input(id="when", compact=True)
+        yield Static(id="when-preview", classes="hint")
+        yield FieldError("when")
+        yield label("Why (the customer is told)")
+        yield Input(id="reason", compact=True)
+        yield FieldError("reason")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#when").focus()
+
+    def due(self) -> datetime:
+        from deskterm.desk.callbacks import parse_when
+
+        return parse_when(self.query_one("#when", Input).value, clock.now().astimezone())
+
+    @on(Input.Changed, "#when")
+    def preview(self) -> None:
+        preview = self.query_one("#when-preview", Static)
+        try:
+            due = self.due()
+        except InvalidInput:
+            preview.update("")
+            return
+        preview.update(Text(f"→ {local(due, clock.now())} ({due.astimezone():%a %d %b})"))
+
+    def request(self) -> tuple[Callable[..., Any], dict[str, Any]]:
+        from deskterm.desk.callbacks import schedule_callback
+
+        return schedule_callback, {
+            **self.base(),
+            "due_at": self.due(),
+            "reason": self.query_one("#reason", Input).value,
+        }
+
+
+# --------------------------------------------------------------------------- resolve
+
+
+class ResolveModal(TicketModal):
+    TITLE_TEXT = "Resolve"
+
+    def __init__(self, ticket: TicketDetail, codes: dict[str, str]) -> None:
+        super().__init__(ticket)
+        self.codes = codes
+
+    def fields(self) -> ComposeResult:
+        yield label("Resolution code")
+        yield Select(
+            [(f"{label_} ({code})", code) for code, label_ in self.codes.items()],
+            id="code",
+            prompt="Choose how it was solved",
+            compact=True,
+        )
+        yield FieldError("code")
+        yield label("What was done (the customer reads this)")
+        yield _text_area("resolution")
+        yield FieldError("resolution")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#code").focus()
+
+    def request(self) -> tuple[Callable[..., Any], dict[str, Any]]:
+        from deskterm.desk.tickets import resolve
+
+        code = self.query_one("#code", Select).value
+        if not isinstance(code, str):
+            raise InvalidInput("choose a resolution code", field="code")
+        return resolve, {
+            **self.base(),
+            "code": code,
+            "text": self.query_one("#resolution", TextArea).text,
+        }
+
+
+# --------------------------------------------------------------------------- reason only
+
+
+class ReasonModal(TicketModal):
+    """A change that needs only a reason: reopen, take it from someone else."""
+
+    def __init__(
+        self,
+        ticket: TicketDetail,
+        *,
+        title: str,
+        prompt: str,
+        action: Callable[..., Any],
+        **arguments: Any,
+    ) -> None:
+        super().__init__(ticket, title=f"{title} · {ticket.ref}")
+        self.prompt = prompt
+        self.action = action
+        self.arguments = arguments
+
+    def fields(self) -> ComposeResult:
+        yield label(self.prompt)
+        yield Input(id="reason", compact=True)
+        yield FieldError("reason")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#reason").focus()
+
+    @on(Input.Submitted, "#reason")
+    def submit(self) -> None:
+        self.action_save()
+
+    def request(self) -> tuple[Callable[..., Any], dict[str, Any]]:
+        return self.action, {
+            **self.base(),
+            **self.arguments,
+            "reason": self.query_one("#reason", Input).value,
+        }
+
+
+# --------------------------------------------------------------------------- link
+
+
+class LinkModal(TicketModal):
+    TITLE_TEXT = "Link to another ticket"
+
+    KINDS = (
+        (LinkKind.RELATED, "related to"),
+        (LinkKind.DUPLICATE_OF, "a duplicate of"),
+        (LinkKind.PARENT_OF, "the parent of"),
+        (LinkKind.CHILD_OF, "a child of"),
+    )
+
+    def fields(self) -> ComposeResult:
+        yield label("This ticket is")
+        yield Select(
+            [(words, kind.value) for kind, words in self.KINDS],
+            value=LinkKind.RELATED.value,
+            id="kind",
+            allow_blank=False,
+            compact=True,
+        )
+        yield label("Other ticket (DT-000123, #123 or 123)")
+        yield Input(id="other", compact=True)
+        yield FieldError("other")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#other").focus()
+
+    def request(self) -> tuple[Callable[..., Any], dict[str, Any]]:
+        from deskterm.desk.tickets import link
+
+        other = self.query_one("#other", Input).value.strip()
+        if not other:
+            raise InvalidInput("name the other ticket", field="other")
+        # Linking never conflicts: both logs only gain a line.
+        return link, {
+            "ref": self.ticket.id,
+            "other": other,
+            "kind": str(self.query_one("#kind", Select).value),
+        }
+
+
+# --------------------------------------------------------------------------- assign
+
+
+class AssignModal(TicketModal):
+    """Reassign to an analyst, seeing who is available and how much each one holds."""
+
+    TITLE_TEXT = "Reassign"
+
+    def __init__(self, ticket: TicketDetail) -> None:
+        super().__init__(ticket)
+        self.analysts: list[AnalystPublic] = []
+
+    def fields(self) -> ComposeResult:
+        holder = self.ticket.assignee or "nobody"
+        yield Static(literal(f"Now with {holder} in {self.ticket.group or 'no group'}"))
+        yield DataTable(id="to", cursor_type="row", zebra_stripes=True)
+        yield FieldError("to")
+        yield label("Reason")
+        yield Input(
+            placeholder="the customer is told who has it now, and why",
+            id="reason",
+            compact=True,
+        )
+        yield FieldError("reason")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        table = self.query_one("#to", DataTable)
+        table.add_column("Login", key="login")
+        table.add_column("Name", key="name")
+        table.add_column("Here", key="here")
+        table.add_column("Open", key="open")
+        table.add_column("Groups", key="groups")
+        table.loading = True
+        table.focus()
+        self.load_analysts()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="analysts")
+    def load_analysts(self) -> None:
+        from deskterm.desk.analysts import list_analysts
+
+        analysts = self.app.desk.read(list_analysts)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self.show_analysts, analysts)
+
+    def show_analysts(self, analysts: list[AnalystPublic]) -> None:
+        self.analysts = analysts
+        table = self.query_one("#to", DataTable)
+        table.loading = False
+        table.focus()
+        for analyst in analysts:
+            away = analyst.availability == Availability.AWAY
+            here = Text()
+            here.append("away" if away else "yes", style="bold reverse" if away else "")
+            if away and analyst.backup:
+                here.append(f" → {analyst.backup}")
+            table.add_row(
+                literal(analyst.login),
+                literal(analyst.name),
+                here,
+                Text(str(analyst.open_tickets), justify="right"),
+                literal(", ".join(analyst.groups)),
+                key=analyst.login,
+            )
+
+    @on(DataTable.RowSelected, "#to")
+    def to_reason(self) -> None:
+        self.query_one("#reason").focus()
+
+    def request(self) -> tuple[Callable[..., Any], dict[str, Any]]:
+        from deskterm.desk.tickets import assign
+
+        table = self.query_one("#to", DataTable)
+        if not table.row_count:
+            raise InvalidInput("no analyst to choose", field="to")
+        login = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return assign, {
+            **self.base(),
+            "to": login,
+            "reason": self.query_one("#reason", Input).value or None,
+        }
+
+
+# --------------------------------------------------------------------------- escalate
+
+
+class EscalateModal(TicketModal):
+    """Up one level along the path, to a named group, or to a supervisor; always with why."""
+
+    TITLE_TEXT = "Escalate"
+
+    def __init__(self, ticket: TicketDetail) -> None:
+        super().__init__(ticket)
+        self.targets: dict[str, dict[str, Any]] = {}
+
+    def fields(self) -> ComposeResult:
+        yield Static(
+            literal(f"Now at level {self.ticket.level} with {self.ticket.group or 'no group'}")
+        )
+        yield OptionList(id="target")
+        yield FieldError("target")
+        yield label("Reason (required)")
+        yield Input(
+            placeholder="what is needed, so nobody asks the customer again",
+            id="reason",
+            compact=True,
+        )
+        yield FieldError("reason")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        options = self.query_one("#target", OptionList)
+        options.loading = True
+        options.focus()
+        self.load_targets()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="targets")
+    def load_targets(self) -> None:
+        from deskterm.desk.analysts import list_analysts, list_groups
+
+        desk = self.app.desk  # type: ignore[attr-defined]
+        groups = desk.read(list_groups)
+        analysts = desk.read(list_analysts)
+        self.app.call_from_thread(self.show_targets, groups, analysts)
+
+    def show_targets(self, groups: list[GroupPublic], analysts: list[AnalystPublic]) -> None:
+        options = self.query_one("#target", OptionList)
+        options.loading = False
+        level = self.ticket.level
+        if level < 3:
+            self.targets["level"] = {"level": level + 1}
+            options.add_option(
+                Option(f"Next level: L{level + 1} along the escalation path", "level")
+            )
+        for group in groups:
+            if group.level >= level and group.name != self.ticket.group:
+                key = f"group-{group.id}"
+                self.targets[key] = {"group": group.name}
+                options.add_option(Option(literal(f"Group: {group.name} (L{group.level})"), key))
+        for analyst in analysts:
+            if analyst.role in ("supervisor", "admin") and analyst.login != self.ticket.assignee:
+                key = f"sup-{analyst.id}"
+                self.targets[key] = {"to": analyst.login}
+                here = "away" if analyst.availability == Availability.AWAY else "here"
+                text = f"Supervisor: {analyst.name} ({analyst.login}, {here})"
+                options.add_option(Option(literal(text), key))
+        if options.option_count:
+            options.highlighted = 0
+        options.focus()
+
+    @on(OptionList.OptionSelected, "#target")
+    def to_reason(self) -> None:
+        self.query_one("#reason").focus()
+
+    def request(self) -> tuple[Callable[..., Any], dict[str, Any]]:
+        from deskterm.desk.tickets import assign, escalate
+
+        options = self.query_one("#target", OptionList)
+        if options.highlighted is None:
+            raise InvalidInput("choose where it goes", field="target")
+        key = options.get_option_at_index(options.highlighted).id or ""
+        target = self.targets[key]
+        reason = self.query_one("#reason", Input).value
+        if "to" in target:
+            # A supervisor takes it personally; the reason is the escalation's why.
+            if not reason.strip():
+                raise InvalidInput("say why it is escalated", field="reason")
+            return assign, {**self.base(), "to": target["to"], "reason": reason}
+        return escalate, {**self.base(), **target, "reason": reason}

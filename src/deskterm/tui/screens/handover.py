@@ -1,0 +1,219 @@
+"""Handover, for supervisors: pick an analyst (say, one who is away), select their open
+tickets, and hand them all to another analyst or group with one note."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Select, SelectionList, Static
+from textual.widgets.selection_list import Selection
+from textual.worker import Worker, WorkerState
+
+from deskterm.domain.enums import Availability
+from deskterm.domain.errors import ConflictError, DeskError
+from deskterm.tui.format import clip, literal, priority_text, status_label
+from deskterm.tui.modals.base import FieldError
+from deskterm.tui.widgets.bar import DeskBar
+
+if TYPE_CHECKING:
+    from deskterm.desk.schemas import AnalystPublic, GroupPublic, TicketPublic
+
+
+class HandoverScreen(Screen[None]):
+    BINDINGS = [
+        Binding("ctrl+s", "hand_over", "Hand over", priority=True, id="hand-over"),
+        # Plain keys: in the note field they are letters, in the lists they tick.
+        Binding("a", "select_all", "Tick all", id="select-all"),
+        Binding("n", "select_none", "Tick none", id="select-none"),
+        Binding("escape", "back", "Back", id="back"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.analysts: list[AnalystPublic] = []
+        self.versions: dict[int, int] = {}
+        self.source: str | None = None
+        self.saving = False
+
+    def compose(self) -> ComposeResult:
+        yield DeskBar("Handover", id="bar")
+        with Horizontal(id="handover-body"):
+            with Vertical(id="people"):
+                yield Static("Analysts · enter to their tickets", classes="section")
+                yield DataTable(id="analysts", cursor_type="row", zebra_stripes=True)
+            with Vertical(id="their-tickets"):
+                yield Static("Open tickets · space ticks", id="tickets-title", classes="section")
+                yield SelectionList[int](id="tickets")
+        with Vertical(id="handover-form"):
+            with Horizontal(classes="row"):
+                yield Static("Give to")
+                yield Select([], id="to", prompt="(choose an analyst or a group)", compact=True)
+            yield FieldError("to")
+            with Horizontal(classes="row"):
+                yield Static("Note")
+                yield Input(
+                    placeholder="Why they move (goes into each ticket's log)",
+                    id="note",
+                    compact=True,
+                )
+            yield FieldError("note")
+            yield FieldError("tickets")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#analysts", DataTable)
+        for key, title, width in (
+            ("login", "Analyst", 22),
+            ("here", "Here", 4),
+            ("open", "Open", 4),
+        ):
+            table.add_column(title, key=key, width=width)
+        table.focus()
+        self.load_people()
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    # ------------------------------------------------------------------ loading
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="people")
+    def load_people(self) -> None:
+        from deskterm.desk.analysts import list_analysts, list_groups
+
+        desk = self.app.desk  # type: ignore[attr-defined]
+        analysts, groups = desk.read(lambda s, a: (list_analysts(s, a), list_groups(s, a)))
+        self.app.call_from_thread(self.show_people, analysts, groups)
+
+    def show_people(self, analysts: list[AnalystPublic], groups: list[GroupPublic]) -> None:
+        self.analysts = analysts
+        table = self.query_one("#analysts", DataTable)
+        kept = self.source
+        table.clear()
+        for analyst in analysts:
+            away = analyst.availability == Availability.AWAY
+            table.add_row(
+                literal(clip(f"{analyst.name} ({analyst.login})", 22)),
+                Text("away", style="bold reverse") if away else Text("yes"),
+                Text(str(analyst.open_tickets), justify="right"),
+                key=analyst.login,
+            )
+        if kept is not None and any(a.login == kept for a in analysts):
+            table.move_cursor(row=table.get_row_index(kept), animate=False)
+        targets = self.query_one("#to", Select)
+        current = targets.value
+        targets.set_options(
+            [(literal(self.describe(a)), f"analyst:{a.login}") for a in analysts]
+            + [(literal(f"Group queue: {g.name} (L{g.level})"), f"group:{g.name}") for g in groups]
+        )
+        if isinstance(current, str):
+            targets.value = current
+
+    @staticmethod
+    def describe(analyst: AnalystPublic) -> str:
+        away = ", away" if analyst.availability == Availability.AWAY else ""
+        return f"{analyst.name} ({analyst.login}, {analyst.open_tickets} open{away})"
+
+    @on(DataTable.RowHighlighted, "#analysts")
+    def choose_source(self, event: DataTable.RowHighlighted) -> None:
+        login = event.row_key.value
+        if login and login != self.source:
+            self.source = login
+            self.load_tickets(login)
+
+    @on(DataTable.RowSelected, "#analysts")
+    def to_tickets(self) -> None:
+        self.query_one("#tickets").focus()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="tickets")
+    def load_tickets(self, login: str) -> None:
+        from deskterm.desk.tickets import list_tickets
+
+        tickets = self.app.desk.read(list_tickets, assignee=login, limit=1000)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self.show_tickets, login, tickets)
+
+    def show_tickets(self, login: str, tickets: list[TicketPublic]) -> None:
+        if login != self.source:
+            return
+        self.versions = {t.id: t.version for t in tickets}
+        listing = self.query_one("#tickets", SelectionList)
+        listing.clear_options()
+        width = max(20, listing.size.width - 24)
+        for ticket in tickets:
+            line = Text(f"{ticket.ref} ")
+            line.append_text(priority_text(ticket.priority))
+            line.append(f" {status_label(ticket.status, short=True):<9}", style="dim")
+            line.append_text(literal(clip(ticket.subject, width)))
+            listing.add_option(Selection(line, ticket.id, initial_state=True))
+        title = self.query_one("#tickets-title", Static)
+        title.update(literal(f"Open tickets of {login}: {len(tickets)} · space ticks"))
+
+    def action_select_all(self) -> None:
+        self.query_one("#tickets", SelectionList).select_all()
+
+    def action_select_none(self) -> None:
+        self.query_one("#tickets", SelectionList).deselect_all()
+
+    # ------------------------------------------------------------------ handing over
+
+    def action_hand_over(self) -> None:
+        if self.saving:
+            return
+        chosen = list(self.query_one("#tickets", SelectionList).selected)
+        target = self.query_one("#to", Select).value
+        note = self.query_one("#note", Input).value
+        self.clear_errors()
+        kwargs: dict[str, Any] = {"versions": {i: self.versions[i] for i in chosen}, "note": note}
+        if isinstance(target, str):
+            kind, _, name = target.partition(":")
+            kwargs["to" if kind == "analyst" else "group"] = name
+        self.saving = True
+        self.query_one(DeskBar).busy = True
+        self.hand(kwargs)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="handover")
+    def hand(self, kwargs: dict[str, Any]) -> None:
+        from deskterm.desk.handover import hand_over
+
+        moved = self.app.desk.write(hand_over, **kwargs)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self.handed, moved)
+
+    def handed(self, moved: list[TicketPublic]) -> None:
+        self.saving = False
+        self.query_one(DeskBar).busy = False
+        holders = sorted({t.assignee or t.group or "" for t in moved})
+        self.notify(f"Handed {len(moved)} ticket(s) to {', '.join(holders)}.", markup=False)
+        self.query_one("#note", Input).value = ""
+        self.load_people()
+        if self.source:
+            self.load_tickets(self.source)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR:
+            return
+        self.query_one(DeskBar).busy = False
+        if event.worker.group != "handover":
+            return
+        event.stop()
+        self.saving = False
+        error = event.worker.error
+        field = getattr(error, "field", None)
+        message = str(error) if isinstance(error, DeskError) else self.app.describe_error(error)  # type: ignore[attr-defined]
+        box = next(self.query(f"#error-{field}").results(Static), None) if field else None
+        if box is not None:
+            box.update(literal(message))
+            box.display = True
+            return
+        self.notify(message, title="Not handed over", severity="error", markup=False)
+        if isinstance(error, ConflictError) and self.source:
+            # Show the tickets as they are now; the note stays as typed.
+            self.load_tickets(self.source)
+
+    def clear_errors(self) -> None:
+        for widget in self.query(".field-error"):
+            widget.display = False

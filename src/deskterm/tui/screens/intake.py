@@ -1,0 +1,560 @@
+"""A new call: find the caller, see their open tickets, write one ticket per problem.
+
+The call is timed from the moment the screen opens (or from when the kept draft started);
+everything typed is kept in a draft on disk as it is typed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Input, OptionList, Select, Static, Tab, Tabs, TextArea
+from textual.widgets.option_list import Option
+from textual.widgets.select import InvalidSelectValueError
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from deskterm import defaults
+from deskterm.desk import clock
+from deskterm.domain.enums import Impact
+from deskterm.domain.errors import DeskError, InvalidInput
+from deskterm.tui.drafts import CallDraft, ProblemDraft
+from deskterm.tui.format import clock_face, literal, priority_text, status_label
+from deskterm.tui.modals.base import FieldError
+from deskterm.tui.widgets.bar import DeskBar
+
+if TYPE_CHECKING:
+    from deskterm.desk.schemas import CategoryPublic, ContactPublic, TicketPublic
+
+NARROW = 100
+_LEVELS = [(level.value, level.value) for level in Impact]
+
+
+@dataclass
+class CallerLoaded(Message):
+    contact: ContactPublic
+    open_tickets: list[TicketPublic]
+    #: The analyst picked this caller just now (not a draft coming back).
+    chosen: bool = False
+
+
+@dataclass
+class MatchesFound(Message):
+    text: str
+    contacts: list[ContactPublic]
+
+
+class IntakeScreen(Screen[None]):
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save tickets", priority=True, id="save"),
+        Binding("ctrl+t", "add_problem", "Another problem", priority=True, id="add-problem"),
+        Binding("ctrl+r", "remove_problem", "Drop problem", priority=True, id="remove-problem"),
+        Binding("ctrl+o", "new_contact", "New caller", priority=True, id="new-contact"),
+        Binding("ctrl+l", "lookup", "Find caller", priority=True, id="lookup"),
+        Binding(
+            "ctrl+g",
+            "existing",
+            "Existing ticket",
+            tooltip="Add this call to one of the caller's open tickets",
+            priority=True,
+            id="existing",
+        ),
+        Binding("ctrl+b", "discard", "Bin call", priority=True, id="discard"),
+        Binding("escape", "leave", "Queue", id="leave"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.draft = CallDraft(started_at=clock.now().isoformat())
+        self.current = 0
+        self.contact: ContactPublic | None = None
+        self.open_tickets: list[TicketPublic] = []
+        self.categories: list[CategoryPublic] = []
+        self.saving = False
+        self.discard_armed = False
+        self._filling = False
+        self._draft_timer: Timer | None = None
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield DeskBar("New call", id="bar")
+        with Horizontal(id="intake-body"):
+            with Vertical(id="caller"):
+                yield Static("Caller", classes="section")
+                yield Input(
+                    placeholder="Name, phone, email or organization",
+                    id="lookup",
+                    compact=True,
+                )
+                yield OptionList(id="matches", classes="-empty")
+                yield Static(id="caller-card")
+                yield Static("Open tickets · enter adds this call", classes="section")
+                yield OptionList(id="open-tickets")
+            with Vertical(id="problem"):
+                yield Tabs(Tab("Problem 1", id="p-0"), id="problems")
+                yield Input(
+                    placeholder="Subject: the problem in a few words", id="subject", compact=True
+                )
+                yield FieldError("subject")
+                with Horizontal(classes="row"):
+                    yield Static("Category")
+                    yield Select([], id="category", prompt="(none)", compact=True)
+                with Horizontal(classes="row"):
+                    yield Static("Asset")
+                    yield Select([], id="asset", prompt="(none)", compact=True)
+                with Horizontal(classes="row"):
+                    yield Static("Impact")
+                    yield Select(
+                        _LEVELS, id="impact", value="medium", allow_blank=False, compact=True
+                    )
+                with Horizontal(classes="row"):
+                    yield Static("Urgency")
+                    yield Select(
+                        _LEVELS, id="urgency", value="medium", allow_blank=False, compact=True
+                    )
+                yield Static(id="priority")
+                yield FieldError("description")
+                yield TextArea(
+                    id="description",
+                    soft_wrap=True,
+                    show_line_numbers=False,
+                    tab_behavior="focus",
+                    placeholder="What the caller says, what was tried",
+                )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_class(self.size.width < NARROW, "-narrow")
+        self.query_one("#problems", Tabs).can_focus = False
+        kept = self.app.drafts.load()  # type: ignore[attr-defined]
+        if kept is not None:
+            self.draft = kept
+        self.fill_form()
+        if self.draft.contact_id is not None:
+            self.load_caller(self.draft.contact_id)
+        self.load_categories()
+        self.set_interval(1, self.tick)
+        self.tick()
+        self.query_one("#lookup").focus()
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < NARROW, "-narrow")
+
+    def on_screen_resume(self) -> None:
+        if self.draft.is_empty():
+            # A fresh call: the clock starts now, not when the screen was first built.
+            self.draft.started_at = clock.now().isoformat()
+        self.tick()
+
+    def tick(self) -> None:
+        seconds = self.seconds()
+        who = f" · {self.draft.contact_name}" if self.draft.contact_name else ""
+        self.query_one(DeskBar).place = f"New call {clock_face(seconds)}{who}"
+
+    def seconds(self) -> int:
+        return max(0, int((clock.now() - self.draft.started).total_seconds()))
+
+    # ------------------------------------------------------------------ the form and the draft
+
+    def fill_form(self) -> None:
+        """Show the current problem of the draft in the form."""
+        problem = self.draft.problems[self.current]
+        self._filling = True
+        try:
+            self.query_one("#subject", Input).value = problem.subject
+            self.query_one("#description", TextArea).text = problem.description
+            self.query_one("#impact", Select).value = problem.impact
+            self.query_one("#urgency", Select).value = problem.urgency
+            self.set_select("#category", problem.category)
+            self.set_select("#asset", problem.asset_id)
+        finally:
+            self.call_after_refresh(self._filled)
+        self.show_priority()
+        self.clear_errors()
+
+    def _filled(self) -> None:
+        self._filling = False
+
+    def set_select(self, selector: str, value: Any) -> None:
+        select = self.query_one(selector, Select)
+        if value is None:
+            select.clear()
+            return
+        try:
+            select.value = value
+        except InvalidSelectValueError:
+            # The option is gone (or not loaded yet); the draft keeps the value.
+            select.clear()
+
+    def read_form(self) -> None:
+        """Copy the form into the draft's current problem."""
+        if self._filling:
+            return
+        category = self.query_one("#category", Select).value
+        asset = self.query_one("#asset", Select).value
+        self.draft.problems[self.current] = ProblemDraft(
+            subject=self.query_one("#subject", Input).value,
+            description=self.query_one("#description", TextArea).text,
+            category=category if isinstance(category, str) else None,
+            asset_id=asset if isinstance(asset, int) else None,
+            impact=str(self.query_one("#impact", Select).value),
+            urgency=str(self.query_one("#urgency", Select).value),
+        )
+
+    @on(Input.Changed, "#subject")
+    @on(TextArea.Changed, "#description")
+    @on(Select.Changed)
+    def form_changed(self) -> None:
+        if self._filling:
+            return
+        self.read_form()
+        self.show_priority()
+        self.keep_draft()
+
+    def keep_draft(self) -> None:
+        """Write the draft soon: a burst of typing is one write."""
+        self.discard_armed = False
+        if self._draft_timer is None:
+            self._draft_timer = self.set_timer(0.4, self.flush_draft)
+
+    def on_unmount(self) -> None:
+        # Quitting mid-call: what was typed in the last moment is kept too.
+        if self._draft_timer is not None:
+            self._draft_timer.stop()
+            self.flush_draft()
+
+    def flush_draft(self) -> None:
+        self._draft_timer = None
+        try:
+            self.app.drafts.save(self.draft)  # type: ignore[attr-defined]
+        except OSError as exc:
+            self.notify(f"The call draft cannot be kept: {exc}", severity="warning", markup=False)
+
+    def show_priority(self) -> None:
+        impact = str(self.query_one("#impact", Select).value)
+        urgency = str(self.query_one("#urgency", Select).value)
+        matrix = defaults.priority_matrix()
+        try:
+            number = matrix.priority(impact, urgency)
+        except (KeyError, ValueError):
+            return
+        level = matrix.level(number)
+        text = Text("Priority ")
+        text.append_text(priority_text(number, long=True))
+        text.append(f" · {level.meaning}", style="dim")
+        self.query_one("#priority", Static).update(text)
+
+    # ------------------------------------------------------------------ problems
+
+    async def action_add_problem(self) -> None:
+        self.read_form()
+        self.draft.problems.append(ProblemDraft())
+        await self.rebuild_tabs(len(self.draft.problems) - 1)
+        self.keep_draft()
+        self.query_one("#subject").focus()
+
+    async def action_remove_problem(self) -> None:
+        if len(self.draft.problems) == 1:
+            self.notify("A call has at least one problem.", title="Drop problem")
+            return
+        self.draft.problems.pop(self.current)
+        await self.rebuild_tabs(min(self.current, len(self.draft.problems) - 1))
+        self.keep_draft()
+
+    async def rebuild_tabs(self, active: int) -> None:
+        """One tab per problem, labelled by position (problem 2 becomes 1 when 1 goes)."""
+        tabs = self.query_one("#problems", Tabs)
+        await tabs.clear()
+        for number in range(len(self.draft.problems)):
+            await tabs.add_tab(Tab(f"Problem {number + 1}", id=f"p-{number}"))
+        self.current = active
+        self._activate_tab(active)
+        self.fill_form()
+
+    def _activate_tab(self, index: int) -> None:
+        self.query_one("#problems", Tabs).active = f"p-{index}"
+
+    @on(Tabs.TabActivated, "#problems")
+    def switch_problem(self, event: Tabs.TabActivated) -> None:
+        event.stop()
+        index = int((event.tab.id or "p-0").removeprefix("p-"))
+        if index == self.current or index >= len(self.draft.problems):
+            return
+        self.read_form()
+        self.current = index
+        self.fill_form()
+
+    # ------------------------------------------------------------------ caller
+
+    def action_lookup(self) -> None:
+        self.query_one("#lookup").focus()
+
+    def action_existing(self) -> None:
+        listing = self.query_one("#open-tickets", OptionList)
+        if not self.open_tickets:
+            self.notify("This caller has no open ticket.", title="Existing ticket")
+            return
+        listing.focus()
+        if listing.highlighted is None:
+            listing.highlighted = 0
+
+    @on(Input.Changed, "#lookup")
+    def lookup_as_typed(self, event: Input.Changed) -> None:
+        self.find(event.value)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="lookup")
+    def find(self, text: str) -> None:
+        from deskterm.desk.contacts import find_contacts
+
+        contacts = self.app.desk.read(find_contacts, text=text, limit=20)  # type: ignore[attr-defined]
+        if not get_current_worker().is_cancelled:
+            self.post_message(MatchesFound(text, contacts))
+
+    @on(MatchesFound)
+    def show_matches(self, event: MatchesFound) -> None:
+        if event.text != self.query_one("#lookup", Input).value:
+            return
+        matches = self.query_one("#matches", OptionList)
+        matches.clear_options()
+        matches.set_class(not event.contacts and len(event.text.strip()) < 2, "-empty")
+        for contact in event.contacts:
+            line = literal(contact.name, style="bold")
+            details = [v for v in (contact.organization, contact.phone, contact.email) if v]
+            if details:
+                line.append("  ")
+                line.append_text(literal(" · ".join(details), style="dim"))
+            if contact.open_tickets:
+                line.append(f"  {contact.open_tickets} open", style="bold")
+            matches.add_option(Option(line, id=str(contact.id)))
+        if not event.contacts and len(event.text.strip()) >= 2:
+            matches.add_option(
+                Option(Text("No caller found: ctrl+o adds one", style="italic"), disabled=True)
+            )
+
+    @on(Input.Submitted, "#lookup")
+    def to_matches(self) -> None:
+        matches = self.query_one("#matches", OptionList)
+        if matches.option_count:
+            matches.focus()
+            if matches.highlighted is None:
+                matches.highlighted = 0
+
+    @on(OptionList.OptionSelected, "#matches")
+    def choose_caller(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option.id and event.option.id.isdigit():
+            self.load_caller(int(event.option.id), chosen=True)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="caller")
+    def load_caller(self, contact_id: int, chosen: bool = False) -> None:
+        from deskterm.desk.contacts import get_contact
+        from deskterm.desk.tickets import list_tickets
+
+        def read(session: Any, actor: Any) -> CallerLoaded:
+            contact = get_contact(session, actor, key=f"#{contact_id}")
+            tickets = list_tickets(session, actor, contact_id=contact_id, limit=50)
+            return CallerLoaded(contact, tickets, chosen)
+
+        self.post_message(self.app.desk.read(read))  # type: ignore[attr-defined]
+
+    @on(CallerLoaded)
+    def show_caller(self, event: CallerLoaded) -> None:
+        contact = event.contact
+        changed = self.draft.contact_id != contact.id
+        self.contact = contact
+        self.open_tickets = event.open_tickets
+        self.draft.contact_id, self.draft.contact_name = contact.id, contact.name
+        card = literal(contact.name, style="bold")
+        if contact.vip:
+            card.append(" VIP", style="bold reverse")
+        for value in (contact.organization, contact.phone or contact.mobile, contact.email):
+            if value:
+                card.append("\n")
+                card.append_text(literal(value))
+        for asset in contact.assets:
+            card.append("\n")
+            card.append_text(literal(f"{asset.product} ({asset.kind})", style="dim"))
+            if asset.account_number:
+                card.append(" acct ", style="dim")
+                card.append_text(literal(asset.account_number, style="dim"))
+        self.query_one("#caller-card", Static).update(card)
+        assets = self.query_one("#asset", Select)
+        assets.set_options(
+            [
+                (literal(f"{a.product} {a.serial_number or ''}".strip()), a.id)
+                for a in contact.assets
+            ]
+        )
+        self.set_select("#asset", self.draft.problems[self.current].asset_id)
+        listing = self.query_one("#open-tickets", OptionList)
+        listing.clear_options()
+        for ticket in event.open_tickets:
+            line = Text(f"{ticket.ref} ")
+            line.append_text(priority_text(ticket.priority))
+            line.append(f" {status_label(ticket.status, short=True)} ", style="dim")
+            line.append_text(literal(ticket.subject))
+            listing.add_option(Option(line, id=str(ticket.id)))
+        if not event.open_tickets:
+            listing.add_option(Option(Text("none open", style="italic"), disabled=True))
+        self.query_one("#matches", OptionList).clear_options().add_class("-empty")
+        self.tick()
+        if changed:
+            self.keep_draft()
+        if event.chosen:
+            self.query_one("#subject").focus()
+
+    def action_new_contact(self) -> None:
+        from deskterm.tui.modals.intake_actions import ContactModal
+
+        typed = self.query_one("#lookup", Input).value
+
+        def created(contact: ContactPublic | None) -> None:
+            if contact is not None:
+                self.notify(f"{contact.name} added.", markup=False)
+                self.load_caller(contact.id, chosen=True)
+
+        self.app.push_screen(ContactModal(typed), created)
+
+    @on(OptionList.OptionSelected, "#open-tickets")
+    def add_call_to_ticket(self, event: OptionList.OptionSelected) -> None:
+        from deskterm.tui.modals.intake_actions import AddCallModal
+
+        event.stop()
+        ticket = next((t for t in self.open_tickets if str(t.id) == event.option.id), None)
+        if ticket is None:
+            return
+        self.read_form()
+        note = self.draft.problems[self.current].description
+
+        def added(result: TicketPublic | None) -> None:
+            if result is not None:
+                self.finish([result.ref], result.id)
+
+        self.app.push_screen(AddCallModal(ticket, self.seconds(), note), added)
+
+    # ------------------------------------------------------------------ saving
+
+    def action_save(self) -> None:
+        if self.saving:
+            return
+        self.read_form()
+        self.clear_errors()
+        self.saving = True
+        self.query_one(DeskBar).busy = True
+        self.record(self.draft, self.seconds())
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="record")
+    def record(self, draft: CallDraft, seconds: int) -> None:
+        from deskterm.desk.intake import Problem, record_call
+
+        problems = [
+            Problem(
+                subject=p.subject,
+                description=p.description,
+                category=p.category,
+                asset_id=p.asset_id,
+                impact=p.impact,
+                urgency=p.urgency,
+            )
+            for p in draft.problems
+        ]
+        made = self.app.desk.write(  # type: ignore[attr-defined]
+            record_call, problems=problems, contact_id=draft.contact_id, call_seconds=seconds
+        )
+        self.app.call_from_thread(self.finish, [t.ref for t in made], made[0].id)
+
+    def finish(self, refs: list[str], open_id: int) -> None:
+        """The call is in the desk: forget the draft, start clean, show the ticket."""
+        self.saving = False
+        self.query_one(DeskBar).busy = False
+        self.app.drafts.discard()  # type: ignore[attr-defined]
+        self.call_later(self.reset)
+        self.notify(f"Saved {', '.join(refs)}.", title="Call logged")
+        self.app.switch_mode("queue")
+        self.app.open_ticket(open_id)  # type: ignore[attr-defined]
+
+    async def reset(self) -> None:
+        self.draft = CallDraft(started_at=clock.now().isoformat())
+        self.contact = None
+        self.open_tickets = []
+        self.query_one("#lookup", Input).value = ""
+        self.query_one("#caller-card", Static).update("")
+        self.query_one("#open-tickets", OptionList).clear_options()
+        self.query_one("#asset", Select).set_options([])
+        await self.rebuild_tabs(0)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR or event.worker.group != "record":
+            return
+        event.stop()
+        self.saving = False
+        self.query_one(DeskBar).busy = False
+        self.show_error(event.worker.error)
+
+    def clear_errors(self) -> None:
+        for widget in self.query(".field-error"):
+            widget.display = False
+
+    def show_error(self, error: BaseException | None) -> None:
+        field = getattr(error, "field", None) or ""
+        number, _, name = field.partition(".")
+        message = str(error) if isinstance(error, DeskError) else self.app.describe_error(error)  # type: ignore[attr-defined]
+        if (
+            isinstance(error, InvalidInput)
+            and number.isdigit()
+            and name in ("subject", "description")
+        ):
+            index = int(number) - 1
+            if index != self.current and index < len(self.draft.problems):
+                self.current = index
+                self._activate_tab(index)
+                self.fill_form()
+            box = self.query_one(f"#error-{name}", Static)
+            box.update(literal(message))
+            box.display = True
+            self.query_one(f"#{name}").focus()
+            return
+        self.notify(message, title="Not saved", severity="error", markup=False)
+
+    # ------------------------------------------------------------------ leaving
+
+    def action_leave(self) -> None:
+        self.read_form()
+        if self._draft_timer is not None:
+            self._draft_timer.stop()
+            self.flush_draft()
+        self.app.switch_mode("queue")
+
+    def action_discard(self) -> None:
+        if not self.discard_armed:
+            self.discard_armed = True
+            self.notify("Press ctrl+b again to throw this call away.", title="Bin call")
+            return
+        self.discard_armed = False
+        self.app.drafts.discard()  # type: ignore[attr-defined]
+        self.call_later(self.reset)
+        self.notify("Call discarded.")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="categories")
+    def load_categories(self) -> None:
+        from deskterm.desk.setup import list_categories
+
+        categories = self.app.desk.read(list_categories)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self.show_categories, categories)
+
+    def show_categories(self, categories: list[CategoryPublic]) -> None:
+        self.categories = categories
+        select = self.query_one("#category", Select)
+        self._filling = True
+        select.set_options([(literal(c.path), c.path) for c in categories])
+        self.set_select("#category", self.draft.problems[self.current].category)
+        self.call_after_refresh(self._filled)

@@ -1,0 +1,35 @@
+"""The first screen: painted at once while the database opens, and where a desk that cannot
+open says why."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, LoadingIndicator, Static
+
+
+class LoadingScreen(Screen[None]):
+    BINDINGS = [Binding("q", "app.quit", "Quit", id="quit")]
+
+    def __init__(self, where: str) -> None:
+        super().__init__()
+        self.where = where
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="box"):
+            yield Static(Text("deskterm", style="bold"), id="brand")
+            yield Static(Text(f"Opening {self.where} …"), id="opening")
+            yield LoadingIndicator(id="spinner")
+            yield Static(id="failure")
+        yield Footer()
+
+    def show_failure(self, title: str, detail: str) -> None:
+        """Replace the spinner with what went wrong; ``q`` quits."""
+        self.query_one("#spinner").display = False
+        self.query_one("#opening", Static).update(Text(title, style="bold"))
+        failure = self.query_one("#failure", Static)
+        failure.update(Text(f"{detail}\n\nPress q to quit.", end=""))
+        failure.add_class("-shown")

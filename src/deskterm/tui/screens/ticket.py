@@ -1,0 +1,437 @@
+"""One ticket: who has it and how urgent it is, the caller, and the whole story."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual.worker import Worker, WorkerState
+
+from deskterm import defaults
+from deskterm.desk import clock
+from deskterm.domain.enums import OPEN_STATUSES, EventKind, Status
+from deskterm.tui.format import literal, local, priority_text, sla_text, status_label
+from deskterm.tui.widgets.bar import DeskBar
+
+if TYPE_CHECKING:
+    from deskterm.desk.callbacks import CallbackPublic
+    from deskterm.desk.schemas import EventPublic, TicketDetail, TicketPublic
+
+#: Below this width the caller's card sits above the timeline instead of beside it.
+NARROW = 100
+
+
+@dataclass
+class TicketData:
+    ticket: TicketDetail
+    others: list[TicketPublic] = field(default_factory=list)
+    callbacks: list[CallbackPublic] = field(default_factory=list)
+    codes: dict[str, str] = field(default_factory=dict)
+
+
+def _load_all(session: Any, actor: Any, *, ref: int) -> TicketData:
+    """Everything the screen shows, read in one transaction so it is one moment's truth."""
+    from deskterm.desk.callbacks import pending_callbacks
+    from deskterm.desk.setup import list_resolution_codes
+    from deskterm.desk.tickets import get_ticket, list_tickets
+
+    ticket = get_ticket(session, actor, ref=ref)
+    others: list[TicketPublic] = []
+    if ticket.contact_id is not None:
+        others = [
+            t
+            for t in list_tickets(
+                session,
+                actor,
+                contact_id=ticket.contact_id,
+                statuses=("all",),
+                sort="newest",
+                limit=9,
+            )
+            if t.id != ticket.id
+        ][:8]
+    return TicketData(
+        ticket=ticket,
+        others=others,
+        callbacks=pending_callbacks(session, actor, ref=ticket.id),
+        codes=list_resolution_codes(session, actor),
+    )
+
+
+class TicketScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="back"),
+        Binding("n", "note", "Note", tooltip="Add a note, internal or customer-visible", id="note"),
+        Binding("c", "call", "Call", tooltip="Log an inbound or outbound call", id="call"),
+        Binding("s", "status", "Status", tooltip="Change the status", id="status"),
+        Binding("b", "callback", "Callback", tooltip="Schedule a callback", id="callback"),
+        Binding("r", "resolve", "Resolve", tooltip="Resolve with a resolution code", id="resolve"),
+        Binding("o", "reopen", "Reopen", tooltip="Reopen a resolved ticket", id="reopen"),
+        Binding("l", "link", "Link", tooltip="Link to another ticket", id="link"),
+        Binding("t", "take", "Take", tooltip="Assign the ticket to yourself", id="take"),
+        Binding("e", "escalate", "Escalate", tooltip="Escalate with a reason", id="escalate"),
+        Binding("a", "reassign", "Reassign", tooltip="Reassign to another analyst", id="reassign"),
+    ]
+
+    @dataclass
+    class Loaded(Message):
+        loaded: TicketData
+
+    def __init__(self, ticket_id: int) -> None:
+        super().__init__()
+        self.ticket_id = ticket_id
+        self.loaded: TicketData | None = None
+
+    @property
+    def ticket(self) -> TicketDetail | None:
+        return self.loaded.ticket if self.loaded else None
+
+    def compose(self) -> ComposeResult:
+        yield DeskBar("Ticket", id="bar")
+        yield Static(id="ticket-head")
+        with Horizontal(id="ticket-body"):
+            yield VerticalScroll(id="timeline", can_focus=True)
+            yield VerticalScroll(Static(id="card"), id="side")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_class(self.size.width < NARROW, "-narrow")
+        self.query_one("#ticket-body").loading = True
+        self.query_one("#timeline").focus()
+        self.load()
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < NARROW, "-narrow")
+
+    def load(self) -> None:
+        self.query_one(DeskBar).busy = True
+        self.fetch()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ticket")
+    def fetch(self) -> None:
+        desk = self.app.desk  # type: ignore[attr-defined]
+        self.post_message(self.Loaded(desk.read(_load_all, ref=self.ticket_id)))
+
+    def desk_changed(self) -> None:
+        self.check_version()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="ticket-version")
+    def check_version(self) -> None:
+        from deskterm.desk.views import ticket_version
+
+        desk = self.app.desk  # type: ignore[attr-defined]
+        version = desk.read(ticket_version, ticket_id=self.ticket_id)
+        if self.ticket is None or version != self.ticket.version:
+            self.app.call_from_thread(self.load)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR:
+            return
+        self.query_one(DeskBar).busy = False
+        if event.worker.group == "ticket" and self.loaded is None:
+            # Nothing to show (no such ticket, database gone): say why and go back.
+            event.stop()
+            self.app.show_error(event.worker.error)  # type: ignore[attr-defined]
+            self.dismiss()
+
+    @on(Loaded)
+    def show(self, event: TicketScreen.Loaded) -> None:
+        self.loaded = event.loaded
+        ticket = event.loaded.ticket
+        self.query_one(DeskBar).busy = False
+        self.query_one(DeskBar).place = f"Ticket {ticket.ref}"
+        self.query_one("#ticket-body").loading = False
+        self.query_one("#ticket-head", Static).update(self.head())
+        self.query_one("#card", Static).update(self.card())
+        self.show_timeline(ticket)
+        self.refresh_bindings()
+
+    # ------------------------------------------------------------------ rendering
+
+    def head(self) -> Text:
+        assert self.loaded is not None
+        ticket = self.loaded.ticket
+        now = clock.now()
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append(ticket.ref, style="bold")
+        text.append("  ")
+        text.append_text(priority_text(ticket.priority, long=True))
+        text.append("  ")
+        text.append(status_label(ticket.status), style="bold")
+        text.append(f"  L{ticket.level} ")
+        text.append_text(literal(ticket.group or "no group"))
+        text.append("  → ")
+        if ticket.assignee:
+            text.append_text(literal(f"{ticket.assignee_name} ({ticket.assignee})", style="bold"))
+        else:
+            text.append("unassigned", style="italic")
+        text.append("\n")
+        text.append_text(literal(ticket.subject, style="bold"))
+        text.append("\n")
+        is_open = ticket.status in OPEN_STATUSES
+        share = defaults.sla_policy().warning_share
+        text.append("Response ")
+        text.append_text(
+            sla_text(
+                ticket.response_due_at,
+                now,
+                start=ticket.created_at,
+                warning_share=share,
+                done=ticket.first_response_at is not None or not is_open,
+            )
+        )
+        text.append("  Resolve ")
+        text.append_text(
+            sla_text(
+                ticket.resolve_due_at,
+                now,
+                start=ticket.created_at,
+                warning_share=share,
+                done=ticket.resolved_at is not None or not is_open,
+            )
+        )
+        text.append(f" (due {local(ticket.resolve_due_at, now)})", style="dim")
+        if self.loaded.callbacks:
+            first = self.loaded.callbacks[0]
+            text.append("  Callback ")
+            text.append_text(sla_text(first.due_at, now))
+            text.append(f" ({local(first.due_at, now)})", style="dim")
+        return text
+
+    def card(self) -> Text:
+        assert self.loaded is not None
+        ticket, now = self.loaded.ticket, clock.now()
+        text = Text()
+        contact = ticket.contact_detail
+        if contact is None:
+            text.append("No caller on this ticket.\n", style="italic")
+        else:
+            text.append_text(literal(contact.name, style="bold"))
+            if contact.vip:
+                text.append(" VIP", style="bold reverse")
+            text.append("\n")
+            for value in (contact.organization, contact.phone, contact.mobile, contact.email):
+                if value:
+                    text.append_text(literal(value))
+                    text.append("\n")
+        if ticket.asset is not None:
+            asset = ticket.asset
+            text.append("Asset ", style="bold")
+            text.append_text(literal(f"{asset.product} ({asset.kind})"))
+            if asset.serial_number:
+                text.append(" · s/n ")
+                text.append_text(literal(asset.serial_number))
+            text.append("\n")
+        if ticket.category:
+            text.append("Category ", style="bold")
+            text.append_text(literal(ticket.category))
+            text.append("\n")
+        text.append(f"Impact {ticket.impact} · urgency {ticket.urgency}\n")
+        if ticket.priority_reason:
+            text.append_text(literal(f"Priority set by hand: {ticket.priority_reason}"))
+            text.append("\n")
+        for callback in self.loaded.callbacks:
+            text.append("Callback ", style="bold")
+            text.append_text(
+                literal(
+                    f"{local(callback.due_at, now)} by {callback.scheduled_by}: {callback.reason}"
+                )
+            )
+            text.append("\n")
+        if ticket.links:
+            text.append("Linked\n", style="bold")
+            for linked in ticket.links:
+                text.append(f" {linked.ref} {linked.kind.replace('_', ' ')} ")
+                text.append(status_label(linked.status, short=True), style="dim")
+                text.append(" ")
+                text.append_text(literal(linked.subject))
+                text.append("\n")
+        if self.loaded.others:
+            text.append("Caller's other tickets\n", style="bold")
+            for other in self.loaded.others:
+                text.append(f" {other.ref} ")
+                text.append(status_label(other.status, short=True), style="dim")
+                text.append(" ")
+                text.append_text(literal(other.subject))
+                text.append("\n")
+        text.rstrip()
+        return text
+
+    def show_timeline(self, ticket: TicketDetail) -> None:
+        timeline = self.query_one("#timeline", VerticalScroll)
+        at_end = timeline.scroll_y >= timeline.max_scroll_y
+        timeline.remove_children()
+        now = clock.now()
+        entries = [
+            Static(self.entry(event, now), classes=self.classes_for(event))
+            for event in ticket.events
+        ]
+        if ticket.description:
+            description = Text()
+            description.append("Description\n", style="bold")
+            description.append_text(literal(ticket.description, long=True))
+            entries.insert(1, Static(description, classes="event -description"))
+        timeline.mount_all(entries)
+        if at_end or self.loaded is None:
+            timeline.call_after_refresh(timeline.scroll_end, animate=False)
+
+    @staticmethod
+    def classes_for(event: EventPublic) -> str:
+        return f"event -{event.visibility}"
+
+    @staticmethod
+    def entry(event: EventPublic, now: Any) -> Text:
+        text = Text()
+        text.append(local(event.at, now), style="bold")
+        text.append("  ")
+        text.append_text(literal(f"{event.actor_name} ({event.actor})"))
+        if event.visibility == "public":
+            text.append("  customer-visible", style="bold")
+        else:
+            text.append("  internal", style="dim italic")
+        text.append("\n")
+        data = event.data
+        long_text = None
+        if event.kind == EventKind.NOTE:
+            summary, long_text = "noted:", data.get("text")
+        elif event.kind == EventKind.RESOLVED:
+            summary, long_text = f"resolved it: {data.get('code')}", data.get("text")
+        elif event.kind == EventKind.CALL_LOGGED and data.get("outcome"):
+            summary = event.summary.split(":", 1)[0] + ":"
+            long_text = data.get("outcome")
+        else:
+            summary = event.summary
+        text.append_text(literal(summary))
+        if long_text:
+            text.append("\n")
+            text.append_text(literal(long_text, long=True))
+        return text
+
+    # ------------------------------------------------------------------ actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        ticket = self.ticket
+        if ticket is None:
+            return action == "back"
+        is_open = ticket.status in OPEN_STATUSES
+        actor = getattr(self.app, "actor", None)
+        mine = actor is not None and ticket.assignee == actor.login
+        if action in ("status", "callback", "escalate", "reassign"):
+            return is_open
+        if action == "resolve":
+            return is_open
+        if action == "reopen":
+            return ticket.status == Status.RESOLVED
+        if action == "take":
+            return is_open and not mine
+        return True
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def _open(self, modal: Any, done: str) -> None:
+        def after(result: Any) -> None:
+            if result is not None:
+                self.notify(f"{self.ticket.ref if self.ticket else ''}: {done}.", markup=False)
+                self.load()
+
+        self.app.push_screen(modal, after)
+
+    def action_note(self) -> None:
+        from deskterm.tui.modals.ticket_actions import NoteModal
+
+        if self.ticket:
+            self._open(NoteModal(self.ticket), "note added")
+
+    def action_call(self) -> None:
+        from deskterm.tui.modals.ticket_actions import CallModal
+
+        if self.ticket:
+            outbound = bool(self.loaded and self.loaded.callbacks)
+            self._open(CallModal(self.ticket, outbound=outbound), "call logged")
+
+    def action_status(self) -> None:
+        from deskterm.tui.modals.ticket_actions import StatusModal
+
+        if self.ticket:
+            self._open(StatusModal(self.ticket), "status changed")
+
+    def action_callback(self) -> None:
+        from deskterm.tui.modals.ticket_actions import CallbackModal
+
+        if self.ticket:
+            self._open(CallbackModal(self.ticket), "callback scheduled")
+
+    def action_resolve(self) -> None:
+        from deskterm.tui.modals.ticket_actions import ResolveModal
+
+        if self.ticket and self.loaded:
+            self._open(ResolveModal(self.ticket, self.loaded.codes), "resolved")
+
+    def action_reopen(self) -> None:
+        from deskterm.desk.tickets import reopen
+        from deskterm.tui.modals.ticket_actions import ReasonModal
+
+        if self.ticket:
+            modal = ReasonModal(
+                self.ticket,
+                title="Reopen",
+                prompt="Why does it need more work?",
+                action=reopen,
+            )
+            self._open(modal, "reopened")
+
+    def action_link(self) -> None:
+        from deskterm.tui.modals.ticket_actions import LinkModal
+
+        if self.ticket:
+            self._open(LinkModal(self.ticket), "linked")
+
+    def action_escalate(self) -> None:
+        from deskterm.tui.modals.ticket_actions import EscalateModal
+
+        if self.ticket:
+            self._open(EscalateModal(self.ticket), "escalated")
+
+    def action_reassign(self) -> None:
+        from deskterm.tui.modals.ticket_actions import AssignModal
+
+        if self.ticket:
+            self._open(AssignModal(self.ticket), "reassigned")
+
+    def action_take(self) -> None:
+        from deskterm.desk.tickets import assign
+        from deskterm.tui.modals.ticket_actions import ReasonModal
+
+        ticket = self.ticket
+        if ticket is None:
+            return
+        if ticket.assignee is None:
+            self.query_one(DeskBar).busy = True
+            self.take(ticket.id, ticket.version)
+            return
+        modal = ReasonModal(
+            ticket,
+            title="Take it over",
+            prompt=f"Why take it from {ticket.assignee}? (the customer is told)",
+            action=assign,
+            to="me",
+        )
+        self._open(modal, "it is yours now")
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="take")
+    def take(self, ticket_id: int, version: int) -> None:
+        from deskterm.desk.tickets import assign
+
+        desk = self.app.desk  # type: ignore[attr-defined]
+        desk.write(assign, ref=ticket_id, to="me", expected_version=version)
+        self.app.call_from_thread(self.notify, "It is yours now.", title="Taken")
+        self.app.call_from_thread(self.load)

@@ -1,0 +1,51 @@
+"""The top line of every screen: where you are, who you are, and whether the desk is live."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.reactive import reactive
+from textual.widgets import Static
+
+
+class DeskBar(Static):
+    """``deskterm · Queue ···· Alice Agent (agent L1) · live``"""
+
+    place: reactive[str] = reactive("", init=False)
+    """What this screen is, as the analyst would say it."""
+    busy: reactive[bool] = reactive(False, init=False)
+    """A worker of this screen is talking to the database."""
+
+    def __init__(self, place: str, *, id: str | None = None) -> None:  # noqa: A002
+        super().__init__(id=id)
+        self.set_reactive(DeskBar.place, place)
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self.refresh_state)
+        self.refresh_state()
+
+    def refresh_state(self) -> None:
+        self.update(self._render_bar())
+
+    def watch_place(self) -> None:
+        self.refresh_state()
+
+    def watch_busy(self) -> None:
+        self.refresh_state()
+
+    def _render_bar(self) -> Text:
+        app = self.app
+        actor = getattr(app, "actor", None)
+        offline = getattr(app, "offline", False)
+        left = Text.assemble(("deskterm", "bold"), " · ", self.place)
+        right = Text()
+        if self.busy:
+            right.append("working… ", style="bold")
+        if actor is not None:
+            right.append(f"{actor.name} ({actor.role.value} L{actor.level})")
+        right.append(" · ")
+        right.append("OFFLINE" if offline else "live", style="bold reverse" if offline else "")
+        gap = max(1, self.size.width - left.cell_len - right.cell_len)
+        return Text.assemble(left, " " * gap, right)
+
+    def on_resize(self) -> None:
+        self.refresh_state()

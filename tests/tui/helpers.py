@@ -1,0 +1,64 @@
+"""Waiting for the app without sleeping: on its workers and message queues, or a condition."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from textual.pilot import Pilot
+from textual.widgets import Input, TextArea
+from textual.worker import WorkerFailed
+
+
+async def settle(pilot: Pilot) -> None:
+    """Until no worker runs and every message posted because of them is handled."""
+    app = pilot.app
+    for _ in range(50):
+        try:
+            await app.workers.wait_for_complete()
+        except WorkerFailed:
+            pass  # a refusal: the app shows it, the test looks for it
+        await pilot.pause()
+        if not any(w.is_running for w in app.workers):
+            await pilot.pause()
+            if not any(w.is_running for w in app.workers):
+                return
+    raise AssertionError("the app never settled")
+
+
+async def until(pilot: Pilot, condition: Callable[[], object], what: str = "") -> None:
+    for _ in range(200):
+        await settle(pilot)
+        if condition():
+            return
+    raise AssertionError(f"never happened: {what or condition}")
+
+
+async def opened(pilot: Pilot) -> None:
+    """The desk is open and the queue shows its first page."""
+    from deskterm.tui.screens.queue import QueueScreen
+
+    await until(
+        pilot,
+        lambda: isinstance(pilot.app.screen, QueueScreen) and pilot.app.screen.page is not None,
+        "queue shown",
+    )
+
+
+async def type_text(pilot: Pilot, text: str) -> None:
+    """Type into the focused input as keys would, character by character."""
+    focused = pilot.app.focused
+    assert isinstance(focused, Input | TextArea), f"focus is on {focused!r}"
+    await pilot.press(*[_key(c) for c in text])
+
+
+def _key(char: str) -> str:
+    names = {" ": "space", "[": "left_square_bracket", "]": "right_square_bracket"}
+    return names.get(char, char)
+
+
+def steady(pilot: Pilot) -> None:
+    """No blinking cursors or passing toasts in a snapshot."""
+    app = pilot.app
+    for widget in app.screen.query("Input, TextArea"):
+        widget.cursor_blink = False  # type: ignore[attr-defined]
+    app.clear_notifications()
