@@ -423,6 +423,10 @@ SAMPLES: dict[EventKind, tuple[dict[str, Any], str]] = {
     ),
     EventKind.NOTIFICATION_QUEUED: ({"channel": "email"}, "queued a email message to the customer"),
     EventKind.NOTIFICATION_SENT: ({}, "told the customer"),
+    EventKind.CUSTOMER_MESSAGE: (
+        {"channel": "email", "text": "It works\n again", "attachments": [{"name": "a.png"}]},
+        "the customer wrote by email: It works again [attached: a.png]",
+    ),
     EventKind.NOTIFICATION_FAILED: ({"reason": "bounced"}, "could not tell the customer (bounced)"),
     EventKind.LINKED: (
         {"link": "duplicate_of", "other": "DT-000002"},

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from deskterm import __version__
-from deskterm.cli import admin, people, tickets
+from deskterm.cli import admin, comms, people, tickets
 from deskterm.cli.common import State, env_flag, fail
 
 app = typer.Typer(
@@ -26,6 +26,8 @@ app.add_typer(people.contact_app, name="contact")
 app.add_typer(people.category_app, name="category")
 app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.config_app, name="config")
+app.add_typer(comms.outbox_app, name="outbox")
+app.add_typer(comms.mail_app, name="mail")
 app.command("demo")(admin.demo)
 
 

@@ -320,6 +320,11 @@ def _event_text(event: EventPublic) -> Text:
     """The event in words; a note shows its whole text, literally."""
     if event.kind == "note":
         return literal(event.data.get("text", ""))
+    if event.kind == "customer_message" and event.data.get("text"):
+        # The customer's own words, whole: nobody should have to ask them again.
+        files = ", ".join(str(f.get("name")) for f in event.data.get("attachments") or [])
+        said = f"the customer wrote:\n{event.data['text']}"
+        return literal(f"{said}\n[attached: {files}]" if files else said)
     return literal(event.summary)
 
 

@@ -15,9 +15,9 @@ from sqlalchemy import inspect, text
 from deskterm.db.engine import Database
 from deskterm.domain.errors import SchemaMismatch
 
-HEAD = "0002_callbacks"
+HEAD = "0003_outbox"
 #: Every revision this code knows, oldest first.
-KNOWN = ("0001_initial", "0002_callbacks")
+KNOWN = ("0001_initial", "0002_callbacks", "0003_outbox")
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -226,3 +227,102 @@ class TicketEvent(SQLModel, table=True):
     kind: str = Field(sa_type=String(32))
     visibility: str = Field(default="internal", sa_type=String(8))
     data: dict[str, Any] = Field(default_factory=dict, sa_type=JSONData)
+
+
+class Callback(SQLModel, table=True):
+    """A promise to call the customer back: when, why, and who promised it.
+
+    Pending while ``done_at`` is empty; logging an outbound call on the ticket keeps it.
+    """
+
+    __tablename__ = "callback"
+    __table_args__ = (Index("ix_callback_pending", "done_at", "due_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(sa_type=BigId, foreign_key="ticket.id", index=True)
+    due_at: datetime = _ts(nullable=False)
+    reason: str = Field(sa_type=String(300))
+    scheduled_by_id: int | None = Field(default=None, foreign_key="analyst.id")
+    scheduled_at: datetime = _ts(nullable=False)
+    done_at: datetime | None = _ts()
+    done_by_id: int | None = Field(default=None, foreign_key="analyst.id")
+
+
+class Notification(SQLModel, table=True):
+    """A message to a customer about their case: queued in the transaction of the ticket
+    change it tells about, delivered later by ``deskterm outbox run``.
+
+    ``status``: pending (due at ``next_attempt_at``), sending (claimed by a worker at
+    ``claimed_at``), sent, or dead (gave up; ``last_error`` says why).
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at", "id"),)
+
+    id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
+    ticket_id: int = Field(sa_type=BigId, foreign_key="ticket.id", index=True)
+    event_id: int | None = Field(default=None, sa_type=BigId, foreign_key="ticket_event.id")
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    kind: str = Field(sa_type=String(32))
+    channel: str = Field(sa_type=String(16))
+    recipient: str | None = Field(default=None, sa_type=String(320))
+    # What the message says, as it was when the change happened; rendered at delivery.
+    context: dict[str, Any] = Field(default_factory=dict, sa_type=JSONData)
+    # Random part of the Message-ID: stable across retries, unguessable for replies.
+    token: str = Field(sa_type=String(32), unique=True)
+    status: str = Field(default="pending", sa_type=String(16))
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = _ts(nullable=False)
+    claimed_at: datetime | None = _ts()
+    claimed_by: str | None = Field(default=None, sa_type=String(64))
+    last_error: str | None = Field(default=None, sa_type=String(500))
+    message_id: str | None = Field(default=None, sa_type=String(300))
+    subject: str | None = Field(default=None, sa_type=String(300))
+    body: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = _ts(nullable=False)
+    sent_at: datetime | None = _ts()
+
+
+class MailMessage(SQLModel, table=True):
+    """One imported mail: what became of it (new ticket, reply, ignored, kept aside) and why.
+
+    ``raw`` keeps the message itself when it is in no ticket (ignored or kept aside), so
+    nothing that arrived is lost.
+    """
+
+    __tablename__ = "mail_message"
+    __table_args__ = (
+        Index("ix_mail_message_outcome", "outcome", "id"),
+        Index("ix_mail_message_message_id", "message_id"),
+    )
+
+    id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
+    # Message-ID when it has one, else a hash of the bytes: importing twice is harmless.
+    dedup_key: str = Field(sa_type=String(600), unique=True)
+    message_id: str | None = Field(default=None, sa_type=String(500))
+    source: str = Field(sa_type=String(500))
+    received_at: datetime = _ts(nullable=False)
+    sent_at: datetime | None = _ts()
+    from_address: str | None = Field(default=None, sa_type=String(320))
+    from_name: str | None = Field(default=None, sa_type=String(200))
+    subject: str | None = Field(default=None, sa_type=String(300))
+    outcome: str = Field(sa_type=String(16))
+    reason: str | None = Field(default=None, sa_type=String(500))
+    ticket_id: int | None = Field(default=None, sa_type=BigId, foreign_key="ticket.id", index=True)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    size: int = Field(default=0)
+    raw: bytes | None = Field(default=None, sa_type=LargeBinary)
+
+
+class MailAttachment(SQLModel, table=True):
+    """A file that came with a customer's mail, kept with its ticket."""
+
+    __tablename__ = "mail_attachment"
+
+    id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
+    mail_id: int = Field(sa_type=BigId, foreign_key="mail_message.id", index=True)
+    ticket_id: int | None = Field(default=None, sa_type=BigId, foreign_key="ticket.id", index=True)
+    filename: str = Field(sa_type=String(255))
+    content_type: str = Field(sa_type=String(200))
+    size: int = Field(default=0)
+    content: bytes = Field(sa_type=LargeBinary)

@@ -11,7 +11,7 @@ from deskterm.db.models import Asset, Contact, Organization, Ticket
 from deskterm.desk import clock
 from deskterm.desk.lookups import contact_by_key
 from deskterm.desk.schemas import AssetPublic, ContactPublic
-from deskterm.domain.enums import OPEN_STATUSES, AssetKind
+from deskterm.domain.enums import OPEN_STATUSES, AssetKind, Channel
 from deskterm.domain.errors import InvalidInput
 from deskterm.domain.permissions import Actor
 from deskterm.domain.text import (
@@ -64,8 +64,10 @@ def add_contact(
     location: str | None = None,
     language: str | None = None,
     vip: bool = False,
+    preferred_channel: str | None = None,
 ) -> ContactPublic:
     clean_name = required_line(name, field="name", limit=NAME_MAX)
+    prefers = _preference(preferred_channel)
     address = email_address(email)
     if address and session.scalars(select(Contact.id).where(Contact.email == address)).first():
         raise InvalidInput(f"a contact with email {address} exists already", field="email")
@@ -83,12 +85,25 @@ def add_contact(
         organization_id=org.id if org else None,
         location=optional_line(location, field="location", limit=200),
         language=optional_line(language, field="language", limit=16),
+        preferred_channel=prefers,
         vip=vip,
         created_at=clock.now(),
     )
     session.add(contact)
     session.flush()
     return contact_public(session, contact)
+
+
+def _preference(value: str | None) -> str | None:
+    """How the contact wants to hear from us: email, sms or phone."""
+    key = (value or "").strip().lower()
+    if not key:
+        return None
+    if key not in (Channel.EMAIL, Channel.SMS, Channel.PHONE):
+        raise InvalidInput(
+            f"unknown channel {value!r}: use email, sms or phone", field="preferred_channel"
+        )
+    return key
 
 
 def add_asset(

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from deskterm.db.models import SupportGroup, Ticket, TicketEvent
 from deskterm.db.types import UTCDateTime
-from deskterm.desk import clock
+from deskterm.desk import clock, outbox
 from deskterm.desk.lookups import group_by_name
 from deskterm.desk.schemas import ClaimResult
 from deskterm.desk.tickets import get_ticket
@@ -72,16 +72,16 @@ def claim_next(session: Session, actor: Actor, *, group: str | None = None) -> C
     if claimed is None:
         return ClaimResult(ticket=None, groups=names)
     ticket_id, version = claimed
-    session.add(
-        TicketEvent(
-            ticket_id=ticket_id,
-            ticket_version=version,
-            at=now,
-            actor_id=actor.id,
-            kind=EventKind.ASSIGNED,
-            visibility=Visibility.PUBLIC,
-            data={"to": actor.login, "via": "queue next", "status": Status.ASSIGNED.value},
-        )
+    event = TicketEvent(
+        ticket_id=ticket_id,
+        ticket_version=version,
+        at=now,
+        actor_id=actor.id,
+        kind=EventKind.ASSIGNED,
+        visibility=Visibility.PUBLIC,
+        data={"to": actor.login, "via": "queue next", "status": Status.ASSIGNED.value},
     )
+    session.add(event)
     session.flush()
+    outbox.queue_for_change(session, ticket_id, [event])
     return ClaimResult(ticket=get_ticket(session, actor, ref=ticket_id), groups=names)

@@ -26,7 +26,7 @@ from deskterm.db.models import (
     TicketEvent,
     TicketLink,
 )
-from deskterm.desk import clock
+from deskterm.desk import clock, outbox
 from deskterm.desk.contacts import contact_public
 from deskterm.desk.lookups import (
     analyst_by_login,
@@ -99,26 +99,29 @@ class _Change:
         self.session = session
         self.actor = actor
         self.ticket = ticket
-        self.at = clock.now()
+        # The change that opens a ticket happens when the ticket says it was created: a second
+        # clock reading would put the first event after the row's updated_at.
+        self.at = ticket.created_at if created else clock.now()
         if not created:
             ticket.version = ticket.version + 1
             ticket.updated_at = self.at
         self.version = ticket.version
+        self.events: list[TicketEvent] = []
 
     def log(self, kind: EventKind, *, visible: bool | None = None, **data: Any) -> None:
         visible = kind in _PUBLIC_KINDS if visible is None else visible
         assert self.ticket.id is not None
-        self.session.add(
-            TicketEvent(
-                ticket_id=self.ticket.id,
-                ticket_version=self.version,
-                at=self.at,
-                actor_id=self.actor.id,
-                kind=kind,
-                visibility=Visibility.PUBLIC if visible else Visibility.INTERNAL,
-                data={k: v for k, v in data.items() if v is not None},
-            )
+        event = TicketEvent(
+            ticket_id=self.ticket.id,
+            ticket_version=self.version,
+            at=self.at,
+            actor_id=self.actor.id,
+            kind=kind,
+            visibility=Visibility.PUBLIC if visible else Visibility.INTERNAL,
+            data={k: v for k, v in data.items() if v is not None},
         )
+        self.session.add(event)
+        self.events.append(event)
         if visible and not self.actor.is_system and self.ticket.first_response_at is None:
             if kind not in (EventKind.CREATED,):
                 self.ticket.first_response_at = self.at
@@ -131,6 +134,9 @@ class _Change:
             self.session.rollback()
             assert ticket_id is not None
             raise _conflict(self.session, ticket_id, seen) from None
+        # The customer's message commits or rolls back with the change it tells about.
+        assert self.ticket.id is not None
+        outbox.queue_for_change(self.session, self.ticket.id, self.events)
 
 
 def _conflict(session: Session, ticket_id: int, seen_version: int) -> ConflictError:
@@ -720,14 +726,17 @@ def escalate(
     reason: str,
     level: int | None = None,
     group: str | None = None,
+    public_reason: str | None = None,
     expected_version: int | None = None,
 ) -> TicketPublic:
     """Send the ticket up: to a named group, or along the escalation path to a level.
 
     It lands unassigned in the target group's queue; the reason is required, because whoever
-    picks it up must not have to ask the customer again.
+    picks it up must not have to ask the customer again. The reason is for colleagues; the
+    customer is told ``public_reason`` if one is given, else plain words about the new team.
     """
     why = required_line(reason, field="reason", limit=300)
+    told = optional_line(public_reason, field="public_reason", limit=300)
     if (level is None) == (group is None):
         raise InvalidInput("escalate to a level or to a group (one of them)", field="level")
     ticket = _load(session, ref, expected_version)
@@ -772,6 +781,7 @@ def escalate(
         from_assignee=previous_holder,
         status=ticket.status,
         reason=why,
+        public_reason=told,
     )
     change.save()
     return _summary(session, ticket)

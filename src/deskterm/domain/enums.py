@@ -93,6 +93,7 @@ class EventKind(StrEnum):
     NOTIFICATION_QUEUED = "notification_queued"
     NOTIFICATION_SENT = "notification_sent"
     NOTIFICATION_FAILED = "notification_failed"
+    CUSTOMER_MESSAGE = "customer_message"
     LINKED = "linked"
     SPLIT = "split"
     RESOLVED = "resolved"

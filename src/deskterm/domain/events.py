@@ -61,7 +61,15 @@ def describe(kind: str, data: Mapping[str, Any]) -> str:
         case EventKind.NOTIFICATION_QUEUED:
             return f"queued a {data.get('channel', '')} message to the customer".replace("  ", " ")
         case EventKind.NOTIFICATION_SENT:
-            return "told the customer"
+            channel = data.get("channel")
+            return f"told the customer by {channel}" if channel else "told the customer"
+        case EventKind.CUSTOMER_MESSAGE:
+            text = " ".join(str(data.get("text", "")).split())
+            said = f": {text[:67]}…" if len(text) > 68 else f": {text}" if text else ""
+            files = data.get("attachments") or []
+            names = ", ".join(str(f.get("name", "?")) for f in files)
+            attached = f" [attached: {names}]" if files else ""
+            return f"the customer wrote by {data.get('channel', 'email')}{said}{attached}"
         case EventKind.NOTIFICATION_FAILED:
             return f"could not tell the customer{why}"
         case EventKind.SLA_WARNING:

@@ -1,0 +1,470 @@
+"""``deskterm outbox ...`` and ``deskterm mail ...``: telling customers, reading their mail.
+
+``outbox run`` and the mail importers act as the desk itself (the ``system`` actor): they are
+services, often run from cron or a unit file by an account that is no analyst. Reading and
+retrying act as the analyst, like every other command.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from deskterm.cli.common import State, err, literal, out, print_json, when
+
+if TYPE_CHECKING:
+    from deskterm.desk.customer import CustomerView
+    from deskterm.desk.mail import ImportResult
+
+outbox_app = typer.Typer(
+    help="Messages to customers: deliver them, see what waits or failed, retry.",
+    no_args_is_help=True,
+)
+mail_app = typer.Typer(
+    help="Customer mail into tickets: import files, fetch from IMAP, see what was set aside.",
+    no_args_is_help=True,
+)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+def _state(ctx: typer.Context) -> State:
+    return ctx.obj
+
+
+# --------------------------------------------------------------------------- outbox
+
+
+@outbox_app.command("list")
+def outbox_list(
+    ctx: typer.Context,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--status",
+            help="pending, sending, sent, dead, 'waiting' (default: all but sent) or 'all'.",
+        ),
+    ] = None,
+    ticket: Annotated[str | None, typer.Option(help="Only this ticket's messages.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many (1-1000).")] = 100,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show messages waiting to go out, being sent, or given up on (dead, with the reason)."""
+    from deskterm.desk.outbox import list_outbox
+
+    rows = (
+        _state(ctx)
+        .desk()
+        .read(list_outbox, statuses=status or ["waiting"], ref=ticket, limit=limit)
+    )
+    if as_json:
+        print_json([r.to_json() for r in rows])
+        return
+    if not rows:
+        out.print("Nothing waiting in the outbox.")
+        return
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for name in ("ID", "Ticket", "Message", "To", "Status", "Tries", "Next try / why"):
+        table.add_column(name, overflow="fold")
+    for r in rows:
+        if r.status == "dead":
+            detail = literal(r.last_error or "")
+        elif r.status == "sent":
+            detail = Text(f"sent {when(r.sent_at)}")
+        else:
+            detail = Text(when(r.next_attempt_at))
+            if r.last_error:
+                detail.append(" · ")
+                detail.append_text(literal(r.last_error))
+        style = {"dead": "bold red", "sending": "yellow", "sent": "green"}.get(r.status, "")
+        table.add_row(
+            str(r.id),
+            r.ref,
+            r.kind,
+            literal(f"{r.channel} {r.recipient or '(no address)'}"),
+            Text(r.status, style=style),
+            str(r.attempts),
+            detail,
+        )
+    out.print(table)
+
+
+@outbox_app.command("run")
+def outbox_run(
+    ctx: typer.Context,
+    watch: Annotated[
+        bool,
+        typer.Option("--watch", help="Keep running: deliver, wait --interval, repeat."),
+    ] = False,
+    interval: Annotated[
+        float, typer.Option(help="Seconds between rounds with --watch.", min=0.5)
+    ] = 10.0,
+    limit: Annotated[
+        int | None, typer.Option(help="At most this many messages per round.", min=1)
+    ] = None,
+    max_attempts: Annotated[
+        int | None,
+        typer.Option(help="Give a message up after this many tries (config: 5).", min=1, max=100),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Deliver every message that is due, with retries and backoff; dead after N tries."""
+    from deskterm.desk.channels import load_config
+    from deskterm.desk.outbox import deliver_due, senders_from_config, worker_name
+    from deskterm.domain.errors import DatabaseUnavailable, InvalidInput
+
+    config = load_config()
+    if config.smtp is None and config.sms is None:
+        raise InvalidInput(
+            "nothing to deliver with: configure SMTP (DESKTERM_SMTP_HOST, DESKTERM_SMTP_FROM) "
+            "or an SMS gateway (DESKTERM_SMS_URL)",
+            field="config",
+        )
+    db = _state(ctx).database()
+    stop = threading.Event()
+    _stop_on_sigterm(stop)
+    worker = worker_name()
+    attempts = max_attempts or config.max_attempts
+    reported: list[dict] = []
+    while True:
+        senders = senders_from_config(config)
+        try:
+            summary = deliver_due(db, senders, max_attempts=attempts, limit=limit, worker=worker)
+        except DatabaseUnavailable as exc:
+            if not watch:
+                raise
+            err.print(literal(f"deskterm: {exc}; trying again in {interval:g}s"))
+            summary = None
+        except KeyboardInterrupt:
+            break
+        finally:
+            senders.close()
+        if summary is not None:
+            for d in summary.deliveries:
+                if as_json:
+                    reported.append(d.__dict__)
+                else:
+                    out.print(_delivery_line(d))
+            if not watch and not as_json:
+                out.print(
+                    f"{summary.count('sent')} sent, {summary.count('retrying')} to retry, "
+                    f"{summary.count('dead')} dead"
+                )
+        if not watch:
+            break
+        try:
+            if stop.wait(interval):
+                break
+        except KeyboardInterrupt:
+            break
+    if as_json:
+        print_json(reported)
+
+
+def _stop_on_sigterm(stop: threading.Event) -> None:
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    # A service manager stops us with SIGTERM: finish the message in hand, then leave.
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+
+def _delivery_line(d: object) -> Text:
+    status = getattr(d, "status", "")
+    style = {"sent": "green", "dead": "bold red", "retrying": "yellow"}.get(status, "")
+    line = Text(f"{status:<8}", style=style)
+    line.append(f" #{getattr(d, 'id', '')} {getattr(d, 'ref', '')} {getattr(d, 'channel', '')} ")
+    line.append_text(literal(getattr(d, "recipient", None) or "(no address)"))
+    reason = getattr(d, "reason", None)
+    if reason:
+        line.append(" · ")
+        line.append_text(literal(reason))
+    return line
+
+
+@outbox_app.command("retry")
+def outbox_retry(
+    ctx: typer.Context,
+    ids: Annotated[list[int] | None, typer.Argument(help="Outbox message ids.")] = None,
+    all_dead: Annotated[bool, typer.Option("--all-dead", help="Every dead message.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Send dead messages again now, with a fresh count of tries (supervisors and admins)."""
+    from deskterm.desk.outbox import retry
+
+    rows = _state(ctx).desk().write(retry, ids=ids or [], all_dead=all_dead)
+    if as_json:
+        print_json([r.to_json() for r in rows])
+        return
+    if not rows:
+        out.print("No dead messages.")
+        return
+    for r in rows:
+        out.print(literal(f"#{r.id} {r.ref} {r.kind} queued again; `deskterm outbox run` sends it"))
+
+
+# --------------------------------------------------------------------------- mail
+
+
+def _import_line(r: ImportResult) -> Text:
+    words = {
+        "new_ticket": ("new ticket", "green"),
+        "reply": ("reply", "cyan"),
+        "ignored": ("ignored", "dim"),
+        "kept_aside": ("kept aside", "bold red"),
+        "duplicate": ("seen before", "dim"),
+        "not_fetched": ("not fetched", "yellow"),
+    }
+    said, style = words.get(r.outcome, (r.outcome, ""))
+    line = Text(f"{said:<11}", style=style)
+    if r.ref:
+        line.append(f" {r.ref}", style="bold")
+    line.append(" ")
+    line.append_text(literal(r.from_address or "-"))
+    if r.subject:
+        line.append(" · ")
+        line.append_text(literal(r.subject))
+    if r.reason:
+        line.append(" · ")
+        line.append_text(literal(r.reason))
+    line.append(" · ", style="dim")
+    line.append_text(literal(r.source))
+    return line
+
+
+def _import_totals(results: list[ImportResult]) -> str:
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.outcome] = counts.get(r.outcome, 0) + 1
+    order = ("new_ticket", "reply", "ignored", "kept_aside", "duplicate", "not_fetched")
+    names = {
+        "new_ticket": "new tickets",
+        "reply": "replies",
+        "ignored": "ignored",
+        "kept_aside": "kept aside",
+        "duplicate": "seen before",
+        "not_fetched": "not fetched",
+    }
+    said = ", ".join(f"{counts[k]} {names[k]}" for k in order if counts.get(k))
+    return f"{len(results)} messages: {said or 'none'}"
+
+
+def _check_group(ctx: typer.Context, group: str | None) -> None:
+    """A mistyped intake group is refused before any mail is taken, not per message."""
+    if group:
+        from deskterm.desk.context import Desk
+        from deskterm.desk.lookups import group_by_name
+
+        Desk(_state(ctx).database(), None).read(lambda session, _a: group_by_name(session, group))
+
+
+@mail_app.command("import")
+def mail_import(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path],
+        typer.Argument(help=".eml files, mbox files, Maildir folders, or folders of them."),
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Turn mail files into tickets and replies; auto-replies and bounces are only recorded."""
+    from deskterm.desk.channels import load_config
+    from deskterm.desk.mail import check_paths, import_paths
+
+    config = load_config()
+    check_paths(paths)
+    _check_group(ctx, config.mail_group)
+    results = import_paths(
+        _state(ctx).database(),
+        paths,
+        own_addresses=config.own_addresses,
+        group=config.mail_group,
+        progress=None if as_json else lambda r: out.print(_import_line(r)),
+    )
+    if as_json:
+        print_json([r.to_json() for r in results])
+        return
+    out.print(_import_totals(results))
+
+
+@mail_app.command("fetch")
+def mail_fetch(
+    ctx: typer.Context,
+    limit: Annotated[int | None, typer.Option(help="At most this many messages.", min=1)] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Import unseen mail from the IMAP folder (DESKTERM_IMAP_HOST ...), marking it seen."""
+    from deskterm.desk.channels import load_config
+    from deskterm.desk.mail import fetch_imap
+    from deskterm.domain.errors import InvalidInput
+
+    config = load_config()
+    if config.imap is None:
+        raise InvalidInput(
+            "IMAP is not configured: set DESKTERM_IMAP_HOST, DESKTERM_IMAP_USER and "
+            "DESKTERM_IMAP_PASSWORD (or [imap] in the config file)",
+            field="config",
+        )
+    _check_group(ctx, config.mail_group)
+    results = fetch_imap(
+        _state(ctx).database(),
+        config.imap,
+        own_addresses=config.own_addresses,
+        group=config.mail_group,
+        limit=limit,
+        progress=None if as_json else lambda r: out.print(_import_line(r)),
+    )
+    if as_json:
+        print_json([r.to_json() for r in results])
+        return
+    out.print(_import_totals(results))
+
+
+@mail_app.command("list")
+def mail_list(
+    ctx: typer.Context,
+    outcome: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--outcome",
+            help="kept_aside, ignored, new_ticket, reply or all (default: kept_aside, ignored).",
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many (1-1000).")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """Imported mail, newest first: by default what became no ticket, and why."""
+    from deskterm.desk.mail import list_mail
+
+    kwargs = {"outcomes": outcome} if outcome else {}
+    rows = _state(ctx).desk().read(list_mail, limit=limit, **kwargs)
+    if as_json:
+        print_json([r.to_json() for r in rows])
+        return
+    if not rows:
+        out.print("No such mail.")
+        return
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    for name in ("ID", "Received", "From", "Subject", "Outcome", "Why / ticket"):
+        table.add_column(name, overflow="fold")
+    for r in rows:
+        table.add_row(
+            str(r.id),
+            when(r.received_at),
+            literal(r.from_address or "-"),
+            literal(r.subject or "-"),
+            r.outcome.replace("_", " "),
+            literal(r.ref or r.reason or ""),
+        )
+    out.print(table)
+
+
+@mail_app.command("raw")
+def mail_raw(
+    ctx: typer.Context,
+    mail_id: Annotated[int, typer.Argument(help="The id shown by `deskterm mail list`.")],
+) -> None:
+    """Write a kept-aside or ignored message, as it arrived, to stdout (save it as .eml)."""
+    from deskterm.desk.mail import raw_mail
+    from deskterm.domain.errors import InvalidInput
+
+    record, data = _state(ctx).desk().read(raw_mail, mail_id=mail_id)
+    if data is None:
+        raise InvalidInput(
+            f"mail #{mail_id} is in {record.ref}: its text and files are kept there", field="id"
+        )
+    sys.stdout.buffer.write(data)
+    sys.stdout.flush()
+
+
+@mail_app.command("attachments")
+def mail_attachments(ctx: typer.Context, ref: str, as_json: JsonOpt = False) -> None:
+    """List the files that came with a ticket's mail."""
+    from deskterm.desk.mail import list_attachments
+    from deskterm.desk.mailparse import describe_size
+
+    rows = _state(ctx).desk().read(list_attachments, ref=ref)
+    if as_json:
+        print_json([r.to_json() for r in rows])
+        return
+    if not rows:
+        out.print("No attachments.")
+        return
+    for r in rows:
+        out.print(
+            literal(
+                f"{r.id:>6}  {r.filename}  {r.content_type}  {describe_size(r.size)}  "
+                f"{when(r.received_at)}"
+            )
+        )
+
+
+@mail_app.command("save")
+def mail_save(
+    ctx: typer.Context,
+    attachment_id: Annotated[int, typer.Argument(help="From `deskterm mail attachments REF`.")],
+    to: Annotated[
+        Path | None,
+        typer.Option("--to", "-o", help="File or folder (default: its name, here)."),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+) -> None:
+    """Save an attachment to a file."""
+    from deskterm.desk.mail import attachment_content
+    from deskterm.domain.errors import InvalidInput
+
+    meta, data = _state(ctx).desk().read(attachment_content, attachment_id=attachment_id)
+    target = to or Path(meta.filename)
+    if target.is_dir():
+        target = target / meta.filename
+    if target.exists() and not force:
+        raise InvalidInput(f"{target} exists; use --force to overwrite it", field="to")
+    target.write_bytes(data)
+    out.print(literal(f"saved {meta.filename} ({len(data):,} bytes) to {target}"))
+
+
+# --------------------------------------------------------------------------- customer view
+
+
+def show_customer_view(ctx: typer.Context, ref: str, as_json: bool) -> None:
+    from deskterm.desk.customer import customer_view
+
+    view = _state(ctx).desk().read(customer_view, ref=ref)
+    if as_json:
+        print_json(view.to_json())
+        return
+    out.print(render_customer_view(view))
+
+
+def render_customer_view(view: CustomerView) -> Table:
+    """The case as the customer sees it; every word from the log printed literally."""
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+        title=Text.assemble(
+            (view.ref, "bold"),
+            "  ",
+            literal(view.subject),
+            f"  ({view.status}; ",
+            literal(
+                f"with {view.holder}" if view.holder else f"waiting in {view.group or 'the queue'}"
+            ),
+            ")",
+        ),
+        title_justify="left",
+    )
+    table.add_column("When", no_wrap=True, style="dim")
+    table.add_column("Who", no_wrap=True)
+    table.add_column("What")
+    for entry in view.entries:
+        table.add_row(when(entry.at), literal(entry.by), literal(entry.text))
+    return table

@@ -1,0 +1,740 @@
+"""The outbox: what the customer is told, written with the change, delivered afterwards.
+
+Queuing. ``tickets._Change.save()`` and ``queue.claim_next`` hand this module the events of
+each change; when one of them is news for the customer (a new holder, an escalation, waiting
+on them, resolved, a callback promised, or a mail-opened case acknowledged) a row is added to
+the ``outbox`` table in the same session, so it commits or rolls back with the change: no
+message is lost when the mail server is down, and none is sent for a change that failed.
+At most one message per change: one action, one message.
+
+No ``notification_queued`` event is written. In the change's own version it would double
+every customer-visible step of the timeline (and the outbox row already records the
+intent); as a change of its own it would bump the ticket's version, and an analyst saving an
+edit meanwhile would be refused over an automatic message. The log records the outcome
+instead: ``notification_sent`` or ``notification_failed``, written by the worker with the
+ticket's current version, since telling the customer changes nothing about the ticket a
+stale writer could overwrite.
+
+Delivery. A worker claims one due row at a time in a short transaction, marking it
+``sending`` (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's write transactions are
+already serialised by ``BEGIN IMMEDIATE``), commits, sends outside any transaction, then
+marks it ``sent`` in a second transaction, only if the claim is still its own. So two
+workers never send the same row. If a worker dies between the server accepting the message
+and that second commit, the row stays ``sending`` until its lease runs out and is then sent
+again: at least once, never silently dropped. The retry carries the same ``Message-ID``
+(built from the row's stable token) and the SMS gateway gets it as ``Idempotency-Key``, so a
+mail system or gateway that drops duplicates by ID shows the customer one message.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session, aliased
+
+from deskterm.db.engine import Database
+from deskterm.db.models import (
+    Analyst,
+    Contact,
+    MailMessage,
+    Notification,
+    SupportGroup,
+    Ticket,
+    TicketEvent,
+)
+from deskterm.desk import clock
+from deskterm.desk.schemas import Public
+from deskterm.desk.templates import TemplateProblem, render_notice
+from deskterm.domain.enums import LIVE_CHANNELS, Channel, EventKind, Status, Visibility
+from deskterm.domain.errors import InvalidInput, NotFound, PermissionDenied
+from deskterm.domain.permissions import Actor
+from deskterm.domain.refs import format_ref, parse_ref
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
+
+#: A claimed row whose worker has not reported back after this long is claimed again.
+LEASE = timedelta(minutes=10)
+BACKOFF_BASE = timedelta(minutes=1)
+BACKOFF_CAP = timedelta(hours=1)
+
+
+class Notice(StrEnum):
+    """What a message tells the customer; also the name of its template."""
+
+    CREATED = "created"
+    ASSIGNED = "assigned"
+    ESCALATED = "escalated"
+    WAITING = "waiting"
+    RESOLVED = "resolved"
+    CALLBACK = "callback"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+_CANDIDATES = frozenset(
+    {
+        EventKind.CREATED,
+        EventKind.ASSIGNED,
+        EventKind.REASSIGNED,
+        EventKind.ESCALATED,
+        EventKind.STATUS_CHANGED,
+        EventKind.RESOLVED,
+        EventKind.CALLBACK_SCHEDULED,
+    }
+)
+
+
+# --------------------------------------------------------------------------- queuing
+
+
+def queue_for_change(
+    session: Session, ticket_id: int, events: Sequence[TicketEvent]
+) -> Notification | None:
+    """Queue the customer's message about one change, if the change is news for them."""
+    if not any(e.kind in _CANDIDATES for e in events):
+        return None
+    holder, group = aliased(Analyst), aliased(SupportGroup)
+    row = session.execute(
+        select(Ticket.channel, Ticket.subject, Ticket.level, Ticket.status, Contact, holder.name)
+        .add_columns(group.name)
+        .select_from(Ticket)
+        .join(Contact, Contact.id == Ticket.contact_id)
+        .outerjoin(holder, holder.id == Ticket.assignee_id)
+        .outerjoin(group, group.id == Ticket.group_id)
+        .where(Ticket.id == ticket_id)
+    ).first()
+    if row is None:  # no contact: nobody to tell
+        return None
+    channel, subject, level, status, contact, holder_name, group_name = row
+    for event in events:
+        notice = _notice_for(event, channel)
+        if notice is None:
+            continue
+        context = {
+            "ref": format_ref(ticket_id),
+            "subject": subject,
+            "name": contact.name,
+            "holder": holder_name,
+            "group": group_name,
+            "level": level,
+            "status": status,
+            "channel": channel,
+            "reason": None,
+            "away": None,
+            "resolution": None,
+            "callback_at": None,
+        }
+        context.update(_details(session, notice, event))
+        route, recipient = choose_route(contact)
+        now = clock.now()
+        note = Notification(
+            ticket_id=ticket_id,
+            event_id=event.id,
+            contact_id=contact.id,
+            kind=notice,
+            channel=route,
+            recipient=recipient,
+            context=context,
+            token=secrets.token_hex(8),
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        session.add(note)
+        session.flush()
+        return note
+    return None
+
+
+def _notice_for(event: TicketEvent, channel: str) -> Notice | None:
+    data = event.data or {}
+    match event.kind:
+        case EventKind.CREATED:
+            # On the phone or at the counter the customer hears it; by mail they need the ref.
+            return None if channel in LIVE_CHANNELS else Notice.CREATED
+        case EventKind.ASSIGNED:
+            return Notice.ASSIGNED if data.get("to") else None
+        case EventKind.REASSIGNED:
+            return Notice.ASSIGNED
+        case EventKind.ESCALATED:
+            return Notice.ESCALATED
+        case EventKind.STATUS_CHANGED:
+            return Notice.WAITING if data.get("to") == Status.WAITING_CUSTOMER else None
+        case EventKind.RESOLVED:
+            return Notice.RESOLVED
+        case EventKind.CALLBACK_SCHEDULED:
+            return Notice.CALLBACK
+    return None
+
+
+def _details(session: Session, notice: Notice, event: TicketEvent) -> dict[str, Any]:
+    """The parts of the event the customer may read. An escalation's reason is written for
+    colleagues, so only its ``public_reason`` is passed on; the template says the rest."""
+    data = event.data or {}
+    match notice:
+        case Notice.ASSIGNED:
+            if data.get("reason") == "away" and data.get("requested"):
+                name = session.scalar(
+                    select(Analyst.name).where(Analyst.login == data["requested"])
+                )
+                return {"away": name or data["requested"]}
+            # Handing a case on needs a reason precisely because the customer is told it.
+            return {"reason": data.get("reason")}
+        case Notice.ESCALATED:
+            return {"reason": data.get("public_reason")}
+        case Notice.WAITING:
+            return {"reason": data.get("reason")}
+        case Notice.RESOLVED:
+            return {"resolution": data.get("text")}
+        case Notice.CALLBACK:
+            return {"callback_at": data.get("due_at"), "reason": data.get("reason")}
+    return {}
+
+
+def sms_number(mobile: str) -> str:
+    """A mobile number as gateways want it: digits, with the leading + kept."""
+    digits = "".join(ch for ch in mobile if ch.isdigit())
+    return f"+{digits}" if mobile.strip().startswith("+") else digits
+
+
+def choose_route(contact: Contact) -> tuple[str, str | None]:
+    """The channel and address to reach a contact: their preference where it can be met,
+    else email, else a text to their mobile; no address at all gives ``(email, None)``."""
+    if contact.preferred_channel == Channel.SMS and contact.mobile:
+        return Channel.SMS, sms_number(contact.mobile)
+    if contact.email:
+        return Channel.EMAIL, contact.email
+    if contact.mobile:
+        return Channel.SMS, sms_number(contact.mobile)
+    return Channel.EMAIL, None
+
+
+# --------------------------------------------------------------------------- reading, retrying
+
+
+class NotificationPublic(Public):
+    id: int
+    ref: str
+    ticket_id: int
+    kind: str
+    channel: str
+    recipient: str | None
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None = None
+    created_at: datetime
+    sent_at: datetime | None = None
+    message_id: str | None = None
+    subject: str | None = None
+
+
+def _public(note: Notification) -> NotificationPublic:
+    assert note.id is not None
+    return NotificationPublic(
+        id=note.id,
+        ref=format_ref(note.ticket_id),
+        ticket_id=note.ticket_id,
+        kind=note.kind,
+        channel=note.channel,
+        recipient=note.recipient,
+        status=note.status,
+        attempts=note.attempts,
+        next_attempt_at=note.next_attempt_at,
+        last_error=note.last_error,
+        created_at=note.created_at,
+        sent_at=note.sent_at,
+        message_id=note.message_id,
+        subject=note.subject,
+    )
+
+
+def _statuses(names: Iterable[str]) -> list[str]:
+    wanted: set[str] = set()
+    for name in names:
+        key = name.strip().lower()
+        if key == "all":
+            return [s.value for s in OutboxStatus]
+        if key == "waiting":
+            wanted |= {OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.DEAD}
+            continue
+        try:
+            wanted.add(OutboxStatus(key))
+        except ValueError:
+            allowed = ", ".join([*(s.value for s in OutboxStatus), "all"])
+            raise InvalidInput(f"unknown status {name!r}: use {allowed}", field="status") from None
+    return sorted(wanted)
+
+
+def list_outbox(
+    session: Session,
+    actor: Actor,
+    *,
+    statuses: Sequence[str] = ("waiting",),
+    ref: str | None = None,
+    limit: int = 100,
+) -> list[NotificationPublic]:
+    """Messages by status (``waiting``: pending, sending and dead), oldest first."""
+    if not 1 <= limit <= 1000:
+        raise InvalidInput(f"limit must be between 1 and 1000, not {limit}", field="limit")
+    query = select(Notification).where(Notification.status.in_(_statuses(statuses)))
+    if ref:
+        query = query.where(Notification.ticket_id == parse_ref(ref))
+    query = query.order_by(Notification.id).limit(limit)
+    return [_public(n) for n in session.scalars(query)]
+
+
+def ticket_notifications(session: Session, ticket_id: int) -> list[NotificationPublic]:
+    rows = session.scalars(
+        select(Notification).where(Notification.ticket_id == ticket_id).order_by(Notification.id)
+    )
+    return [_public(n) for n in rows]
+
+
+def retry(
+    session: Session,
+    actor: Actor,
+    *,
+    ids: Sequence[int] = (),
+    all_dead: bool = False,
+) -> list[NotificationPublic]:
+    """Send dead (or waiting) messages again, now, with a fresh count of tries.
+
+    All or nothing: one message that cannot be retried refuses the lot. The address is
+    looked up again when it is sent, so fix the contact first, then retry.
+    """
+    if not actor.is_supervisor:
+        raise PermissionDenied("only a supervisor or an admin retries customer messages")
+    if bool(ids) == all_dead:
+        raise InvalidInput("name the messages to retry, or --all-dead", field="ids")
+    now = clock.now()
+    if all_dead:
+        rows = list(
+            session.scalars(
+                select(Notification)
+                .where(Notification.status == OutboxStatus.DEAD)
+                .order_by(Notification.id)
+                .with_for_update()
+            )
+        )
+    else:
+        rows = []
+        for note_id in sorted(set(ids)):
+            note = session.scalars(
+                select(Notification).where(Notification.id == note_id).with_for_update()
+            ).first()
+            if note is None:
+                raise NotFound(f"no outbox message {note_id}")
+            if note.status == OutboxStatus.SENT:
+                raise InvalidInput(
+                    f"outbox message {note_id} was sent at "
+                    f"{note.sent_at:%Y-%m-%d %H:%M UTC}; nothing to retry",
+                    field="ids",
+                )
+            if note.status == OutboxStatus.SENDING and not _lease_over(note, now):
+                raise InvalidInput(f"outbox message {note_id} is being sent right now", field="ids")
+            rows.append(note)
+    for note in rows:
+        note.status = OutboxStatus.PENDING
+        note.attempts = 0
+        note.next_attempt_at = now
+        note.claimed_at = None
+        note.claimed_by = None
+        note.last_error = None
+    session.flush()
+    return [_public(n) for n in rows]
+
+
+def _lease_over(note: Notification, now: datetime) -> bool:
+    return note.claimed_at is None or note.claimed_at < now - LEASE
+
+
+# --------------------------------------------------------------------------- delivering
+
+
+class EmailSender(Protocol):
+    def send(self, message: EmailMessage) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class SmsSender(Protocol):
+    def send(self, *, to: str, text: str, ref: str, message_id: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Senders:
+    """What a worker delivers with; a channel without a sender fails its messages."""
+
+    email: EmailSender | None = None
+    sms: SmsSender | None = None
+    from_address: str = "deskterm@deskterm.invalid"
+    domain: str = "deskterm.invalid"
+
+    def close(self) -> None:
+        for sender in (self.email, self.sms):
+            if sender is not None:
+                sender.close()
+
+
+def senders_from_config(config: Any) -> Senders:
+    """Senders for a ``channels.CommsConfig``."""
+    from deskterm.desk.channels import EmailTransport, SmsTransport
+
+    senders = Senders()
+    if config.smtp is not None:
+        senders.email = EmailTransport(config.smtp)
+        senders.from_address = config.smtp.from_address
+        senders.domain = config.smtp.domain
+    if config.sms is not None:
+        senders.sms = SmsTransport(config.sms)
+    return senders
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What became of one message in a run."""
+
+    id: int
+    ref: str
+    channel: str
+    recipient: str | None
+    status: str  # sent, retrying, dead, lost (another worker took it over)
+    reason: str | None = None
+
+
+@dataclass
+class RunSummary:
+    deliveries: list[Delivery] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for d in self.deliveries if d.status == status)
+
+
+@dataclass(frozen=True)
+class _Job:
+    id: int
+    ticket_id: int
+    notice: str
+    token: str
+    attempts: int
+    context: dict[str, Any]
+    channel: str
+    recipient: str | None
+    contact_name: str | None
+    language: str | None
+    thread: str | None
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def deliver_due(
+    db: Database,
+    senders: Senders,
+    *,
+    max_attempts: int = 5,
+    limit: int | None = None,
+    worker: str | None = None,
+) -> RunSummary:
+    """Deliver every message that is due now (at most ``limit``); return what happened."""
+    worker = worker or worker_name()
+    summary = RunSummary()
+    with db.write() as session:
+        summary.deliveries.extend(_bury_abandoned(session, max_attempts))
+    while limit is None or len(summary.deliveries) < limit:
+        with db.write() as session:
+            job = _claim(session, worker)
+        if job is None:
+            break
+        summary.deliveries.append(_deliver(db, senders, job, worker, max_attempts))
+    return summary
+
+
+def _due(now: datetime) -> Any:
+    return or_(
+        and_(Notification.status == OutboxStatus.PENDING, Notification.next_attempt_at <= now),
+        and_(Notification.status == OutboxStatus.SENDING, Notification.claimed_at < now - LEASE),
+    )
+
+
+def _claim(session: Session, worker: str) -> _Job | None:
+    now = clock.now()
+    candidate = (
+        select(Notification.id)
+        .where(_due(now))
+        .order_by(Notification.next_attempt_at, Notification.id)
+        .limit(1)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        candidate = candidate.with_for_update(skip_locked=True)
+    claimed = session.execute(
+        update(Notification)
+        .where(Notification.id == candidate.scalar_subquery(), _due(now))
+        .values(
+            status=OutboxStatus.SENDING,
+            claimed_at=now,
+            claimed_by=worker,
+            attempts=Notification.attempts + 1,
+        )
+        .returning(Notification.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if claimed is None:
+        return None
+    note = session.scalars(
+        select(Notification)
+        .where(Notification.id == claimed[0])
+        .execution_options(populate_existing=True)
+    ).one()
+    contact = session.get(Contact, note.contact_id) if note.contact_id else None
+    channel, recipient = (
+        choose_route(contact) if contact is not None else (note.channel, note.recipient)
+    )
+    thread = session.scalar(
+        select(MailMessage.message_id)
+        .where(MailMessage.ticket_id == note.ticket_id, MailMessage.message_id.is_not(None))
+        .order_by(MailMessage.id.desc())
+        .limit(1)
+    )
+    assert note.id is not None
+    return _Job(
+        id=note.id,
+        ticket_id=note.ticket_id,
+        notice=note.kind,
+        token=note.token,
+        attempts=note.attempts,
+        context=dict(note.context),
+        channel=channel,
+        recipient=recipient,
+        contact_name=contact.name if contact else None,
+        language=contact.language if contact else None,
+        thread=thread,
+    )
+
+
+def message_id(ticket_id: int, token: str, domain: str) -> str:
+    return f"<{format_ref(ticket_id)}.{token}@{domain}>"
+
+
+def _deliver(db: Database, senders: Senders, job: _Job, worker: str, max_attempts: int) -> Delivery:
+    # Imported here: every ticket change imports this module, only workers send.
+    from deskterm.desk.channels import DeliveryError
+
+    ref = format_ref(job.ticket_id)
+    mid = message_id(job.ticket_id, job.token, senders.domain)
+    subject = body = None
+    try:
+        if job.recipient is None:
+            raise DeliveryError(
+                "no email address or mobile number on file for the contact", permanent=True
+            )
+        try:
+            rendered = render_notice(job.notice, job.language, job.context)
+        except TemplateProblem as exc:
+            raise DeliveryError(str(exc), permanent=True) from None
+        if job.channel == Channel.SMS:
+            if senders.sms is None:
+                raise DeliveryError(
+                    "no SMS gateway is configured (DESKTERM_SMS_URL)", permanent=True
+                )
+            body = rendered.sms
+            senders.sms.send(to=job.recipient, text=body, ref=ref, message_id=mid.strip("<>"))
+        else:
+            if senders.email is None:
+                raise DeliveryError("SMTP is not configured (DESKTERM_SMTP_HOST)", permanent=True)
+            subject = rendered.subject
+            if f"[{ref}]" not in subject:
+                subject = f"[{ref}] {subject}".strip()
+            body = rendered.body
+            senders.email.send(_email(senders, job, mid, subject, body))
+    except DeliveryError as exc:
+        return _failed(db, job, worker, str(exc), exc.permanent, max_attempts)
+    except Exception as exc:  # a bug must cost one try, not the whole queue
+        return _failed(db, job, worker, f"{type(exc).__name__}: {exc}", False, max_attempts)
+    return _sent(db, job, worker, mid, subject, body)
+
+
+def _email(senders: Senders, job: _Job, mid: str, subject: str, body: str) -> EmailMessage:
+    from email.message import EmailMessage
+    from email.utils import format_datetime, formataddr
+
+    assert job.recipient is not None
+    message = EmailMessage()
+    message["From"] = senders.from_address
+    message["To"] = formataddr((job.contact_name or "", job.recipient))
+    message["Subject"] = subject
+    message["Date"] = format_datetime(clock.now())
+    message["Message-ID"] = mid
+    if job.thread:
+        message["In-Reply-To"] = job.thread
+        message["References"] = job.thread
+    # RFC 3834: a vacation responder must not answer this, so no mail loop can start.
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Auto-Response-Suppress"] = "All"
+    message["X-Deskterm-Ticket"] = format_ref(job.ticket_id)
+    message.set_content(body)
+    return message
+
+
+def _sent(
+    db: Database, job: _Job, worker: str, mid: str, subject: str | None, body: str | None
+) -> Delivery:
+    ref = format_ref(job.ticket_id)
+    with db.write() as session:
+        now = clock.now()
+        done = session.execute(
+            update(Notification)
+            .where(
+                Notification.id == job.id,
+                Notification.status == OutboxStatus.SENDING,
+                Notification.claimed_by == worker,
+            )
+            .values(
+                status=OutboxStatus.SENT,
+                sent_at=now,
+                channel=job.channel,
+                recipient=job.recipient,
+                message_id=mid,
+                subject=subject,
+                body=body,
+                last_error=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if done.rowcount == 0:
+            return Delivery(job.id, ref, job.channel, job.recipient, "lost")
+        _log(
+            session,
+            job.ticket_id,
+            EventKind.NOTIFICATION_SENT,
+            channel=job.channel,
+            to=job.recipient,
+            notice=job.notice,
+            outbox_id=job.id,
+            message_id=mid,
+        )
+    return Delivery(job.id, ref, job.channel, job.recipient, "sent")
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait before try ``attempts + 1``: 1, 2, 4, 8 ... minutes, at most an hour."""
+    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_CAP)
+
+
+def _failed(
+    db: Database, job: _Job, worker: str, reason: str, permanent: bool, max_attempts: int
+) -> Delivery:
+    ref = format_ref(job.ticket_id)
+    reason = " ".join(reason.split())[:480]
+    dead = permanent or job.attempts >= max_attempts
+    with db.write() as session:
+        now = clock.now()
+        values: dict[str, Any] = {
+            "last_error": reason,
+            "claimed_at": None,
+            "claimed_by": None,
+            "channel": job.channel,
+            "recipient": job.recipient,
+        }
+        if dead:
+            values["status"] = OutboxStatus.DEAD
+        else:
+            values["status"] = OutboxStatus.PENDING
+            values["next_attempt_at"] = now + backoff(job.attempts)
+        done = session.execute(
+            update(Notification)
+            .where(
+                Notification.id == job.id,
+                Notification.status == OutboxStatus.SENDING,
+                Notification.claimed_by == worker,
+            )
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if done.rowcount == 0:
+            return Delivery(job.id, ref, job.channel, job.recipient, "lost", reason)
+        if dead:
+            _log(
+                session,
+                job.ticket_id,
+                EventKind.NOTIFICATION_FAILED,
+                channel=job.channel,
+                to=job.recipient,
+                notice=job.notice,
+                outbox_id=job.id,
+                attempts=job.attempts,
+                reason=reason,
+            )
+    return Delivery(job.id, ref, job.channel, job.recipient, "dead" if dead else "retrying", reason)
+
+
+def _bury_abandoned(session: Session, max_attempts: int) -> list[Delivery]:
+    """Rows whose workers died mid-send on every one of their tries: give up on them."""
+    now = clock.now()
+    rows = session.scalars(
+        select(Notification)
+        .where(
+            Notification.status == OutboxStatus.SENDING,
+            Notification.claimed_at < now - LEASE,
+            Notification.attempts >= max_attempts,
+        )
+        .with_for_update()
+    ).all()
+    buried = []
+    for note in rows:
+        assert note.id is not None
+        reason = f"the worker stopped while sending it, {note.attempts} times"
+        note.status = OutboxStatus.DEAD
+        note.last_error = reason
+        note.claimed_at = note.claimed_by = None
+        _log(
+            session,
+            note.ticket_id,
+            EventKind.NOTIFICATION_FAILED,
+            channel=note.channel,
+            to=note.recipient,
+            notice=note.kind,
+            outbox_id=note.id,
+            attempts=note.attempts,
+            reason=reason,
+        )
+        buried.append(
+            Delivery(note.id, format_ref(note.ticket_id), note.channel, note.recipient, "dead")
+        )
+    session.flush()
+    return buried
+
+
+def _log(session: Session, ticket_id: int, kind: EventKind, **data: Any) -> None:
+    version = session.scalar(select(Ticket.version).where(Ticket.id == ticket_id))
+    session.add(
+        TicketEvent(
+            ticket_id=ticket_id,
+            ticket_version=version or 1,
+            at=clock.now(),
+            actor_id=None,
+            kind=kind,
+            visibility=Visibility.INTERNAL,
+            data={k: v for k, v in data.items() if v is not None},
+        )
+    )
+    session.flush()
