@@ -18,9 +18,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from deskterm.db.engine import Database  # noqa: E402
 from deskterm.desk import clock  # noqa: E402
-from deskterm.desk.callbacks import log_call, schedule_callback  # noqa: E402
+from deskterm.desk.callbacks import schedule_callback  # noqa: E402
 from deskterm.desk.contacts import add_asset, add_contact  # noqa: E402
-from deskterm.desk.tickets import add_note, change_status, resolve  # noqa: E402
+from deskterm.desk.tickets import (  # noqa: E402
+    add_note,
+    change_status,
+    log_call,  # noqa: E402
+    resolve,
+)
 from factories import AGENT, AGENT2, SUPERVISOR, TECH, KnownDesk, build_known_desk  # noqa: E402
 
 #: The moment the snapshots are taken at.

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from deskterm.desk import clock
-from deskterm.desk.callbacks import log_call, parse_when, pending_callbacks, schedule_callback
-from deskterm.desk.tickets import add_note
+from deskterm.desk.callbacks import parse_when, pending_callbacks, schedule_callback
+from deskterm.desk.tickets import add_note, log_call
 from deskterm.desk.views import QueueView, queue_page
 from deskterm.domain.errors import ConflictError, InvalidInput
 from factories import AGENT, AGENT2, TECH, KnownDesk

@@ -566,3 +566,30 @@ def priority(
         )
     )
     _done(ticket, "re-prioritised", as_json)
+
+
+@ticket_app.command("callback")
+def callback(
+    ctx: typer.Context,
+    ref: RefArg,
+    when_: Annotated[
+        str,
+        typer.Option("--when", help="When to call: 'in 2h', 'tomorrow 9:00', '2026-12-01 14:30'."),
+    ],
+    reason: Annotated[str, typer.Option(help="What the call is for.")],
+    expect_version: ExpectOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Promise the customer a call back; an outbound call on the ticket keeps the promise."""
+    from deskterm.desk import clock
+    from deskterm.desk.callbacks import parse_when, schedule_callback
+
+    due = parse_when(when_, clock.now())
+    ticket = (
+        _state(ctx)
+        .desk()
+        .write(
+            schedule_callback, ref=ref, due_at=due, reason=reason, expected_version=expect_version
+        )
+    )
+    _done(ticket, f"callback {due:%Y-%m-%d %H:%M} UTC", as_json)

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, aliased
 from deskterm.db.models import Analyst, Callback
 from deskterm.desk import clock, tickets
 from deskterm.desk.schemas import Public, TicketPublic
-from deskterm.domain.enums import CallDirection, EventKind
+from deskterm.domain.enums import EventKind
 from deskterm.domain.errors import InvalidInput
 from deskterm.domain.permissions import Actor
 from deskterm.domain.text import required_line
@@ -104,40 +104,6 @@ def schedule_callback(
     )
     change.save()
     return tickets._summary(session, ticket)
-
-
-def log_call(
-    session: Session,
-    actor: Actor,
-    *,
-    ref: str | int,
-    direction: str = CallDirection.INBOUND,
-    duration_seconds: int = 0,
-    outcome: str | None = None,
-    expected_version: int | None = None,
-) -> TicketPublic:
-    """Log a call on a ticket; an outbound call keeps the ticket's pending callbacks."""
-    result = tickets.log_call(
-        session,
-        actor,
-        ref=ref,
-        direction=direction,
-        duration_seconds=duration_seconds,
-        outcome=outcome,
-        expected_version=expected_version,
-    )
-    if CallDirection(direction.strip().lower()) == CallDirection.OUTBOUND:
-        now = clock.now()
-        for callback in session.scalars(
-            select(Callback).where(
-                Callback.ticket_id == result.id,
-                Callback.done_at.is_(None),
-            )
-        ):
-            callback.done_at = now
-            callback.done_by_id = actor.id
-        session.flush()
-    return result
 
 
 def pending_callbacks(session: Session, actor: Actor, *, ref: int) -> list[CallbackPublic]:

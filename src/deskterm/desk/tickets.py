@@ -19,6 +19,7 @@ from deskterm import defaults
 from deskterm.db.models import (
     Analyst,
     Asset,
+    Callback,
     Category,
     Contact,
     SupportGroup,
@@ -636,11 +637,21 @@ def log_call(
     summary = long_text(outcome, field="outcome", limit=4000)
     ticket = _load(session, ref, expected_version)
     change = _Change(session, actor, ticket)
+    kept = 0
+    if direction_value == CallDirection.OUTBOUND:
+        # Calling the customer keeps every callback promised on this ticket.
+        for callback in session.scalars(
+            select(Callback).where(Callback.ticket_id == ticket.id, Callback.done_at.is_(None))
+        ):
+            callback.done_at = change.at
+            callback.done_by_id = actor.id
+            kept += 1
     change.log(
         EventKind.CALL_LOGGED,
         direction=direction_value.value,
         duration_seconds=duration_seconds,
         outcome=summary or None,
+        kept_callbacks=kept or None,
     )
     change.save()
     return _summary(session, ticket)

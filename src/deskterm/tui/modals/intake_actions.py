@@ -81,7 +81,7 @@ class AddCallModal(TicketModal):
         self.query_one("#outcome").focus()
 
     def request(self) -> tuple[Callable[..., Any], dict[str, Any]]:
-        from deskterm.desk.callbacks import log_call
+        from deskterm.desk.tickets import log_call
 
         return log_call, {
             **self.base(),

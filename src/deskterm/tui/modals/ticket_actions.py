@@ -125,7 +125,7 @@ class CallModal(TicketModal):
             self.duration_edited = True
 
     def request(self) -> tuple[Callable[..., Any], dict[str, Any]]:
-        from deskterm.desk.callbacks import log_call
+        from deskterm.desk.tickets import log_call
 
         try:
             seconds = parse_duration(self.query_one("#duration", Input).value)
