@@ -18,7 +18,8 @@ async def start_call(pilot, caller: str) -> IntakeScreen:
     screen = pilot.app.screen
     await type_text(pilot, caller)
     await until(pilot, lambda: screen.query_one("#matches", OptionList).option_count, "matches")
-    await pilot.press("enter", "enter")
+    # One caller matches: a single enter takes them.
+    await pilot.press("enter")
     await until(pilot, lambda: screen.contact is not None, "caller chosen")
     return screen
 

@@ -343,6 +343,11 @@ class IntakeScreen(Screen[None]):
     @on(Input.Submitted, "#lookup")
     def to_matches(self) -> None:
         matches = self.query_one("#matches", OptionList)
+        only = matches.get_option_at_index(0) if matches.option_count == 1 else None
+        if only is not None and only.id and only.id.isdigit():
+            # One caller matches: enter takes them, the analyst goes straight to the problem.
+            self.load_caller(int(only.id), chosen=True)
+            return
         if matches.option_count:
             matches.focus()
             if matches.highlighted is None:
