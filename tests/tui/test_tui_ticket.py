@@ -200,7 +200,12 @@ async def test_status_callback_and_outbound_call(make_app, seeded, test_clock) -
     ticket = stored(seeded, "outlook")
     call = ticket.events[-1]
     assert call.kind == "call_logged"
-    assert call.data == {"direction": "outbound", "duration_seconds": 75, "outcome": "works again"}
+    assert call.data == {
+        "direction": "outbound",
+        "duration_seconds": 75,
+        "outcome": "works again",
+        "kept_callbacks": 1,
+    }
     assert seeded.known.as_(AGENT).read(pending_callbacks, ref=ticket.id) == []
 
 
@@ -225,3 +230,31 @@ async def test_the_ticket_follows_changes_made_elsewhere(make_app, seeded) -> No
         seeded.known.as_(AGENT2).write(add_note, ref=seeded.refs["laptop"], text="seen by bob")
         app.poll_changes()
         await until(pilot, lambda: screen.ticket.events[-1].data.get("text") == "seen by bob")
+
+
+async def test_raise_impact_then_close_after_resolving(make_app, seeded) -> None:
+    app = make_app(AGENT)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_ticket(pilot, seeded.refs["outlook"])
+        assert not screen.check_action("close_ticket", ())
+        await pilot.press("i")
+        dialog = await modal(pilot)
+        # Impact is focused: open it, one up from medium is "high"; the priority shows at once.
+        await pilot.press("enter", "up", "enter")
+        await until(pilot, lambda: "P2" in str(dialog.query_one("#derived").render()))
+        await pilot.press("ctrl+s")
+        await saved(pilot, screen)
+        assert stored(seeded, "outlook").priority == "P2"
+        await pilot.press("r")
+        await modal(pilot)
+        await pilot.press("enter", "down", "down", "enter", "tab")
+        await type_text(pilot, "Reset the mail profile")
+        await pilot.press("ctrl+s")
+        await saved(pilot, screen)
+        assert screen.check_action("close_ticket", ())
+        await pilot.press("x")
+        await until(pilot, lambda: screen.ticket.status == "closed", "closed")
+    ticket = stored(seeded, "outlook")
+    assert (ticket.status, ticket.impact) == ("closed", "high")
+    kinds = [e.kind for e in ticket.events]
+    assert kinds[-1] == "closed" and "field_changed" in kinds

@@ -519,3 +519,61 @@ class EscalateModal(TicketModal):
                 raise InvalidInput("say why it is escalated", field="reason")
             return assign, {**self.base(), "to": target["to"], "reason": reason}
         return escalate, {**self.base(), **target, "reason": reason}
+
+
+# --------------------------------------------------------------------------- priority
+
+
+class PriorityModal(TicketModal):
+    """Impact and urgency, with the priority they give shown live; an override needs a reason."""
+
+    TITLE_TEXT = "Impact, urgency, priority"
+
+    def fields(self) -> ComposeResult:
+        levels = [(level, level) for level in ("high", "medium", "low")]
+        yield label("Impact")
+        yield Select(levels, id="impact", value=self.ticket.impact, allow_blank=False, compact=True)
+        yield label("Urgency")
+        yield Select(
+            levels, id="urgency", value=self.ticket.urgency, allow_blank=False, compact=True
+        )
+        yield Static(id="derived")
+        yield label("Override (only with a reason)")
+        overrides = [("no override", "")] + [(f"P{n}", f"P{n}") for n in range(1, 6)]
+        yield Select(overrides, id="priority", value="", allow_blank=False, compact=True)
+        yield FieldError("priority")
+        yield label("Reason")
+        yield Input(id="reason", compact=True)
+        yield FieldError("reason")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.show_derived()
+        self.query_one("#impact").focus()
+
+    @on(Select.Changed, "#impact")
+    @on(Select.Changed, "#urgency")
+    def show_derived(self) -> None:
+        from deskterm import defaults
+        from deskterm.tui.format import priority_text
+
+        matrix = defaults.priority_matrix()
+        impact = str(self.query_one("#impact", Select).value)
+        urgency = str(self.query_one("#urgency", Select).value)
+        number = matrix.priority(impact, urgency)
+        text = Text("Gives ")
+        text.append_text(priority_text(number, long=True))
+        text.append(f" · {matrix.level(number).meaning}", style="dim")
+        self.query_one("#derived", Static).update(text)
+
+    def request(self) -> tuple[Callable[..., Any], dict[str, Any]]:
+        from deskterm.desk.tickets import set_priority
+
+        override = str(self.query_one("#priority", Select).value or "")
+        return set_priority, {
+            **self.base(),
+            "impact": str(self.query_one("#impact", Select).value),
+            "urgency": str(self.query_one("#urgency", Select).value),
+            "priority": override or None,
+            "reason": self.query_one("#reason", Input).value or None,
+        }

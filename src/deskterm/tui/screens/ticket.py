@@ -79,6 +79,14 @@ class TicketScreen(Screen[None]):
         Binding("t", "take", "Take", tooltip="Assign the ticket to yourself", id="take"),
         Binding("e", "escalate", "Escalate", tooltip="Escalate with a reason", id="escalate"),
         Binding("a", "reassign", "Reassign", tooltip="Reassign to another analyst", id="reassign"),
+        Binding(
+            "i",
+            "priority",
+            "Priority",
+            tooltip="Change impact and urgency, or override the priority",
+            id="priority",
+        ),
+        Binding("x", "close_ticket", "Close", tooltip="Close a resolved ticket", id="close"),
     ]
 
     @dataclass
@@ -324,8 +332,10 @@ class TicketScreen(Screen[None]):
         is_open = ticket.status in OPEN_STATUSES
         actor = getattr(self.app, "actor", None)
         mine = actor is not None and ticket.assignee == actor.login
-        if action in ("status", "callback", "escalate", "reassign"):
+        if action in ("status", "callback", "escalate", "reassign", "priority"):
             return is_open
+        if action == "close_ticket":
+            return ticket.status == Status.RESOLVED
         if action == "resolve":
             return is_open
         if action == "reopen":
@@ -406,6 +416,25 @@ class TicketScreen(Screen[None]):
 
         if self.ticket:
             self._open(AssignModal(self.ticket), "reassigned")
+
+    def action_priority(self) -> None:
+        from deskterm.tui.modals.ticket_actions import PriorityModal
+
+        if self.ticket:
+            self._open(PriorityModal(self.ticket), "priority changed")
+
+    def action_close_ticket(self) -> None:
+        if self.ticket:
+            self.query_one(DeskBar).busy = True
+            self.close_it(self.ticket.id, self.ticket.version)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="close")
+    def close_it(self, ticket_id: int, version: int) -> None:
+        from deskterm.desk.tickets import close
+
+        self.app.desk.write(close, ref=ticket_id, expected_version=version)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self.notify, "Closed.", title="Closed")
+        self.app.call_from_thread(self.load)
 
     def action_take(self) -> None:
         from deskterm.desk.tickets import assign
