@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, tzinfo
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from deskterm.domain.errors import InvalidInput
-from deskterm.domain.priority import PriorityMatrix, parse_priority
-from deskterm.domain.sla import SlaPolicy, SlaTargets
+from deskterm.domain.priority import PriorityMatrix
+from deskterm.domain.sla import SlaPolicy
 from deskterm.paths import data_file
 
 
@@ -39,22 +40,34 @@ def priority_matrix() -> PriorityMatrix:
 
 @cache
 def sla_policy() -> SlaPolicy:
-    raw = _load("sla.toml")
-    targets: dict[int, SlaTargets] = {}
-    for key, spec in raw.items():
-        if not isinstance(spec, dict):
-            continue
-        number = parse_priority(key)
-        try:
-            targets[number] = SlaTargets(
-                response=timedelta(hours=float(spec["response_hours"])),
-                resolution=timedelta(hours=float(spec["resolution_hours"])),
-            )
-        except (KeyError, TypeError, ValueError):
-            raise InvalidInput(
-                f"{data_file('sla.toml')}: {key} needs response_hours and resolution_hours"
-            ) from None
-    return SlaPolicy(targets=targets, warning_share=float(raw.get("warning_share", 0.75)))
+    path = data_file("sla.toml")
+    try:
+        return SlaPolicy.from_mapping(_load("sla.toml"), holidays=public_holidays, zone=time_zone)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{path}: {exc}") from None
+
+
+def public_holidays(country: str, subdivision: str | None) -> Collection[date]:
+    """A country's public holidays, computed year by year as they are asked about."""
+    import holidays
+
+    try:
+        return holidays.country_holidays(country.strip().upper(), subdiv=subdivision)
+    except NotImplementedError as exc:
+        raise InvalidInput(
+            f"holidays: {exc} (use a country code like GB, DE or US, and a subdivision of it)"
+        ) from None
+
+
+def time_zone(name: str) -> tzinfo:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            f"unknown time zone {name!r} (use a name like Europe/London or America/New_York)"
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -343,6 +343,10 @@ TECH = Actor(
     id=2, login="tom", name="Tom", role=Role.TECHNICIAN, level=2, group_ids=frozenset({20})
 )
 SUPER = Actor(id=3, login="sam", name="Sam", role=Role.SUPERVISOR, level=2)
+#: A supervisor of group 10 (Alice's group).
+BOSS = Actor(
+    id=5, login="bea", name="Bea", role=Role.SUPERVISOR, level=1, group_ids=frozenset({10})
+)
 ADMIN = Actor(id=4, login="ada", name="Ada", role=Role.ADMIN, level=3)
 
 
@@ -362,7 +366,13 @@ def test_who_works_on_a_ticket() -> None:
     assert works_on(AGENT, mine) and works_on(AGENT, in_my_queue) and works_on(AGENT, nowhere)
     assert not works_on(AGENT, theirs) and not works_on(AGENT, elsewhere)
     assert may_work(AGENT, mine) and not may_work(AGENT, theirs)
-    assert may_work(SUPER, theirs) and may_work(SYSTEM, theirs)
+    assert may_work(BOSS, theirs) and may_work(SYSTEM, theirs) and may_work(ADMIN, theirs)
+    # A supervisor of other groups is an analyst like any other here.
+    assert not may_work(SUPER, theirs) and not may_work(BOSS, elsewhere)
+    # Likewise at their level: an L2 technician takes L2 work of their group, not L3.
+    assert works_on(TECH, TicketHold(assignee_id=None, group_id=20, level=2))
+    assert not works_on(TECH, TicketHold(assignee_id=None, group_id=20, level=3))
+    assert works_on(TECH, TicketHold(assignee_id=TECH.id, group_id=20, level=3))
 
 
 def test_who_may_assign() -> None:
@@ -374,9 +384,10 @@ def test_who_may_assign() -> None:
     assert not may_assign(AGENT, theirs, AGENT.id)
     assert not may_assign(AGENT, theirs, None)
     assert may_assign(AGENT, in_my_queue, TECH.id)
-    assert may_assign(AGENT, elsewhere, AGENT.id)
+    assert not may_assign(AGENT, elsewhere, AGENT.id)
     assert not may_assign(AGENT, elsewhere, TECH.id)
-    assert may_assign(SUPER, theirs, AGENT.id) and may_assign(SUPER, elsewhere, None)
+    assert may_assign(BOSS, theirs, AGENT.id) and not may_assign(BOSS, elsewhere, None)
+    assert not may_assign(SUPER, theirs, AGENT.id) and may_assign(ADMIN, elsewhere, None)
 
 
 def test_who_manages_analysts_and_availability() -> None:
@@ -437,7 +448,26 @@ SAMPLES: dict[EventKind, tuple[dict[str, Any], str]] = {
     EventKind.REOPENED: ({"reason": "still broken"}, "reopened it (still broken)"),
     EventKind.CLOSED: ({}, "closed it"),
     EventKind.SLA_WARNING: ({"clock": "resolution"}, "warned: resolution SLA nearly used up"),
+    EventKind.ESCALATION_RULE: (
+        {
+            "rule": "P1 waiting",
+            "reason": "P1 unassigned for 10 minutes",
+            "outcome": "escalated to Desktop Support (L2)",
+            "told": ["sam"],
+        },
+        "applied escalation rule 'P1 waiting' (P1 unassigned for 10 minutes): escalated to "
+        "Desktop Support (L2); told sam",
+    ),
     EventKind.SLA_BREACHED: ({"clock": "first_response"}, "recorded a first response SLA breach"),
+    EventKind.KB_LINKED: (
+        {"article": "KB-12", "title": "Reset a VPN token"},
+        "solved it with KB-12 (Reset a VPN token)",
+    ),
+    EventKind.KB_NEEDED: ({"topic": "VPN token"}, "flagged that an article is needed: VPN token"),
+    EventKind.SURVEY_RECORDED: (
+        {"csat": 4, "nps": 9},
+        "recorded the customer's survey: CSAT 4, NPS 9",
+    ),
 }
 
 

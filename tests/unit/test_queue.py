@@ -118,10 +118,12 @@ def test_claiming_from_a_group_one_is_not_in_is_refused(known: KnownDesk) -> Non
     assert _claim(known, TECH, "desktop support") == ticket_id
 
 
-def test_a_supervisor_may_pull_from_any_group(known: KnownDesk) -> None:
+def test_a_supervisor_pulls_from_their_groups_and_an_admin_from_any(known: KnownDesk) -> None:
     ticket_id = _queued(known, T0, group=DESKTOP)
     assert _claim(known, SUPERVISOR) is None  # their own groups hold nothing
-    assert _claim(known, SUPERVISOR, DESKTOP) == ticket_id
+    with pytest.raises(PermissionDenied, match=f"{SUPERVISOR} is not in {DESKTOP}"):
+        _claim(known, SUPERVISOR, DESKTOP)
+    assert _claim(known, ADMIN, DESKTOP) == ticket_id
 
 
 def test_bad_claims_are_refused(known: KnownDesk) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from deskterm import __version__
-from deskterm.cli import admin, comms, people, tickets
+from deskterm.cli import admin, bench, comms, data, kb, people, report, sla, tickets
 from deskterm.cli.common import State, env_flag, fail
 
 app = typer.Typer(
@@ -28,7 +28,13 @@ app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.config_app, name="config")
 app.add_typer(comms.outbox_app, name="outbox")
 app.add_typer(comms.mail_app, name="mail")
+app.add_typer(kb.kb_app, name="kb")
+app.add_typer(report.report_app, name="report")
+app.add_typer(sla.sla_app, name="sla")
+app.command("survey")(report.survey)
 app.command("demo")(admin.demo)
+data.register(app)
+app.command("bench")(bench.bench)
 
 
 def _version(value: bool) -> None:

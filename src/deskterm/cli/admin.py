@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import getpass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from deskterm.cli.common import State, err, literal, out, print_json
+
+if TYPE_CHECKING:
+    from deskterm.domain.priority import PriorityMatrix
+    from deskterm.domain.sla import SlaPolicy
 
 db_app = typer.Typer(help="The database: migrations and where it is.", no_args_is_help=True)
 config_app = typer.Typer(
@@ -98,6 +102,7 @@ def config_check() -> None:
     defaults.priority_matrix.cache_clear()
     defaults.sla_policy.cache_clear()
     matrix = defaults.priority_matrix()
+    _check_colours(matrix)
     policy = defaults.sla_policy()
     missing = [f"P{n}" for n in matrix.levels if n not in policy.targets]
     if missing:
@@ -119,6 +124,49 @@ def config_check() -> None:
         f"{len(matrix.levels)} priorities, {len(codes)} resolution codes, "
         f"{len(groups)} groups, {len(categories)} categories"
     )
+    _show_sla(policy)
+
+
+def _check_colours(matrix: PriorityMatrix) -> None:
+    """Each priority's colour is how the screens show it: it must be a style Rich knows."""
+    from rich.errors import StyleSyntaxError
+    from rich.style import Style
+
+    from deskterm.domain.errors import InvalidInput
+    from deskterm.paths import data_file
+
+    for number, level in sorted(matrix.levels.items()):
+        try:
+            Style.parse(level.colour)
+        except StyleSyntaxError:
+            raise InvalidInput(
+                f"{data_file('priority.toml')}: P{number} colour {level.colour!r} is not a "
+                "colour or style (try red, bold yellow, #ff8800)"
+            ) from None
+
+
+def _show_sla(policy: SlaPolicy) -> None:
+    from deskterm.domain.sla import describe_rules
+
+    share = f"{policy.warning_share:.0%}"
+    out.print(
+        f"SLA: warning at {share} of a target used; clocks pause while waiting on the customer"
+    )
+    for number, target in sorted(policy.targets.items()):
+        cadence = (
+            f", callback every {target.callback_every.total_seconds() / 3600:g}h"
+            if target.callback_every
+            else ""
+        )
+        out.print(
+            literal(
+                f"  P{number}: first response {target.response.total_seconds() / 3600:g}h, "
+                f"resolution {target.resolution.total_seconds() / 3600:g}h, "
+                f"calendar {target.calendar.name}{cadence}"
+            )
+        )
+    for line in describe_rules(policy.rules):
+        out.print(literal(f"  rule {line}"), soft_wrap=True)
 
 
 @config_app.command("path")

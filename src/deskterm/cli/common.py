@@ -74,8 +74,11 @@ def print_json(data: Any) -> None:
 
 
 def literal(value: Any) -> Text:
-    """Outside text as a Rich renderable that interprets no markup."""
-    return Text("" if value is None else str(value))
+    """Outside text as a Rich renderable that interprets no markup and carries no control
+    sequence to the terminal (rows written by another tool may hold one)."""
+    from deskterm.domain.text import visible
+
+    return Text(visible("" if value is None else str(value)))
 
 
 def when(value: datetime | None, *, now: datetime | None = None) -> str:
@@ -128,7 +131,10 @@ def one_line(text: str) -> str:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    """One plain line on stderr (never wrapped, never markup) and exit ``code``."""
-    sys.stderr.write(f"deskterm: {one_line(message)}\n")
+    """One plain line on stderr (never wrapped, never markup, no control sequence: a message
+    may quote what someone typed) and exit ``code``."""
+    from deskterm.domain.text import visible
+
+    sys.stderr.write(f"deskterm: {one_line(visible(message))}\n")
     sys.stderr.flush()
     raise SystemExit(code)

@@ -125,17 +125,31 @@ def analyst_away(
         str | None, typer.Option(help="Who takes their new tickets meanwhile.")
     ] = None,
     reason: Annotated[str | None, typer.Option(help="Why, e.g. 'holiday until Monday'.")] = None,
+    handover: Annotated[
+        bool,
+        typer.Option(
+            "--handover",
+            help="Also hand their open tickets to the backup now (the customers are told).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Mark an analyst away; tickets meant for them go to the backup."""
-    from deskterm.desk.analysts import set_away
+    from deskterm.desk.away import go_away
 
     state: State = ctx.obj
-    analyst = state.desk().write(set_away, login=login, backup=backup, reason=reason)
+    result = state.desk().write(
+        go_away, login=login, backup=backup, reason=reason, handover=handover
+    )
+    analyst = result.analyst
     if as_json:
-        print_json(analyst.to_json())
+        print_json({**analyst.to_json(), "handed_over": [t.ref for t in result.handed_over]})
         return
     out.print(literal(f"{analyst.login} is away; backup: {analyst.backup or 'none'}"))
+    if handover:
+        holders = sorted({t.assignee or "" for t in result.handed_over}) or [analyst.backup]
+        refs = ", ".join(t.ref for t in result.handed_over) or "none were open"
+        out.print(literal(f"handed to {', '.join(h for h in holders if h)}: {refs}"))
 
 
 @analyst_app.command("back")

@@ -180,7 +180,11 @@ def list_(
             t.ref,
             _priority_text(t.priority),
             STATUS_SHORT.get(t.status, t.status),
-            due_in(t.resolve_due_at) if t.status not in _DONE else Text("-"),
+            Text("-")
+            if t.status in _DONE
+            else Text("paused", style="dim")
+            if t.sla_paused_at
+            else due_in(t.resolve_due_at),
             literal(t.subject),
         ]
         if wide:
@@ -198,17 +202,13 @@ STATUS_SHORT = {
     "waiting_customer": "wait cust",
     "waiting_third_party": "wait 3rd",
 }
-_PRIORITY_STYLE = {
-    "P1": "bold red",
-    "P2": "dark_orange",
-    "P3": "yellow",
-    "P4": "green",
-    "P5": "blue",
-}
 
 
 def _priority_text(code: str) -> Text:
-    return Text(code, style=_PRIORITY_STYLE.get(code, ""))
+    from deskterm.tui.format import priority_style
+
+    # The colour an admin gave the priority in priority.toml, as the app shows it.
+    return Text(code, style=priority_style(int(code.lstrip("Pp") or 0)))
 
 
 def _detail_json(ticket: TicketDetail) -> dict:
@@ -249,11 +249,13 @@ def render_ticket(t: TicketDetail) -> Group:
     head = Text()
     head.append(f"{t.ref}  ", style="bold")
     head.append_text(_priority_text(t.priority))
-    head.append(f"  {t.status.replace('_', ' ')}  L{t.level} {t.group or 'no group'}  ")
-    head.append("with ")
-    head.append(t.assignee_name or "nobody", style="bold")
+    head.append(f"  {t.status.replace('_', ' ')}  L{t.level} ")
+    head.append_text(literal(t.group or "no group"))
+    head.append("  with ")
+    head.append_text(literal(t.assignee_name or "nobody"))
+    head.stylize("bold", len(head) - len(literal(t.assignee_name or "nobody")))
     head.append("\n")
-    head.append(t.subject)
+    head.append_text(literal(t.subject))
     facts = Table.grid(padding=(0, 2))
     facts.add_column(style="dim", no_wrap=True)
     facts.add_column()
@@ -281,7 +283,13 @@ def render_ticket(t: TicketDetail) -> Group:
         + (f" (override: {t.priority_reason})" if t.priority_reason else ""),
     )
     facts.add_row("Opened", f"{when(t.created_at)} by {t.created_by or 'system'} via {t.channel}")
-    if t.status not in _DONE:
+    if t.status not in _DONE and t.sla_left_seconds is not None:
+        # Waiting on the customer: the clock stands still, so a date would mislead.
+        hours = t.sla_left_seconds / 3600
+        facts.add_row(
+            "Due", f"paused while waiting on the customer, {hours:.1f} working hours left"
+        )
+    elif t.status not in _DONE:
         facts.add_row(
             "Due",
             Text.assemble(
@@ -573,18 +581,37 @@ def callback(
     ctx: typer.Context,
     ref: RefArg,
     when_: Annotated[
-        str,
-        typer.Option("--when", help="When to call: 'in 2h', 'tomorrow 9:00', '2026-12-01 14:30'."),
-    ],
-    reason: Annotated[str, typer.Option(help="What the call is for.")],
+        str | None,
+        typer.Option(
+            "--when",
+            help="When to call: 'in 2h', 'tomorrow 9:00', '2026-12-01 14:30'; default: the "
+            "follow-up cadence of the ticket's priority.",
+        ),
+    ] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(help="What the call is for (default with the cadence: a follow-up)."),
+    ] = None,
     expect_version: ExpectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Promise the customer a call back; an outbound call on the ticket keeps the promise."""
     from deskterm.desk import clock
-    from deskterm.desk.callbacks import parse_when, schedule_callback
+    from deskterm.desk.callbacks import parse_when, propose_callback, schedule_callback
+    from deskterm.domain.errors import InvalidInput
 
-    due = parse_when(when_, clock.now())
+    if when_ is None:
+        proposal = _state(ctx).desk().read(propose_callback, ref=ref)
+        if proposal is None:
+            raise InvalidInput(
+                f"{ref.upper()}'s priority has no callback cadence: say when with --when",
+                field="when",
+            )
+        due, reason = proposal.due_at, reason or proposal.reason
+    else:
+        due = parse_when(when_, clock.now())
+    if not reason:
+        raise InvalidInput("say what the call is for with --reason", field="reason")
     ticket = (
         _state(ctx)
         .desk()

@@ -17,13 +17,15 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlmodel import create_engine
 
 from deskterm.domain.errors import DatabaseUnavailable, InvalidInput
 
 _WRITE = "deskterm_write"
+#: How long a SQLite writer waits for another's lock before "database is locked".
+BUSY_TIMEOUT_MS = 5000
 
 
 def normalise_url(raw: str) -> URL:
@@ -70,14 +72,18 @@ def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
         parent = Path(database).expanduser().parent
         if not parent.is_dir():
             raise DatabaseUnavailable(f"cannot open database: folder {parent} does not exist")
-    engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 5})
+    engine = create_engine(
+        url,
+        echo=echo,
+        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000},
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute("PRAGMA busy_timeout = 5000")
+            cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_MS)}")
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA synchronous = NORMAL")
             if database not in ("", ":memory:"):
@@ -139,8 +145,11 @@ def translate_errors(db: Database) -> Iterator[None]:
     try:
         yield
     except DBAPIError as exc:
+        # DatabaseError itself (not its kin, integrity or data errors) is what SQLite says of
+        # a file that is no database at all.
         if exc.connection_invalidated or (
-            isinstance(exc, OperationalError) and _is_unavailable(exc)
+            (isinstance(exc, OperationalError) or type(exc) is DatabaseError)
+            and _is_unavailable(exc)
         ):
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise DatabaseUnavailable(

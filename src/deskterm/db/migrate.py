@@ -15,9 +15,9 @@ from sqlalchemy import inspect, text
 from deskterm.db.engine import Database
 from deskterm.domain.errors import SchemaMismatch
 
-HEAD = "0003_outbox"
+HEAD = "0005_kb"
 #: Every revision this code knows, oldest first.
-KNOWN = ("0001_initial", "0002_callbacks", "0003_outbox")
+KNOWN = ("0001_initial", "0002_callbacks", "0003_outbox", "0004_sla", "0005_kb")
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

@@ -162,6 +162,8 @@ class Ticket(SQLModel, table=True):
         ),
         Index("ix_ticket_contact", "contact_id", "created_at"),
         Index("ix_ticket_created", "created_at"),
+        # The SLA check reads only the tickets whose next alarm has come (desk/sla.py).
+        Index("ix_ticket_sla_next", "sla_next_at"),
         CheckConstraint("priority BETWEEN 1 AND 5", name="ck_ticket_priority"),
         CheckConstraint("level BETWEEN 1 AND 3", name="ck_ticket_level"),
     )
@@ -194,6 +196,19 @@ class Ticket(SQLModel, table=True):
     closed_at: datetime | None = _ts()
     response_due_at: datetime | None = _ts()
     resolve_due_at: datetime | None = _ts()
+    # SLA clock (desk/clocks.py): working seconds used before the running stretch that began
+    # at ``sla_running_since``; while paused (waiting on the customer, or finished) only
+    # ``sla_paused_at`` is set and the used time is frozen.
+    sla_running_since: datetime | None = _ts()
+    sla_paused_at: datetime | None = _ts()
+    sla_used_seconds: int = Field(default=0)
+    response_warn_at: datetime | None = _ts()
+    resolve_warn_at: datetime | None = _ts()
+    #: Warnings and breaches already logged (bits, see domain/sla.py ``Alert``).
+    sla_alerts: int = Field(default=0)
+    #: When the SLA check must next look at this ticket; never later than needed.
+    sla_next_at: datetime | None = _ts()
+    unassigned_since: datetime | None = _ts()
     version: int = Field(default=1, sa_column=_ticket_version)
 
 
@@ -326,3 +341,70 @@ class MailAttachment(SQLModel, table=True):
     content_type: str = Field(sa_type=String(200))
     size: int = Field(default=0)
     content: bytes = Field(sa_type=LargeBinary)
+
+
+class KbArticle(SQLModel, table=True):
+    """A knowledge-base article (``KB-12``): Markdown body, draft or published.
+
+    The search index is not mapped: an FTS5 table on SQLite, a generated ``search_vector``
+    column on PostgreSQL (migration 0005), both filled by the database itself.
+    """
+
+    __tablename__ = "kb_article"
+    __table_args__ = (Index("ix_kb_article_status", "status", "updated_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(sa_type=String(200))
+    body: str = Field(default="", sa_type=Text)
+    category_id: int | None = Field(default=None, foreign_key="category.id")
+    #: Lower-case words separated by single spaces, so they are searched like the text.
+    tags: str = Field(default="", sa_type=String(400))
+    status: str = Field(default="draft", sa_type=String(16))
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+    created_by_id: int | None = Field(default=None, foreign_key="analyst.id")
+    updated_by_id: int | None = Field(default=None, foreign_key="analyst.id")
+
+
+class KbTicket(SQLModel, table=True):
+    """An article that solved a ticket ("solved with KB-12")."""
+
+    __tablename__ = "kb_ticket"
+
+    article_id: int = Field(foreign_key="kb_article.id", primary_key=True)
+    ticket_id: int = Field(sa_type=BigId, foreign_key="ticket.id", primary_key=True, index=True)
+    linked_at: datetime = _ts(nullable=False)
+    linked_by_id: int | None = Field(default=None, foreign_key="analyst.id")
+
+
+class KbNeed(SQLModel, table=True):
+    """A ticket resolved without an article that should have had one; ``kb gaps`` counts them
+    by category and topic (``topic_key`` is the topic folded for grouping)."""
+
+    __tablename__ = "kb_need"
+    __table_args__ = (Index("ix_kb_need_gap", "category_id", "topic_key"),)
+
+    ticket_id: int = Field(sa_type=BigId, foreign_key="ticket.id", primary_key=True)
+    category_id: int | None = Field(default=None, foreign_key="category.id")
+    topic: str = Field(sa_type=String(200))
+    topic_key: str = Field(sa_type=String(200))
+    flagged_at: datetime = _ts(nullable=False)
+    flagged_by_id: int | None = Field(default=None, foreign_key="analyst.id")
+
+
+class Survey(SQLModel, table=True):
+    """The customer's verdict on a resolved ticket: CSAT 1-5 and NPS 0-10, either may be
+    missing; ``via`` says how it was asked (the closing call, or an email reply)."""
+
+    __tablename__ = "survey"
+    __table_args__ = (
+        CheckConstraint("csat BETWEEN 1 AND 5", name="ck_survey_csat"),
+        CheckConstraint("nps BETWEEN 0 AND 10", name="ck_survey_nps"),
+    )
+
+    ticket_id: int = Field(sa_type=BigId, foreign_key="ticket.id", primary_key=True)
+    csat: int | None = None
+    nps: int | None = None
+    via: str = Field(default="call", sa_type=String(16))
+    recorded_at: datetime = _ts(nullable=False, index=True)
+    recorded_by_id: int | None = Field(default=None, foreign_key="analyst.id")

@@ -15,7 +15,12 @@ from deskterm.desk.lookups import analyst_by_login, group_by_name
 from deskterm.desk.schemas import AnalystPublic, GroupPublic
 from deskterm.domain.enums import OPEN_STATUSES, Availability, Role
 from deskterm.domain.errors import InvalidInput, PermissionDenied
-from deskterm.domain.permissions import Actor, may_manage_analysts, may_set_away
+from deskterm.domain.permissions import (
+    Actor,
+    may_manage_analysts,
+    may_manage_desk,
+    may_set_away,
+)
 from deskterm.domain.text import email_address, optional_line, required_line
 
 _LOGIN = re.compile(r"^[a-z][a-z0-9._-]{0,63}$")
@@ -224,11 +229,15 @@ def add_group(
     description: str | None = None,
     escalates_to: str | None = None,
 ) -> GroupPublic:
-    if not may_manage_analysts(actor):
+    if not may_manage_desk(actor):
         raise PermissionDenied("only an admin may add groups")
     name = required_line(name, field="name", limit=100)
+    # SQLite's lower() folds ASCII only: the exact name is checked too, so a non-ASCII
+    # duplicate is a clear refusal rather than a unique-constraint crash.
     if session.scalars(
-        select(SupportGroup.id).where(func.lower(SupportGroup.name) == name.lower())
+        select(SupportGroup.id).where(
+            (func.lower(SupportGroup.name) == name.lower()) | (SupportGroup.name == name)
+        )
     ).first():
         raise InvalidInput(f"a group named {name!r} exists already", field="name")
     target = group_by_name(session, escalates_to) if escalates_to else None

@@ -10,15 +10,17 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, aliased
 
-from deskterm.db.models import Analyst, Callback
+from deskterm import defaults
+from deskterm.db.models import Analyst, Callback, Contact, Ticket
 from deskterm.desk import clock, tickets
 from deskterm.desk.schemas import Public, TicketPublic
 from deskterm.domain.enums import EventKind
-from deskterm.domain.errors import InvalidInput
+from deskterm.domain.errors import InvalidInput, NotFound
 from deskterm.domain.permissions import Actor
+from deskterm.domain.refs import format_ref, parse_ref
 from deskterm.domain.text import required_line
 
 #: How far ahead a callback may be promised.
@@ -125,4 +127,75 @@ def pending_callbacks(session: Session, actor: Actor, *, ref: int) -> list[Callb
         )
         for cb, login in rows
         if cb.id is not None
+    ]
+
+
+class CallbackProposal(Public):
+    """When to call the customer next by the follow-up cadence of the ticket's priority."""
+
+    due_at: datetime
+    priority: str
+    every_hours: float
+    calendar: str
+    reason: str
+
+
+def propose_callback(session: Session, actor: Actor, *, ref: str | int) -> CallbackProposal | None:
+    """The next callback by the cadence (``callback_every_hours`` in sla.toml), counted in the
+    priority's working hours from now; None when the priority has no cadence."""
+    ticket_id = ref if isinstance(ref, int) else parse_ref(ref)
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise NotFound(f"no ticket {format_ref(ticket_id)}")
+    policy = defaults.sla_policy()
+    target = policy.for_priority(ticket.priority)
+    due = policy.propose_callback(clock.now(), ticket.priority)
+    if due is None or target is None or target.callback_every is None:
+        return None
+    hours = target.callback_every.total_seconds() / 3600
+    return CallbackProposal(
+        due_at=due,
+        priority=f"P{ticket.priority}",
+        every_hours=hours,
+        calendar=target.calendar.name,
+        reason="Follow-up on your case: where it stands and what comes next",
+    )
+
+
+class DueCallback(Public):
+    id: int
+    ticket_id: int
+    ref: str
+    due_at: datetime
+    reason: str
+    contact: str | None = None
+
+
+def due_callbacks(session: Session, actor: Actor, *, limit: int = 20) -> list[DueCallback]:
+    """Promises that have come due and are this analyst's to keep: promised by them or on a
+    ticket they hold. Soonest first (the oldest promise is the most urgent)."""
+    if actor.id is None:
+        return []
+    query = (
+        select(Callback.id, Callback.ticket_id, Callback.due_at, Callback.reason, Contact.name)
+        .join(Ticket, Ticket.id == Callback.ticket_id)
+        .outerjoin(Contact, Contact.id == Ticket.contact_id)
+        .where(
+            Callback.done_at.is_(None),
+            Callback.due_at <= clock.now(),
+            or_(Callback.scheduled_by_id == actor.id, Ticket.assignee_id == actor.id),
+        )
+        .order_by(Callback.due_at, Callback.id)
+        .limit(limit)
+    )
+    return [
+        DueCallback(
+            id=row.id,
+            ticket_id=row.ticket_id,
+            ref=format_ref(row.ticket_id),
+            due_at=row.due_at,
+            reason=row.reason,
+            contact=row.name,
+        )
+        for row in session.execute(query)
     ]

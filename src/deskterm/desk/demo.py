@@ -60,6 +60,7 @@ from deskterm.domain.errors import InvalidInput
 from deskterm.domain.refs import format_ref
 from deskterm.domain.text import phone_digits
 from deskterm.domain.transitions import ALLOWED, status_for_holder
+from deskterm.domain.worktime import Timeline
 from deskterm.paths import data_file
 
 MAX_TICKETS = 5_000_000
@@ -155,6 +156,8 @@ _PACE = (0.0, 0.1, 0.3, 1.0, 1.5, 2.5)
 
 _HOUR = 3600
 _DAY = 86400
+#: Statuses in which a ticket's SLA clock stands still (desk/clocks.py ``PAUSED``).
+_SLA_PAUSED = frozenset({_WAITING_CUSTOMER, _RESOLVED, _CLOSED, _CANCELLED})
 
 # The status the "me" tickets stop at, so the person trying the demo finds work of every kind.
 _MY_STORIES = (
@@ -443,6 +446,14 @@ class _Tk:
     response_due: int | None
     resolve_due: int | None
     version: int
+    # The SLA clock, as desk/clocks.py keeps it (whole seconds).
+    sla_priority: int
+    sla_run: int | None
+    sla_paused: int | None
+    sla_used: int
+    response_warn: int | None
+    resolve_warn: int | None
+    unassigned: int | None
     #: The time of its latest change: the next one comes after it.
     t: int
     #: The values its texts are filled with.
@@ -461,6 +472,8 @@ class _Tk:
         self.resolved = None
         self.closed = None
         self.version = 1
+        self.response_due = self.resolve_due = None
+        self.response_warn = self.resolve_warn = None
 
 
 # --------------------------------------------------------------------------- writing
@@ -491,7 +504,9 @@ _TABLES: dict[str, tuple[str, ...]] = {
             "id subject description contact_id asset_id category_id channel impact urgency "
             "priority priority_reason status level group_id assignee_id resolution_code "
             "resolution_text created_by_id created_at updated_at first_response_at resolved_at "
-            "closed_at response_due_at resolve_due_at version",
+            "closed_at response_due_at resolve_due_at version sla_running_since sla_paused_at "
+            "sla_used_seconds response_warn_at resolve_warn_at sla_alerts sla_next_at "
+            "unassigned_since",
         ),
         ("ticket_link", "id ticket_id other_id kind created_at created_by_id"),
         ("ticket_event", "id ticket_id ticket_version at actor_id kind visibility data"),
@@ -571,8 +586,9 @@ class _SqliteSink:
         self._conn.execute("PRAGMA synchronous = OFF")
         sample = 1_764_000_123
         assert self.stamp(sample) == sqlite_timestamp(datetime.fromtimestamp(sample, UTC))
+        # Table and column names are the constants of _TABLES, values are bound parameters.
         self._sql = {
-            table: f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+            table: f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"  # nosec B608
             for table, cols in _TABLES.items()
         }
 
@@ -811,7 +827,8 @@ def _read_desk(db: Database) -> _World:
                 ("organization", "organizations"),
                 ("asset", "assets"),
             )
-            if session.execute(text(f"SELECT 1 FROM {table} LIMIT 1")).first() is not None
+            # The table names are the constants above, never input.
+            if session.execute(text(f"SELECT 1 FROM {table} LIMIT 1")).first() is not None  # nosec B608
         ]
         if found:
             raise InvalidInput(
@@ -1294,13 +1311,27 @@ class _Desk:
             (i.value, u.value): matrix.priority(i, u) for i in Impact for u in Urgency
         }
         policy = defaults.sla_policy()
-        self.due: list[tuple[int | None, int | None]] = [(None, None)]
+        self.sla_share = policy.warning_share
+        # Working time by binary search over the calendar's periods: a million tickets
+        # cannot afford walking the calendar day by day.
+        first = datetime.fromtimestamp(builder.start - 2 * _DAY, UTC).date()
+        last = datetime.fromtimestamp(self.now + 400 * _DAY, UTC).date()
+        timelines: dict[str, Timeline] = {}
+        self.sla: list[tuple[int, int, Timeline] | None] = [None]
         for number in range(1, 6):
             target = policy.targets.get(number)
-            self.due.append(
-                (int(target.response.total_seconds()), int(target.resolution.total_seconds()))
-                if target
-                else (None, None)
+            if target is None:
+                self.sla.append(None)
+                continue
+            name = target.calendar.name
+            if name not in timelines:
+                timelines[name] = Timeline(target.calendar, first, last)
+            self.sla.append(
+                (
+                    int(target.response.total_seconds()),
+                    int(target.resolution.total_seconds()),
+                    timelines[name],
+                )
             )
         self.service_desk = self._first_line(world)
         self.members: dict[int, list[_Person]] = {g.id: [] for g in world.groups.values()}
@@ -1498,6 +1529,7 @@ class _Desk:
 
     def _write_ticket(self, tk: _Tk) -> None:
         stamp = self.stamp
+        alerts, next_alarm = self._sla_alarms(tk)
         self.b.emit(
             "ticket",
             (
@@ -1527,6 +1559,14 @@ class _Desk:
                 None if tk.response_due is None else stamp(tk.response_due),
                 None if tk.resolve_due is None else stamp(tk.resolve_due),
                 tk.version,
+                None if tk.sla_run is None else stamp(tk.sla_run),
+                None if tk.sla_paused is None else stamp(tk.sla_paused),
+                tk.sla_used,
+                None if tk.response_warn is None else stamp(tk.response_warn),
+                None if tk.resolve_warn is None else stamp(tk.resolve_warn),
+                alerts,
+                None if next_alarm is None else stamp(next_alarm),
+                None if tk.unassigned is None else stamp(tk.unassigned),
             ),
         )
 
@@ -1640,6 +1680,69 @@ class _Desk:
         if visible and responds and actor is not None and tk.first_response is None:
             if kind != _E_CREATED:
                 tk.first_response = at
+        # Every change logs, so the clock follows here, as it does in tickets._Change.save().
+        if tk.priority != tk.sla_priority or (tk.sla_run is None) == (tk.status not in _SLA_PAUSED):
+            self._sla_follow(tk, at)
+        if tk.assignee is not None:
+            tk.unassigned = None
+        elif tk.unassigned is None:
+            tk.unassigned = at
+
+    def _sla_follow(self, tk: _Tk, at: int) -> None:
+        if tk.priority != tk.sla_priority:
+            old = self.sla[tk.sla_priority]
+            if tk.sla_run is not None and old is not None:
+                tk.sla_used += old[2].elapsed(tk.sla_run, at)
+                tk.sla_run = at
+            tk.sla_priority = tk.priority
+        plan = self.sla[tk.priority]
+        if tk.status not in _SLA_PAUSED:
+            if tk.sla_run is None:
+                tk.sla_run, tk.sla_paused = at, None
+        elif tk.sla_run is not None:
+            if plan is not None:
+                tk.sla_used += plan[2].elapsed(tk.sla_run, at)
+            tk.sla_run, tk.sla_paused = None, at
+        self._sla_plan(tk)
+
+    def _sla_plan(self, tk: _Tk) -> None:
+        """Due and warning times from the clock (domain/sla.py ``schedule``)."""
+        plan = self.sla[tk.priority]
+        anchor = tk.sla_run if tk.sla_run is not None else tk.sla_paused
+        if plan is None or anchor is None:
+            tk.response_due = tk.resolve_due = tk.response_warn = tk.resolve_warn = None
+            return
+        response, resolution, timeline = plan
+        used, share = tk.sla_used, self.sla_share
+        if tk.first_response is None or tk.response_due is None:
+            tk.response_due = timeline.add(anchor, response - used)
+            tk.response_warn = timeline.add(anchor, int(response * share) - used)
+        tk.resolve_due = timeline.add(anchor, resolution - used)
+        tk.resolve_warn = timeline.add(anchor, int(resolution * share) - used)
+
+    def _sla_alarms(self, tk: _Tk) -> tuple[int, int | None]:
+        """(alerts, next alarm): alarms already past count as recorded, as if the SLA check
+        had been running all along (the demo writes no log lines for them); the next one is
+        left for the check."""
+        running = tk.sla_run is not None
+        horizon = self.now if running else (tk.sla_paused or self.now)
+        answered = tk.first_response
+        response_end = horizon if answered is None else min(horizon, answered)
+        alerts, upcoming = 0, []
+        for warn, due, warned, breached, end, pending in (
+            (tk.response_warn, tk.response_due, 1, 2, response_end, answered is None),
+            (tk.resolve_warn, tk.resolve_due, 4, 8, horizon, True),
+        ):
+            if due is not None and due <= end:
+                alerts |= warned | breached
+            elif warn is not None and warn <= end:
+                alerts |= warned
+            if running and pending:
+                if warn is not None and not alerts & warned:
+                    upcoming.append(warn)
+                if due is not None and not alerts & breached:
+                    upcoming.append(due)
+        return alerts, min(upcoming) if upcoming else None
 
     def _change(self, tk: _Tk, at: int) -> None:
         tk.version += 1
@@ -1693,9 +1796,9 @@ class _Desk:
         tk.status = _ASSIGNED if holder is not None else _NEW
         tk.created = tk.updated = tk.t = at
         tk.first_response = at if channel in _LIVE else None
-        response, resolution = self.due[tk.priority]
-        tk.response_due = None if response is None else at + response
-        tk.resolve_due = None if resolution is None else at + resolution
+        tk.sla_priority, tk.sla_run, tk.sla_paused, tk.sla_used = tk.priority, at, None, 0
+        tk.unassigned = None if holder is not None else at
+        self._sla_plan(tk)
         self._log(
             tk,
             at,
@@ -1768,6 +1871,7 @@ class _Desk:
         self._change(tk, at)
         from_level = tk.level
         tk.group, tk.level, tk.assignee = target, target.level, None
+        tk.unassigned = at
         if tk.status in (_ASSIGNED, _IN_PROGRESS):
             tk.status = _NEW
         self._log(
@@ -1860,11 +1964,8 @@ class _Desk:
             changes.append(("priority", f"P{tk.priority}", f"P{derived}"))
         self._change(tk, at)
         tk.urgency = urgency
-        if derived != tk.priority:
-            tk.priority = derived
-            response, resolution = self.due[derived]
-            tk.response_due = None if response is None else tk.created + response
-            tk.resolve_due = None if resolution is None else tk.created + resolution
+        # The SLA clock follows in _log, from the working time used so far.
+        tk.priority = derived
         for name, old, new in changes:
             self._log(
                 tk, at, actor, _E_FIELD, _data(field=name, **{"from": old}, to=new, reason=reason)

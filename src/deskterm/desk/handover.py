@@ -17,7 +17,7 @@ from deskterm.desk.lookups import analyst_by_login, group_by_name
 from deskterm.desk.schemas import TicketPublic
 from deskterm.domain.enums import EventKind
 from deskterm.domain.errors import InvalidInput, PermissionDenied
-from deskterm.domain.permissions import Actor
+from deskterm.domain.permissions import Actor, may_hand_over
 from deskterm.domain.refs import format_ref
 from deskterm.domain.text import required_line
 from deskterm.domain.transitions import status_for_holder
@@ -53,6 +53,12 @@ def hand_over(
     for ticket_id in sorted(versions):
         ticket = tickets._load(session, ticket_id, versions[ticket_id])
         tickets._ensure_open(ticket, "handed over")
+        if not may_hand_over(actor, tickets._hold(ticket)):
+            # One ticket outside the supervisor's groups refuses the lot: nothing moves.
+            raise PermissionDenied(
+                f"{format_ref(ticket_id)} is in {tickets._group_name(session, ticket.group_id)}, "
+                "not one of your groups: only its supervisor or an admin hands it over"
+            )
         previous = tickets._login(session, ticket.assignee_id)
         previous_group = tickets._group_name(session, ticket.group_id)
         same_holder = target is not None and ticket.assignee_id == target.id

@@ -7,19 +7,21 @@ from sqlalchemy.orm import Session
 
 from deskterm.db.models import Analyst, Category, Contact, ResolutionCode, SupportGroup
 from deskterm.domain.errors import InvalidInput, NotFound, UnknownAnalyst
-from deskterm.domain.text import email_address, phone_digits
+from deskterm.domain.text import clean_line, email_address, phone_digits
 
 
 def analyst_by_login(session: Session, login: str) -> Analyst:
-    # Logins are stored lower-case; people type them any way.
-    analyst = session.scalars(select(Analyst).where(Analyst.login == login.strip().lower())).first()
+    # Logins are stored lower-case; people type them any way. Every name typed is cleaned
+    # before it reaches a query: PostgreSQL refuses a NUL byte even in a WHERE clause.
+    wanted = clean_line(login).lower()
+    analyst = session.scalars(select(Analyst).where(Analyst.login == wanted)).first()
     if analyst is None:
         raise UnknownAnalyst(f"no analyst with login {login!r}")
     return analyst
 
 
 def group_by_name(session: Session, name: str) -> SupportGroup:
-    wanted = name.strip()
+    wanted = clean_line(name)
     group = session.scalars(
         select(SupportGroup).where(func.lower(SupportGroup.name) == wanted.lower())
     ).first()
@@ -30,7 +32,7 @@ def group_by_name(session: Session, name: str) -> SupportGroup:
 
 
 def category_by_path(session: Session, text: str) -> Category:
-    wanted = " > ".join(part.strip() for part in text.replace("/", ">").split(">"))
+    wanted = " > ".join(part.strip() for part in clean_line(text).replace("/", ">").split(">"))
     category = session.scalars(
         select(Category).where(func.lower(Category.path) == wanted.lower())
     ).first()
@@ -46,7 +48,7 @@ def category_by_path(session: Session, text: str) -> Category:
 
 
 def resolution_code(session: Session, code: str) -> ResolutionCode:
-    row = session.get(ResolutionCode, code.strip().lower())
+    row = session.get(ResolutionCode, clean_line(code).lower())
     if row is None or not row.active:
         codes = ", ".join(
             session.scalars(
@@ -64,11 +66,13 @@ def contact_by_key(session: Session, key: str) -> Contact:
 
     Ambiguous keys are refused with the candidates, never guessed.
     """
-    text = key.strip()
+    text = clean_line(key)
     if not text:
         raise InvalidInput("name a contact by id, phone, email or name", field="contact")
-    if text.lstrip("#").isdigit() and (text.startswith("#") or len(text) < 7):
-        contact = session.get(Contact, int(text.lstrip("#")))
+    number = text.lstrip("#")
+    # ASCII digits only: "²" is a digit to str.isdigit() but not to int().
+    if number.isascii() and number.isdigit() and (text.startswith("#") or len(text) < 7):
+        contact = session.get(Contact, int(number))
         if contact is None:
             raise NotFound(f"no contact with id {text}")
         return contact

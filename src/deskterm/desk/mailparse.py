@@ -393,9 +393,10 @@ def part_text(part: Message) -> str:
     """A text part's words, whatever charset it claims or really uses."""
     data = _payload(part)
     declared = None
+    # A charset header too broken to read counts as none: the next guess is tried.
     try:
         declared = part.get_content_charset()
-    except Exception:
+    except Exception:  # nosec B110
         pass
     for charset in (declared, "utf-8"):
         if not charset:

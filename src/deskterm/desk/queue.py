@@ -19,7 +19,7 @@ from deskterm.desk.schemas import ClaimResult
 from deskterm.desk.tickets import get_ticket
 from deskterm.domain.enums import EventKind, Status, Visibility
 from deskterm.domain.errors import InvalidInput, PermissionDenied
-from deskterm.domain.permissions import Actor
+from deskterm.domain.permissions import Actor, may_pull_from
 
 
 def claim_next(session: Session, actor: Actor, *, group: str | None = None) -> ClaimResult:
@@ -28,7 +28,7 @@ def claim_next(session: Session, actor: Actor, *, group: str | None = None) -> C
         raise InvalidInput("the system cannot pull tickets", field="group")
     if group is not None:
         row = group_by_name(session, group)
-        if row.id not in actor.group_ids and not actor.is_supervisor:
+        if not may_pull_from(actor, row.id):
             raise PermissionDenied(f"{actor.login} is not in {row.name}")
         group_ids = [row.id]
     else:
@@ -48,6 +48,8 @@ def claim_next(session: Session, actor: Actor, *, group: str | None = None) -> C
             Ticket.group_id.in_(group_ids),
             Ticket.status == Status.NEW,
             Ticket.assignee_id.is_(None),
+            # Technicians pull at their level; a supervisor's or admin's groups are theirs.
+            *(() if actor.is_supervisor else (Ticket.level <= actor.level,)),
         )
         .order_by(Ticket.priority, Ticket.resolve_due_at, Ticket.id)
         .limit(1)

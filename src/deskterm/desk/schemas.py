@@ -93,6 +93,13 @@ class TicketPublic(Public):
     updated_at: datetime
     response_due_at: datetime | None = None
     resolve_due_at: datetime | None = None
+    #: When each SLA clock reaches the warning share (see data/sla.toml).
+    response_warn_at: datetime | None = None
+    resolve_warn_at: datetime | None = None
+    #: Set while the SLA clock stands still (waiting on the customer, or finished).
+    sla_paused_at: datetime | None = None
+    #: Working time left to resolve, while paused (it does not run down meanwhile).
+    sla_left_seconds: int | None = None
     version: int
 
 

@@ -36,6 +36,11 @@ def upgrade_database(db: Database) -> SchemaState:
 
 def seed_defaults(db: Database) -> bool:
     """Load groups, categories and resolution codes into a desk that has none. Idempotent."""
+    # Looked at first without the write lock: every start of every face passes here, and a
+    # desk that is busy writing (or locked by a backup) must still open to read.
+    with db.read() as session:
+        if session.scalar(select(func.count()).select_from(SupportGroup)):
+            return False
     with db.write() as session:
         if session.scalar(select(func.count()).select_from(SupportGroup)):
             return False

@@ -9,6 +9,7 @@ the analyst has not seen.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, and_, or_, select
@@ -27,7 +28,7 @@ from deskterm.db.models import (
     TicketEvent,
     TicketLink,
 )
-from deskterm.desk import clock, outbox
+from deskterm.desk import clock, clocks, outbox
 from deskterm.desk.contacts import contact_public
 from deskterm.desk.lookups import (
     analyst_by_login,
@@ -103,6 +104,7 @@ class _Change:
         # The change that opens a ticket happens when the ticket says it was created: a second
         # clock reading would put the first event after the row's updated_at.
         self.at = ticket.created_at if created else clock.now()
+        self.before = clocks.before(ticket)
         if not created:
             ticket.version = ticket.version + 1
             ticket.updated_at = self.at
@@ -128,6 +130,8 @@ class _Change:
                 self.ticket.first_response_at = self.at
 
     def save(self) -> None:
+        # Pauses, resumes or re-plans the SLA clock for whatever this change did.
+        clocks.follow(self.ticket, self.before, self.at)
         try:
             self.session.flush()
         except StaleDataError:
@@ -176,15 +180,35 @@ def _load(session: Session, ref: str | int, expected_version: int | None = None)
 
 
 def _hold(ticket: Ticket) -> TicketHold:
-    return TicketHold(assignee_id=ticket.assignee_id, group_id=ticket.group_id)
+    return TicketHold(assignee_id=ticket.assignee_id, group_id=ticket.group_id, level=ticket.level)
 
 
 def _require_work(actor: Actor, ticket: Ticket, doing: str) -> None:
     if not may_work(actor, _hold(ticket)):
-        raise PermissionDenied(
-            f"{format_ref(ticket.id or 0)} is held by someone else: only its holder or a "
-            f"supervisor may {doing}"
+        session = Session.object_session(ticket)
+        assert session is not None
+        raise _refusal(session, actor, ticket, doing)
+
+
+def _refusal(session: Session, actor: Actor, ticket: Ticket, doing: str) -> PermissionDenied:
+    """Why ``actor`` may not touch ``ticket``, in the words of the rule that says no."""
+    ref = format_ref(ticket.id or 0)
+    group = _group_name(session, ticket.group_id)
+    boss = f"a supervisor of {group}" if group else "a supervisor"
+    if ticket.assignee_id is not None:
+        holder = _login(session, ticket.assignee_id)
+        return PermissionDenied(
+            f"{ref} is held by someone else ({holder}): only its holder or {boss} may {doing}"
         )
+    if ticket.group_id is not None and ticket.group_id not in actor.group_ids:
+        return PermissionDenied(
+            f"{ref} waits in {group}, not one of your groups: only its analysts or {boss} "
+            f"may {doing}"
+        )
+    return PermissionDenied(
+        f"{ref} is at level {ticket.level}, above your level {actor.level}: only an analyst "
+        f"at that level or {boss} may {doing}"
+    )
 
 
 def _login(session: Session, analyst_id: int | None) -> str | None:
@@ -295,7 +319,6 @@ def create_ticket(
     parent = _load(session, split_from) if split_from else None
 
     now = clock.now()
-    response_due, resolve_due = defaults.sla_policy().due_times(now, chosen)
     status = Status.ASSIGNED if holder is not None else Status.NEW
     ticket = Ticket(
         subject=subject_text,
@@ -316,10 +339,9 @@ def create_ticket(
         created_at=now,
         updated_at=now,
         first_response_at=now if channel_value in LIVE_CHANNELS else None,
-        response_due_at=response_due,
-        resolve_due_at=resolve_due,
         version=1,
     )
+    clocks.start(ticket, now)
     session.add(ticket)
     session.flush()
     change = _Change(session, actor, ticket, created=True)
@@ -401,7 +423,10 @@ def _available(session: Session, target: Analyst) -> Analyst:
 # --------------------------------------------------------------------------- reading
 
 
+@cache
 def _rows_query() -> tuple[Select[Any], Any, Any]:
+    # Built once: statements are immutable (every .where() returns a new one), and building
+    # this join took longer than running it on SQLite (measured by `deskterm bench`).
     holder = aliased(Analyst)
     query = (
         select(
@@ -454,6 +479,10 @@ def _public_fields(
         "updated_at": ticket.updated_at,
         "response_due_at": ticket.response_due_at,
         "resolve_due_at": ticket.resolve_due_at,
+        "response_warn_at": ticket.response_warn_at,
+        "resolve_warn_at": ticket.resolve_warn_at,
+        "sla_paused_at": ticket.sla_paused_at,
+        "sla_left_seconds": clocks.left_while_paused(ticket),
         "version": ticket.version,
     }
 
@@ -562,8 +591,19 @@ def _detail(session: Session, ticket: Ticket) -> TicketDetail:
 def ticket_events(
     session: Session, ticket_id: int, *, public_only: bool = False
 ) -> list[EventPublic]:
+    # Columns, not TicketEvent entities: a long log read as ORM objects cost four times as
+    # much (identity map and instance state per event), measured by `deskterm bench`.
     query = (
-        select(TicketEvent, Analyst.login, Analyst.name)
+        select(
+            TicketEvent.id,
+            TicketEvent.kind,
+            TicketEvent.at,
+            TicketEvent.visibility,
+            TicketEvent.data,
+            TicketEvent.ticket_version,
+            Analyst.login,
+            Analyst.name,
+        )
         .outerjoin(Analyst, Analyst.id == TicketEvent.actor_id)
         .where(TicketEvent.ticket_id == ticket_id)
         .order_by(TicketEvent.id)
@@ -572,18 +612,17 @@ def ticket_events(
         query = query.where(TicketEvent.visibility == Visibility.PUBLIC)
     return [
         EventPublic(
-            id=event.id,
-            kind=event.kind,
+            id=event_id,
+            kind=kind,
             actor=login or "system",
             actor_name=name or "system",
-            at=event.at,
-            visibility=event.visibility,
-            data=event.data,
-            ticket_version=event.ticket_version,
-            summary=event_words.describe(event.kind, event.data),
+            at=at,
+            visibility=visibility,
+            data=data,
+            ticket_version=version,
+            summary=event_words.describe(kind, data),
         )
-        for event, login, name in session.execute(query)
-        if event.id is not None
+        for event_id, kind, at, visibility, data, version, login, name in session.execute(query)
     ]
 
 
@@ -687,9 +726,12 @@ def assign(
         who = target.login if target else "nobody"
         raise InvalidInput(f"{format_ref(ticket.id or 0)} is already with {who}", field="to")
     if not may_assign(actor, _hold(ticket), target_id):
+        if ticket.assignee_id is None:
+            raise _refusal(session, actor, ticket, "assign it")
+        group = _group_name(session, ticket.group_id)
         raise PermissionDenied(
             f"{format_ref(ticket.id or 0)} is held by {_login(session, ticket.assignee_id)}: "
-            "only they or a supervisor may hand it on"
+            f"only they or a supervisor{f' of {group}' if group else ''} may hand it on"
         )
     if ticket.assignee_id is not None and ticket.assignee_id != actor.id and not why:
         raise InvalidInput(
@@ -967,11 +1009,8 @@ def set_priority(
         raise InvalidInput("nothing to change", field="priority")
     change = _Change(session, actor, ticket)
     ticket.impact, ticket.urgency = new_impact, new_urgency
-    if chosen != ticket.priority:
-        ticket.priority = chosen
-        ticket.response_due_at, ticket.resolve_due_at = defaults.sla_policy().due_times(
-            ticket.created_at, chosen
-        )
+    # Due times follow in change.save(), from the working time the ticket has used so far.
+    ticket.priority = chosen
     ticket.priority_reason = why if chosen != derived else None
     for name, old, new in changes:
         change.log(EventKind.FIELD_CHANGED, field=name, **{"from": old}, to=new, reason=why)

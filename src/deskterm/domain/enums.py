@@ -101,6 +101,10 @@ class EventKind(StrEnum):
     CLOSED = "closed"
     SLA_WARNING = "sla_warning"
     SLA_BREACHED = "sla_breached"
+    ESCALATION_RULE = "escalation_rule"
+    KB_LINKED = "kb_linked"
+    KB_NEEDED = "kb_needed"
+    SURVEY_RECORDED = "survey_recorded"
 
 
 class CallDirection(StrEnum):
@@ -137,3 +141,8 @@ class AssetKind(StrEnum):
     LICENCE = "licence"
     ACCOUNT = "account"
     SERVICE = "service"
+
+
+class ArticleStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"

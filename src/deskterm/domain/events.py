@@ -62,7 +62,8 @@ def describe(kind: str, data: Mapping[str, Any]) -> str:
             return f"queued a {data.get('channel', '')} message to the customer".replace("  ", " ")
         case EventKind.NOTIFICATION_SENT:
             channel = data.get("channel")
-            return f"told the customer by {channel}" if channel else "told the customer"
+            whom = "a supervisor" if data.get("notice") == "supervisor_alert" else "the customer"
+            return f"told {whom} by {channel}" if channel else f"told {whom}"
         case EventKind.CUSTOMER_MESSAGE:
             text = " ".join(str(data.get("text", "")).split())
             said = f": {text[:67]}…" if len(text) > 68 else f": {text}" if text else ""
@@ -71,9 +72,26 @@ def describe(kind: str, data: Mapping[str, Any]) -> str:
             attached = f" [attached: {names}]" if files else ""
             return f"the customer wrote by {data.get('channel', 'email')}{said}{attached}"
         case EventKind.NOTIFICATION_FAILED:
-            return f"could not tell the customer{why}"
+            whom = "a supervisor" if data.get("notice") == "supervisor_alert" else "the customer"
+            return f"could not tell {whom}{why}"
         case EventKind.SLA_WARNING:
             return f"warned: {_label(data.get('clock'))} SLA nearly used up"
         case EventKind.SLA_BREACHED:
             return f"recorded a {_label(data.get('clock'))} SLA breach"
+        case EventKind.ESCALATION_RULE:
+            done = [str(data["outcome"])] if data.get("outcome") else []
+            if data.get("told"):
+                done.append("told " + ", ".join(str(t) for t in data["told"]))
+            said = f": {'; '.join(done)}" if done else ""
+            rule = f"escalation rule {data['rule']!r}" if data.get("rule") else "an escalation rule"
+            return f"applied {rule}{why}{said}"
+        case EventKind.KB_LINKED:
+            title = f" ({data['title']})" if data.get("title") else ""
+            return f"solved it with {data.get('article', 'an article')}{title}"
+        case EventKind.KB_NEEDED:
+            topic = f": {data['topic']}" if data.get("topic") else ""
+            return f"flagged that an article is needed{topic}"
+        case EventKind.SURVEY_RECORDED:
+            said = [f"{k.upper()} {data[k]}" for k in ("csat", "nps") if data.get(k) is not None]
+            return f"recorded the customer's survey{': ' + ', '.join(said) if said else ''}"
     return _label(kind)

@@ -41,32 +41,66 @@ class TicketHold:
 
     assignee_id: int | None
     group_id: int | None
+    level: int = 1
 
 
-def works_on(actor: Actor, ticket: TicketHold) -> bool:
-    """The actor holds the ticket, or it sits unassigned in one of their groups."""
-    if ticket.assignee_id is not None:
-        return ticket.assignee_id == actor.id
+def supervises(actor: Actor, ticket: TicketHold) -> bool:
+    """Admins oversee the whole desk; a supervisor the tickets of their own groups (and those
+    in no group, which belong to the whole desk)."""
+    if actor.is_admin:
+        return True
+    if actor.role != Role.SUPERVISOR:
+        return False
     return ticket.group_id is None or ticket.group_id in actor.group_ids
 
 
+def works_on(actor: Actor, ticket: TicketHold) -> bool:
+    """The actor holds the ticket, or it waits unassigned in one of their groups at a level
+    they work at (a ticket in no group is anyone's to take)."""
+    if ticket.assignee_id is not None:
+        return ticket.assignee_id == actor.id
+    if ticket.group_id is not None and ticket.group_id not in actor.group_ids:
+        return False
+    return ticket.level <= actor.level
+
+
 def may_work(actor: Actor, ticket: TicketHold) -> bool:
-    """Change status, resolve, escalate: the holder, their group while it is unassigned, or a
-    supervisor."""
-    return actor.is_supervisor or works_on(actor, ticket)
+    """Change status, priority, resolve, close, escalate: the holder, an analyst of its group
+    while it is unassigned and at their level, or a supervisor of its group."""
+    return supervises(actor, ticket) or works_on(actor, ticket)
 
 
 def may_assign(actor: Actor, ticket: TicketHold, target_id: int | None) -> bool:
-    """Agents and technicians take unassigned tickets and hand over their own; supervisors
-    move anything."""
-    if actor.is_supervisor:
+    """Take an unassigned ticket one may work, or hand on one's own; a supervisor of the
+    ticket's group moves it whoever holds it."""
+    if supervises(actor, ticket):
         return True
     if ticket.assignee_id is None:
-        return target_id == actor.id or ticket.group_id in actor.group_ids
+        return works_on(actor, ticket)
     return ticket.assignee_id == actor.id
 
 
+def may_hand_over(actor: Actor, ticket: TicketHold) -> bool:
+    """Bulk reassignment: supervisors, for the tickets of their groups."""
+    return supervises(actor, ticket)
+
+
+def may_pull_from(actor: Actor, group_id: int) -> bool:
+    """Pull the next ticket of a group: its members, and admins."""
+    return actor.is_admin or group_id in actor.group_ids
+
+
+def may_see_dashboard(actor: Actor) -> bool:
+    """The desk's dashboard and the queue of every group: supervisors and admins."""
+    return actor.is_supervisor
+
+
 def may_manage_analysts(actor: Actor) -> bool:
+    return actor.is_admin
+
+
+def may_manage_desk(actor: Actor) -> bool:
+    """Groups, categories, SLA targets, templates, backups and exports: admins."""
     return actor.is_admin
 
 

@@ -31,6 +31,9 @@ _CONTROL_LONG = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _CONTROL_LINE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Bidirectional overrides and isolates can make a line read differently from what it holds.
 _BIDI = re.compile("[\u202a-\u202e\u2066-\u2069]")
+# Lone surrogates are what invalid UTF-8 becomes on the way in (a command line decoded with
+# surrogateescape); no database or terminal can take them, so they show as the usual U+FFFD.
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 SUBJECT_MAX = 200
 NAME_MAX = 200
@@ -38,11 +41,15 @@ SHORT_MAX = 320
 LONG_MAX = 65_536
 
 
+def _unescaped(text: str) -> str:
+    return _SURROGATES.sub("\ufffd", _BIDI.sub("", _ESCAPES.sub("", text)))
+
+
 def clean_line(text: str | None) -> str:
     """One line of outside text: no control characters, runs of space folded, trimmed."""
     if not text:
         return ""
-    text = _BIDI.sub("", _ESCAPES.sub("", text))
+    text = _unescaped(text)
     text = _CONTROL_LINE.sub(" ", text)
     return " ".join(text.split())
 
@@ -52,13 +59,29 @@ def clean_long(text: str | None) -> str:
     if not text:
         return ""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _BIDI.sub("", _ESCAPES.sub("", text))
-    text = _CONTROL_LONG.sub("", text)
+    text = _CONTROL_LONG.sub("", _unescaped(text))
     return unicodedata.normalize("NFC", text).strip()
+
+
+def visible(text: str | None) -> str:
+    """Any text as it may reach a terminal: line breaks and tabs kept, spacing kept, every
+    escape sequence, other control character and bidi override dropped."""
+    if not text:
+        return ""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROL_LONG.sub("", _unescaped(text))
+
+
+def _not_huge(text: str | None, *, field: str, limit: int) -> None:
+    # Refused before cleaning: nothing cleaning removes could bring a 10 MB paste within a
+    # limit, and cleaning it first would only keep the analyst waiting for the refusal.
+    if text and len(text) > 4 * limit + 4096:
+        limit_length(text, field=field, limit=limit)
 
 
 def required_line(text: str | None, *, field: str, limit: int = SUBJECT_MAX) -> str:
     """A cleaned one-line value that must not be empty and must fit ``limit`` characters."""
+    _not_huge(text, field=field, limit=limit)
     value = clean_line(text)
     if not value:
         raise InvalidInput(f"{field} must not be empty", field=field)
@@ -66,6 +89,7 @@ def required_line(text: str | None, *, field: str, limit: int = SUBJECT_MAX) -> 
 
 
 def optional_line(text: str | None, *, field: str, limit: int = SHORT_MAX) -> str | None:
+    _not_huge(text, field=field, limit=limit)
     value = clean_line(text)
     return limit_length(value, field=field, limit=limit) if value else None
 
@@ -73,6 +97,7 @@ def optional_line(text: str | None, *, field: str, limit: int = SHORT_MAX) -> st
 def long_text(
     text: str | None, *, field: str, limit: int = LONG_MAX, required: bool = False
 ) -> str:
+    _not_huge(text, field=field, limit=limit)
     value = clean_long(text)
     if required and not value:
         raise InvalidInput(f"{field} must not be empty", field=field)

@@ -15,10 +15,11 @@ from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.worker import Worker, WorkerState
 
 from deskterm.tui.commands import TicketJumpProvider
-from deskterm.tui.messages import DeskChanged, DeskOpened
+from deskterm.tui.messages import DeskChanged, DeskLost, DeskOpened, DeskReached, SlaChecked
 from deskterm.tui.screens.loading import LoadingScreen
 
 if TYPE_CHECKING:
@@ -43,6 +44,24 @@ class DeskApp(App[None]):
             priority=True,
             id="new-call",
         ),
+        Binding(
+            "f2",
+            "dashboard",
+            "Dashboard",
+            tooltip="SLA, backlog, analysts and satisfaction; each number opens its tickets",
+            id="dashboard",
+            # Off the footer (every screen's footer is full); in the palette and README.
+            show=False,
+        ),
+        Binding(
+            "f4",
+            "knowledge",
+            "Articles",
+            tooltip="The knowledge base: search, read, write and edit articles",
+            id="knowledge",
+            # Off the footer (every screen's footer is full); in the palette and README.
+            show=False,
+        ),
     ]
 
     def __init__(
@@ -52,17 +71,26 @@ class DeskApp(App[None]):
         *,
         data_dir: Path | None = None,
         poll_seconds: float | None = 1.0,
+        sla_seconds: float | None = 60.0,
     ) -> None:
         super().__init__()
         self.database_url = database_url
         self.login = login
         self.data_dir = data_dir
         self.poll_seconds = poll_seconds
+        #: How often the SLA check and the callback reminders run (with live polling only).
+        self.sla_seconds = sla_seconds
+        #: Callbacks already brought up: each due callback is mentioned once.
+        self.nagged: set[int] = set()
+        self.sla_failed = False
         self.desk: Desk | None = None
         self.actor: Actor | None = None
         self.drafts: DraftStore | None = None
         self.last_event_id: int | None = None
         self.offline = False
+        #: While the database is away, how often to try it again (None: only when asked).
+        self.retry_seconds: float | None = 2.0
+        self._retrying: Timer | None = None
         self.exit_code = 0
 
     # ------------------------------------------------------------------ opening
@@ -83,12 +111,12 @@ class DeskApp(App[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="open")
     def open_desk(self) -> None:
-        from deskterm.desk.context import Desk
         from deskterm.desk.setup import open_database
+        from deskterm.tui.watch import WatchedDesk
 
         db = open_database(self.database_url)
         try:
-            desk = Desk(db, self.login)
+            desk = WatchedDesk(db, self.login, self._database_turned)
             actor = desk.whoami()
         except BaseException:
             db.dispose()
@@ -98,6 +126,8 @@ class DeskApp(App[None]):
     @on(DeskOpened)
     def show_desk(self, event: DeskOpened) -> None:
         from deskterm.tui.drafts import DraftStore
+        from deskterm.tui.screens.article import KnowledgeScreen
+        from deskterm.tui.screens.dashboard import DashboardScreen
         from deskterm.tui.screens.intake import IntakeScreen
         from deskterm.tui.screens.queue import QueueScreen
 
@@ -105,9 +135,13 @@ class DeskApp(App[None]):
         self.drafts = DraftStore(self.data_dir, self.login)
         self.add_mode("queue", QueueScreen)
         self.add_mode("intake", IntakeScreen)
+        self.add_mode("dashboard", DashboardScreen)
+        self.add_mode("kb", KnowledgeScreen)
         self.switch_mode("queue")
         if self.poll_seconds:
             self.set_interval(self.poll_seconds, self.poll_changes)
+            if self.sla_seconds:
+                self.set_interval(self.sla_seconds, self.check_sla)
         draft = self.drafts.load()
         if draft is not None:
             self.notify(
@@ -147,9 +181,6 @@ class DeskApp(App[None]):
 
     @on(DeskChanged)
     def spread_change(self, event: DeskChanged) -> None:
-        if self.offline:
-            self.offline = False
-            self.notify("The database is back.", title="Connected")
         if self.last_event_id == event.latest_event_id:
             return
         first = self.last_event_id is None
@@ -162,6 +193,104 @@ class DeskApp(App[None]):
             if handler is not None:
                 handler()
 
+    # ------------------------------------------------------------------ losing the database
+
+    def _database_turned(self, reached: bool, reason: str) -> None:
+        """Called from whichever worker thread met the change."""
+        self.post_message(DeskReached() if reached else DeskLost(reason))
+
+    @on(DeskLost)
+    def went_offline(self, event: DeskLost) -> None:
+        """Every screen shows it at the top (see DeskBar); dialogs and the new call keep what
+        was typed; the database is tried again until it answers."""
+        if self.offline:
+            return
+        self.offline = True
+        self.refresh_bars()
+        self.notify(
+            f"{event.reason}. Nothing you type is lost: deskterm keeps trying and says when "
+            "the database is back.",
+            title="Database unreachable",
+            severity="error",
+            markup=False,
+            timeout=8,
+        )
+        if self.retry_seconds and self._retrying is None:
+            self._retrying = self.set_interval(self.retry_seconds, self.try_again)
+
+    def try_again(self) -> None:
+        """Ask the database for its newest change; an answer brings the app back online."""
+        if self.desk is not None:
+            self._read_latest()
+
+    @on(DeskReached)
+    def came_back(self, _event: DeskReached) -> None:
+        if not self.offline:
+            return
+        self.offline = False
+        if self._retrying is not None:
+            self._retrying.stop()
+            self._retrying = None
+        self.refresh_bars()
+        self.notify("The database is back.", title="Connected", timeout=4)
+        # What failed to load meanwhile loads now.
+        for screen in self.screen_stack:
+            handler = getattr(screen, "desk_changed", None)
+            if handler is not None:
+                handler()
+
+    def refresh_bars(self) -> None:
+        from deskterm.tui.widgets.bar import DeskBar
+
+        for screen in self.screen_stack:
+            for bar in screen.query(DeskBar):
+                bar.refresh_state()
+
+    # ------------------------------------------------------------------ SLA and callbacks
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sla")
+    def check_sla(self) -> None:
+        """Warnings, breaches and escalation rules (as ``deskterm sla check``), then this
+        analyst's callbacks that have come due."""
+        from deskterm.desk.callbacks import due_callbacks
+        from deskterm.desk.sla import run_check
+
+        if self.desk is None or self.offline:
+            return
+        result = run_check(self.desk.db)
+        self.post_message(SlaChecked(result, self.desk.read(due_callbacks)))
+
+    @on(SlaChecked)
+    def remind(self, event: SlaChecked) -> None:
+        """A gentle nag: each due callback once, a few at a time; and a supervisor hears of
+        the escalation rules that told them."""
+        self.sla_failed = False
+        fresh = [c for c in event.callbacks if c.id not in self.nagged]
+        self.nagged.update(c.id for c in fresh)
+        for callback in fresh[:3]:
+            who = f" {callback.contact}" if callback.contact else ""
+            self.notify(
+                f"{callback.ref}{who}: {callback.reason}",
+                title="Callback due",
+                markup=False,
+                timeout=12,
+            )
+        if len(fresh) > 3:
+            self.notify(
+                f"{len(fresh) - 3} more callbacks are due: see the callbacks queue (5).",
+                title="Callbacks due",
+                timeout=12,
+            )
+        for firing in event.result.firings:
+            if self.actor is not None and self.actor.login in firing.told:
+                self.notify(
+                    f"{firing.ref}: {firing.reason}: {firing.summary}",
+                    title="Escalation rule",
+                    severity="warning",
+                    markup=False,
+                    timeout=15,
+                )
+
     # ------------------------------------------------------------------ failures
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -170,10 +299,20 @@ class DeskApp(App[None]):
         error = event.worker.error
         if event.worker.group == "open":
             self._open_failed(error)
+        elif event.worker.group == "sla":
+            # A background job: say it once, not every minute; an outage is said elsewhere.
+            if not self.sla_failed and not self.offline:
+                self.sla_failed = True
+                self.notify(
+                    self.describe_error(error), title="SLA check failed", severity="warning"
+                )
         elif event.worker.group == "poll":
             if not self.offline:
-                self.offline = True
-                self.notify(self.describe_error(error), title="Offline", severity="error")
+                # A failure that is no outage (an outage comes as DeskLost): say it once.
+                from deskterm.domain.errors import DatabaseUnavailable
+
+                if not isinstance(error, DatabaseUnavailable):
+                    self.notify(self.describe_error(error), title="Offline", severity="error")
         else:
             self.show_error(error)
 
@@ -202,11 +341,23 @@ class DeskApp(App[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "new_call":
             return self.desk is not None
+        if action == "knowledge":
+            return self.desk is not None
+        if action == "dashboard":
+            return self.actor is not None and self.actor.is_supervisor
         return True
 
     def action_new_call(self) -> None:
         if self.desk is not None:
             self.switch_mode("intake")
+
+    def action_knowledge(self) -> None:
+        if self.desk is not None:
+            self.switch_mode("kb")
+
+    def action_dashboard(self) -> None:
+        if self.actor is not None and self.actor.is_supervisor:
+            self.switch_mode("dashboard")
 
     def open_ticket(self, ticket_id: int) -> None:
         from deskterm.tui.screens.ticket import TicketScreen

@@ -8,6 +8,7 @@ control sequence that slipped past the desk (old rows, another writer).
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 
 from rich.text import Text
 
@@ -26,10 +27,6 @@ _STATUS_SHORT = {
     Status.CLOSED: "closed",
     Status.CANCELLED: "cancelled",
 }
-
-# Theme-independent ANSI colour names: they map onto the 16 base colours, so a 16-colour
-# terminal shows them as meant, and NO_COLOR drops them while bold/reverse still mark urgency.
-_PRIORITY_STYLE = {1: "bold red", 2: "bold yellow", 3: "yellow", 4: "green", 5: "blue"}
 
 
 def literal(value: object, *, style: str = "", long: bool = False) -> Text:
@@ -62,7 +59,26 @@ def priority_text(priority: str | int, *, long: bool = False) -> Text:
     levels = defaults.priority_matrix().levels
     if long and number in levels:
         code = f"{code} {levels[number].label}"
-    return Text(code, style=_PRIORITY_STYLE.get(number, ""), end="")
+    return Text(code, style=priority_style(number), end="")
+
+
+def priority_style(number: int) -> str:
+    """The colour an admin gave the priority (priority.toml); none when Rich cannot read it
+    (`deskterm config check` says so), rather than a screen that fails to paint."""
+    level = defaults.priority_matrix().levels.get(number)
+    return _usable_style(level.colour) if level else ""
+
+
+@cache
+def _usable_style(style: str) -> str:
+    from rich.errors import StyleSyntaxError
+    from rich.style import Style
+
+    try:
+        Style.parse(style)
+    except StyleSyntaxError:
+        return ""
+    return style
 
 
 def span(delta: timedelta) -> str:
@@ -91,24 +107,26 @@ def sla_text(
     due: datetime | None,
     now: datetime,
     *,
-    start: datetime | None = None,
-    warning_share: float = 0.75,
+    warn_at: datetime | None = None,
+    paused: bool = False,
     done: bool = False,
+    finished: datetime | None = None,
 ) -> Text:
-    """Time left on an SLA clock: plain, yellow once ``warning_share`` of it is used, red
-    and reversed once breached (reverse still shows without colour)."""
+    """Time left on an SLA clock: plain, yellow from its warning time (``warn_at``: the
+    warning share of the target, in working time), red and reversed once breached (reverse
+    still shows without colour). A paused clock says so; a finished one whether it was met."""
     if due is None:
         return Text("—", style="dim", end="")
     if done:
+        if finished is not None and finished > due:
+            return Text("late", style="red", end="")
         return Text("met", style="dim", end="")
+    if paused:
+        return Text("paused", style="dim italic", end="")
     left = due - now
     if left.total_seconds() <= 0:
         return Text(f"-{span(left)}", style="bold red reverse", end="")
-    style = ""
-    if start is not None and due > start:
-        used = (now - start) / (due - start)
-        if used >= warning_share:
-            style = "bold yellow"
+    style = "bold yellow" if warn_at is not None and now >= warn_at else ""
     return Text(span(left), style=style, end="")
 
 

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Any
 from textual.message import Message
 
 if TYPE_CHECKING:
+    from deskterm.desk.callbacks import DueCallback
     from deskterm.desk.context import Desk
     from deskterm.desk.schemas import TicketDetail
+    from deskterm.desk.sla import CheckResult
     from deskterm.domain.permissions import Actor
 
 
@@ -23,10 +25,30 @@ class DeskOpened(Message):
 
 
 @dataclass
+class DeskLost(Message):
+    """The database stopped answering; ``reason`` is the one line that says why."""
+
+    reason: str
+
+
+@dataclass
+class DeskReached(Message):
+    """The database answers again after it was lost."""
+
+
+@dataclass
 class DeskChanged(Message):
     """Someone (anyone) changed a ticket: the newest event id moved."""
 
     latest_event_id: int
+
+
+@dataclass
+class SlaChecked(Message):
+    """The background SLA check ran; ``callbacks`` are this analyst's callbacks now due."""
+
+    result: CheckResult
+    callbacks: list[DueCallback]
 
 
 @dataclass

@@ -30,6 +30,7 @@ from deskterm.tui.format import clock_face, literal, local, parse_duration
 from deskterm.tui.modals.base import FieldError, FormModal, label
 
 if TYPE_CHECKING:
+    from deskterm.desk.callbacks import CallbackProposal
     from deskterm.desk.schemas import AnalystPublic, GroupPublic, TicketDetail, TicketPublic
 
 
@@ -186,12 +187,15 @@ class StatusModal(TicketModal):
 
 
 class CallbackModal(TicketModal):
+    """When and why; the follow-up cadence of the ticket's priority proposes the next call."""
+
     TITLE_TEXT = "Schedule a callback"
 
     def fields(self) -> ComposeResult:
         yield label("When (15:30, in 2h, tomorrow 9:00, 2026-11-26 10:00)")
         yield Input(id="when", compact=True)
         yield Static(id="when-preview", classes="hint")
+        yield Static(id="cadence", classes="hint")
         yield FieldError("when")
         yield label("Why (the customer is told)")
         yield Input(id="reason", compact=True)
@@ -200,6 +204,30 @@ class CallbackModal(TicketModal):
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#when").focus()
+        self.load_proposal()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="proposal")
+    def load_proposal(self) -> None:
+        from deskterm.desk.callbacks import propose_callback
+
+        proposal = self.app.desk.read(propose_callback, ref=self.ticket.id)  # type: ignore[attr-defined]
+        if proposal is not None:
+            self.app.call_from_thread(self.show_proposal, proposal)
+
+    def show_proposal(self, proposal: CallbackProposal) -> None:
+        """Fill in the cadence's proposal unless the analyst has started typing."""
+        unit = "hours" if proposal.calendar == "24x7" else "working hours"
+        self.query_one("#cadence", Static).update(
+            Text(f"{proposal.priority}: call back every {proposal.every_hours:g} {unit}")
+        )
+        when = self.query_one("#when", Input)
+        if not when.value:
+            when.value = proposal.due_at.astimezone().strftime("%Y-%m-%d %H:%M")
+            # Selected, so that typing another time replaces the proposal.
+            when.select_all()
+        reason = self.query_one("#reason", Input)
+        if not reason.value:
+            reason.value = proposal.reason
 
     def due(self) -> datetime:
         from deskterm.desk.callbacks import parse_when

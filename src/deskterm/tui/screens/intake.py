@@ -32,6 +32,7 @@ from deskterm.tui.modals.base import FieldError
 from deskterm.tui.widgets.bar import DeskBar
 
 if TYPE_CHECKING:
+    from deskterm.desk.kb import ArticleHit
     from deskterm.desk.schemas import CategoryPublic, ContactPublic, TicketPublic
 
 NARROW = 100
@@ -44,6 +45,12 @@ class CallerLoaded(Message):
     open_tickets: list[TicketPublic]
     #: The analyst picked this caller just now (not a draft coming back).
     chosen: bool = False
+
+
+@dataclass
+class ArticlesSuggested(Message):
+    text: str
+    hits: list[ArticleHit]
 
 
 @dataclass
@@ -68,6 +75,14 @@ class IntakeScreen(Screen[None]):
             id="existing",
         ),
         Binding("ctrl+b", "discard", "Bin call", priority=True, id="discard"),
+        Binding(
+            "f3",
+            "read_article",
+            "Read article",
+            tooltip="Read the best-matching article; l there links it to this problem's ticket",
+            priority=True,
+            id="read-article",
+        ),
         Binding("escape", "leave", "Queue", id="leave"),
     ]
 
@@ -82,6 +97,10 @@ class IntakeScreen(Screen[None]):
         self.discard_armed = False
         self._filling = False
         self._draft_timer: Timer | None = None
+        #: Problem index -> the article to link to that problem's ticket when it is saved.
+        self.kb_links: dict[int, int] = {}
+        self.kb_hits: list[ArticleHit] = []
+        self._kb_timer: Timer | None = None
 
     # ------------------------------------------------------------------ layout
 
@@ -99,6 +118,12 @@ class IntakeScreen(Screen[None]):
                 yield Static(id="caller-card")
                 yield Static("Open tickets · enter adds this call", classes="section")
                 yield OptionList(id="open-tickets")
+                # Hidden until the problem's words match an article.
+                kb_title = Static("Articles · f3 reads, l links", id="kb-title", classes="section")
+                kb_list = OptionList(id="kb-suggestions")
+                kb_title.display = kb_list.display = False
+                yield kb_title
+                yield kb_list
             with Vertical(id="problem"):
                 yield Tabs(Tab("Problem 1", id="p-0"), id="problems")
                 yield Input(
@@ -266,6 +291,11 @@ class IntakeScreen(Screen[None]):
         if len(self.draft.problems) == 1:
             self.notify("A call has at least one problem.", title="Drop problem")
             return
+        self.kb_links = {
+            (i if i < self.current else i - 1): article
+            for i, article in self.kb_links.items()
+            if i != self.current
+        }
         self.draft.problems.pop(self.current)
         await self.rebuild_tabs(min(self.current, len(self.draft.problems) - 1))
         self.keep_draft()
@@ -455,11 +485,12 @@ class IntakeScreen(Screen[None]):
         self.clear_errors()
         self.saving = True
         self.query_one(DeskBar).busy = True
-        self.record(self.draft, self.seconds())
+        self.record(self.draft, self.seconds(), dict(self.kb_links))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="record")
-    def record(self, draft: CallDraft, seconds: int) -> None:
+    def record(self, draft: CallDraft, seconds: int, links: dict[int, int] | None = None) -> None:
         from deskterm.desk.intake import Problem, record_call
+        from deskterm.desk.kb import link_article
 
         problems = [
             Problem(
@@ -472,9 +503,22 @@ class IntakeScreen(Screen[None]):
             )
             for p in draft.problems
         ]
-        made = self.app.desk.write(  # type: ignore[attr-defined]
-            record_call, problems=problems, contact_id=draft.contact_id, call_seconds=seconds
-        )
+
+        def record_and_link(session: Any, actor: Any) -> list[TicketPublic]:
+            # The tickets and their "solved with" articles commit together.
+            made = record_call(
+                session,
+                actor,
+                problems=problems,
+                contact_id=draft.contact_id,
+                call_seconds=seconds,
+            )
+            for index, article_id in sorted((links or {}).items()):
+                if index < len(made):
+                    link_article(session, actor, ref=made[index].id, key=article_id)
+            return made
+
+        made = self.app.desk.write(record_and_link)  # type: ignore[attr-defined]
         self.app.call_from_thread(self.finish, [t.ref for t in made], made[0].id)
 
     def finish(self, refs: list[str], open_id: int) -> None:
@@ -491,6 +535,7 @@ class IntakeScreen(Screen[None]):
         self.draft = CallDraft(started_at=clock.now().isoformat())
         self.contact = None
         self.open_tickets = []
+        self.kb_links = {}
         self.query_one("#lookup", Input).value = ""
         self.query_one("#caller-card", Static).update("")
         self.query_one("#open-tickets", OptionList).clear_options()
@@ -529,6 +574,89 @@ class IntakeScreen(Screen[None]):
             self.query_one(f"#{name}").focus()
             return
         self.notify(message, title="Not saved", severity="error", markup=False)
+
+    # ------------------------------------------------------------------ knowledge base
+
+    @on(Input.Changed, "#subject")
+    @on(TextArea.Changed, "#description")
+    def suggest_soon(self) -> None:
+        """Look for articles once the typing pauses: a burst of keys is one search."""
+        if self._kb_timer is not None:
+            self._kb_timer.stop()
+        self._kb_timer = self.set_timer(0.3, self.suggest_now)
+
+    def suggest_now(self) -> None:
+        self._kb_timer = None
+        self.suggest(self._problem_text())
+
+    def _problem_text(self) -> str:
+        subject = self.query_one("#subject", Input).value
+        return f"{subject}\n{self.query_one('#description', TextArea).text}"
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="kb")
+    def suggest(self, text: str) -> None:
+        from deskterm.desk.kb import suggest_articles
+
+        try:
+            hits = self.app.desk.read(suggest_articles, text=text, limit=5)  # type: ignore[attr-defined]
+        except Exception:
+            # Suggestions are a help, not the call: an outage is for the save to report, not
+            # for every keystroke of the description.
+            return
+        self.post_message(ArticlesSuggested(text, hits))
+
+    @on(ArticlesSuggested)
+    def show_articles(self, event: ArticlesSuggested) -> None:
+        if event.text != self._problem_text():
+            return  # typed on meanwhile; the newer search is on its way
+        self.kb_hits = event.hits
+        self.show_article_list()
+
+    def show_article_list(self) -> None:
+        linked = self.kb_links.get(self.current)
+        listing = self.query_one("#kb-suggestions", OptionList)
+        listing.clear_options()
+        for hit in self.kb_hits:
+            label = Text.assemble((hit.key, "bold"), " ")
+            label.append_text(literal(hit.title))
+            if hit.id == linked:
+                label.append(" ✓ linked", style="green")
+            listing.add_option(Option(label, id=str(hit.id)))
+        empty = not self.kb_hits
+        listing.display = not empty
+        self.query_one("#kb-title").display = not empty
+        self.refresh_bindings()
+
+    def action_read_article(self) -> None:
+        listing = self.query_one("#kb-suggestions", OptionList)
+        index = listing.highlighted if listing.highlighted is not None else 0
+        if index < len(self.kb_hits):
+            self.read_article(self.kb_hits[index].id)
+
+    @on(OptionList.OptionSelected, "#kb-suggestions")
+    def open_suggestion(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option.id is not None:
+            self.read_article(int(event.option.id))
+
+    def read_article(self, article_id: int) -> None:
+        from deskterm.tui.screens.article import ArticleScreen
+
+        problem = self.current
+
+        def chosen(result: str | None) -> None:
+            if result != "link":
+                return
+            self.kb_links[problem] = article_id
+            key = next((h.key for h in self.kb_hits if h.id == article_id), f"KB-{article_id}")
+            self.notify(
+                f"{key} will be linked to problem {problem + 1} when the call is saved.",
+                title="Solved with",
+                markup=False,
+            )
+            self.show_article_list()
+
+        self.app.push_screen(ArticleScreen(article_id, can_link=True), chosen)
 
     # ------------------------------------------------------------------ leaving
 

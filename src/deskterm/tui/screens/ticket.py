@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -15,10 +16,9 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
 
-from deskterm import defaults
 from deskterm.desk import clock
 from deskterm.domain.enums import OPEN_STATUSES, EventKind, Status
-from deskterm.tui.format import literal, local, priority_text, sla_text, status_label
+from deskterm.tui.format import literal, local, priority_text, sla_text, span, status_label
 from deskterm.tui.widgets.bar import DeskBar
 
 if TYPE_CHECKING:
@@ -87,6 +87,13 @@ class TicketScreen(Screen[None]):
             id="priority",
         ),
         Binding("x", "close_ticket", "Close", tooltip="Close a resolved ticket", id="close"),
+        Binding(
+            "k",
+            "articles",
+            "Articles",
+            tooltip="Link the article that solved it, or flag that one is needed",
+            id="articles",
+        ),
     ]
 
     @dataclass
@@ -185,15 +192,16 @@ class TicketScreen(Screen[None]):
         text.append_text(literal(ticket.subject, style="bold"))
         text.append("\n")
         is_open = ticket.status in OPEN_STATUSES
-        share = defaults.sla_policy().warning_share
+        paused = ticket.sla_paused_at is not None and is_open
         text.append("Response ")
         text.append_text(
             sla_text(
                 ticket.response_due_at,
                 now,
-                start=ticket.created_at,
-                warning_share=share,
+                warn_at=ticket.response_warn_at,
+                paused=paused,
                 done=ticket.first_response_at is not None or not is_open,
+                finished=ticket.first_response_at,
             )
         )
         text.append("  Resolve ")
@@ -201,12 +209,19 @@ class TicketScreen(Screen[None]):
             sla_text(
                 ticket.resolve_due_at,
                 now,
-                start=ticket.created_at,
-                warning_share=share,
+                warn_at=ticket.resolve_warn_at,
+                paused=paused,
                 done=ticket.resolved_at is not None or not is_open,
+                finished=ticket.resolved_at,
             )
         )
-        text.append(f" (due {local(ticket.resolve_due_at, now)})", style="dim")
+        if paused and ticket.sla_left_seconds is not None:
+            # The clock waits with the customer: what is left is working time, not a date.
+            left = span(timedelta(seconds=abs(ticket.sla_left_seconds)))
+            said = f"{left} left" if ticket.sla_left_seconds > 0 else f"{left} over"
+            text.append(f" (since {local(ticket.sla_paused_at, now)}, {said})", style="dim")
+        else:
+            text.append(f" (due {local(ticket.resolve_due_at, now)})", style="dim")
         if self.loaded.callbacks:
             first = self.loaded.callbacks[0]
             text.append("  Callback ")
@@ -398,6 +413,12 @@ class TicketScreen(Screen[None]):
                 action=reopen,
             )
             self._open(modal, "reopened")
+
+    def action_articles(self) -> None:
+        from deskterm.tui.screens.article import TicketArticleModal
+
+        if self.ticket:
+            self._open(TicketArticleModal(self.ticket), "knowledge base updated")
 
     def action_link(self) -> None:
         from deskterm.tui.modals.ticket_actions import LinkModal

@@ -44,6 +44,16 @@ class DeskBar(Static):
             right.append(f"{actor.name} ({actor.role.value} L{actor.level})")
         right.append(" · ")
         right.append("OFFLINE" if offline else "live", style="bold reverse" if offline else "")
+        self.set_class(offline, "-offline")
+        if offline:
+            # The banner: the line every screen has says what is wrong and that typing is
+            # safe; on a narrow screen that matters more than whose session it is.
+            said = Text("database unreachable, retrying; what you type is kept · ", "bold")
+            tail = Text.assemble(said, ("OFFLINE", "bold reverse"))
+            room = self.size.width - left.cell_len - 1
+            right = Text.assemble(said, right) if room >= said.cell_len + right.cell_len else tail
+            if room < right.cell_len:
+                right = Text.assemble(("retrying · ", "bold"), ("OFFLINE", "bold reverse"))
         gap = max(1, self.size.width - left.cell_len - right.cell_len)
         return Text.assemble(left, " " * gap, right)
 

@@ -1,0 +1,107 @@
+"""Out of office in one step: mark an analyst away and hand their open tickets to the backup.
+
+New work meant for someone away already goes to their backup (``tickets._available``); this
+moves what they hold now. Each ticket's log says it was handed over with the reason
+``away`` and who was meant, so the customer's message says who has the case now and that
+the usual analyst is away (see ``outbox._details``). All or nothing: one ticket the actor
+may not move refuses the lot, and nothing changes.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from deskterm.db.models import Analyst, Ticket
+from deskterm.desk import tickets
+from deskterm.desk.analysts import get_analyst, set_away
+from deskterm.desk.lookups import analyst_by_login
+from deskterm.desk.schemas import AnalystPublic, Public, TicketPublic
+from deskterm.domain.enums import OPEN_STATUSES, Availability, EventKind
+from deskterm.domain.errors import InvalidInput, PermissionDenied
+from deskterm.domain.permissions import Actor, may_assign, may_set_away
+from deskterm.domain.refs import format_ref
+from deskterm.domain.transitions import status_for_holder
+
+#: More open tickets than this is a supervisor's bulk handover, not an away message.
+MAX_TICKETS = 1000
+
+
+class AwayResult(Public):
+    analyst: AnalystPublic
+    handed_over: list[TicketPublic] = []
+
+
+def go_away(
+    session: Session,
+    actor: Actor,
+    *,
+    login: str | None = None,
+    backup: str | None = None,
+    reason: str | None = None,
+    handover: bool = False,
+) -> AwayResult:
+    """Mark ``login`` (default: the actor) away with a backup; with ``handover``, their open
+    tickets go to the backup in the same transaction."""
+    if handover and not backup:
+        raise InvalidInput("handing tickets over needs a backup to hand them to", field="backup")
+    analyst = set_away(session, actor, login=login, backup=backup, reason=reason)
+    moved = hand_to_backup(session, actor, login=analyst.login) if handover else []
+    return AwayResult(analyst=get_analyst(session, actor, login=analyst.login), handed_over=moved)
+
+
+def hand_to_backup(
+    session: Session, actor: Actor, *, login: str | None = None
+) -> list[TicketPublic]:
+    """Give every open ticket of an away analyst to their backup, logged with reason ``away``."""
+    away = analyst_by_login(session, login) if login else session.get(Analyst, actor.id)
+    if away is None or away.id is None:
+        raise InvalidInput("the system holds no tickets", field="login")
+    if not may_set_away(actor, away.id):
+        raise PermissionDenied(f"only a supervisor hands over {away.login}'s tickets")
+    if away.availability != Availability.AWAY:
+        raise InvalidInput(f"{away.login} is not away: mark them away first", field="login")
+    if away.backup_id is None:
+        raise InvalidInput(f"{away.login} has no backup to hand tickets to", field="backup")
+    backup = session.get(Analyst, away.backup_id)
+    assert backup is not None
+    target = tickets._available(session, backup)
+    if target.id == away.id:
+        raise InvalidInput(
+            f"{away.login}'s backups lead back to {away.login}: choose another backup",
+            field="backup",
+        )
+    held = session.scalars(
+        select(Ticket.id)
+        .where(Ticket.assignee_id == away.id, Ticket.status.in_(sorted(OPEN_STATUSES)))
+        .order_by(Ticket.id)
+    ).all()
+    if len(held) > MAX_TICKETS:
+        raise InvalidInput(
+            f"{away.login} holds {len(held)} open tickets; hand them over in bulk from the "
+            "handover screen",
+            field="login",
+        )
+    moved: list[TicketPublic] = []
+    for ticket_id in held:
+        ticket = tickets._load(session, ticket_id)
+        if not may_assign(actor, tickets._hold(ticket), target.id):
+            raise PermissionDenied(
+                f"{format_ref(ticket_id)} is not yours to hand over: only a supervisor of "
+                f"{tickets._group_name(session, ticket.group_id) or 'its group'} may"
+            )
+        change = tickets._Change(session, actor, ticket)
+        ticket.assignee_id = target.id
+        ticket.status = status_for_holder(ticket.status, True)
+        change.log(
+            EventKind.REASSIGNED,
+            **{"from": away.login},
+            to=target.login,
+            reason="away",
+            requested=away.login,
+            via="away",
+            status=ticket.status,
+        )
+        change.save()
+        moved.append(tickets._summary(session, ticket))
+    return moved

@@ -1,0 +1,272 @@
+"""The supervisor's dashboard: one read of every figure, each aggregated by the database.
+
+Backlog, ageing and the analysts' table are the reports of ``desk/reports.py``; the rest
+(SLA compliance today and over 30 days, tickets opened and resolved per day, escalation
+rate by level, satisfaction) are small aggregates of their own.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from deskterm.db.models import Survey, Ticket
+from deskterm.desk import clock
+from deskterm.desk.lookups import analyst_by_login, group_by_name
+from deskterm.desk.reports import (
+    AGE_BUCKETS,
+    Report,
+    analysts_report,
+    backlog_report,
+    day_of,
+    percent,
+    satisfaction_columns,
+    sla_conditions,
+    sla_counts,
+    without_jit,
+)
+from deskterm.desk.schemas import Public, TicketPublic
+from deskterm.desk.tickets import _public, _rows_query
+from deskterm.domain.enums import OPEN_STATUSES, Status
+from deskterm.domain.errors import InvalidInput, PermissionDenied
+from deskterm.domain.permissions import Actor
+
+#: How far back the "last 30 days" figures and the daily chart reach.
+PERIOD_DAYS = 30
+
+
+class Compliance(Public):
+    """SLA compliance of the tickets opened in a period (``None``: nothing due yet)."""
+
+    tickets: int
+    response_met: int
+    response_missed: int
+    resolution_met: int
+    resolution_missed: int
+
+    @property
+    def response_pct(self) -> float | None:
+        return percent(self.response_met, self.response_met + self.response_missed)
+
+    @property
+    def resolution_pct(self) -> float | None:
+        return percent(self.resolution_met, self.resolution_met + self.resolution_missed)
+
+
+class DayFlow(Public):
+    day: date
+    opened: int
+    resolved: int
+
+
+class LevelShare(Public):
+    """Tickets opened in the period that reached ``level`` (or beyond)."""
+
+    level: int
+    tickets: int
+    pct: float | None
+
+
+class Satisfaction(Public):
+    surveys: int
+    csat_answers: int
+    csat_mean: float | None
+    csat_pct: float | None
+    nps_answers: int
+    nps: float | None
+
+
+class Dashboard(Public):
+    at: datetime
+    since: datetime
+    today: datetime
+    backlog: Report
+    sla_today: Compliance
+    sla_period: Compliance
+    flow: list[DayFlow]
+    analysts: Report
+    escalation: list[LevelShare]
+    opened: int
+    satisfaction: Satisfaction
+
+
+def _compliance(session: Session, since: datetime, now: datetime) -> Compliance:
+    tickets, r_met, r_miss, s_met, s_miss = session.execute(
+        select(func.count(), *sla_counts(now)).where(
+            Ticket.created_at >= since, Ticket.status != Status.CANCELLED
+        )
+    ).one()
+    return Compliance(
+        tickets=tickets,
+        response_met=int(r_met),
+        response_missed=int(r_miss),
+        resolution_met=int(s_met),
+        resolution_missed=int(s_miss),
+    )
+
+
+def _per_day(session: Session, column: Any, since: datetime) -> dict[str, int]:
+    day = day_of(session, column)
+    # Grouped in a subquery: PostgreSQL will not match two bound copies of the same format.
+    days = select(day.label("day")).where(column >= since).subquery()
+    return dict(session.execute(select(days.c.day, func.count()).group_by(days.c.day)).all())
+
+
+def dashboard(session: Session, actor: Actor, *, days: int = PERIOD_DAYS) -> Dashboard:
+    if not actor.is_supervisor:
+        raise PermissionDenied("only a supervisor may open the dashboard")
+    without_jit(session)
+    now = clock.now()
+    today = datetime(now.year, now.month, now.day, tzinfo=now.tzinfo)
+    since = today - timedelta(days=days - 1)
+
+    opened = _per_day(session, Ticket.created_at, since)
+    resolved = _per_day(session, Ticket.resolved_at, since)
+    flow = []
+    for offset in range(days):
+        day = (since + timedelta(days=offset)).date()
+        key = day.isoformat()
+        flow.append(DayFlow(day=day, opened=opened.get(key, 0), resolved=resolved.get(key, 0)))
+
+    levels = dict(
+        session.execute(
+            select(Ticket.level, func.count())
+            .where(Ticket.created_at >= since, Ticket.status != Status.CANCELLED)
+            .group_by(Ticket.level)
+        ).all()
+    )
+    total = sum(levels.values())
+    escalation = [
+        LevelShare(
+            level=level,
+            tickets=(reached := sum(n for lv, n in levels.items() if lv >= level)),
+            pct=percent(reached, total),
+        )
+        for level in (2, 3)
+    ]
+
+    surveys, csat_n, csat_sum, satisfied, nps_n, promoters, detractors = (
+        int(v or 0)
+        for v in session.execute(
+            select(*satisfaction_columns()).where(Survey.recorded_at >= since)
+        ).one()
+    )
+    satisfaction = Satisfaction(
+        surveys=surveys,
+        csat_answers=csat_n,
+        csat_mean=round(csat_sum / csat_n, 2) if csat_n else None,
+        csat_pct=percent(satisfied, csat_n),
+        nps_answers=nps_n,
+        nps=round(100.0 * (promoters - detractors) / nps_n, 1) if nps_n else None,
+    )
+    return Dashboard(
+        at=now,
+        since=since,
+        today=today,
+        backlog=backlog_report(session, actor),
+        sla_today=_compliance(session, today, now),
+        sla_period=_compliance(session, since, now),
+        flow=flow,
+        analysts=analysts_report(session, actor, since=since),
+        escalation=escalation,
+        opened=total,
+        satisfaction=satisfaction,
+    )
+
+
+# --------------------------------------------------------------------------- drilling down
+
+
+class Figure(Public):
+    """What one number on the dashboard counts, so that selecting it lists those tickets.
+
+    ``kind``: ``backlog`` (open; ``group``, ``priority`` and ``age`` narrow it), ``response_missed``
+    and ``resolution_missed`` (opened since ``since``), ``opened`` and ``resolved`` (on
+    ``day``), ``analyst_open``, ``analyst_resolved`` (since ``since``), ``escalated`` (reached
+    ``level`` since ``since``)."""
+
+    kind: str
+    label: str = ""
+    group: str | None = None
+    priority: int | None = None
+    age: int | None = None
+    login: str | None = None
+    level: int | None = None
+    day: date | None = None
+    since: datetime | None = None
+
+
+NO_GROUP = "(no group)"
+DRILL_LIMIT = 200
+
+
+def drill(
+    session: Session, actor: Actor, *, figure: Figure, limit: int = DRILL_LIMIT
+) -> list[TicketPublic]:
+    """The tickets behind a figure, newest first (at most ``limit``)."""
+    if not actor.is_supervisor:
+        raise PermissionDenied("only a supervisor may open the dashboard")
+    without_jit(session)
+    now = clock.now()
+    query, _holder, _contact = _rows_query()
+    where: list[Any] = []
+    open_now = Ticket.status.in_([s.value for s in OPEN_STATUSES])
+    since = figure.since
+    match figure.kind:
+        case "backlog":
+            where.append(open_now)
+            if figure.group == NO_GROUP:
+                where.append(Ticket.group_id.is_(None))
+            elif figure.group:
+                where.append(Ticket.group_id == group_by_name(session, figure.group).id)
+            if figure.priority is not None:
+                where.append(Ticket.priority == figure.priority)
+            if figure.age is not None:
+                where.extend(_age(figure.age, now))
+        case "response_missed" | "resolution_missed":
+            index = 1 if figure.kind == "response_missed" else 3
+            where.append(sla_conditions(now)[index])
+            where.append(Ticket.status != Status.CANCELLED)
+            if since is not None:
+                where.append(Ticket.created_at >= since)
+        case "opened" | "resolved":
+            if figure.day is None:
+                raise InvalidInput("which day?", field="day")
+            start = datetime(figure.day.year, figure.day.month, figure.day.day, tzinfo=now.tzinfo)
+            column = Ticket.created_at if figure.kind == "opened" else Ticket.resolved_at
+            where += [column >= start, column < start + timedelta(days=1)]
+        case "analyst_open" | "analyst_resolved":
+            who = analyst_by_login(session, figure.login or "")
+            where.append(Ticket.assignee_id == who.id)
+            if figure.kind == "analyst_open":
+                where.append(open_now)
+            else:
+                where.append(Ticket.resolved_at.is_not(None))
+                if since is not None:
+                    where.append(Ticket.resolved_at >= since)
+        case "escalated":
+            where += [Ticket.level >= (figure.level or 2), Ticket.status != Status.CANCELLED]
+            if since is not None:
+                where.append(Ticket.created_at >= since)
+        case _:
+            raise InvalidInput(f"unknown figure {figure.kind!r}", field="figure")
+    rows = session.execute(
+        query.where(*where).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)
+    )
+    return [_public(row) for row in rows]
+
+
+def _age(bucket: int, now: datetime) -> list[Any]:
+    """Open tickets of one ageing column of the backlog report."""
+    bounds = [days for days, _label in AGE_BUCKETS]
+    newer = bounds[bucket]
+    older = bounds[bucket - 1] if bucket > 0 else None
+    where = []
+    if newer is not None:
+        where.append(Ticket.created_at >= now - timedelta(days=newer))
+    if older is not None:
+        where.append(Ticket.created_at < now - timedelta(days=older))
+    return where

@@ -1,0 +1,373 @@
+"""The knowledge base in the terminal: an article with its Markdown rendered (over whatever
+screen asked for it), the form that writes or edits one, and the screen that lists and
+searches them.
+
+``ArticleScreen`` dismisses with ``"link"`` when the analyst chooses to record the article
+against the ticket at hand (the caller offers that by passing ``can_link``), else ``None``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.widgets import (
+    DataTable,
+    Footer,
+    Input,
+    Markdown,
+    OptionList,
+    Select,
+    Static,
+    TextArea,
+)
+from textual.widgets.option_list import Option
+from textual.worker import Worker, WorkerState
+
+from deskterm.tui.format import literal
+from deskterm.tui.modals.base import FieldError, FormModal, label
+from deskterm.tui.modals.ticket_actions import TicketModal
+from deskterm.tui.widgets.bar import DeskBar
+
+if TYPE_CHECKING:
+    from deskterm.desk.kb import ArticleHit, ArticlePublic
+
+
+class ArticleScreen(ModalScreen[str | None]):
+    BINDINGS = [
+        Binding("escape", "close", "Close", id="close"),
+        Binding(
+            "l",
+            "link",
+            "Link to ticket",
+            tooltip="Record that this article solves the problem (logged on the ticket)",
+            id="link",
+        ),
+    ]
+
+    @dataclass
+    class Loaded(Message):
+        article: ArticlePublic
+
+    def __init__(self, article_id: int, *, can_link: bool = False) -> None:
+        super().__init__()
+        self.article_id = article_id
+        self.can_link = can_link
+        self.article: ArticlePublic | None = None
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog", id="article"):
+            yield Static(id="article-head")
+            # Links in an article are shown, never followed from the desk.
+            yield Markdown(id="article-body", open_links=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#article").loading = True
+        self.fetch()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="article")
+    def fetch(self) -> None:
+        from deskterm.desk.kb import get_article
+
+        desk = self.app.desk  # type: ignore[attr-defined]
+        self.post_message(self.Loaded(desk.read(get_article, key=self.article_id)))
+
+    @on(Loaded)
+    async def show(self, event: ArticleScreen.Loaded) -> None:
+        self.article = article = event.article
+        head = Text.assemble((article.key, "bold"), " · ")
+        head.append_text(literal(article.title, style="bold"))
+        facts = [article.status, article.category or "no category"]
+        if article.tags:
+            facts.append(", ".join(article.tags))
+        facts.append(f"solved {article.used} ticket{'s' if article.used != 1 else ''}")
+        head.append("\n" + " · ".join(facts), style="dim")
+        self.query_one("#article-head", Static).update(head)
+        await self.query_one("#article-body", Markdown).update(article.body)
+        self.query_one("#article").loading = False
+        self.refresh_bindings()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.group == "article":
+            self.dismiss(None)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "link":
+            return self.can_link and self.article is not None
+        return True
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_link(self) -> None:
+        if self.can_link and self.article is not None:
+            self.dismiss("link")
+
+
+# --------------------------------------------------------------------------- writing
+
+
+class ArticleForm(FormModal):
+    """A new article, or changes to one; the desk decides who may publish."""
+
+    TITLE_TEXT = "New article"
+
+    def __init__(self, article: ArticlePublic | None = None) -> None:
+        title = f"Edit {article.key}" if article else None
+        super().__init__(title=title)
+        self.article = article
+
+    def fields(self) -> ComposeResult:
+        article = self.article
+        yield label("Title")
+        yield Input(value=article.title if article else "", id="title", compact=True)
+        yield FieldError("title")
+        yield label("Category (a path like Hardware > Printer; empty for none)")
+        yield Input(value=(article.category or "") if article else "", id="category", compact=True)
+        yield FieldError("category")
+        yield label("Tags (words)")
+        yield Input(value=" ".join(article.tags) if article else "", id="tags", compact=True)
+        yield FieldError("tags")
+        yield label("Status")
+        yield Select(
+            [("draft", "draft"), ("published (supervisors)", "published")],
+            value=article.status if article else "draft",
+            allow_blank=False,
+            id="status",
+            compact=True,
+        )
+        yield FieldError("status")
+        yield label("Body (Markdown)")
+        yield TextArea(
+            article.body if article else "",
+            id="body",
+            soft_wrap=True,
+            show_line_numbers=False,
+            tab_behavior="focus",
+            classes="article-body",
+        )
+        yield FieldError("body")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#title").focus()
+
+    def request(self) -> tuple[Callable[..., Any], dict[str, Any]]:
+        from deskterm.desk.kb import add_article, edit_article
+
+        values: dict[str, Any] = {
+            "title": self.query_one("#title", Input).value,
+            "category": self.query_one("#category", Input).value.strip(),
+            "tags": self.query_one("#tags", Input).value,
+            "status": str(self.query_one("#status", Select).value),
+            "body": self.query_one("#body", TextArea).text,
+        }
+        if self.article is None:
+            values["category"] = values["category"] or None
+            return add_article, values
+        return edit_article, {"key": self.article.id, **values}
+
+
+# --------------------------------------------------------------------------- browsing
+
+
+class KnowledgeScreen(Screen[None]):
+    """Every article, or those matching what is typed, best first; read, write, edit."""
+
+    BINDINGS = [
+        Binding("escape", "back", "Queue", tooltip="Back to the queue", id="back"),
+        Binding(
+            "slash", "search", "Search", tooltip="Search the articles as you type", id="search"
+        ),
+        Binding("n", "new", "New article", tooltip="Write a new article", id="new"),
+        Binding("e", "edit", "Edit", tooltip="Edit the highlighted article", id="edit"),
+    ]
+
+    @dataclass
+    class Found(Message):
+        text: str
+        hits: list[ArticleHit]
+
+    def compose(self) -> ComposeResult:
+        yield DeskBar("Knowledge base", id="bar")
+        yield Input(placeholder="/ search: words in titles, tags and text", id="kb-search")
+        yield DataTable(id="kb-list", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for name in ("Key", "Title", "Category", "Status"):
+            table.add_column(name, key=name.lower())
+        table.focus()
+        self.find("")
+
+    def on_screen_resume(self) -> None:
+        self.find(self.query_one("#kb-search", Input).value)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="kb-find")
+    def find(self, text: str) -> None:
+        from deskterm.desk.kb import list_articles, search_articles
+
+        desk = self.app.desk  # type: ignore[attr-defined]
+        if text.strip():
+            hits = desk.read(search_articles, query=text, drafts=True, limit=100)
+        else:
+            hits = desk.read(list_articles, limit=200)
+        self.post_message(self.Found(text, hits))
+
+    @on(Found)
+    def show(self, event: KnowledgeScreen.Found) -> None:
+        if event.text != self.query_one("#kb-search", Input).value:
+            return
+        table = self.query_one(DataTable)
+        table.clear()
+        for hit in event.hits:
+            table.add_row(
+                Text(hit.key, style="bold"),
+                literal(hit.title),
+                literal(hit.category or "—"),
+                Text(hit.status, style="" if hit.status == "published" else "yellow"),
+                key=str(hit.id),
+            )
+
+    @on(Input.Changed, "#kb-search")
+    def search_as_typed(self, event: Input.Changed) -> None:
+        self.find(event.value)
+
+    @on(Input.Submitted, "#kb-search")
+    def to_list(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def highlighted(self) -> int | None:
+        table = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return int(key) if key is not None else None
+
+    @on(DataTable.RowSelected)
+    def read(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self.app.push_screen(ArticleScreen(int(event.row_key.value)))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("new", "edit") and isinstance(self.focused, Input):
+            return False  # the letters are typed into the search
+        return True
+
+    def action_back(self) -> None:
+        self.app.switch_mode("queue")
+
+    def action_search(self) -> None:
+        self.query_one("#kb-search").focus()
+
+    def action_new(self) -> None:
+        self.app.push_screen(ArticleForm(), self.saved)
+
+    def action_edit(self) -> None:
+        article_id = self.highlighted()
+        if article_id is not None:
+            self.load_for_edit(article_id)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="kb-edit")
+    def load_for_edit(self, article_id: int) -> None:
+        from deskterm.desk.kb import get_article
+
+        article = self.app.desk.read(get_article, key=article_id)  # type: ignore[attr-defined]
+        self.app.call_from_thread(self.app.push_screen, ArticleForm(article), self.saved)
+
+    def saved(self, article: ArticlePublic | None) -> None:
+        if article is not None:
+            self.notify(f"{article.key} saved ({article.status}).", title="Article", markup=False)
+            self.find(self.query_one("#kb-search", Input).value)
+
+
+# --------------------------------------------------------------------------- on a ticket
+
+
+class TicketArticleModal(TicketModal):
+    """Articles for a ticket: find one and link it ("solved with KB-12"), or, when none fits,
+    flag the ticket "article needed" with what it should cover (``deskterm kb gaps``)."""
+
+    TITLE_TEXT = "Knowledge base"
+
+    @dataclass
+    class Found(Message):
+        text: str
+        hits: list[ArticleHit]
+
+    def fields(self) -> ComposeResult:
+        yield label("Find an article · enter reads it, l there links it")
+        yield Input(value=self.ticket.subject, id="kb-query", compact=True)
+        yield OptionList(id="kb-hits")
+        yield label("None fits? What should an article cover · ctrl+s flags it as needed")
+        yield Input(placeholder="e.g. Reset a VPN token", id="topic", compact=True)
+        yield FieldError("topic")
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#kb-query").focus()
+        self.find(self.ticket.subject)
+
+    @on(Input.Changed, "#kb-query")
+    def search_as_typed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.find(event.value)
+
+    @on(Input.Submitted, "#kb-query")
+    def to_hits(self, event: Input.Submitted) -> None:
+        event.stop()
+        hits = self.query_one("#kb-hits", OptionList)
+        if hits.option_count and hits.highlighted is None:
+            hits.highlighted = 0
+        hits.focus()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="kb-find")
+    def find(self, text: str) -> None:
+        from deskterm.desk.kb import suggest_articles
+
+        desk = self.app.desk  # type: ignore[attr-defined]
+        self.post_message(self.Found(text, desk.read(suggest_articles, text=text, limit=8)))
+
+    @on(Found)
+    def show_hits(self, event: TicketArticleModal.Found) -> None:
+        if event.text != self.query_one("#kb-query", Input).value:
+            return
+        hits = self.query_one("#kb-hits", OptionList)
+        hits.clear_options()
+        for hit in event.hits:
+            prompt = Text.assemble((hit.key, "bold"), " ")
+            prompt.append_text(literal(hit.title))
+            hits.add_option(Option(prompt, id=str(hit.id)))
+
+    @on(OptionList.OptionSelected, "#kb-hits")
+    def read_hit(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        if event.option.id is None:
+            return
+        article_id = int(event.option.id)
+
+        def chosen(result: str | None) -> None:
+            if result == "link":
+                from deskterm.desk.kb import link_article
+
+                self.saving = True
+                self.query_one(".dialog").loading = True
+                self.save(link_article, {**self.base(), "key": article_id})
+
+        self.app.push_screen(ArticleScreen(article_id, can_link=True), chosen)
+
+    def request(self) -> tuple[Callable[..., Any], dict[str, Any]]:
+        from deskterm.desk.kb import flag_article_needed
+
+        return flag_article_needed, {**self.base(), "topic": self.query_one("#topic", Input).value}
