@@ -42,7 +42,8 @@ def load_actor(session: Session, login: str) -> Actor:
         if not known:
             raise UnknownAnalyst(
                 "this desk has no analysts yet: create the first one with "
-                "`deskterm analyst add LOGIN --name NAME` (it becomes an admin)"
+                "`deskterm analyst add LOGIN --name NAME` (it becomes an admin), "
+                "or try a demo desk with `deskterm demo`"
             )
         state = "is not an analyst of this desk" if analyst is None else "is deactivated"
         raise UnknownAnalyst(f"{login!r} {state} (use --as LOGIN or DESKTERM_USER)")
