@@ -99,7 +99,8 @@ def _table(desk: BenchDesk, results: list[Result], load: tuple[float, float]) ->
         ),
         caption_justify="left",
     )
-    table.add_column("operation", min_width=34)
+    # On a narrow terminal the names wrap; the figures never do.
+    table.add_column("operation", min_width=20, ratio=1)
     table.add_column("median", justify="right", no_wrap=True)
     table.add_column("p95", justify="right", no_wrap=True)
     table.add_column("raw SQL", justify="right", no_wrap=True)
@@ -109,8 +110,8 @@ def _table(desk: BenchDesk, results: list[Result], load: tuple[float, float]) ->
         memory = r.unit == "MB"
         table.add_row(
             literal(r.operation + (f" ({r.note})" if r.note else "")),
-            f"{r.median_ms:.1f} MB" if memory else f"{r.median_ms:.1f}",
-            f"max {r.p95_ms:.1f}" if memory else f"{r.p95_ms:.1f}",
+            f"{r.median_ms:.0f} MB" if memory else f"{r.median_ms:.1f}",
+            f"max {r.p95_ms:.0f}" if memory else f"{r.p95_ms:.1f}",
             "-" if r.bound_ms is None else f"{r.bound_ms:.2f}",
             "-" if r.ratio is None else f"{r.ratio:.1f}x",
             Text("met", style="green") if r.met else Text("missed", style="bold red"),

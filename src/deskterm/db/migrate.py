@@ -15,9 +15,17 @@ from sqlalchemy import inspect, text
 from deskterm.db.engine import Database
 from deskterm.domain.errors import SchemaMismatch
 
-HEAD = "0005_kb"
+HEAD = "0007_shared_desk"
 #: Every revision this code knows, oldest first.
-KNOWN = ("0001_initial", "0002_callbacks", "0003_outbox", "0004_sla", "0005_kb")
+KNOWN = (
+    "0001_initial",
+    "0002_callbacks",
+    "0003_outbox",
+    "0004_sla",
+    "0005_kb",
+    "0006_lookup_indexes",
+    "0007_shared_desk",
+)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 

@@ -408,3 +408,36 @@ class Survey(SQLModel, table=True):
     via: str = Field(default="call", sa_type=String(16))
     recorded_at: datetime = _ts(nullable=False, index=True)
     recorded_by_id: int | None = Field(default=None, foreign_key="analyst.id")
+
+
+class AnalystKey(SQLModel, table=True):
+    """A public key ``deskterm serve ssh`` accepts for one analyst (OpenSSH one-line form)."""
+
+    __tablename__ = "analyst_key"
+    __table_args__ = (UniqueConstraint("fingerprint", name="uq_analyst_key_fingerprint"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    analyst_id: int = Field(foreign_key="analyst.id", index=True)
+    algorithm: str = Field(sa_type=String(64))
+    #: OpenSSH's ``SHA256:...`` form, as ``ssh-keygen -lf`` prints it.
+    fingerprint: str = Field(sa_type=String(100))
+    public_key: str = Field(sa_type=Text)
+    comment: str = Field(default="", sa_type=String(200))
+    added_at: datetime = _ts(nullable=False)
+    added_by_id: int | None = Field(default=None, foreign_key="analyst.id")
+    last_used_at: datetime | None = _ts()
+
+
+class Presence(SQLModel, table=True):
+    """Someone has a ticket open: one row per app session and ticket, kept fresh by a
+    heartbeat (``seen_at``); ``editing`` while they have a dialog open on it."""
+
+    __tablename__ = "presence"
+    __table_args__ = (Index("ix_presence_ticket", "ticket_id", "seen_at"),)
+
+    session: str = Field(sa_type=String(64), primary_key=True)
+    ticket_id: int = Field(sa_type=BigId, foreign_key="ticket.id", primary_key=True)
+    analyst_id: int = Field(foreign_key="analyst.id")
+    since: datetime = _ts(nullable=False)
+    seen_at: datetime = _ts(nullable=False)
+    editing: bool = Field(default=False)

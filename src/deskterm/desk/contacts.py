@@ -182,7 +182,13 @@ def find_contacts(
             Contact.phone_digits.contains(digits, autoescape=True),
             Contact.mobile_digits.contains(digits, autoescape=True),
         )
-        branches.append((phone, Contact.name_lower))
+        # On SQLite, ordered by an expression no index serves, on purpose: a fragment matches
+        # anywhere in the number, and SQLite, knowing nothing of how many rows match, walks
+        # the name index until 20 do: 1 ms for a common fragment, over 100 ms for a rare one.
+        # One pass over the table takes about 20 ms at 100,000 callers either way.
+        # PostgreSQL's planner weighs both ways itself (6 ms median, 23 ms p95 there).
+        order = func.lower(Contact.name_lower) if sqlite else Contact.name_lower
+        branches.append((phone, order))
     # Organizations are few: read the matching ones first. As a subquery, a prefix that
     # matched none still had PostgreSQL walk every contact in name order looking for them.
     org_ids = session.scalars(

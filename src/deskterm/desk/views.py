@@ -3,20 +3,20 @@
 A view ("mine", "my groups", ...) is a union of *partitions*, each an equality on the leading
 columns of one of the ticket queue indexes (``ix_ticket_queue``, ``ix_ticket_group_queue``,
 ``ix_ticket_assignee_queue``). Each partition is read in index order after the page's key
-(priority, resolve due, id), at most one page deep, and the database merges the partitions
-and joins the shown columns in the same statement (one round trip per page). So a page costs
-a few index range scans whatever the number of tickets: no OFFSET, no sort of the whole
-queue, no count of the whole table.
+(priority, resolve due, id), at most one page deep, and the partitions are merged in Python.
+So a page costs a few index range scans whatever the number of tickets: no OFFSET, no sort of
+the whole queue, no count of the whole table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import heapq
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, union
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from deskterm.db.models import Analyst, Callback, Contact, Ticket, TicketEvent
@@ -156,36 +156,43 @@ def _after(key: QueueKey | None, nulls_first: bool) -> ColumnElement[bool] | Non
     return or_(later, and_(same, rest))
 
 
-def _page_rows(
+def _sort_key(nulls_first: bool) -> Any:
+    def key(row: tuple[int, datetime | None, int]) -> tuple[int, int, datetime | None, int]:
+        priority, due, ticket_id = row
+        missing = due is None
+        rank = (0 if missing else 1) if nulls_first else (1 if missing else 0)
+        return (priority, rank, due if due is not None else datetime.min, ticket_id)
+
+    return key
+
+
+def _merged(
     session: Session,
     partitions: Sequence[Sequence[ColumnElement[bool]]],
     extra: Sequence[ColumnElement[bool]],
     limit: int,
-) -> list[tuple[Any, ...]]:
-    """The page's rows, each with its ticket, in one statement.
-
-    Each partition is a subquery read in index order and cut at ``limit``; their UNION
-    (which also drops a ticket two partitions share) is sorted and cut again, then joined to
-    the columns a row shows. The database sorts NULL due times as its index does.
-    """
-    branches = [
-        select(Ticket.priority, Ticket.resolve_due_at.label("due"), Ticket.id)
-        .where(*conditions, *extra)
-        .order_by(Ticket.priority, Ticket.resolve_due_at, Ticket.id)
-        .limit(limit)
-        .subquery()
-        for conditions in partitions
-    ]
-    if not branches:
-        return []
-    keys = union(*(select(b.c.priority, b.c.due, b.c.id) for b in branches)).subquery("keys")
-    query, _holder, _contact = _rows_query()
-    query = (
-        query.join(keys, keys.c.id == Ticket.id)
-        .order_by(keys.c.priority, keys.c.due, keys.c.id)
-        .limit(limit)
-    )
-    return list(session.execute(query).all())
+) -> list[tuple[int, datetime | None, int]]:
+    nulls_first = session.get_bind().dialect.name == "sqlite"
+    streams: list[Iterable[tuple[int, datetime | None, int]]] = []
+    for conditions in partitions:
+        query = (
+            select(Ticket.priority, Ticket.resolve_due_at, Ticket.id)
+            .where(*conditions, *extra)
+            .order_by(Ticket.priority, Ticket.resolve_due_at, Ticket.id)
+            .limit(limit)
+        )
+        streams.append([tuple(row) for row in session.execute(query)])  # type: ignore[misc]
+    key = _sort_key(nulls_first)
+    seen: set[int] = set()
+    merged: list[tuple[int, datetime | None, int]] = []
+    for row in heapq.merge(*streams, key=key):
+        if row[2] in seen:
+            continue
+        seen.add(row[2])
+        merged.append(row)
+        if len(merged) == limit:
+            break
+    return merged
 
 
 def _full_rows(session: Session, ids: Sequence[int]) -> dict[int, QueueRow]:
@@ -219,16 +226,16 @@ def queue_page(
     keyset = _after(after, nulls_first)
     if keyset is not None:
         extra.append(keyset)
-    found = _page_rows(session, _partitions(actor, chosen), extra, limit + 1)
-    more = len(found) > limit
-    rows = [QueueRow(**_public_fields(*row)) for row in found[:limit]]
-    last = found[limit - 1][0] if more else None
+    keys = _merged(session, _partitions(actor, chosen), extra, limit + 1)
+    more = len(keys) > limit
+    keys = keys[:limit]
+    rows = _full_rows(session, [k[2] for k in keys])
+    ordered = [rows[k[2]] for k in keys if k[2] in rows]
+    last = keys[-1] if keys else None
     return QueuePage(
         view=chosen.value,
-        rows=rows,
-        next_after=QueueKey(priority=last.priority, due=last.resolve_due_at, id=last.id)
-        if last is not None
-        else None,
+        rows=ordered,
+        next_after=QueueKey(priority=last[0], due=last[1], id=last[2]) if more and last else None,
     )
 
 
