@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,6 +36,46 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any]:
+        # One call per value instead of the driver type's parser followed by
+        # process_result_value: a queue page reads some 700 timestamps, and the two-step way
+        # (parse, then datetime.replace) was a third of the page's Python time. The general
+        # path stays as the fallback for anything the fast one does not expect.
+        general = super().result_processor(dialect, coltype)
+        assert general is not None
+        if dialect.name == "sqlite":
+            return _sqlite_result(general)
+        return _aware_result(general)
+
+
+def _sqlite_result(general: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    parse = datetime.fromisoformat
+
+    def process(value: Any) -> Any:
+        # Stored as naive UTC text ("2026-01-31 09:00:00.000000"): parsed with its zone in
+        # one step, about eight times faster than parsing and then replacing the zone.
+        if value is None:
+            return None
+        if value.__class__ is str:
+            try:
+                return parse(value + "+00:00")
+            except ValueError:
+                pass
+        return general(value)
+
+    return process
+
+
+def _aware_result(general: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def process(value: Any) -> Any:
+        # psycopg hands out datetime.UTC itself when the session's TimeZone is UTC (the
+        # engine sets it), so the usual value needs no conversion at all.
+        if value is not None and value.tzinfo is UTC:
+            return value
+        return general(value)
+
+    return process
 
 
 #: JSON everywhere, stored as JSONB on PostgreSQL.

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Select, Table, bindparam, or_, select
+from sqlalchemy.orm import Session
 
 from deskterm import defaults
 from deskterm.db.models import Analyst, Callback, Contact, Ticket
@@ -108,25 +110,34 @@ def schedule_callback(
     return tickets._summary(session, ticket)
 
 
+@cache
+def _pending_query() -> Select[Any]:
+    # Built once, as plain columns: the ticket screen reads this at every load, and an
+    # aliased entity built per call cost more than the statement.
+    callback: Table = Callback.__table__  # type: ignore[attr-defined]
+    analyst: Table = Analyst.__table__  # type: ignore[attr-defined]
+    cb, by = callback.c, analyst.alias("scheduled_by")
+    return (
+        select(cb.id, cb.due_at, cb.reason, by.c.login, cb.scheduled_at)
+        .select_from(callback)
+        .outerjoin(by, by.c.id == cb.scheduled_by_id)
+        .where(cb.ticket_id == bindparam("ticket_id"), cb.done_at.is_(None))
+        .order_by(cb.due_at, cb.id)
+    )
+
+
 def pending_callbacks(session: Session, actor: Actor, *, ref: int) -> list[CallbackPublic]:
     """The promises still open on one ticket, soonest first."""
-    by = aliased(Analyst)
-    rows = session.execute(
-        select(Callback, by.login)
-        .outerjoin(by, by.id == Callback.scheduled_by_id)
-        .where(Callback.ticket_id == ref, Callback.done_at.is_(None))
-        .order_by(Callback.due_at, Callback.id)
-    ).all()
+    rows = session.execute(_pending_query(), {"ticket_id": ref}).all()
     return [
         CallbackPublic(
-            id=cb.id,
-            due_at=cb.due_at,
-            reason=cb.reason,
+            id=callback_id,
+            due_at=due_at,
+            reason=reason,
             scheduled_by=login,
-            scheduled_at=cb.scheduled_at,
+            scheduled_at=scheduled_at,
         )
-        for cb, login in rows
-        if cb.id is not None
+        for callback_id, due_at, reason, login, scheduled_at in rows
     ]
 
 

@@ -128,9 +128,18 @@ def _next(ticket: Ticket) -> datetime | None:
 def left_while_paused(ticket: Ticket) -> int | None:
     """Working seconds left to resolve a ticket waiting on its customer (negative: overdue);
     None for a running or finished clock."""
-    if ticket.sla_paused_at is None or ticket.status != Status.WAITING_CUSTOMER:
+    return left_paused(
+        ticket.status, ticket.priority, ticket.sla_paused_at, ticket.sla_used_seconds
+    )
+
+
+def left_paused(
+    status: str, priority: int, paused_at: datetime | None, used_seconds: int | None
+) -> int | None:
+    """``left_while_paused`` from the columns themselves, for lists read as plain rows."""
+    if paused_at is None or status != Status.WAITING_CUSTOMER:
         return None
-    target = defaults.sla_policy().for_priority(ticket.priority)
+    target = defaults.sla_policy().for_priority(priority)
     if target is None:
         return None
-    return int(target.resolution.total_seconds()) - (ticket.sla_used_seconds or 0)
+    return int(target.resolution.total_seconds()) - (used_seconds or 0)

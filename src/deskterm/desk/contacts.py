@@ -273,6 +273,33 @@ def _public(
     )
 
 
+def contact_assets(session: Session, contact_id: int) -> list[AssetPublic]:
+    """A contact's assets, as a ticket's card lists them (columns: no ORM objects)."""
+    rows = session.execute(
+        select(
+            Asset.id,
+            Asset.kind,
+            Asset.product,
+            Asset.model_number,
+            Asset.serial_number,
+            Asset.account_number,
+        )
+        .where(Asset.contact_id == contact_id)
+        .order_by(Asset.id)
+    )
+    return [
+        AssetPublic(
+            id=asset_id,
+            kind=kind,
+            product=product,
+            model_number=model,
+            serial_number=serial,
+            account_number=account,
+        )
+        for asset_id, kind, product, model, serial, account in rows
+    ]
+
+
 def _asset_public(asset: Asset) -> AssetPublic:
     assert asset.id is not None
     return AssetPublic(

@@ -9,9 +9,10 @@ change takes effect at once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Concatenate, ParamSpec, TypeVar
+from functools import cache
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from deskterm.db.engine import Database
@@ -27,16 +28,26 @@ UseCase = Callable[Concatenate[Session, Actor, P], R]
 BootstrapCase = Callable[Concatenate[Session, "Actor | None", P], R]
 
 
+@cache
+def _actor_query() -> Select[Any]:
+    # The analyst and their groups in one statement: every desk call starts here, and on
+    # PostgreSQL each statement is a round trip. Built once, and as plain columns of the
+    # tables: an Analyst ORM object per call cost more than the statement itself.
+    analyst: Table = Analyst.__table__  # type: ignore[attr-defined]
+    member: Table = AnalystGroup.__table__  # type: ignore[attr-defined]
+    a = analyst.c
+    return (
+        select(a.id, a.login, a.name, a.role, a.level, a.active, member.c.group_id)
+        .select_from(analyst)
+        .outerjoin(member, member.c.analyst_id == a.id)
+        .where(a.login == bindparam("login"))
+    )
+
+
 def load_actor(session: Session, login: str) -> Actor:
     login = login.strip().lower()
-    # The analyst and their groups in one statement: every desk call starts here, and on
-    # PostgreSQL each statement is a round trip.
-    rows = session.execute(
-        select(Analyst, AnalystGroup.group_id)
-        .outerjoin(AnalystGroup, AnalystGroup.analyst_id == Analyst.id)
-        .where(Analyst.login == login)
-    ).all()
-    analyst = rows[0][0] if rows else None
+    rows = session.execute(_actor_query(), {"login": login}).all()
+    analyst = rows[0] if rows else None
     if analyst is None or not analyst.active:
         known = session.scalar(select(func.count()).select_from(Analyst)) or 0
         if not known:
@@ -47,8 +58,7 @@ def load_actor(session: Session, login: str) -> Actor:
             )
         state = "is not an analyst of this desk" if analyst is None else "is deactivated"
         raise UnknownAnalyst(f"{login!r} {state} (use --as LOGIN or DESKTERM_USER)")
-    group_ids = [group_id for _analyst, group_id in rows if group_id is not None]
-    assert analyst.id is not None
+    group_ids = [row.group_id for row in rows if row.group_id is not None]
     return Actor(
         id=analyst.id,
         login=analyst.login,

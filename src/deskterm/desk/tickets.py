@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import Select, Table, and_, bindparam, func, or_, select
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from deskterm import defaults
@@ -23,13 +23,14 @@ from deskterm.db.models import (
     Callback,
     Category,
     Contact,
+    Organization,
     SupportGroup,
     Ticket,
     TicketEvent,
     TicketLink,
 )
 from deskterm.desk import clock, clocks, outbox
-from deskterm.desk.contacts import contact_public
+from deskterm.desk.contacts import contact_assets
 from deskterm.desk.lookups import (
     analyst_by_login,
     category_by_path,
@@ -39,6 +40,7 @@ from deskterm.desk.lookups import (
 )
 from deskterm.desk.schemas import (
     AssetPublic,
+    ContactPublic,
     EventPublic,
     LinkPublic,
     TicketDetail,
@@ -141,7 +143,9 @@ class _Change:
             raise _conflict(self.session, ticket_id, seen) from None
         # The customer's message commits or rolls back with the change it tells about.
         assert self.ticket.id is not None
-        outbox.queue_for_change(self.session, self.ticket.id, self.events)
+        outbox.queue_for_change(
+            self.session, self.ticket.id, self.events, channel=self.ticket.channel
+        )
 
 
 def _conflict(session: Session, ticket_id: int, seen_version: int) -> ConflictError:
@@ -372,7 +376,8 @@ def create_ticket(
     if parent is not None:
         _link_pair(session, actor, ticket, parent, LinkKind.SPLIT_FROM, change=change)
     change.save()
-    return _detail(session, ticket)
+    assert ticket.id is not None
+    return _detail(session, ticket.id)
 
 
 def _first_group(session: Session, actor: Actor) -> SupportGroup | None:
@@ -423,68 +428,146 @@ def _available(session: Session, target: Analyst) -> Analyst:
 # --------------------------------------------------------------------------- reading
 
 
+def _table(model: Any) -> Table:
+    table: Table = model.__table__
+    return table
+
+
 @cache
 def _rows_query() -> tuple[Select[Any], Any, Any]:
-    # Built once: statements are immutable (every .where() returns a new one), and building
-    # this join took longer than running it on SQLite (measured by `deskterm bench`).
-    holder = aliased(Analyst)
+    """A ticket as a list shows it: plain columns, in the order ``_public_fields`` reads.
+
+    Built once: statements are immutable (every .where() returns a new one), and building
+    this join took longer than running it on SQLite (measured by `deskterm bench`). The
+    tables' own columns, not the Ticket entity nor its ORM attributes: a page of rows made
+    into ORM objects (identity map, instance state, thirty attributes each) cost about
+    three times the reading itself, and ORM attributes alone add a fifth.
+    """
+    ticket, group, contact, category = (
+        _table(Ticket),
+        _table(SupportGroup),
+        _table(Contact),
+        _table(Category),
+    )
+    holder = _table(Analyst).alias("holder")
+    t = ticket.c
     query = (
         select(
-            Ticket,
-            SupportGroup.name,
-            holder.login,
-            holder.name,
-            Contact.name,
-            Category.path,
+            t.id,
+            t.subject,
+            t.status,
+            t.priority,
+            t.impact,
+            t.urgency,
+            t.level,
+            group.c.name,
+            holder.c.login,
+            holder.c.name,
+            contact.c.name,
+            t.contact_id,
+            t.channel,
+            category.c.path,
+            t.created_at,
+            t.updated_at,
+            t.response_due_at,
+            t.resolve_due_at,
+            t.response_warn_at,
+            t.resolve_warn_at,
+            t.sla_paused_at,
+            t.sla_used_seconds,
+            t.version,
         )
-        .outerjoin(SupportGroup, SupportGroup.id == Ticket.group_id)
-        .outerjoin(holder, holder.id == Ticket.assignee_id)
-        .outerjoin(Contact, Contact.id == Ticket.contact_id)
-        .outerjoin(Category, Category.id == Ticket.category_id)
+        .select_from(ticket)
+        .outerjoin(group, group.c.id == t.group_id)
+        .outerjoin(holder, holder.c.id == t.assignee_id)
+        .outerjoin(contact, contact.c.id == t.contact_id)
+        .outerjoin(category, category.c.id == t.category_id)
     )
-    return query, holder, Contact
+    return query, holder, contact
+
+
+#: How many leading columns of a row ``_public_fields`` reads.
+_ROW_WIDTH = 23
+
+
+@cache
+def _rows_by_ids() -> Select[Any]:
+    """List rows of the given ids (``ids``: a list). One statement shape for any number of
+    ids, so SQLAlchemy compiles it once."""
+    query, _holder, _contact = _rows_query()
+    return query.where(_table(Ticket).c.id.in_(bindparam("ids", expanding=True)))
+
+
+@cache
+def _row_by_id() -> Select[Any]:
+    query, _holder, _contact = _rows_query()
+    return query.where(_table(Ticket).c.id == bindparam("id"))
 
 
 def _public(row: Any) -> TicketPublic:
-    ticket, group, login, holder_name, contact_name, category = row
-    return TicketPublic(**_public_fields(ticket, group, login, holder_name, contact_name, category))
+    return TicketPublic(**_public_fields(row))
 
 
-def _public_fields(
-    ticket: Ticket,
-    group: str | None,
-    login: str | None,
-    holder_name: str | None,
-    contact_name: str | None,
-    category: str | None,
-) -> dict[str, Any]:
-    assert ticket.id is not None
+def _public_fields(row: Any) -> dict[str, Any]:
+    """The list fields of a ``_rows_query`` row (extra columns after them are ignored)."""
+    (
+        ticket_id,
+        subject,
+        status,
+        priority,
+        impact,
+        urgency,
+        level,
+        group,
+        login,
+        holder_name,
+        contact_name,
+        contact_id,
+        channel,
+        category,
+        created_at,
+        updated_at,
+        response_due_at,
+        resolve_due_at,
+        response_warn_at,
+        resolve_warn_at,
+        paused_at,
+        used_seconds,
+        version,
+    ) = row[:_ROW_WIDTH]
     return {
-        "id": ticket.id,
-        "ref": format_ref(ticket.id),
-        "subject": ticket.subject,
-        "status": ticket.status,
-        "priority": f"P{ticket.priority}",
-        "impact": ticket.impact,
-        "urgency": ticket.urgency,
-        "level": ticket.level,
+        "id": ticket_id,
+        "ref": format_ref(ticket_id),
+        "subject": subject,
+        "status": status,
+        "priority": f"P{priority}",
+        "impact": impact,
+        "urgency": urgency,
+        "level": level,
         "group": group,
         "assignee": login,
         "assignee_name": holder_name,
         "contact": contact_name,
-        "contact_id": ticket.contact_id,
-        "channel": ticket.channel,
+        "contact_id": contact_id,
+        "channel": channel,
         "category": category,
-        "created_at": ticket.created_at,
-        "updated_at": ticket.updated_at,
-        "response_due_at": ticket.response_due_at,
-        "resolve_due_at": ticket.resolve_due_at,
-        "response_warn_at": ticket.response_warn_at,
-        "resolve_warn_at": ticket.resolve_warn_at,
-        "sla_paused_at": ticket.sla_paused_at,
-        "sla_left_seconds": clocks.left_while_paused(ticket),
-        "version": ticket.version,
+        "created_at": created_at,
+        "updated_at": updated_at,
+        "response_due_at": response_due_at,
+        "resolve_due_at": resolve_due_at,
+        "response_warn_at": response_warn_at,
+        "resolve_warn_at": resolve_warn_at,
+        "sla_paused_at": paused_at,
+        "sla_left_seconds": clocks.left_paused(status, priority, paused_at, used_seconds),
+        "version": version,
     }
+
+
+def public_rows(session: Session, ids: Sequence[int]) -> dict[int, tuple[Any, ...]]:
+    """The list rows of these tickets by id, for ``_public_fields``; one statement."""
+    if not ids:
+        return {}
+    return {row[0]: row for row in session.execute(_rows_by_ids(), {"ids": list(ids)})}
 
 
 def list_tickets(
@@ -550,66 +633,170 @@ def _statuses(names: Iterable[str]) -> set[str] | None:
 
 def get_ticket(session: Session, actor: Actor, *, ref: str | int) -> TicketDetail:
     ticket_id = ref if isinstance(ref, int) else parse_ref(ref)
-    ticket = session.get(Ticket, ticket_id)
-    if ticket is None:
+    return _detail(session, ticket_id)
+
+
+@cache
+def _detail_query() -> Select[Any]:
+    """One ticket with everything its card shows: the list row, then the detail columns,
+    its creator, asset, and caller with their organization and open ticket count.
+
+    One statement where it was eight (the ticket as an ORM object, the list row again, the
+    contact, organization, count, asset and creator each by itself): on PostgreSQL each
+    statement is a round trip.
+    """
+    query, _holder, contact = _rows_query()
+    ticket, asset, organization = _table(Ticket), _table(Asset), _table(Organization)
+    creator = _table(Analyst).alias("creator")
+    other = ticket.alias("other")
+    t, c, a = ticket.c, contact.c, asset.c
+    open_count = (
+        select(func.count())
+        .select_from(other)
+        .where(
+            other.c.contact_id == t.contact_id,
+            other.c.status.in_(sorted(s.value for s in OPEN_STATUSES)),
+        )
+        .scalar_subquery()
+    )
+    return (
+        query.add_columns(
+            t.description,
+            t.priority_reason,
+            t.resolution_code,
+            t.resolution_text,
+            t.first_response_at,
+            t.resolved_at,
+            t.closed_at,
+            creator.c.login,
+            a.id,
+            a.kind,
+            a.product,
+            a.model_number,
+            a.serial_number,
+            a.account_number,
+            c.email,
+            c.phone,
+            c.mobile,
+            c.location,
+            c.language,
+            c.vip,
+            organization.c.name,
+            open_count,
+        )
+        .outerjoin(creator, creator.c.id == t.created_by_id)
+        .outerjoin(asset, asset.c.id == t.asset_id)
+        .outerjoin(organization, organization.c.id == c.organization_id)
+        .where(t.id == bindparam("id"))
+    )
+
+
+def _detail(session: Session, ticket_id: int) -> TicketDetail:
+    # A write's pending changes must be in the database before the read below, which goes
+    # to the session's connection directly (the ORM layer would only add its own cost).
+    session.flush()
+    row = session.connection().execute(_detail_query(), {"id": ticket_id}).first()
+    if row is None:
         raise NotFound(f"no ticket {format_ref(ticket_id)}")
-    return _detail(session, ticket)
-
-
-def _detail(session: Session, ticket: Ticket) -> TicketDetail:
-    query, _holder, _contact = _rows_query()
-    row = session.execute(query.where(Ticket.id == ticket.id)).one()
-    fields = _public_fields(*row)
-    contact_row = session.get(Contact, ticket.contact_id) if ticket.contact_id else None
-    asset_row = session.get(Asset, ticket.asset_id) if ticket.asset_id else None
+    fields = _public_fields(row)
+    (
+        description,
+        priority_reason,
+        resolution_code_,
+        resolution_text,
+        first_response_at,
+        resolved_at,
+        closed_at,
+        created_by,
+        asset_id,
+        asset_kind,
+        product,
+        model_number,
+        serial_number,
+        account_number,
+        email,
+        phone,
+        mobile,
+        location,
+        language,
+        vip,
+        organization,
+        open_tickets,
+    ) = row[_ROW_WIDTH:]
+    contact_id = fields["contact_id"]
+    contact = None
+    if contact_id is not None:
+        contact = ContactPublic(
+            id=contact_id,
+            name=fields["contact"],
+            email=email,
+            phone=phone,
+            mobile=mobile,
+            organization=organization,
+            location=location,
+            language=language,
+            vip=vip,
+            assets=contact_assets(session, contact_id),
+            open_tickets=open_tickets or 0,
+        )
     return TicketDetail(
         **fields,
-        description=ticket.description,
-        priority_reason=ticket.priority_reason,
-        contact_detail=contact_public(session, contact_row) if contact_row else None,
+        description=description,
+        priority_reason=priority_reason,
+        contact_detail=contact,
         asset=AssetPublic(
-            id=asset_row.id,
-            kind=asset_row.kind,
-            product=asset_row.product,
-            model_number=asset_row.model_number,
-            serial_number=asset_row.serial_number,
-            account_number=asset_row.account_number,
+            id=asset_id,
+            kind=asset_kind,
+            product=product,
+            model_number=model_number,
+            serial_number=serial_number,
+            account_number=account_number,
         )
-        if asset_row and asset_row.id is not None
+        if asset_id is not None
         else None,
-        resolution_code=ticket.resolution_code,
-        resolution_text=ticket.resolution_text,
-        first_response_at=ticket.first_response_at,
-        resolved_at=ticket.resolved_at,
-        closed_at=ticket.closed_at,
-        created_by=_login(session, ticket.created_by_id),
-        links=_links(session, ticket),
-        events=ticket_events(session, ticket.id or 0),
+        resolution_code=resolution_code_,
+        resolution_text=resolution_text,
+        first_response_at=first_response_at,
+        resolved_at=resolved_at,
+        closed_at=closed_at,
+        created_by=created_by,
+        links=_links(session, ticket_id),
+        events=ticket_events(session, ticket_id),
     )
+
+
+@cache
+def _events_query(public_only: bool) -> Select[Any]:
+    # Columns, not TicketEvent entities: a long log read as ORM objects cost four times as
+    # much (identity map and instance state per event), measured by `deskterm bench`. The
+    # tables' columns and a statement built once: ORM attributes cost a fifth more again.
+    event, analyst = _table(TicketEvent), _table(Analyst)
+    e = event.c
+    query = (
+        select(
+            e.id,
+            e.kind,
+            e.at,
+            e.visibility,
+            e.data,
+            e.ticket_version,
+            analyst.c.login,
+            analyst.c.name,
+        )
+        .select_from(event)
+        .outerjoin(analyst, analyst.c.id == e.actor_id)
+        .where(e.ticket_id == bindparam("ticket_id"))
+        .order_by(e.id)
+    )
+    if public_only:
+        query = query.where(e.visibility == Visibility.PUBLIC.value)
+    return query
 
 
 def ticket_events(
     session: Session, ticket_id: int, *, public_only: bool = False
 ) -> list[EventPublic]:
-    # Columns, not TicketEvent entities: a long log read as ORM objects cost four times as
-    # much (identity map and instance state per event), measured by `deskterm bench`.
-    query = (
-        select(
-            TicketEvent.id,
-            TicketEvent.kind,
-            TicketEvent.at,
-            TicketEvent.visibility,
-            TicketEvent.data,
-            TicketEvent.ticket_version,
-            Analyst.login,
-            Analyst.name,
-        )
-        .outerjoin(Analyst, Analyst.id == TicketEvent.actor_id)
-        .where(TicketEvent.ticket_id == ticket_id)
-        .order_by(TicketEvent.id)
-    )
-    if public_only:
-        query = query.where(TicketEvent.visibility == Visibility.PUBLIC)
+    rows = session.connection().execute(_events_query(public_only), {"ticket_id": ticket_id})
     return [
         EventPublic(
             id=event_id,
@@ -622,17 +809,24 @@ def ticket_events(
             ticket_version=version,
             summary=event_words.describe(kind, data),
         )
-        for event_id, kind, at, visibility, data, version, login, name in session.execute(query)
+        for event_id, kind, at, visibility, data, version, login, name in rows
     ]
 
 
-def _links(session: Session, ticket: Ticket) -> list[LinkPublic]:
-    rows = session.execute(
-        select(TicketLink.kind, Ticket.id, Ticket.subject, Ticket.status)
-        .join(Ticket, Ticket.id == TicketLink.other_id)
-        .where(TicketLink.ticket_id == ticket.id)
-        .order_by(TicketLink.id)
-    ).all()
+@cache
+def _links_query() -> Select[Any]:
+    link, ticket = _table(TicketLink), _table(Ticket)
+    return (
+        select(link.c.kind, ticket.c.id, ticket.c.subject, ticket.c.status)
+        .select_from(link)
+        .join(ticket, ticket.c.id == link.c.other_id)
+        .where(link.c.ticket_id == bindparam("ticket_id"))
+        .order_by(link.c.id)
+    )
+
+
+def _links(session: Session, ticket_id: int) -> list[LinkPublic]:
+    rows = session.connection().execute(_links_query(), {"ticket_id": ticket_id}).all()
     return [
         LinkPublic(ref=format_ref(other_id), kind=kind, subject=subject, status=status)
         for kind, other_id, subject, status in rows
@@ -1013,7 +1207,15 @@ def set_priority(
     ticket.priority = chosen
     ticket.priority_reason = why if chosen != derived else None
     for name, old, new in changes:
-        change.log(EventKind.FIELD_CHANGED, field=name, **{"from": old}, to=new, reason=why)
+        # ``override`` says the reason stays on the ticket: the log alone then tells it.
+        change.log(
+            EventKind.FIELD_CHANGED,
+            field=name,
+            **{"from": old},
+            to=new,
+            reason=why,
+            override=True if chosen != derived else None,
+        )
     change.save()
     return _summary(session, ticket)
 
@@ -1105,5 +1307,10 @@ def _ensure_open(ticket: Ticket, doing: str) -> None:
 
 
 def _summary(session: Session, ticket: Ticket) -> TicketPublic:
-    query, _holder, _contact = _rows_query()
-    return _public(session.execute(query.where(Ticket.id == ticket.id)).one())
+    assert ticket.id is not None
+    return summary(session, ticket.id)
+
+
+def summary(session: Session, ticket_id: int) -> TicketPublic:
+    """The ticket as a list shows it: what a change hands back to its face."""
+    return _public(session.execute(_row_by_id(), {"id": ticket_id}).one())
