@@ -59,7 +59,8 @@ def seeded(tmp_path: Path, test_clock: TestClock) -> Iterator[Seeded]:
 
 @pytest.fixture
 def make_app(seeded: Seeded, tmp_path: Path):
-    """An app on the seeded desk as ``login``; no timers, so tests decide when things move."""
+    """An app on the seeded desk as ``login``; no timers (no polling, no presence heartbeat),
+    so tests decide when things move."""
 
     def make(login: str = "alice", url: str | None = None) -> DeskApp:
         return DeskApp(
@@ -67,6 +68,7 @@ def make_app(seeded: Seeded, tmp_path: Path):
             login,
             data_dir=tmp_path / "data",
             poll_seconds=None,
+            presence_seconds=None,
         )
 
     return make

@@ -6,21 +6,33 @@ from collections.abc import Callable
 
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
-from textual.worker import WorkerFailed
+from textual.worker import WorkerCancelled, WorkerFailed
+
+#: Workers that run as long as the app does (PostgreSQL's listener): never waited for.
+LONG_LIVED = ("listen",)
+
+
+def _busy(app) -> list:
+    return [w for w in app.workers if w.is_running and w.group not in LONG_LIVED]
 
 
 async def settle(pilot: Pilot) -> None:
     """Until no worker runs and every message posted because of them is handled."""
     app = pilot.app
     for _ in range(50):
+        busy = _busy(app)
         try:
-            await app.workers.wait_for_complete()
+            # Never an empty list: that means "all of them", the listener included.
+            if busy:
+                await app.workers.wait_for_complete(busy)
         except WorkerFailed:
             pass  # a refusal: the app shows it, the test looks for it
+        except WorkerCancelled:
+            pass  # a newer one of its kind took over
         await pilot.pause()
-        if not any(w.is_running for w in app.workers):
+        if not _busy(app):
             await pilot.pause()
-            if not any(w.is_running for w in app.workers):
+            if not _busy(app):
                 return
     raise AssertionError("the app never settled")
 

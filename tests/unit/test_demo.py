@@ -295,13 +295,12 @@ def _replay(
             assert may_work(actor, hold), (ticket.id, event.id)
             state.status, state.closed = "closed", event.at
         # The desk's rule for the first response: a public change by an analyst, other than
-        # opening the ticket; a claim from the queue is a plain UPDATE and does not count.
+        # opening the ticket; a claim from the queue is public, so it counts too.
         if (
             state.first_response is None
             and event.visibility == "public"
             and event.actor_id is not None
             and kind != "created"
-            and data.get("via") != "queue next"
         ):
             state.first_response = event.at
     if ticket.channel in LIVE_CHANNELS:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 
 from deskterm import __version__
-from deskterm.cli import admin, bench, comms, data, kb, people, report, sla, tickets
+from deskterm.cli import admin, bench, comms, data, kb, people, report, serve, sla, tickets
 from deskterm.cli.common import State, env_flag, fail
 
 app = typer.Typer(
@@ -31,10 +32,11 @@ app.add_typer(comms.mail_app, name="mail")
 app.add_typer(kb.kb_app, name="kb")
 app.add_typer(report.report_app, name="report")
 app.add_typer(sla.sla_app, name="sla")
+app.add_typer(serve.serve_app, name="serve")
 app.command("survey")(report.survey)
 app.command("demo")(admin.demo)
 data.register(app)
-app.command("bench")(bench.bench)
+app.add_typer(bench.bench_app, name="bench")
 
 
 def _version(value: bool) -> None:
@@ -72,6 +74,14 @@ def root(
     ctx.obj = state
     ctx.call_on_close(state.close)
     if ctx.invoked_subcommand is None:
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            # Over SSH without a terminal (`ssh -T`, a forced command run by a script) or in
+            # a pipe, the app would wait forever for a screen that is not there.
+            fail(
+                "the app needs a terminal: run `deskterm` in one (over SSH: `ssh -t`); "
+                "for scripts, see `deskterm --help`",
+                2,
+            )
         from deskterm.tui.app import run
 
         raise typer.Exit(run(state.database_url(), state.acting_login()))

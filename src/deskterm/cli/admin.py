@@ -93,6 +93,94 @@ def db_status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     out.print(grid)
 
 
+#: Differences kept for ``db check --json`` (the text output streams every one of them).
+_JSON_FINDINGS = 10_000
+#: Desks this big show progress on stderr.
+_PROGRESS_FROM = 20_000
+
+
+@db_app.command("check")
+def db_check(
+    ctx: typer.Context,
+    ticket: Annotated[
+        list[str] | None,
+        typer.Option("--ticket", metavar="REF", help="Only this ticket (repeat for more)."),
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Only the N newest tickets.", metavar="N")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Replay every ticket's log and compare it with the ticket: one line per difference.
+
+    Exit 0 when every ticket is what its log says, 6 when any differs (nothing is changed).
+    """
+    import time
+
+    from deskterm.desk.consistency import Finding, check_log
+    from deskterm.desk.context import Desk
+    from deskterm.domain.errors import Inconsistent
+    from deskterm.domain.refs import parse_ref
+
+    state: State = ctx.obj
+    ids = [parse_ref(ref) for ref in ticket] if ticket else None
+    db = state.database()
+    kept: list[dict[str, object]] = []
+    started = time.monotonic()
+    shown = [0.0]
+
+    def found(finding: Finding) -> None:
+        if as_json:
+            if len(kept) < _JSON_FINDINGS:
+                kept.append(finding.to_json())
+        else:
+            out.print(literal(finding.line()), soft_wrap=True)
+
+    def progress(done: int, total: int) -> None:
+        if total < _PROGRESS_FROM:
+            return
+        now = time.monotonic()
+        # A line every few seconds: enough to see it move, little enough for a log file.
+        if now - shown[0] >= 5 or done == total:
+            shown[0] = now
+            err.print(
+                f"checked {done:,} of {total:,} tickets ({now - started:.0f} s)",
+                highlight=False,
+            )
+
+    summary = Desk(db, None).read(
+        check_log, ticket_ids=ids, limit=limit, on_finding=found, on_progress=progress
+    )
+    if as_json:
+        print_json(
+            {
+                "ok": summary.ok,
+                "tickets": summary.tickets,
+                "events": summary.events,
+                "differing_tickets": summary.differing,
+                "differences": summary.findings,
+                "seconds": round(summary.seconds, 2),
+                "findings": kept,
+                "truncated": summary.findings > len(kept),
+            }
+        )
+    else:
+        verdict = (
+            "every ticket is what its log says"
+            if summary.ok
+            else f"{summary.differing:,} differ ({summary.findings:,} differences)"
+        )
+        out.print(
+            f"Checked {summary.tickets:,} tickets and {summary.events:,} log events in "
+            f"{summary.seconds:.1f} s: {verdict}.",
+            soft_wrap=True,
+        )
+    if not summary.ok:
+        raise Inconsistent(
+            f"{summary.differing:,} of {summary.tickets:,} tickets differ from their log"
+        )
+
+
 @config_app.command("check")
 def config_check() -> None:
     """Validate the defaults in use (your copies in the config folder, else the shipped ones)."""

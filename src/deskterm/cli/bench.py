@@ -1,4 +1,5 @@
-"""``deskterm bench``: how long an analyst waits, on a desk of a million tickets."""
+"""``deskterm bench``: how long an analyst waits, on a desk of a million tickets; and
+``deskterm bench load``: many analysts at once, and proof that nothing was lost."""
 
 from __future__ import annotations
 
@@ -13,9 +14,17 @@ from deskterm.cli.common import State, err, literal, out, print_json
 
 if TYPE_CHECKING:
     from deskterm.bench.desk import BenchDesk
+    from deskterm.bench.load import LoadResult
     from deskterm.bench.run import Result
 
+bench_app = typer.Typer(
+    help="Time what analysts wait for; `bench load` runs many analysts at once.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
 
+
+@bench_app.callback()
 def bench(
     ctx: typer.Context,
     tickets: Annotated[
@@ -39,6 +48,8 @@ def bench(
     reuses it on later runs; with --db it fills an empty database, or reuses a bench desk of
     the same size there, and refuses any other desk.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     from deskterm.bench.desk import check_size, default_url, prepare
@@ -116,4 +127,113 @@ def _table(desk: BenchDesk, results: list[Result], load: tuple[float, float]) ->
             "-" if r.ratio is None else f"{r.ratio:.1f}x",
             Text("met", style="green") if r.met else Text("missed", style="bold red"),
         )
+    return table
+
+
+@bench_app.command("load")
+def load(
+    ctx: typer.Context,
+    analysts: Annotated[
+        int, typer.Option(help="Analysts working at once, each a process of its own.")
+    ] = 20,
+    seconds: Annotated[float, typer.Option(help="How long they work.")] = 60.0,
+    tickets: Annotated[
+        int, typer.Option(help="Size of the demo desk made in an empty database.")
+    ] = 5000,
+    seed: Annotated[int, typer.Option(help="Random seed of the desk and the analysts.")] = 7,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Many analysts at once for a fixed time, then check that nothing was lost.
+
+    Each analyst is a process of its own doing a weighted mix without pause: log a call,
+    pull next, add a note, change a status or resolve, hand a ticket on. Afterwards: no
+    ticket claimed twice, no update lost, every touched ticket equal to its log's replay.
+    Without --db it uses its own SQLite file in the data folder; with --db an empty
+    database (made a demo desk) or one an earlier load or bench run made; any other desk is
+    refused. Exit 6 when a check fails.
+    """
+    from deskterm.bench.load import check_options, default_url, prepare, run_load
+    from deskterm.domain.errors import DeskError, Inconsistent
+
+    state: State = ctx.obj
+    check_options(analysts=analysts, seconds=seconds, tickets=tickets)
+    url = default_url() if state.db_url is None else str(state.db_url)
+    load_before = os.getloadavg()[0]
+
+    def say(message: str) -> None:
+        if not as_json or err.is_terminal:
+            err.print(literal(message))
+
+    say("preparing the load desk")
+    desk = prepare(url, analysts=analysts, seconds=seconds, tickets=tickets, seed=seed)
+    if desk.built_seconds is not None:
+        say(f"made a demo desk of {tickets:,} tickets in {desk.built_seconds:.0f} s")
+    result = run_load(desk, seconds=seconds, seed=seed, report=say)
+    load_after = os.getloadavg()[0]
+    if as_json:
+        data = result.to_json()
+        data["load_average"] = {"before": load_before, "after": load_after}
+        print_json(data)
+    else:
+        out.print(_load_table(result, (load_before, load_after)))
+        out.print(_checks_table(result))
+        for line in result.errors:
+            err.print(literal(line))
+    failed = [check.name for check in result.checks if not check.passed]
+    if failed:
+        raise Inconsistent(f"load run failed: {'; '.join(failed)}")
+    stopped = [line for line in result.errors if " stopped: " in line]
+    if stopped:
+        raise DeskError(f"{len(stopped)} analyst process(es) stopped: {stopped[0][:200]}")
+
+
+def _load_table(result: LoadResult, load: tuple[float, float]) -> Table:
+    kind = "SQLite" if result.dialect == "sqlite" else "PostgreSQL"
+    table = Table(
+        title=Text(
+            f"deskterm bench load: {kind}, {result.analysts} analysts for {result.seconds:.0f} s"
+        ),
+        caption=Text(
+            f"load average {load[0]:.1f} before, {load[1]:.1f} after ({os.cpu_count()} cores); "
+            f"{result.empty_pulls:,} pulls found the queues empty; times in ms",
+            style="dim",
+        ),
+        caption_justify="left",
+    )
+    table.add_column("operation", min_width=12, ratio=1)
+    for name in ("count", "ops/s", "p50", "p99", "conflicts", "errors"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for op in result.operations:
+        table.add_row(
+            op.operation,
+            f"{op.count:,}",
+            f"{op.per_second:.1f}",
+            "-" if op.p50_ms is None else f"{op.p50_ms:.1f}",
+            "-" if op.p99_ms is None else f"{op.p99_ms:.1f}",
+            f"{op.conflicts:,}",
+            Text(f"{op.errors:,}", style="bold red" if op.errors else ""),
+        )
+    table.add_section()
+    table.add_row(
+        "total",
+        f"{result.total:,}",
+        f"{result.per_second:.1f}",
+        "",
+        "",
+        f"{sum(op.conflicts for op in result.operations):,}",
+        f"{sum(op.errors for op in result.operations):,}",
+    )
+    return table
+
+
+def _checks_table(result: LoadResult) -> Table:
+    table = Table(title="Checks", title_justify="left")
+    table.add_column("check", no_wrap=True)
+    table.add_column("over", justify="right", no_wrap=True)
+    table.add_column("result", no_wrap=True)
+    for check in result.checks:
+        verdict = Text("pass", style="green") if check.passed else Text("FAIL", style="bold red")
+        table.add_row(check.name, check.checked, verdict)
+        for problem in check.problems:
+            table.add_row(literal(f"  {problem}"), "", "")
     return table

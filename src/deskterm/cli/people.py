@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -9,9 +10,13 @@ from rich import box
 from rich.cells import cell_len
 from rich.table import Table
 
-from deskterm.cli.common import State, literal, out, print_json
+from deskterm.cli.common import State, literal, out, print_json, when
 
 analyst_app = typer.Typer(help="Analysts: add, list, away and back.", no_args_is_help=True)
+key_app = typer.Typer(
+    help="SSH public keys that sign an analyst in to `deskterm serve ssh`.", no_args_is_help=True
+)
+analyst_app.add_typer(key_app, name="key")
 group_app = typer.Typer(
     help="Support groups (levels 1-3) and their escalation paths.", no_args_is_help=True
 )
@@ -167,6 +172,121 @@ def analyst_back(
         print_json(analyst.to_json())
         return
     out.print(literal(f"{analyst.login} is available"))
+
+
+# --------------------------------------------------------------------------- SSH keys
+
+
+def _key_text(path: str) -> str:
+    """The key file's text (``-``: standard input); a file that cannot be read is refused in
+    one line, and so is one that is no text (a key file is ASCII)."""
+    from deskterm.domain.errors import InvalidInput
+    from deskterm.domain.sshkeys import TEXT_MAX
+
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read(TEXT_MAX + 1)
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read(TEXT_MAX + 1)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}", field="key") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput(
+            f"{'standard input' if path == '-' else path} is not a text file: give a public key "
+            "file like ~/.ssh/id_ed25519.pub",
+            field="key",
+        ) from None
+
+
+@key_app.command("add")
+def key_add(
+    ctx: typer.Context,
+    login: Annotated[str, typer.Argument(help="Whose key it is.")],
+    pubkey_file: Annotated[
+        str,
+        typer.Argument(
+            metavar="PUBKEY_FILE",
+            help="An OpenSSH public key file (id_ed25519.pub), or several keys one a line "
+            "(authorized_keys style); - reads standard input.",
+        ),
+    ],
+    comment: Annotated[
+        str | None, typer.Option(help="A label for the key(s), instead of the file's comment.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Let an analyst in to `deskterm serve ssh` with a key (admins, or the analyst their own)."""
+    from deskterm.desk.keys import add_keys
+
+    state: State = ctx.obj
+    keys = state.desk().write(add_keys, login=login, text=_key_text(pubkey_file), comment=comment)
+    if as_json:
+        print_json([k.to_json() for k in keys])
+        return
+    for k in keys:
+        label = f", {k.comment}" if k.comment else ""
+        out.print(literal(f"added {k.fingerprint} ({k.algorithm}{label}) for {k.login}"))
+
+
+@key_app.command("list")
+def key_list(
+    ctx: typer.Context,
+    login: Annotated[
+        str | None, typer.Argument(help="Whose keys (default: all you may see).")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List SSH keys with their fingerprints and when each last signed in."""
+    from deskterm.desk.keys import list_keys
+    from deskterm.domain.sshkeys import key_label
+
+    state: State = ctx.obj
+    rows = state.desk().read(list_keys, login=login)
+    if as_json:
+        print_json([k.to_json() for k in rows])
+        return
+    if not rows:
+        whose = f"{login} has" if login else "no analyst you may see has"
+        out.print(literal(f"No SSH keys: {whose} none (add one with `deskterm analyst key add`)."))
+        return
+    # The id and fingerprint are what `key remove` takes: they keep their width, and the
+    # comment, last, is cut short on a narrow terminal rather than folded letter by letter.
+    table = _table("Id", "Login", "Fingerprint", "Type", "Added", "Last used")
+    table.add_column("Comment", no_wrap=True, overflow="ellipsis", ratio=1)
+    for k in rows:
+        table.add_row(
+            f"#{k.id}",
+            k.login,
+            k.fingerprint,
+            key_label(k.algorithm),
+            when(k.added_at),
+            when(k.last_used_at) if k.last_used_at else "never",
+            literal(k.comment or "-"),
+        )
+    show(table)
+
+
+@key_app.command("remove")
+def key_remove(
+    ctx: typer.Context,
+    login: Annotated[str, typer.Argument(help="Whose key.")],
+    key: Annotated[
+        str, typer.Argument(help="The key's fingerprint (SHA256:...) or id (#12), as listed.")
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Stop a key from signing in (takes effect for the next connection at once)."""
+    from deskterm.desk.keys import remove_key
+
+    state: State = ctx.obj
+    removed = state.desk().write(remove_key, login=login, key=key)
+    if as_json:
+        print_json(removed.to_json())
+        return
+    out.print(literal(f"removed {removed.fingerprint} ({removed.algorithm}) of {removed.login}"))
 
 
 # --------------------------------------------------------------------------- groups

@@ -1660,7 +1660,6 @@ class _Desk:
         kind: str,
         data: str,
         visible: bool | None = None,
-        responds: bool = True,
     ) -> None:
         if visible is None:
             visible = kind in _PUBLIC_KINDS
@@ -1677,7 +1676,7 @@ class _Desk:
                 data,
             )
         )
-        if visible and responds and actor is not None and tk.first_response is None:
+        if visible and actor is not None and tk.first_response is None:
             if kind != _E_CREATED:
                 tk.first_response = at
         # Every change logs, so the clock follows here, as it does in tickets._Change.save().
@@ -1831,7 +1830,7 @@ class _Desk:
             self._link_pair(tk, parent, at, creator, LinkKind.SPLIT_FROM)
 
     def _claim(self, tk: _Tk, at: int, actor: _Person) -> None:
-        """``queue.claim_next``: a plain UPDATE, so it does not count as a first response."""
+        """``queue.claim_next``: the assignment is public, so it is the first response."""
         self._change(tk, at)
         tk.assignee, tk.status = actor, _ASSIGNED
         self._log(
@@ -1840,7 +1839,6 @@ class _Desk:
             actor,
             _E_ASSIGNED,
             _data(to=actor.login, via="queue next", status=_ASSIGNED),
-            responds=False,
         )
 
     def _assign(

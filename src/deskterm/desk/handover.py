@@ -79,6 +79,9 @@ def hand_over(
             "to": target.login if target else target_group.name if target_group else None,
             "from_group": previous_group if target_group else None,
             "to_group": target_group.name if target_group else None,
+            "to_level": target_group.level if target_group else None,
+            # "to" names the group when nobody holds it now; the replay must not read a login.
+            "unassigned": True if target is None else None,
             "reason": why,
             "via": "handover",
             "status": ticket.status,

@@ -444,7 +444,10 @@ def _note_bounce(session: Session, raw: bytes) -> None:
     reason = f"the customer's mail system returned it: {detail}"[:480]
     note.status = OutboxStatus.DEAD
     note.last_error = reason
-    version = session.scalar(select(Ticket.version).where(Ticket.id == note.ticket_id))
+    # Locked, as outbox._log: the note must not slip behind a change committing meanwhile.
+    version = session.scalar(
+        select(Ticket.version).where(Ticket.id == note.ticket_id).with_for_update()
+    )
     from deskterm.db.models import TicketEvent
 
     session.add(

@@ -35,9 +35,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Select, and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from deskterm.db.engine import Database
@@ -101,22 +102,40 @@ _CANDIDATES = frozenset(
 # --------------------------------------------------------------------------- queuing
 
 
-def queue_for_change(
-    session: Session, ticket_id: int, events: Sequence[TicketEvent]
-) -> Notification | None:
-    """Queue the customer's message about one change, if the change is news for them."""
-    if not any(e.kind in _CANDIDATES for e in events):
-        return None
+@cache
+def _change_query() -> Select[Any]:
+    # Built once: this runs with every change that may be news, and building the join (with
+    # its aliases) each time cost more than running it.
     holder, group = aliased(Analyst), aliased(SupportGroup)
-    row = session.execute(
+    return (
         select(Ticket.channel, Ticket.subject, Ticket.level, Ticket.status, Contact, holder.name)
         .add_columns(group.name)
         .select_from(Ticket)
         .join(Contact, Contact.id == Ticket.contact_id)
         .outerjoin(holder, holder.id == Ticket.assignee_id)
         .outerjoin(group, group.id == Ticket.group_id)
-        .where(Ticket.id == ticket_id)
-    ).first()
+        .where(Ticket.id == bindparam("ticket_id"))
+    )
+
+
+def queue_for_change(
+    session: Session,
+    ticket_id: int,
+    events: Sequence[TicketEvent],
+    *,
+    channel: str | None = None,
+) -> Notification | None:
+    """Queue the customer's message about one change, if the change is news for them.
+
+    ``channel``: the ticket's channel, where the caller has it at hand; a change that is
+    news for nobody on that channel (opening a ticket on the phone, with the customer
+    listening) then costs no query at all.
+    """
+    if not any(e.kind in _CANDIDATES for e in events):
+        return None
+    if channel is not None and all(_notice_for(e, channel) is None for e in events):
+        return None
+    row = session.execute(_change_query(), {"ticket_id": ticket_id}).first()
     if row is None:  # no contact: nobody to tell
         return None
     channel, subject, level, status, contact, holder_name, group_name = row
@@ -725,7 +744,10 @@ def _bury_abandoned(session: Session, max_attempts: int) -> list[Delivery]:
 
 
 def _log(session: Session, ticket_id: int, kind: EventKind, **data: Any) -> None:
-    version = session.scalar(select(Ticket.version).where(Ticket.id == ticket_id))
+    # Locked: a change committing meanwhile would otherwise leave this note with the version
+    # before it but an id after it, and the log's versions would go backwards.
+    locked = select(Ticket.version).where(Ticket.id == ticket_id).with_for_update()
+    version = session.scalar(locked)
     session.add(
         TicketEvent(
             ticket_id=ticket_id,

@@ -42,6 +42,22 @@ class AnalystPublic(Public):
     open_tickets: int = 0
 
 
+class KeyPublic(Public):
+    """An SSH public key that signs an analyst in to ``deskterm serve ssh``."""
+
+    id: int
+    login: str
+    name: str
+    algorithm: str
+    #: OpenSSH's ``SHA256:...`` form, as ``ssh-keygen -lf`` and ``ssh -v`` print it.
+    fingerprint: str
+    comment: str
+    public_key: str
+    added_at: datetime
+    added_by: str | None = None
+    last_used_at: datetime | None = None
+
+
 class AssetPublic(Public):
     id: int
     kind: str

@@ -44,6 +44,13 @@ class SchemaMismatch(DeskError):
     exit_code = 4
 
 
+class Inconsistent(DeskError):
+    """The desk's data breaks its own rules: a ticket row that is not what its log says, a
+    log with a version missing, a ticket claimed twice. Reported, never repaired."""
+
+    exit_code = 6
+
+
 @dataclass(frozen=True)
 class ChangeSeen:
     """One change someone else made, as a stale writer is told about it."""

@@ -104,6 +104,16 @@ def may_manage_desk(actor: Actor) -> bool:
     return actor.is_admin
 
 
+def may_manage_keys(actor: Actor, analyst_id: int) -> bool:
+    """Add or remove the SSH keys that sign an analyst in: admins, and the analyst their own."""
+    return actor.is_admin or actor.id == analyst_id
+
+
+def may_see_keys(actor: Actor, analyst_id: int) -> bool:
+    """Who signs in with which key (and when last): supervisors, and the analyst their own."""
+    return actor.is_supervisor or actor.id == analyst_id
+
+
 def may_set_away(actor: Actor, analyst_id: int) -> bool:
     return actor.id == analyst_id or actor.is_supervisor
 

@@ -6,9 +6,14 @@ first screen is already on the terminal.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import importlib
 import os
+import secrets
+import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,10 +23,18 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from deskterm.tui.commands import TicketJumpProvider
-from deskterm.tui.messages import DeskChanged, DeskLost, DeskOpened, DeskReached, SlaChecked
+from deskterm.tui.messages import (
+    DeskChanged,
+    DeskLost,
+    DeskOpened,
+    DeskReached,
+    Listening,
+    PresenceNoticed,
+    SlaChecked,
+)
 from deskterm.tui.screens.loading import LoadingScreen
 
 if TYPE_CHECKING:
@@ -32,6 +45,12 @@ if TYPE_CHECKING:
 
 class DeskApp(App[None]):
     """One analyst at one desk."""
+
+    #: One wait for a notification: the listener stops within this once told to.
+    LISTEN_WAIT = 0.25
+    #: After the listening connection broke, the first try again; doubled up to the last.
+    RELISTEN_FIRST = 2.0
+    RELISTEN_LAST = 60.0
 
     CSS_PATH = "app.tcss"
     TITLE = "deskterm"
@@ -74,12 +93,30 @@ class DeskApp(App[None]):
         data_dir: Path | None = None,
         poll_seconds: float | None = 1.0,
         sla_seconds: float | None = 60.0,
+        listen: bool = True,
+        presence_seconds: float | None = 3.0,
     ) -> None:
         super().__init__()
         self.database_url = database_url
         self.login = login
         self.data_dir = data_dir
+        #: How often to look for changes (SQLite; PostgreSQL while not listening).
         self.poll_seconds = poll_seconds
+        #: On PostgreSQL, hear changes as they commit (LISTEN) instead of polling for them.
+        self.listen = listen
+        #: While listening, the poll is only a safety net: this many seconds between looks.
+        self.safety_seconds = 15.0
+        self.listening = False
+        #: The listening connection's server process, for ``pg_stat_activity`` readers.
+        self.listener_pid: int | None = None
+        self._listener: Worker[None] | None = None
+        self._relisten_seconds = self.RELISTEN_FIRST
+        self._polled_at = 0.0
+        #: How often an open ticket tells the desk it is still open, and looks who else has it.
+        self.presence_seconds = presence_seconds
+        #: This terminal among all of the desk's: presence is kept per app session, so one
+        #: analyst in two terminals is seen in both, and leaving one leaves only that one.
+        self.app_session = secrets.token_hex(8)
         #: How often the SLA check and the callback reminders run (with live polling only).
         self.sla_seconds = sla_seconds
         #: Callbacks already brought up: each due callback is mentioned once.
@@ -142,6 +179,7 @@ class DeskApp(App[None]):
         # measured by `deskterm bench` as key-to-painted-page outliers).
         gc.freeze()
         self.switch_mode("queue")
+        self.start_listening()
         if self.poll_seconds:
             self.set_interval(self.poll_seconds, self.poll_changes)
             if self.sla_seconds:
@@ -173,8 +211,13 @@ class DeskApp(App[None]):
     # ------------------------------------------------------------------ live refresh
 
     def poll_changes(self) -> None:
-        if self.desk is not None:
-            self._read_latest()
+        if self.desk is None:
+            return
+        now = time.monotonic()
+        if self.listening and now - self._polled_at < self.safety_seconds:
+            return
+        self._polled_at = now
+        self._read_latest()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="poll")
     def _read_latest(self) -> None:
@@ -185,7 +228,7 @@ class DeskApp(App[None]):
 
     @on(DeskChanged)
     def spread_change(self, event: DeskChanged) -> None:
-        if self.last_event_id == event.latest_event_id:
+        if self.last_event_id == event.latest_event_id and not event.recheck:
             return
         first = self.last_event_id is None
         self.last_event_id = event.latest_event_id
@@ -196,6 +239,112 @@ class DeskApp(App[None]):
             handler = getattr(screen, "desk_changed", None)
             if handler is not None:
                 handler()
+
+    def start_listening(self) -> None:
+        """On PostgreSQL, hear every change as it commits; SQLite keeps polling."""
+        if (
+            self.desk is None
+            or not self.listen
+            or self.desk.db.is_sqlite
+            or self.listening
+            or self.offline
+            or not self.is_running
+            or (self._listener is not None and self._listener.is_running)
+        ):
+            return
+        self._listener = self.listen_for_changes()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="listen")
+    def listen_for_changes(self) -> None:
+        from deskterm.db.notify import EVENTS_CHANNEL, PRESENCE_CHANNEL, Listener
+        from deskterm.desk.views import latest_event_id
+
+        desk = self.desk
+        assert desk is not None
+        worker = get_current_worker()
+        with Listener(desk.db) as listener:
+            self.post_message(Listening(listener.backend_pid))
+            # What changed while nobody listened was announced to nobody: look once now.
+            self.post_message(DeskChanged(desk.read(latest_event_id), recheck=True))
+            self.post_message(PresenceNoticed(None))
+            while not worker.is_cancelled:
+                notices = listener.wait(self.LISTEN_WAIT)
+                tickets = frozenset(
+                    int(n.payload)
+                    for n in notices
+                    if n.channel == PRESENCE_CHANNEL and n.payload.isdigit()
+                )
+                if tickets:
+                    self.post_message(PresenceNoticed(tickets))
+                events = [
+                    int(n.payload)
+                    for n in notices
+                    if n.channel == EVENTS_CHANNEL and n.payload.isdigit()
+                ]
+                if events:
+                    # The channel is shared by every desk (schema) of the database: a notice
+                    # is a hint, our own newest event is the news. An event id above ours
+                    # is another desk's; one at or below it may be ours committed late.
+                    latest = desk.read(latest_event_id)
+                    self.post_message(DeskChanged(latest, recheck=min(events) <= latest))
+
+    @on(Listening)
+    def hearing_changes(self, event: Listening) -> None:
+        self.listening = True
+        self.listener_pid = event.backend_pid
+        self._relisten_seconds = self.RELISTEN_FIRST
+
+    def listener_stopped(self, error: BaseException | None) -> None:
+        """The listening connection broke (or was stopped): poll at the regular pace again,
+        look now, and listen again later; a lost database shows in the banner as always."""
+        from deskterm.domain.errors import DatabaseUnavailable
+
+        self.listening = False
+        self.listener_pid = None
+        self._polled_at = 0.0
+        if not self.is_running or self.desk is None:
+            return
+        if error is not None and not isinstance(error, DatabaseUnavailable):
+            self.log.warning(f"listener stopped: {error!r}")
+        # Through the watched desk: if the database is gone, this raises the banner.
+        self._read_latest()
+        delay, self._relisten_seconds = (
+            self._relisten_seconds,
+            min(self._relisten_seconds * 2, self.RELISTEN_LAST),
+        )
+        self.set_timer(delay, self.start_listening)
+
+    @on(PresenceNoticed)
+    def spread_presence(self, event: PresenceNoticed) -> None:
+        for screen in self.screen_stack:
+            handler = getattr(screen, "presence_changed", None)
+            if handler is not None:
+                handler(event.ticket_ids)
+
+    # ------------------------------------------------------------------ presence
+
+    def leave_ticket(self, ticket_id: int) -> None:
+        """A ticket screen closed: the others stop seeing this analyst there."""
+        if self.desk is not None and not self.offline and self.is_running:
+            self._leave(ticket_id)
+
+    @work(thread=True, exit_on_error=False, group="presence")
+    def _leave(self, ticket_id: int) -> None:
+        from deskterm.desk.presence import leave_ticket
+
+        assert self.desk is not None
+        self.desk.write(leave_ticket, ticket_id=ticket_id, app_session=self.app_session)
+
+    async def on_unmount(self) -> None:
+        """Leave every ticket this terminal had open, so nobody sees a ghost for the next
+        seconds. Not for long: a database that just went away must not hold the exit."""
+        if self.desk is None or self.offline:
+            return
+        leaving = threading.Thread(
+            target=_leave_all, args=(self.desk, self.app_session), daemon=True
+        )
+        leaving.start()
+        await asyncio.to_thread(leaving.join, 1.0)
 
     # ------------------------------------------------------------------ losing the database
 
@@ -237,6 +386,7 @@ class DeskApp(App[None]):
             self._retrying = None
         self.refresh_bars()
         self.notify("The database is back.", title="Connected", timeout=4)
+        self.start_listening()
         # What failed to load meanwhile loads now.
         for screen in self.screen_stack:
             handler = getattr(screen, "desk_changed", None)
@@ -298,6 +448,13 @@ class DeskApp(App[None]):
     # ------------------------------------------------------------------ failures
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is self._listener and event.state in (
+            WorkerState.ERROR,
+            WorkerState.SUCCESS,
+            WorkerState.CANCELLED,
+        ):
+            self._listener = None
+            self.listener_stopped(event.worker.error)
         if event.state != WorkerState.ERROR:
             return
         error = event.worker.error
@@ -310,6 +467,8 @@ class DeskApp(App[None]):
                 self.notify(
                     self.describe_error(error), title="SLA check failed", severity="warning"
                 )
+        elif event.worker.group in ("presence", "listen"):
+            pass  # a courtesy and a hint: an outage shows in the banner, never as a popup
         elif event.worker.group == "poll":
             if not self.offline:
                 # A failure that is no outage (an outage comes as DeskLost): say it once.
@@ -384,6 +543,14 @@ class DeskApp(App[None]):
                 await self.run_action(action, node)
 
             yield SystemCommand(binding.description, binding.tooltip or binding.description, run)
+
+
+def _leave_all(desk: Desk, app_session: str) -> None:
+    from deskterm.desk.presence import leave_all
+
+    # The terminal is closing: if this fails, the rows go stale within seconds anyway.
+    with contextlib.suppress(Exception):
+        desk.write(leave_all, app_session=app_session)
 
 
 def _later(module: str, name: str) -> Callable[[], Screen[Any]]:

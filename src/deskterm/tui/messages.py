@@ -38,9 +38,30 @@ class DeskReached(Message):
 
 @dataclass
 class DeskChanged(Message):
-    """Someone (anyone) changed a ticket: the newest event id moved."""
+    """Someone (anyone) changed a ticket: the newest event id moved.
+
+    ``recheck``: a notification said something changed that the newest id may not show (a
+    transaction that took its id earlier committed later), so screens look even if it did
+    not move.
+    """
 
     latest_event_id: int
+    recheck: bool = False
+
+
+@dataclass
+class Listening(Message):
+    """The app hears the database's change notifications (PostgreSQL): polling can rest."""
+
+    backend_pid: int | None
+
+
+@dataclass
+class PresenceNoticed(Message):
+    """Someone arrived at, left, or started or stopped editing one of these tickets (None:
+    any of them, after a reconnection lost what was said meanwhile)."""
+
+    ticket_ids: frozenset[int] | None
 
 
 @dataclass

@@ -18,11 +18,14 @@ from textual.worker import Worker, WorkerState
 
 from deskterm.desk import clock
 from deskterm.domain.enums import OPEN_STATUSES, EventKind, Status
+from deskterm.domain.refs import format_ref
 from deskterm.tui.format import literal, local, priority_text, sla_text, span, status_label
 from deskterm.tui.widgets.bar import DeskBar
+from deskterm.tui.widgets.presence import PresenceLine
 
 if TYPE_CHECKING:
     from deskterm.desk.callbacks import CallbackPublic
+    from deskterm.desk.presence import Viewer
     from deskterm.desk.schemas import EventPublic, TicketDetail, TicketPublic
 
 #: Below this width the caller's card sits above the timeline instead of beside it.
@@ -100,10 +103,19 @@ class TicketScreen(Screen[None]):
     class Loaded(Message):
         loaded: TicketData
 
+    @dataclass
+    class ViewersSeen(Message):
+        """Who else has this ticket open, as the desk said just now."""
+
+        viewers: list[Viewer]
+
     def __init__(self, ticket_id: int) -> None:
         super().__init__()
         self.ticket_id = ticket_id
         self.loaded: TicketData | None = None
+        #: A dialog of this screen is open on the ticket: the others see "editing".
+        self.editing = False
+        self.viewers: list[Viewer] = []
 
     @property
     def ticket(self) -> TicketDetail | None:
@@ -112,6 +124,7 @@ class TicketScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield DeskBar("Ticket", id="bar")
         yield Static(id="ticket-head")
+        yield PresenceLine(id="presence")
         with Horizontal(id="ticket-body"):
             yield VerticalScroll(id="timeline", can_focus=True)
             yield VerticalScroll(Static(id="card"), id="side")
@@ -122,6 +135,13 @@ class TicketScreen(Screen[None]):
         self.query_one("#ticket-body").loading = True
         self.query_one("#timeline").focus()
         self.load()
+        self.be_seen()
+        heartbeat = getattr(self.app, "presence_seconds", None)
+        if heartbeat:
+            self.set_interval(heartbeat, self.be_seen)
+
+    def on_unmount(self) -> None:
+        self.app.leave_ticket(self.ticket_id)  # type: ignore[attr-defined]
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < NARROW, "-narrow")
@@ -147,8 +167,53 @@ class TicketScreen(Screen[None]):
         if self.ticket is None or version != self.ticket.version:
             self.app.call_from_thread(self.load)
 
+    # ------------------------------------------------------------------ who else is here
+
+    def be_seen(self) -> None:
+        """Tell the desk this ticket is (still) open here, and hear who else has it open."""
+        if self.app.desk is None or getattr(self.app, "offline", False):  # type: ignore[attr-defined]
+            return  # the banner says the desk is away; the next heartbeat after it is back
+        self.heartbeat(self.editing)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="presence")
+    def heartbeat(self, editing: bool) -> None:
+        from deskterm.desk.presence import see_ticket
+
+        app: Any = self.app
+        found = app.desk.write(
+            see_ticket, ticket_id=self.ticket_id, app_session=app.app_session, editing=editing
+        )
+        self.post_message(self.ViewersSeen(found))
+
+    def presence_changed(self, ticket_ids: frozenset[int] | None) -> None:
+        """Someone came, went, or opened a dialog on some ticket: look, if it is this one."""
+        if ticket_ids is None or self.ticket_id in ticket_ids:
+            self.look_around()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="presence-read")
+    def look_around(self) -> None:
+        from deskterm.desk.presence import viewers
+
+        app: Any = self.app
+        found = app.desk.read(viewers, ticket_id=self.ticket_id, app_session=app.app_session)
+        self.post_message(self.ViewersSeen(found))
+
+    @on(ViewersSeen)
+    def show_viewers(self, event: TicketScreen.ViewersSeen) -> None:
+        self.viewers = event.viewers
+        actor = getattr(self.app, "actor", None)
+        ref = self.ticket.ref if self.ticket else format_ref(self.ticket_id)
+        self.query_one(PresenceLine).show_viewers(
+            event.viewers, ref, actor.login if actor else None
+        )
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state != WorkerState.ERROR:
+            return
+        if event.worker.group in ("presence", "presence-read"):
+            # Presence is a courtesy: never a popup every heartbeat. An outage shows in the
+            # banner (the watched desk); anything else leaves the line as it was.
+            event.stop()
             return
         self.query_one(DeskBar).busy = False
         if event.worker.group == "ticket" and self.loaded is None:
@@ -364,10 +429,14 @@ class TicketScreen(Screen[None]):
 
     def _open(self, modal: Any, done: str) -> None:
         def after(result: Any) -> None:
+            self.editing = False
+            self.be_seen()
             if result is not None:
                 self.notify(f"{self.ticket.ref if self.ticket else ''}: {done}.", markup=False)
                 self.load()
 
+        self.editing = True
+        self.be_seen()
         self.app.push_screen(modal, after)
 
     def action_note(self) -> None:

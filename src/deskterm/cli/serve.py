@@ -1,0 +1,110 @@
+"""``deskterm serve ssh``: the app over SSH, for analysts who are not at the host."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from deskterm.cli.common import State, fail
+
+if TYPE_CHECKING:
+    from deskterm.serve.ssh import SshServer
+
+serve_app = typer.Typer(
+    help="Serve the app to analysts elsewhere: `deskterm serve ssh`.", no_args_is_help=True
+)
+
+
+class _UtcFormatter(logging.Formatter):
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created))
+
+
+def _log_to_stderr() -> None:
+    """One line per event on stderr, UTC-stamped: a terminal, a journal or a file."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(_UtcFormatter("%(asctime)s %(message)s"))
+    logger = logging.getLogger("deskterm.serve")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
+@serve_app.command("ssh")
+def serve_ssh(
+    ctx: typer.Context,
+    host: Annotated[
+        str,
+        typer.Option(help="Address to listen on: 0.0.0.0 (or ::) for every network."),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 2222,
+    host_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--host-key",
+            metavar="PATH",
+            help="The server's private host key (default: ssh_host_ed25519_key in your data "
+            "folder, created on first start).",
+        ),
+    ] = None,
+) -> None:
+    """Run an SSH server that opens the app for each analyst, chosen by their key.
+
+    Analysts' public keys are registered with `deskterm analyst key add`; a key that is not
+    registered is refused. Each connection gets the app at its own terminal size, and
+    nothing else: no shell, no commands, no file transfer, no forwarding. ctrl+c stops it.
+    """
+    try:
+        import asyncio
+
+        from deskterm.serve.ssh import default_host_key_path, load_host_key, serve
+    except ImportError as exc:  # no termios/fcntl: not a POSIX system
+        fail(f"deskterm serve ssh needs Linux, macOS or another POSIX system ({exc})")
+    from deskterm.desk.context import Desk
+    from deskterm.desk.keys import list_keys
+    from deskterm.serve.ssh import SshServer
+
+    state: State = ctx.obj
+    db = state.database()
+    keys = Desk(db, None).read(list_keys)
+    path = (host_key or default_host_key_path()).expanduser()
+    key, created = load_host_key(path)
+    _log_to_stderr()
+    log = logging.getLogger("deskterm.serve.ssh")
+
+    def ready(server: SshServer) -> None:
+        log.info(
+            "deskterm serve ssh: listening on %s port %s for the desk at %s",
+            server.host,
+            server.port,
+            db.describe(),
+        )
+        log.info(
+            "host key %s (%s) %s %s: compare it with what ssh shows on the first connection",
+            server.fingerprint,
+            key.get_algorithm(),
+            "created in" if created else "from",
+            path,
+        )
+        analysts = len({k.login for k in keys})
+        if keys:
+            log.info(
+                "%d key(s) of %d analyst(s) may sign in: `ssh -t -p %s ANYNAME@HOST` "
+                "(the key decides who you are); ctrl+c stops",
+                len(keys),
+                analysts,
+                server.port,
+            )
+        else:
+            log.info(
+                "no analyst has a key yet, so nobody can sign in: "
+                "`deskterm analyst key add LOGIN ~/.ssh/id_ed25519.pub`; ctrl+c stops"
+            )
+
+    server = SshServer(db, key, host=host, port=port)
+    asyncio.run(serve(server, on_ready=ready))
+    log.info("stopped")
