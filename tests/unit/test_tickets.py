@@ -832,7 +832,13 @@ def test_overriding_the_priority_needs_a_reason(known: KnownDesk) -> None:
 
     assert known.row(ticket.id).priority_reason == "board meeting"
     (event,) = latest_change(known, ticket.id, "field_changed")
-    assert event.data == {"field": "priority", "from": "P3", "to": "P1", "reason": "board meeting"}
+    assert event.data == {
+        "field": "priority",
+        "from": "P3",
+        "to": "P1",
+        "reason": "board meeting",
+        "override": True,
+    }
 
 
 @pytest.mark.parametrize(

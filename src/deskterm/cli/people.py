@@ -228,7 +228,9 @@ def key_add(
         return
     for k in keys:
         label = f", {k.comment}" if k.comment else ""
-        out.print(literal(f"added {k.fingerprint} ({k.algorithm}{label}) for {k.login}"))
+        out.print(
+            literal(f"added {k.fingerprint} ({k.algorithm}{label}) for {k.login}"), soft_wrap=True
+        )
 
 
 @key_app.command("list")
@@ -250,7 +252,10 @@ def key_list(
         return
     if not rows:
         whose = f"{login} has" if login else "no analyst you may see has"
-        out.print(literal(f"No SSH keys: {whose} none (add one with `deskterm analyst key add`)."))
+        out.print(
+            literal(f"No SSH keys: {whose} none (add one with `deskterm analyst key add`)."),
+            soft_wrap=True,
+        )
         return
     # The id and fingerprint are what `key remove` takes: they keep their width, and the
     # comment, last, is cut short on a narrow terminal rather than folded letter by letter.
@@ -286,7 +291,10 @@ def key_remove(
     if as_json:
         print_json(removed.to_json())
         return
-    out.print(literal(f"removed {removed.fingerprint} ({removed.algorithm}) of {removed.login}"))
+    out.print(
+        literal(f"removed {removed.fingerprint} ({removed.algorithm}) of {removed.login}"),
+        soft_wrap=True,
+    )
 
 
 # --------------------------------------------------------------------------- groups
