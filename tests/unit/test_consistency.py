@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
-from deskterm.cli import main
+from clirun import run_deskterm
 from deskterm.desk import clock
 from deskterm.desk.away import go_away
 from deskterm.desk.callbacks import schedule_callback
@@ -147,18 +146,6 @@ def _version(known: KnownDesk, ticket_id: int) -> int:
     return known.row(ticket_id).version
 
 
-def _deskterm(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    monkeypatch.setattr(sys, "argv", ["deskterm", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 def test_a_desk_worked_through_the_desk_functions_checks_clean(
     known: KnownDesk, db_url: str, monkeypatch, capsys
 ) -> None:
@@ -169,7 +156,7 @@ def test_a_desk_worked_through_the_desk_functions_checks_clean(
     assert "escalated" in urgent and "escalation_rule" in urgent, urgent
     assert _findings(known) == []
 
-    code, out, err = _deskterm(monkeypatch, capsys, "--db", db_url, "db", "check")
+    code, out, err = run_deskterm(monkeypatch, capsys, "--db", db_url, "db", "check")
     assert code == 0, err
     assert "every ticket is what its log says" in out
     assert "Checked 7 tickets" in out
@@ -192,14 +179,14 @@ def test_a_row_changed_behind_the_log_is_reported_with_both_values(
         (first, "priority", "P5", "P1"),
     }
 
-    code, out, err = _deskterm(monkeypatch, capsys, "--db", db_url, "db", "check")
+    code, out, err = run_deskterm(monkeypatch, capsys, "--db", db_url, "db", "check")
     assert code == 6
     ref = f"DT-{first:06d}"
     assert f"{ref} status: row in_progress, log closed" in out.splitlines()
     assert f"{ref} priority: row P5, log P1" in out.splitlines()
     assert "1 of 7 tickets differ from their log" in err
 
-    code, out, _err = _deskterm(
+    code, out, _err = run_deskterm(
         monkeypatch, capsys, "--db", db_url, "db", "check", "--ticket", ref, "--json"
     )
     report = json.loads(out)
@@ -235,7 +222,9 @@ def test_limit_checks_the_newest_tickets_and_an_unknown_ticket_is_a_finding(
     missing = _findings(known, ticket_ids=[9999])
     assert [f.line() for f in missing] == ["DT-009999 no such ticket"]
 
-    code, _out, err = _deskterm(monkeypatch, capsys, "--db", db_url, "db", "check", "--limit", "0")
+    code, _out, err = run_deskterm(
+        monkeypatch, capsys, "--db", db_url, "db", "check", "--limit", "0"
+    )
     assert code == 2 and "--limit" in err
 
 

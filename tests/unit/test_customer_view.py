@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 import pytest
 
+from clirun import run_deskterm
 from comms_helpers import flat
-from deskterm.cli import main
 from deskterm.desk.customer import customer_view
 from deskterm.desk.mail import import_message
 from deskterm.desk.queue import claim_next
@@ -107,15 +106,7 @@ def cli(known: KnownDesk, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captur
     monkeypatch.setenv("COLUMNS", "200")
 
     def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["deskterm", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
+        return run_deskterm(monkeypatch, capsys, *args)
 
     return run
 

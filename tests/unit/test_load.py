@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import text
 
+from clirun import run_deskterm
 from deskterm.bench.load import OPERATIONS, WorkerReport, Write, verify
-from deskterm.cli import main
 from deskterm.desk.analysts import add_analyst
 from deskterm.desk.context import Desk
 from deskterm.desk.queue import claim_next
@@ -19,23 +18,11 @@ from deskterm.domain.errors import InvalidInput
 from factories import AGENT, AGENT2, KnownDesk
 
 
-def _deskterm(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    monkeypatch.setattr(sys, "argv", ["deskterm", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
 @pytest.mark.slow
 def test_two_analysts_for_two_seconds_report_every_operation_and_pass_the_checks(
     db_url: str, monkeypatch, capsys
 ) -> None:
-    code, out, err = _deskterm(
+    code, out, err = run_deskterm(
         monkeypatch,
         capsys,
         *("--db", db_url, "bench", "load", "--analysts", "2", "--seconds", "2"),
@@ -58,7 +45,7 @@ def test_refuses_a_desk_that_is_not_a_load_desk_and_changes_nothing(
     db, db_url: str, monkeypatch, capsys
 ) -> None:
     Desk(db, "ada").bootstrap(add_analyst, login="ada", name="Ada Admin")
-    code, out, err = _deskterm(
+    code, out, err = run_deskterm(
         monkeypatch, capsys, "--db", db_url, "bench", "load", "--analysts", "2", "--seconds", "1"
     )
     assert code == 1 and out == ""

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from clirun import run_deskterm
 from comms_helpers import Mailbox, SmtpServer, email_senders, flat, imap_server, smtp_server
 from deskterm.db.models import Contact, MailMessage, Notification, Ticket
 from deskterm.desk import mail as mail_module
@@ -453,9 +454,6 @@ def test_fetching_from_imap_imports_unseen_mail_and_marks_it_seen(known: KnownDe
 
 @pytest.fixture
 def cli(db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
-    import sys
-
-    from deskterm.cli import main
 
     monkeypatch.setenv("DESKTERM_DATABASE_URL", db_url)
     monkeypatch.setenv("DESKTERM_CONFIG_FILE", "/nonexistent/deskterm.toml")
@@ -464,15 +462,7 @@ def cli(db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixt
         monkeypatch.delenv(f"DESKTERM_{name}", raising=False)
 
     def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["deskterm", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
+        return run_deskterm(monkeypatch, capsys, *args)
 
     assert (
         run("--as", "ada", "analyst", "add", "ada", "--name", "Ada", "-g", "Service Desk")[0] == 0

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from clirun import run_deskterm
 from comms_helpers import (
     FROM,
     SmsGateway,
@@ -611,9 +612,6 @@ def test_a_ticket_without_a_contact_tells_nobody(known: KnownDesk) -> None:
 
 @pytest.fixture
 def cli(known: KnownDesk, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
-    import sys
-
-    from deskterm.cli import main
 
     monkeypatch.setenv("DESKTERM_DATABASE_URL", known.db.url.render_as_string(hide_password=False))
     monkeypatch.setenv("DESKTERM_CONFIG_FILE", "/nonexistent/deskterm.toml")
@@ -622,15 +620,7 @@ def cli(known: KnownDesk, monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captur
         monkeypatch.delenv(f"DESKTERM_{name}", raising=False)
 
     def run(*args: str) -> tuple[int, str, str]:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["deskterm", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        captured = capsys.readouterr()
-        return code, captured.out, captured.err
+        return run_deskterm(monkeypatch, capsys, *args)
 
     return run
 
