@@ -233,7 +233,12 @@ class QueueScreen(Screen[None]):
             count = counts.get(view)
             shown = "" if count is None else f" {count}" if count < COUNT_CAP else f" {COUNT_CAP}+"
             tab = tabs.query_one(f"#tab-{view}", Tab)
-            tab.label = f"{key} {label}{shown}"
+            text = f"{key} {label}{shown}"
+            # A relabelled tab re-lays out the whole screen and animates the underline
+            # anew; most page loads change no count, and must not pay for that before the
+            # rows paint (measured by `deskterm bench` as key to painted page).
+            if tab.label_text != text:
+                tab.label = text
 
     def fill_table(self) -> None:
         table = self.query_one(DataTable)
