@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 from typing import Annotated
 
@@ -37,6 +38,25 @@ app.command("survey")(report.survey)
 app.command("demo")(admin.demo)
 data.register(app)
 app.add_typer(bench.bench_app, name="bench")
+
+
+def _reflow_help(typer_app: typer.Typer) -> None:
+    """Let ``--help`` wrap each paragraph at the terminal's width.
+
+    Typer's Rich help keeps a docstring's own line breaks after its first paragraph, so a
+    paragraph written at the source's width broke in mid-sentence on an 80-column terminal.
+    """
+    for info in typer_app.registered_commands:
+        callback = info.callback
+        if callback is not None and callback.__doc__:
+            paragraphs = inspect.cleandoc(callback.__doc__).split("\n\n")
+            callback.__doc__ = "\n\n".join(" ".join(p.split()) for p in paragraphs)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _reflow_help(group.typer_instance)
+
+
+_reflow_help(app)
 
 
 def _version(value: bool) -> None:
