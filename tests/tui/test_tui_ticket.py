@@ -161,6 +161,8 @@ async def test_a_stale_write_says_who_changed_what_and_keeps_the_text(make_app, 
         await until(pilot, lambda: error_text(dialog, "form-error"), "conflict shown")
         message = error_text(dialog, "form-error")
         assert "changed meanwhile: bob noted: bob was here" in message
+        # The dialog's own advice, not the command line's "reload and retry".
+        assert "ctrl+s saves it on top" in message and "reload" not in message
         assert dialog.query_one("#note").text == "my long careful note"
         # Now the analyst has seen it: saving again lands on top.
         await pilot.press("ctrl+s")

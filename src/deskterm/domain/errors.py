@@ -73,7 +73,9 @@ class ConflictError(DeskError):
             more = len(self.changes) - 3
             if more > 0:
                 said = f"{said} (and {more} earlier change{'s' if more > 1 else ''})"
-            message = f"{ref} was changed meanwhile: {said}. Nothing was saved; reload and retry."
+            #: What happened, without the advice: a form that keeps the text gives its own.
+            self.seen = f"{ref} was changed meanwhile: {said}. Nothing was saved."
+            message = f"{self.seen[:-1]}; reload and retry."
         else:
-            message = f"{ref} was changed by someone else meanwhile. Nothing was saved."
+            self.seen = message = f"{ref} was changed by someone else meanwhile. Nothing was saved."
         super().__init__(message)

@@ -102,7 +102,10 @@ class FormModal(ModalScreen[Any]):
         self.query_one(".dialog").loading = False
         if current is not None:
             self.expected_version = current
-        self.show_error(error, hint="Your text is kept: ctrl+s saves it on top of that.")
+        # Not the CLI's "reload and retry": the dialog already holds the change to retry.
+        self.show_error(
+            error, message=error.seen, hint="Your text is kept: ctrl+s saves it on top of that."
+        )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.worker.group != "form" or event.state != WorkerState.ERROR:
@@ -118,11 +121,13 @@ class FormModal(ModalScreen[Any]):
         for widget in self.query(".field-error, .form-error"):
             widget.display = False
 
-    def show_error(self, error: BaseException | None, *, hint: str = "") -> None:
+    def show_error(
+        self, error: BaseException | None, *, message: str | None = None, hint: str = ""
+    ) -> None:
         self.clear_errors()
-        if isinstance(error, DeskError):
+        if message is None and isinstance(error, DeskError):
             message = str(error)
-        else:
+        elif message is None:
             message = self.app.describe_error(error)  # type: ignore[attr-defined]
         field = getattr(error, "field", None)
         target = self.query(f"#error-{field}").results(Static) if field else None
