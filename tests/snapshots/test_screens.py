@@ -116,3 +116,16 @@ def test_unknown_analyst(snap_compare, make_app, size) -> None:
         steady(pilot)
 
     assert snap_compare(make_app("mallory"), terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_search_with_hits(snap_compare, make_app, size) -> None:
+    async def steps(pilot) -> None:
+        await pilot.press("ctrl+f")
+        await until(pilot, lambda: pilot.app.screen.__class__.__name__ == "SearchScreen")
+        await type_text(pilot, "screen")
+        await until(pilot, lambda: pilot.app.screen.shown == "screen")
+        # Into the hits, onto the second: its description's words show under the table.
+        await pilot.press("down", "down")
+
+    assert shoot(snap_compare, make_app(AGENT), size, steps)

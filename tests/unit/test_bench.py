@@ -34,7 +34,7 @@ OPERATIONS = [
     "caller lookup: name prefix",
     "caller lookup: phone fragment",
     "caller lookup: email",
-    "ticket search: substring (no FTS)",
+    "ticket search: full text",
     "ticket list: open, most urgent",
     "open a ticket of 200 events",
     "save an intake (1 ticket)",

@@ -174,8 +174,7 @@ class Suite:
         ops.append(self.lookup("name prefix", self.name_prefixes))
         ops.append(self.lookup("phone fragment", self.phone_fragments))
         ops.append(self.lookup("email", self.emails))
-        if self.boss is not None and self.boss_row is not None:
-            ops.append(self.search_all())
+        ops.append(self.search_full_text())
         ops.append(self.list_open())
         if self.bench.long_tickets:
             ops.append(self.open_long_ticket())
@@ -442,25 +441,52 @@ class Suite:
 
     # ------------------------------------------------------------------ searching tickets
 
-    def search_all(self) -> Operation:
-        """What the product offers as ticket search today: the queue's substring filter over
-        every open ticket (a supervisor's "all" view). There is no full-text index yet."""
-        from deskterm.desk.views import queue_page
+    def search_full_text(self) -> Operation:
+        """Full-text search of every ticket, open or closed (``desk/search.py``): one word of
+        the demo's subjects, as a prefix (the analyst is still typing), newest first."""
+        from deskterm.desk.search import RECENT_WINDOW, search_tickets
 
-        assert self.boss is not None and self.boss_row is not None
-        boss, who = self.boss, self.boss_row
+        # Words of letters and digits only, so the bound's query is the app's query exactly.
+        words = [w for w in self.words if w.isalnum()] or ["printer"]
+        if self.raw.sqlite:
+            sql = (
+                f"SELECT {_COLUMNS}, substr(t.description, 1, 4000) FROM ticket_fts "
+                f"JOIN ticket t ON t.id = ticket_fts.rowid {_JOINS} "
+                "WHERE ticket_fts MATCH :q ORDER BY ticket_fts.rowid DESC LIMIT 50"
+            )
+            term = '"{}"*'
+            recent = None
+        else:
+            # As the app asks: the newest tickets one by one, then the index when they hold
+            # fewer than a page.
+            recent = (
+                f"SELECT {_COLUMNS}, substr(t.description, 1, 4000) FROM (SELECT * FROM ticket "
+                f"ORDER BY id DESC LIMIT {RECENT_WINDOW}) t {_JOINS} "
+                "WHERE t.search_vector @@ to_tsquery('simple', :q) ORDER BY t.id DESC LIMIT 50"
+            )
+            sql = (
+                f"SELECT {_COLUMNS}, substr(t.description, 1, 4000) FROM ticket t {_JOINS} "
+                "WHERE t.search_vector @@ to_tsquery('simple', :q) ORDER BY t.id DESC LIMIT 50"
+            )
+            term = "{}:*"
 
         def app(i: int) -> Any:
-            return boss.read(queue_page, view="all", text=self.pick(self.words, i))
+            return self.desk.read(search_tickets, query=self.pick(words, i), limit=50)
 
         def raw(i: int) -> Any:
-            return self._raw_page("all", who, text=self.pick(self.words, i))
+            params = {"q": term.format(self.pick(words, i))}
+            self.raw.begin_read()
+            rows = self.raw.rows(recent, params) if recent else []
+            if len(rows) < 50:
+                rows = self.raw.rows(sql, params)
+            self.raw.end_read()
+            return rows
 
         return Operation(
-            "ticket search: substring (no FTS)",
+            "ticket search: full text",
             app,
             raw,
-            self._same_page,
+            lambda a, b: [t.id for t in a] == ids(b),
         )
 
     def list_open(self) -> Operation:

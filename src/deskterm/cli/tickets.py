@@ -11,9 +11,11 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from deskterm.cli.common import State, age, due_in, literal, out, print_json, when
+from deskterm.cli.common import State, age, due_in, fail, literal, out, print_json, when
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from deskterm.desk.schemas import EventPublic, TicketDetail, TicketPublic
 
 ticket_app = typer.Typer(help="Open, find, read and work tickets.", no_args_is_help=True)
@@ -159,8 +161,52 @@ def list_(
     if as_json:
         print_json([t.to_json() for t in rows])
         return
+    _print_tickets(rows)
+
+
+@ticket_app.command("search")
+def search(
+    ctx: typer.Context,
+    words: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Words of the subject or description; all must match, the last may be the "
+            "start of a word.",
+            show_default=False,
+        ),
+    ] = None,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--status",
+            help="A status, 'open', 'waiting' or 'all' (default); repeat for several.",
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option(help="At most this many (1-200).")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find tickets, open or closed, by the words of their subject or description, newest
+    first."""
+    from deskterm.desk.kb import search_words
+    from deskterm.desk.search import search_tickets
+
+    query = " ".join(words or ())
+    if not search_words(query):
+        fail("no words to search for: e.g. deskterm ticket search vpn error 809", code=2)
+    rows = (
+        _state(ctx)
+        .desk()
+        .read(search_tickets, query=query, statuses=status or ["all"], limit=limit)
+    )
+    if as_json:
+        print_json([t.to_json() for t in rows])
+        return
+    _print_tickets(rows, empty="No ticket holds all of these words.")
+
+
+def _print_tickets(rows: Sequence[TicketPublic], *, empty: str = "No tickets match.") -> None:
     if not rows:
-        out.print("No tickets match.")
+        out.print(empty)
         return
     # On a narrow terminal the contact and age give way, so the subject stays readable.
     wide = out.width >= 100
@@ -176,7 +222,7 @@ def list_(
     if wide:
         table.add_column("Age", no_wrap=True, justify="right", min_width=3)
     for t in rows:
-        cells = [
+        cells: list[str | Text] = [
             t.ref,
             _priority_text(t.priority),
             STATUS_SHORT.get(t.status, t.status),

@@ -15,7 +15,7 @@ from sqlalchemy import inspect, text
 from deskterm.db.engine import Database
 from deskterm.domain.errors import SchemaMismatch
 
-HEAD = "0007_shared_desk"
+HEAD = "0008_ticket_search"
 #: Every revision this code knows, oldest first.
 KNOWN = (
     "0001_initial",
@@ -25,6 +25,7 @@ KNOWN = (
     "0005_kb",
     "0006_lookup_indexes",
     "0007_shared_desk",
+    "0008_ticket_search",
 )
 
 MIGRATIONS = Path(__file__).with_name("migrations")

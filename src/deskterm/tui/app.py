@@ -75,6 +75,16 @@ class DeskApp(App[None]):
             show=False,
         ),
         Binding(
+            "ctrl+f",
+            "search_tickets",
+            "Search tickets",
+            tooltip="Find any ticket, open or closed, by words of its subject or description",
+            priority=True,
+            id="search-tickets",
+            # Off the footer (every screen's footer is full); in the palette and README.
+            show=False,
+        ),
+        Binding(
             "f4",
             "knowledge",
             "Articles",
@@ -517,6 +527,12 @@ class DeskApp(App[None]):
     def action_knowledge(self) -> None:
         if self.desk is not None:
             self.switch_mode("kb")
+
+    def action_search_tickets(self) -> None:
+        from deskterm.tui.screens.search import SearchScreen
+
+        if self.desk is not None and not isinstance(self.screen, SearchScreen):
+            self.push_screen(SearchScreen())
 
     def action_dashboard(self) -> None:
         if self.actor is not None and self.actor.is_supervisor:
