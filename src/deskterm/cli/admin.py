@@ -38,9 +38,9 @@ def db_upgrade(ctx: typer.Context) -> None:
     finally:
         db.dispose()
     if before == after.revision:
-        out.print(literal(f"{after.url} is up to date (revision {after.revision})"))
+        out.print(literal(f"{after.url} is up to date (revision {after.revision})"), soft_wrap=True)
     else:
-        out.print(literal(f"{after.url}: {before or 'empty'} → {after.revision}"))
+        out.print(literal(f"{after.url}: {before or 'empty'} → {after.revision}"), soft_wrap=True)
 
 
 def _revision(db) -> str | None:  # type: ignore[no-untyped-def]
