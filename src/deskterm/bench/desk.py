@@ -197,18 +197,19 @@ def _read_marker(db: Database) -> dict[str, str] | None:
     return {str(key): str(value) for key, value in rows}
 
 
-def _write_marker(db: Database, values: dict[str, str]) -> None:
+def write_marker(db: Database, values: dict[str, str], *, table: str = MARKER) -> None:
+    """Set keys of a marker table (the bench's, or the load test's), made on first use."""
     with db.engine.begin() as conn:
         conn.execute(
             text(
-                f"CREATE TABLE IF NOT EXISTS {MARKER} "
+                f"CREATE TABLE IF NOT EXISTS {table} "
                 "(key VARCHAR(40) PRIMARY KEY, value VARCHAR(400) NOT NULL)"
             )
         )
         for key, value in values.items():
-            conn.execute(text(f"DELETE FROM {MARKER} WHERE key = :key"), {"key": key})
+            conn.execute(text(f"DELETE FROM {table} WHERE key = :key"), {"key": key})
             conn.execute(
-                text(f"INSERT INTO {MARKER} (key, value) VALUES (:key, :value)"),
+                text(f"INSERT INTO {table} (key, value) VALUES (:key, :value)"),
                 {"key": key, "value": value},
             )
 
@@ -223,12 +224,12 @@ def _delete_sqlite_file(db: Database) -> None:
 
 def _build(db: Database, *, tickets: int, seed: int, progress: Progress | None) -> float:
     started = time.perf_counter()
-    _write_marker(db, {"state": "building", "tickets": str(tickets), "seed": str(seed)})
+    write_marker(db, {"state": "building", "tickets": str(tickets), "seed": str(seed)})
     build_demo(db, tickets=tickets, seed=seed, me=LOGIN, progress=progress)
     long_ids = _lengthen(db, tickets=tickets, seed=seed, progress=progress)
     _promise_callbacks(db, seed=seed, progress=progress)
     seconds = time.perf_counter() - started
-    _write_marker(
+    write_marker(
         db,
         {
             "long_tickets": ",".join(str(i) for i in long_ids),

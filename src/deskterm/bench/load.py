@@ -30,6 +30,8 @@ from typing import Any
 
 from sqlalchemy import inspect, select, text
 
+from deskterm.bench.desk import MARKER as BENCH_MARKER  # a bench desk is fair game too
+from deskterm.bench.desk import write_marker
 from deskterm.db.engine import Database, translate_errors
 from deskterm.db.migrate import schema_state
 from deskterm.db.models import Analyst, SupportGroup, Ticket, TicketEvent
@@ -57,8 +59,6 @@ MIX: tuple[tuple[str, int], ...] = (
 OPERATIONS = tuple(name for name, _weight in MIX)
 
 MARKER = "deskterm_load"
-#: The bench's own marker (bench/desk.py): a bench desk is a demo desk, fair game too.
-BENCH_MARKER = "deskterm_bench"
 LOGIN_PREFIX = "load-"
 MAX_ANALYSTS = 64
 MAX_SECONDS = 3600
@@ -148,9 +148,9 @@ def prepare(url: str, *, analysts: int, seconds: float, tickets: int, seed: int 
         built: float | None = None
         if build:
             started = time.perf_counter()
-            _write_marker(db, {"state": "building", "tickets": str(tickets)})
+            write_marker(db, {"state": "building", "tickets": str(tickets)}, table=MARKER)
             build_demo(db, tickets=tickets, seed=seed)
-            _write_marker(db, {"state": "ready"})
+            write_marker(db, {"state": "ready"}, table=MARKER)
             built = time.perf_counter() - started
         personas = _staff(db, analysts)
         queued = _fill_queues(db, personas, per_group=_queue_size(personas, seconds))
@@ -194,22 +194,6 @@ def _desk_is_empty(db: Database) -> bool:
             session.execute(text(f"SELECT 1 FROM {table} LIMIT 1")).first() is None  # noqa: S608
             for table in ("analyst", "ticket", "contact")
         )
-
-
-def _write_marker(db: Database, values: dict[str, str]) -> None:
-    with db.engine.begin() as conn:
-        conn.execute(
-            text(
-                f"CREATE TABLE IF NOT EXISTS {MARKER} "
-                "(key VARCHAR(40) PRIMARY KEY, value VARCHAR(400) NOT NULL)"
-            )
-        )
-        for key, value in values.items():
-            conn.execute(text(f"DELETE FROM {MARKER} WHERE key = :key"), {"key": key})  # noqa: S608
-            conn.execute(
-                text(f"INSERT INTO {MARKER} (key, value) VALUES (:key, :value)"),  # noqa: S608
-                {"key": key, "value": value},
-            )
 
 
 def _staff(db: Database, count: int) -> tuple[Persona, ...]:

@@ -32,6 +32,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Generator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -602,13 +603,13 @@ class _SqliteSink:
             for table, cols in _TABLES.items()
         }
 
-    def write(self, batch: Batch) -> None:
+    @contextmanager
+    def _transaction(self) -> Generator[Any, None, None]:
+        """A cursor in one IMMEDIATE transaction: committed, or rolled back on any error."""
         cursor = self._conn.cursor()
         cursor.execute("BEGIN IMMEDIATE")
         try:
-            for table, rows in batch:
-                if rows:
-                    cursor.executemany(self._sql[table], rows)
+            yield cursor
             cursor.execute("COMMIT")
         except BaseException:
             if self._conn.in_transaction:
@@ -616,6 +617,12 @@ class _SqliteSink:
             raise
         finally:
             cursor.close()
+
+    def write(self, batch: Batch) -> None:
+        with self._transaction() as cursor:
+            for table, rows in batch:
+                if rows:
+                    cursor.executemany(self._sql[table], rows)
 
     def finish(self, last_ids: dict[str, int]) -> None:
         # No sequences to move: INTEGER PRIMARY KEY continues after the highest rowid.
@@ -627,19 +634,10 @@ class _SqliteSink:
         """The search index's triggers back, and the index built from every ticket."""
         if not self._search_triggers:
             return
-        cursor = self._conn.cursor()
-        cursor.execute("BEGIN IMMEDIATE")
-        try:
+        with self._transaction() as cursor:
             for _name, sql in self._search_triggers:
                 cursor.execute(sql)
             cursor.execute("INSERT INTO ticket_fts(ticket_fts) VALUES ('rebuild')")
-            cursor.execute("COMMIT")
-        except BaseException:
-            if self._conn.in_transaction:
-                cursor.execute("ROLLBACK")
-            raise
-        finally:
-            cursor.close()
         self._search_triggers = []
 
     def close(self) -> None:

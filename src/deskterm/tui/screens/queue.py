@@ -297,7 +297,8 @@ class QueueScreen(Screen[None]):
         if self.text:
             return Text(f"Nothing in this view matches “{self.text}”. escape clears the filter.")
         if self.view in ("mine", "groups", "unassigned"):
-            return Text("Nothing waiting here. p pulls the next ticket; ctrl+n takes a new call.")
+            # One line at 80 columns: the keys a newcomer needs first, the search among them.
+            return Text("Nothing waiting. p pull next · ctrl+n new call · ctrl+f find any ticket")
         return Text("Nothing here right now.")
 
     @on(DataTable.RowHighlighted, "#queue")
