@@ -205,9 +205,14 @@ class QueueScreen(Screen[None]):
     def fetch(self, view: str, text: str, start: QueueKey | None) -> None:
         from deskterm.desk.views import queue_counts, queue_page
 
+        def page_and_counts(session: Any, actor: Any) -> tuple[Any, dict[str, int]]:
+            # One transaction: the analyst is loaded once, and the tab counts agree with the
+            # page they are shown beside.
+            page = queue_page(session, actor, view=view, after=start, text=text or None)
+            return page, queue_counts(session, actor)
+
         desk = self.app.desk  # type: ignore[attr-defined]
-        page = desk.read(queue_page, view=view, after=start, text=text or None)
-        counts = desk.read(queue_counts)
+        page, counts = desk.read(page_and_counts)
         if not get_current_worker().is_cancelled:
             self.post_message(self.PageLoaded(view, text, start, page, counts))
 
