@@ -507,9 +507,9 @@ def test_a_worker_dying_between_send_and_commit_resends_with_the_same_message_id
         def __init__(self) -> None:
             self.real = email_senders(smtp).email
 
-        def send(self, message: Any) -> None:
+        def send(self, message: Any, *, to_addrs: Any) -> None:
             assert self.real is not None
-            self.real.send(message)
+            self.real.send(message, to_addrs=to_addrs)
             raise Killed
 
         def close(self) -> None:

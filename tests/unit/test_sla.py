@@ -217,7 +217,7 @@ class _Outgoing:
     def __init__(self) -> None:
         self.sent: list[EmailMessage] = []
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage, *, to_addrs: object) -> None:
         self.sent.append(message)
 
     def close(self) -> None:

@@ -7,6 +7,7 @@ retrying act as the analyst, like every other command.
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 from pathlib import Path
@@ -372,17 +373,49 @@ def mail_raw(
     ctx: typer.Context,
     mail_id: Annotated[int, typer.Argument(help="The id shown by `deskterm mail list`.")],
 ) -> None:
-    """Write a kept-aside or ignored message, as it arrived, to stdout (save it as .eml)."""
+    """Write an imported message, as it arrived, to stdout: `> mail.eml` saves it exactly.
+
+    On a terminal its control characters are shown escaped (\\x1b), never sent: a
+    stranger's bytes must not retitle the window, write the clipboard or clear the screen.
+    """
     from deskterm.desk.mail import raw_mail
     from deskterm.domain.errors import InvalidInput
 
     record, data = _state(ctx).desk().read(raw_mail, mail_id=mail_id)
     if data is None:
+        where = f"went into {record.ref}" if record.ref else "was imported"
         raise InvalidInput(
-            f"mail #{mail_id} is in {record.ref}: its text and files are kept there", field="id"
+            f"mail #{mail_id} {where} before deskterm kept every message as it arrived: "
+            "only what was read of it is kept, in the ticket",
+            field="id",
         )
-    sys.stdout.buffer.write(data)
+    if sys.stdout.isatty():
+        err.print(
+            literal(
+                f"deskterm: control characters are shown escaped; for the exact bytes: "
+                f"deskterm mail raw {mail_id} > mail-{mail_id}.eml"
+            )
+        )
+        encoding = sys.stdout.encoding or "utf-8"
+        sys.stdout.flush()
+        sys.stdout.buffer.write(escaped_for_terminal(data).encode(encoding, "backslashreplace"))
+    else:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
     sys.stdout.flush()
+
+
+# C0 and C1 controls (line breaks and tabs aside), DEL, and the marks that reorder a line.
+_TERMINAL_UNSAFE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def escaped_for_terminal(data: bytes) -> str:
+    """Bytes as text a terminal only prints: each unsafe character as its escape (``\\x1b``),
+    bytes that are not UTF-8 as ``\\xNN``."""
+    text = data.decode("utf-8", "backslashreplace").replace("\r\n", "\n")
+    return _TERMINAL_UNSAFE.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
 
 
 @mail_app.command("attachments")

@@ -15,7 +15,7 @@ from sqlalchemy import inspect, text
 from deskterm.db.engine import Database
 from deskterm.domain.errors import SchemaMismatch
 
-HEAD = "0008_ticket_search"
+HEAD = "0010_event_writer"
 #: Every revision this code knows, oldest first.
 KNOWN = (
     "0001_initial",
@@ -26,6 +26,8 @@ KNOWN = (
     "0006_lookup_indexes",
     "0007_shared_desk",
     "0008_ticket_search",
+    "0009_mail_trust",
+    "0010_event_writer",
 )
 
 MIGRATIONS = Path(__file__).with_name("migrations")

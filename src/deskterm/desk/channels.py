@@ -19,7 +19,7 @@ import tomllib
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -284,11 +284,12 @@ class EmailTransport:
             raise DeliveryError(f"cannot reach SMTP server {c.host}:{c.port}: {exc}") from exc
         return smtp
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage, *, to_addrs: Sequence[str]) -> None:
         if self._smtp is None:
             self._smtp = self._connect()
         try:
-            refused = self._smtp.send_message(message)
+            # The envelope as given: smtplib would otherwise read it from To/Cc/Bcc.
+            refused = self._smtp.send_message(message, to_addrs=list(to_addrs))
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             said = "; ".join(

@@ -17,8 +17,9 @@ from deskterm.domain.errors import InvalidInput
 from deskterm.domain.permissions import Actor
 from deskterm.domain.text import (
     NAME_MAX,
+    SHORT_MAX,
     clean_line,
-    email_address,
+    limit_length,
     optional_line,
     phone_digits,
     required_line,
@@ -56,6 +57,27 @@ def _phone(value: str | None, field: str) -> tuple[str | None, str | None]:
     return text, digits
 
 
+def checked_email(text: str | None, *, field: str = "email") -> str | None:
+    """An address mail can be sent to exactly as written, normalised; ``None`` when empty.
+
+    Checked by email-validator (syntax only: the desk never asks DNS). A loose form such as
+    ``"x"<victim@b.example>`` is refused, not read: a mail relay would take it as the local
+    mailbox ``x`` while the ticket's log showed the other address.
+    """
+    value = (text or "").strip()
+    if not value:
+        return None
+    from email_validator import EmailNotValidError, validate_email
+
+    shown = value if len(value) <= 80 else value[:77] + "..."
+    try:
+        checked = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidInput(f"{shown!r} is not an email address: {exc}", field=field) from None
+    # Lower case throughout, as every address the desk stores and compares.
+    return checked.normalized.lower()
+
+
 def add_contact(
     session: Session,
     actor: Actor,
@@ -72,7 +94,7 @@ def add_contact(
 ) -> ContactPublic:
     clean_name = required_line(name, field="name", limit=NAME_MAX)
     prefers = _preference(preferred_channel)
-    address = email_address(email)
+    address = checked_email(email)
     if address and session.scalars(select(Contact.id).where(Contact.email == address)).first():
         raise InvalidInput(f"a contact with email {address} exists already", field="email")
     phone_text, phone_d = _phone(phone, "phone")
@@ -171,6 +193,9 @@ def find_contacts(
     needle = clean_line(text).lower()
     if len(needle) < MIN_SEARCH:
         return []
+    # Nothing stored is longer than an address (SHORT_MAX), so a longer text matches no one;
+    # refused in one line rather than sent on (SQLite refuses a LIKE pattern of 50,000 bytes).
+    limit_length(needle, field="search text", limit=SHORT_MAX)
     limit = _limit(limit)
     sqlite = session.get_bind().dialect.name == "sqlite"
     branches = [_prefix(Contact.name_lower, needle, sqlite)]

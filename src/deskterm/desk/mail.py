@@ -14,15 +14,18 @@ Each message is taken in a transaction of its own and ends in exactly one way, r
   mail loop can start (a bounce of one of our messages is noted on its ticket);
 - **kept aside** with the reason, when it cannot be read.
 
-Ignored and kept-aside messages keep their bytes, so nothing that arrived is lost; a
-message imported again (same Message-ID, or same bytes) is recognised and skipped. A reply
+Every message keeps its bytes, so nothing that arrived is lost, whatever the parser could
+not show (the ticket's log says what that was). A message imported again is recognised and
+skipped: the same Message-ID from the same sender with the same body, or, without a
+Message-ID, the same bytes. Anyone can write any Message-ID, so the ID alone never makes a
+mail "seen before". The sender is the one address of the From header as it arrived; a mail
+whose From names several addresses, or a group, is kept aside. A reply
 to a resolved ticket is added to it without reopening it (a "thank you" must not undo a
 resolution; the analyst decides); a reply to a closed one opens a new ticket linked to it.
 """
 
 from __future__ import annotations
 
-import hashlib
 import imaplib
 import mailbox
 import re
@@ -36,6 +39,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from deskterm.db.engine import Database
 from deskterm.db.models import (
@@ -49,9 +53,16 @@ from deskterm.db.models import (
 )
 from deskterm.desk import clock, tickets
 from deskterm.desk.channels import ImapConfig
-from deskterm.desk.contacts import add_contact
+from deskterm.desk.contacts import add_contact, checked_email
 from deskterm.desk.context import Desk
-from deskterm.desk.mailparse import Attachment, ParsedMail, Unreadable, parse_mail
+from deskterm.desk.mailparse import (
+    BODY_MAX,
+    Attachment,
+    ParsedMail,
+    Unreadable,
+    parse_mail,
+    raw_key,
+)
 from deskterm.desk.outbox import OutboxStatus
 from deskterm.desk.schemas import Public
 from deskterm.domain.enums import Channel, EventKind, Status, Visibility
@@ -60,8 +71,9 @@ from deskterm.domain.permissions import Actor
 from deskterm.domain.refs import format_ref, parse_ref
 from deskterm.domain.text import NAME_MAX, clean_line
 
-_SUBJECT_REF = re.compile(r"\bDT-?0*(\d{1,12})\b", re.IGNORECASE)
-_OUR_ID = re.compile(r"<DT-(\d{1,12})\.([0-9a-f]{16})@[^<>\s]+>", re.IGNORECASE)
+# [0-9], not \d: a Unicode digit ("[DT-١]") must not name a ticket.
+_SUBJECT_REF = re.compile(r"\bDT-?0*([0-9]{1,12})\b", re.IGNORECASE)
+_OUR_ID = re.compile(r"<DT-([0-9]{1,12})\.([0-9a-f]{16})@[^<>\s]+>", re.IGNORECASE)
 _OUR_ID_BYTES = re.compile(rb"<DT-(\d{1,12})\.([0-9a-f]{16})@[^<>\s]+>", re.IGNORECASE)
 _DIAGNOSTIC = re.compile(rb"(?im)^Diagnostic-Code:[ \t]*(.+)$")
 _STATUS = re.compile(rb"(?im)^Status:[ \t]*(\d\.\d+\.\d+.*)$")
@@ -130,11 +142,11 @@ def receive_mail(
     try:
         parsed = parse_mail(raw)
     except Unreadable as exc:
-        earlier = _earlier(session, raw_key(raw))
+        earlier = _earlier(session, raw, None)
         if earlier is not None:
             return _duplicate(source, None, earlier)
         return _file(session, raw, source, None, MailOutcome.KEPT_ASIDE, str(exc))
-    earlier = _earlier(session, parsed.dedup_key)
+    earlier = _earlier(session, raw, parsed)
     if earlier is not None:
         return _duplicate(source, parsed, earlier)
     if parsed.automatic:
@@ -143,6 +155,8 @@ def receive_mail(
         return _file(session, raw, source, parsed, MailOutcome.IGNORED, parsed.automatic)
     if parsed.from_this_desk or (parsed.from_address or "") in own_addresses:
         return _file(session, raw, source, parsed, MailOutcome.IGNORED, "sent by this desk")
+    if parsed.sender_problem is not None:
+        return _file(session, raw, source, parsed, MailOutcome.KEPT_ASIDE, parsed.sender_problem)
     if parsed.from_address is None:
         return _file(
             session,
@@ -152,6 +166,11 @@ def receive_mail(
             MailOutcome.KEPT_ASIDE,
             "no sender address: nobody to answer",
         )
+    try:
+        parsed.from_address = checked_email(parsed.from_address, field="from")
+    except InvalidInput as exc:
+        reason = f"the sender's address cannot be answered: {exc}"
+        return _file(session, raw, source, parsed, MailOutcome.KEPT_ASIDE, reason)
     ticket, quoted = _find_ticket(session, parsed)
     if ticket is not None and ticket.status not in (Status.CLOSED, Status.CANCELLED):
         return _reply(session, actor, raw, source, parsed, ticket)
@@ -159,13 +178,21 @@ def receive_mail(
     return _new_ticket(session, actor, raw, source, parsed, group, related)
 
 
-def raw_key(raw: bytes) -> str:
-    """The key of a message without a Message-ID: its bytes."""
-    return f"sha256:{hashlib.sha256(raw).hexdigest()}"
-
-
-def _earlier(session: Session, key: str) -> MailMessage | None:
-    return session.scalars(select(MailMessage).where(MailMessage.dedup_key == key)).first()
+def _earlier(session: Session, raw: bytes, parsed: ParsedMail | None) -> MailMessage | None:
+    """The same message, imported before (see ``mailparse.mail_key``)."""
+    key = parsed.dedup_key if parsed is not None else raw_key(raw)
+    found = session.scalars(select(MailMessage).where(col(MailMessage.dedup_key) == key)).first()
+    if found is not None or parsed is None or parsed.message_id is None:
+        return found
+    # Mail imported before revision 0009 was known by its Message-ID alone, and its body
+    # was not always kept: the same ID from the same sender is the best that can be said.
+    return session.scalars(
+        select(MailMessage).where(
+            col(MailMessage.dedup_key) == f"id:{parsed.message_id}",
+            col(MailMessage.content_digest).is_(None),
+            col(MailMessage.from_address) == parsed.from_address,
+        )
+    ).first()
 
 
 def _duplicate(source: str, parsed: ParsedMail | None, earlier: MailMessage) -> ImportResult:
@@ -193,10 +220,11 @@ def _file(
     ticket_id: int | None = None,
     contact_id: int | None = None,
 ) -> ImportResult:
-    """Record the message; its bytes are kept unless a ticket holds what it said."""
+    """Record the message, with its bytes as they arrived."""
     row = MailMessage(
         dedup_key=parsed.dedup_key if parsed else raw_key(raw),
         message_id=parsed.message_id if parsed else None,
+        content_digest=parsed.digest if parsed else None,
         source=source,
         received_at=clock.now(),
         sent_at=parsed.sent_at if parsed else None,
@@ -208,7 +236,9 @@ def _file(
         ticket_id=ticket_id,
         contact_id=contact_id,
         size=len(raw),
-        raw=raw if ticket_id is None else None,
+        # Kept even when a ticket holds what it said: the parser may not have shown all
+        # of it, and the message as it arrived is the only record of what came in.
+        raw=raw,
     )
     session.add(row)
     session.flush()
@@ -235,6 +265,8 @@ def _find_ticket(session: Session, parsed: ParsedMail) -> tuple[Ticket | None, i
             ticket_id = session.scalar(
                 select(MailMessage.ticket_id)
                 .where(MailMessage.message_id == thread_id, MailMessage.ticket_id.is_not(None))
+                # Message-IDs are not unique: the first mail that had it, not whichever.
+                .order_by(MailMessage.id)
                 .limit(1)
             )
         if ticket_id is not None:
@@ -349,6 +381,7 @@ def _new_ticket(
         mail_id=result.mail_id,
         attachments=files or None,
     )
+    _say_what_was_not_shown(change, parsed, result.mail_id)
     change.save()
     if related is not None:
         tickets.link(session, actor, ref=detail.id, other=related, kind="related")
@@ -395,6 +428,7 @@ def _reply(
         mail_id=result.mail_id,
         attachments=files or None,
     )
+    _say_what_was_not_shown(change, parsed, result.mail_id)
     if ticket.status == Status.WAITING_CUSTOMER:
         back = Status.IN_PROGRESS if ticket.assignee_id else Status.NEW
         ticket.status = back
@@ -406,6 +440,28 @@ def _reply(
         )
     change.save()
     return result
+
+
+def not_shown_text(parsed: ParsedMail, mail_id: int) -> str | None:
+    """What of a mail the ticket does not show, in words; None when it shows all of it."""
+    said = []
+    for what, count in sorted(parsed.not_shown.items()):
+        noun, _, rest = what.partition(" ")
+        said.append(f"{count:,} {noun.removesuffix('s') if count == 1 else noun} {rest}")
+    if parsed.cut:
+        said.append(f"{parsed.cut:,} characters of text past the first {BODY_MAX:,}")
+    if not said:
+        return None
+    return (
+        f"Not shown from this mail: {'; '.join(said)}. The whole message is kept: "
+        f"`deskterm mail raw {mail_id} > mail-{mail_id}.eml`"
+    )
+
+
+def _say_what_was_not_shown(change: tickets._Change, parsed: ParsedMail, mail_id: int) -> None:
+    text = not_shown_text(parsed, mail_id)
+    if text is not None:
+        change.log(EventKind.NOTE, visible=False, text=text)
 
 
 def _store_files(
@@ -507,7 +563,7 @@ def _keep_aside(session: Session, actor: Actor, *, raw: bytes, source: str, reas
         parsed: ParsedMail | None = parse_mail(raw)
     except Exception:
         parsed = None
-    earlier = _earlier(session, parsed.dedup_key if parsed else raw_key(raw))
+    earlier = _earlier(session, raw, parsed)
     if earlier is not None:
         return _duplicate(source, parsed, earlier)
     return _file(session, raw, clean_line(source)[:500], parsed, MailOutcome.KEPT_ASIDE, reason)
@@ -759,7 +815,11 @@ def attachment_content(
 
 
 def raw_mail(session: Session, actor: Actor, *, mail_id: int) -> tuple[MailPublic, bytes | None]:
-    """A stored message's record and, if it is kept (ignored or aside), its bytes."""
+    """A stored message's record and its bytes as they arrived.
+
+    ``None`` only for mail that went into a ticket before revision 0009, when the message
+    itself was not kept: the ticket holds what was read of it, and nothing more.
+    """
     row = session.get(MailMessage, mail_id)
     if row is None or row.id is None:
         raise NotFound(f"no imported mail #{mail_id}")

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
-from email.utils import getaddresses
 from typing import Any
 
 from deskterm.domain.errors import InvalidInput
@@ -26,8 +25,14 @@ from deskterm.domain.text import SUBJECT_MAX, clean_line, clean_long, email_addr
 
 #: Longest body kept as text; a longer one is cut, and the whole message attached.
 BODY_MAX = 60_000
-_MAX_DEPTH = 20
-_MAX_PARTS = 500
+#: Parts nested deeper than this, and files past this many, are not read: the log says
+#: how many, and the message itself is kept whole (``deskterm mail raw ID``).
+MAX_DEPTH = 100
+MAX_FILES = 500
+# An RFC 2047 encoded word. Only ever decoded into a display name, never into text that is
+# parsed again: its bytes may hold CR, LF, "<", "@" or ";".
+_ENCODED_WORD = re.compile(r"=\?[^?\s]*\?[bBqQ]\?[^?\s]*\?=")
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
 _MSGID = re.compile(r"<[^<>\s]{1,490}>")
 _BOUNCE_SENDERS = ("mailer-daemon", "postmaster")
 _BOUNCE_NAMES = ("mail delivery subsystem", "mail delivery system", "mail delivery service")
@@ -64,6 +69,14 @@ class ParsedMail:
     bounce: bool = False
     language: str | None = None
     from_this_desk: bool = False
+    #: Why the sender cannot be told (two From addresses, a group), or None.
+    sender_problem: str | None = None
+    #: SHA-256 of the body as sent (see ``content_digest``).
+    digest: str = ""
+    #: What was not read, and how much: {"parts nested deeper than 100 levels": 3}.
+    not_shown: dict[str, int] = field(default_factory=dict)
+    #: Characters of text cut from the description (the whole message is kept).
+    cut: int = 0
 
 
 def parse_mail(raw: bytes) -> ParsedMail:
@@ -80,19 +93,20 @@ def parse_mail(raw: bytes) -> ParsedMail:
     message_id = _first_id(header(msg, "Message-ID"))
     if message_id is None and header(msg, "Message-ID"):
         message_id = clean_line(header(msg, "Message-ID"))[:490] or None
-    name, address = _sender(msg)
+    name, address, problem = _sender(msg)
     subject = _subject(header(msg, "Subject"))
-    body_parts: list[str] = []
-    attachments: list[Attachment] = []
-    _walk(msg, body_parts, attachments, depth=0, counter=[0])
-    body = clean_long("\n\n".join(p for p in body_parts if p.strip()))
+    walk = _Walk()
+    walk.run(msg)
+    body = clean_long("\n\n".join(p for p in walk.body if p.strip()))
+    cut = 0
     if len(body) > BODY_MAX:
         cut = len(body) - BODY_MAX
         body = f"{body[:BODY_MAX]}\n\n[… {cut:,} more characters: see original-message.eml]"
-        attachments.append(Attachment("original-message.eml", "message/rfc822", raw))
+        walk.files.append(Attachment("original-message.eml", "message/rfc822", raw))
     automatic, bounce = _automatic(msg, address, name)
+    digest = content_digest(raw)
     return ParsedMail(
-        dedup_key=f"id:{message_id}" if message_id else f"sha256:{hashlib.sha256(raw).hexdigest()}",
+        dedup_key=mail_key(message_id, address, digest) if message_id else raw_key(raw),
         message_id=message_id,
         from_address=address,
         from_name=name,
@@ -100,12 +114,43 @@ def parse_mail(raw: bytes) -> ParsedMail:
         sent_at=_date(msg),
         thread_ids=_thread(msg),
         body=body,
-        attachments=attachments,
+        attachments=walk.files,
         automatic=automatic,
         bounce=bounce,
         language=_language(header(msg, "Content-Language")),
         from_this_desk=bool(header(msg, "X-Deskterm-Ticket")),
+        sender_problem=problem,
+        digest=digest,
+        not_shown=walk.not_shown,
+        cut=cut,
     )
+
+
+def raw_key(raw: bytes) -> str:
+    """The key of a message without a Message-ID: its bytes."""
+    return f"sha256:{hashlib.sha256(raw).hexdigest()}"
+
+
+def mail_key(message_id: str, sender: str | None, digest: str) -> str:
+    """The key of a message with a Message-ID: the ID, who sent it and what it says.
+
+    Anyone can write any Message-ID, so the ID alone would let one sender's mail (or a
+    different mail of the same sender) pass as "imported before" and be lost.
+    """
+    said = "\n".join((message_id, sender or "", digest))
+    return f"mail:{hashlib.sha256(said.encode('utf-8', 'surrogateescape')).hexdigest()}"
+
+
+def content_digest(raw: bytes) -> str:
+    """SHA-256 of the body as sent, line endings made LF.
+
+    The headers are left out, since every relay adds its own ``Received`` line, and so are
+    line endings, since IMAP hands a message over with CRLF and an mbox file holds it with
+    LF: the same mail read either way has the same digest.
+    """
+    text = raw.replace(b"\r\n", b"\n")
+    _head, gap, body = text.partition(b"\n\n")
+    return hashlib.sha256(body.rstrip(b"\n") if gap else b"").hexdigest()
 
 
 # --------------------------------------------------------------------------- headers
@@ -137,13 +182,18 @@ def _damaged(text: str) -> bool:
     return "\ufffd" in text or any("\udc80" <= ch <= "\udcff" for ch in text)
 
 
-def _decode_raw(raw: str) -> str:
-    """Raw 8-bit header bytes (UTF-8, else Windows-1252) and RFC 2047 words, best effort."""
-    data = raw.encode("ascii", "surrogateescape")
+def _decode_8bit(raw: str) -> str:
+    """Raw 8-bit header bytes as text: UTF-8, else Windows-1252."""
+    data = raw.encode("utf-8", "surrogateescape")
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError:
-        text = data.decode("cp1252", "replace")
+        return data.decode("cp1252", "replace")
+
+
+def _decode_raw(raw: str) -> str:
+    """Raw 8-bit header bytes and RFC 2047 words, best effort: text to show, never to parse."""
+    text = _decode_8bit(raw)
     if "=?" in text:
         try:
             text = str(make_header(decode_header(text)))
@@ -170,20 +220,92 @@ def _thread(msg: Message) -> list[str]:
     return ids[:100]
 
 
-def _sender(msg: Message) -> tuple[str | None, str | None]:
-    """The sender's display name and address (From, else Sender, else Reply-To)."""
+def _sender(msg: Message) -> tuple[str | None, str | None, str | None]:
+    """The sender's display name and address (From, else Sender, else Reply-To), or why
+    there is no telling who sent it.
+
+    Read from the header as it arrived: encoded words are set aside before the address
+    list is parsed, and only the display name is decoded. Decoding first would let a
+    display name such as ``=?utf-8?q?=0D=0A_g=3A_victim=40customer=2Eexample=3B?=`` supply
+    an address of its own.
+    """
     for name in ("From", "Sender", "Reply-To"):
-        text = header(msg, name)
-        for display, addr in getaddresses([text]):
+        values = _raw_all(msg, name)
+        if not values:
+            continue
+        if len(values) > 1:
+            return None, None, f"the mail has {len(values)} {name} lines: who sent it is unclear"
+        found, problem = _mailbox(values[0], name)
+        if problem is not None:
+            return None, None, problem
+        if found is not None:
+            return found[0], found[1], None
+    return None, None, None
+
+
+def _raw_all(msg: Message, name: str) -> list[str]:
+    wanted = name.lower()
+    return [str(value) for key, value in msg.raw_items() if key.lower() == wanted]
+
+
+def _mailbox(raw: str, name: str) -> tuple[tuple[str | None, str] | None, str | None]:
+    """The one (display name, address) of an address header as it arrived, or the problem."""
+    text = _FOLD.sub("", _decode_8bit(raw)).replace("\r", " ").replace("\n", " ")
+    words: list[str] = []
+
+    def set_aside(match: re.Match[str]) -> str:
+        words.append(match[0])
+        return f"xencodedword{len(words) - 1}x"
+
+    plain = _ENCODED_WORD.sub(set_aside, text)
+    try:
+        parsed = email.policy.default.header_factory(name, plain)
+        groups = list(getattr(parsed, "groups", ()))
+        defects = list(getattr(parsed, "defects", ()))
+    except Exception:  # a header the parser cannot take at all: nobody to answer
+        return None, None
+    if any(group.display_name is not None for group in groups):
+        return None, f"the {name} header names a group, not one sender"
+    found: list[tuple[str | None, str]] = []
+    for group in groups:
+        for mailbox in group.addresses:
             try:
-                address = email_address(addr)
-            except InvalidInput:
+                address = email_address(mailbox.addr_spec)
+            except (InvalidInput, ValueError):
                 continue
             if address:
-                # An encoded word that would not decode is noise, not a name.
-                name = clean_line(display)[:200]
-                return (None if "=?" in name else name or None), address
-    return None, None
+                found.append((_display_name(mailbox.display_name, words), address))
+    if len(found) > 1:
+        listed = ", ".join(address for _name, address in found[:3])
+        return (
+            None,
+            f"the {name} header names {len(found)} addresses ({listed}): who sent it is unclear",
+        )
+    # A header the parser had to guess at, with another "@" it did not take as an address,
+    # may be read differently by the mail system that checked the sender: do not guess.
+    if found and defects and plain.count("@") > 1:
+        return None, f"the {name} header cannot be read unambiguously"
+    return (found[0] if found else None), None
+
+
+def _display_name(text: str, words: list[str]) -> str | None:
+    def put_back(match: re.Match[str]) -> str:
+        number = int(match[1])
+        return words[number] if number < len(words) else match[0]
+
+    name = re.sub(r"xencodedword(\d+)x", put_back, text or "")
+    if "=?" in name:
+        try:
+            name = str(make_header(decode_header(name)))
+        except (LookupError, UnicodeError, ValueError, email.errors.HeaderParseError):
+            pass
+    # A name that holds an address or a line break is dressed up as another sender:
+    # "Vic Tim\r\n victim@customer.example" must not become the contact's name.
+    if "@" in name or "\r" in name or "\n" in name:
+        return None
+    name = clean_line(_no_surrogates(name))[:200]
+    # An encoded word that would not decode is noise, not a name.
+    return None if "=?" in name else name or None
 
 
 def _subject(text: str) -> str:
@@ -240,65 +362,78 @@ def _automatic(msg: Message, address: str | None, name: str | None) -> tuple[str
 # --------------------------------------------------------------------------- body and files
 
 
-def _walk(
-    part: Message,
-    body: list[str],
-    files: list[Attachment],
-    *,
-    depth: int,
-    counter: list[int],
-    text_wanted: bool = True,
-) -> None:
-    """Collect the readable text and the files of ``part``.
+class _Walk:
+    """The readable text and the files of a message, read part by part.
 
-    ``text_wanted`` is false inside an alternative that was not chosen: its text repeats the
-    chosen one, but its images (Outlook's pasted screenshots) are the customer's and kept.
+    A loop over a stack, not recursion: how deep a message nests is up to its sender. Text
+    is read at any depth down to ``MAX_DEPTH``; what is not read is counted in
+    ``not_shown``, so the ticket can say so.
     """
-    counter[0] += 1
-    if depth > _MAX_DEPTH or counter[0] > _MAX_PARTS:
-        return
-    content_type = _content_type(part)
-    if content_type == "message/rfc822":
-        files.append(_forwarded(part, len(files)))
-        return
-    if part.is_multipart():
-        children = _children(part)
-        if content_type == "multipart/alternative" and text_wanted:
-            chosen = _best_alternative(children)
-            for child in children:
-                _walk(
-                    child,
-                    body,
-                    files,
-                    depth=depth + 1,
-                    counter=counter,
-                    text_wanted=child is chosen,
-                )
+
+    def __init__(self) -> None:
+        self.body: list[str] = []
+        self.files: list[Attachment] = []
+        self.not_shown: dict[str, int] = {}
+
+    def _skip(self, why: str) -> None:
+        self.not_shown[why] = self.not_shown.get(why, 0) + 1
+
+    def run(self, message: Message) -> None:
+        # (part, depth, text wanted): ``text wanted`` is false inside an alternative that was
+        # not chosen: its text repeats the chosen one, but its images (Outlook's pasted
+        # screenshots) are the customer's and kept.
+        stack: list[tuple[Message, int, bool]] = [(message, 0, True)]
+        while stack:
+            part, depth, text_wanted = stack.pop()
+            if depth > MAX_DEPTH:
+                self._skip(f"parts nested deeper than {MAX_DEPTH} levels")
+                continue
+            content_type = _content_type(part)
+            if content_type == "message/rfc822":
+                if self._room():
+                    self.files.append(_forwarded(part, len(self.files)))
+                continue
+            if part.is_multipart():
+                children = _children(part)
+                chosen = None
+                if content_type == "multipart/alternative" and text_wanted:
+                    chosen = _best_alternative(children)
+                # Reversed onto the stack, so the parts are read in the order they came.
+                for child in reversed(children):
+                    wanted = child is chosen if chosen is not None else text_wanted
+                    stack.append((child, depth + 1, wanted))
+                continue
+            self._leaf(part, content_type, text_wanted)
+
+    def _leaf(self, part: Message, content_type: str, text_wanted: bool) -> None:
+        filename = _filename(part)
+        if (
+            content_type in ("text/plain", "text/html")
+            and filename is None
+            and _disposition(part) != "attachment"
+        ):
+            if text_wanted:
+                text = part_text(part)
+                self.body.append(html_to_text(text) if content_type == "text/html" else text)
             return
-        for child in children:
-            _walk(child, body, files, depth=depth + 1, counter=counter, text_wanted=text_wanted)
-        return
-    filename = _filename(part)
-    disposition = _disposition(part)
-    if (
-        content_type in ("text/plain", "text/html")
-        and filename is None
-        and disposition != ("attachment")
-    ):
-        if text_wanted:
-            text = part_text(part)
-            body.append(html_to_text(text) if content_type == "text/html" else text)
-        return
-    payload = _payload(part)
-    if not payload and filename is None:
-        return
-    files.append(
-        Attachment(
-            filename=filename or _made_name(content_type, len(files) + 1),
-            content_type=content_type,
-            content=payload,
-        )
-    )
+        payload = _payload(part)
+        if not payload and filename is None:
+            return
+        if self._room():
+            self.files.append(
+                Attachment(
+                    filename=filename or _made_name(content_type, len(self.files) + 1),
+                    content_type=content_type,
+                    content=payload,
+                )
+            )
+
+    def _room(self) -> bool:
+        """Whether another file may be kept; one past the limit is counted instead."""
+        if len(self.files) < MAX_FILES:
+            return True
+        self._skip(f"files past the first {MAX_FILES}")
+        return False
 
 
 def _children(part: Message) -> list[Message]:
@@ -315,11 +450,21 @@ def _best_alternative(children: list[Message]) -> Message | None:
     for child in children:
         if _content_type(child) == "text/html":
             return child
-        if child.is_multipart() and any(
-            _content_type(leaf) == "text/html" for leaf in child.walk()
-        ):
+        if child.is_multipart() and _holds_html(child):
             return child
     return children[-1] if children else None
+
+
+def _holds_html(part: Message) -> bool:
+    # A loop, as in ``_Walk``: ``Message.walk()`` recurses once per level.
+    stack = [(part, 0)]
+    while stack:
+        here, depth = stack.pop()
+        if _content_type(here) == "text/html":
+            return True
+        if depth < MAX_DEPTH and here.is_multipart():
+            stack.extend((child, depth + 1) for child in _children(here))
+    return False
 
 
 def _content_type(part: Message) -> str:

@@ -32,7 +32,7 @@ import os
 import secrets
 import socket
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache
@@ -387,7 +387,9 @@ def _lease_over(note: Notification, now: datetime) -> bool:
 
 
 class EmailSender(Protocol):
-    def send(self, message: EmailMessage) -> None: ...
+    def send(self, message: EmailMessage, *, to_addrs: Sequence[str]) -> None:
+        """Send ``message`` to exactly ``to_addrs`` (the envelope), whatever its headers say."""
+        ...
 
     def close(self) -> None: ...
 
@@ -578,18 +580,44 @@ def _deliver(db: Database, senders: Senders, job: _Job, worker: str, max_attempt
             body = rendered.sms
             senders.sms.send(to=job.recipient, text=body, ref=ref, message_id=mid.strip("<>"))
         else:
+            to = _deliverable(job)
+            job = replace(job, recipient=to)
             if senders.email is None:
                 raise DeliveryError("SMTP is not configured (DESKTERM_SMTP_HOST)", permanent=True)
             subject = rendered.subject
             if f"[{ref}]" not in subject:
                 subject = f"[{ref}] {subject}".strip()
             body = rendered.body
-            senders.email.send(_email(senders, job, mid, subject, body))
+            # The envelope is given, never read back from the To header: the relay delivers
+            # to exactly the address the log will name.
+            senders.email.send(_email(senders, job, mid, subject, body), to_addrs=[to])
     except DeliveryError as exc:
         return _failed(db, job, worker, str(exc), exc.permanent, max_attempts)
     except Exception as exc:  # a bug must cost one try, not the whole queue
         return _failed(db, job, worker, f"{type(exc).__name__}: {exc}", False, max_attempts)
     return _sent(db, job, worker, mid, subject, body)
+
+
+def _deliverable(job: _Job) -> str:
+    """The job's email address, checked as a contact's address is checked when added.
+
+    A row stored before that check (or imported) may hold a loose form such as
+    ``"x"<victim@b.example>``, which a relay would deliver to its local mailbox ``x``: such
+    a message fails, with the reason, rather than going anywhere but where the log says.
+    """
+    from deskterm.desk.channels import DeliveryError
+    from deskterm.desk.contacts import checked_email
+
+    try:
+        address = checked_email(job.recipient, field="recipient")
+    except InvalidInput as exc:
+        raise DeliveryError(
+            f"the address on file cannot be sent to exactly as written ({exc}); correct the "
+            f"contact's email, then `deskterm outbox retry {job.id}`",
+            permanent=True,
+        ) from None
+    assert address is not None
+    return address
 
 
 def _email(senders: Senders, job: _Job, mid: str, subject: str, body: str) -> EmailMessage:
