@@ -152,7 +152,7 @@ def test_version_and_help_describe_every_command(cli):
 
 def test_empty_desk_explains_how_to_start(cli):
     res = cli("--as", "someone", "ticket", "list")
-    assert res.code == 1
+    assert res.code == 3
     assert "no analysts yet" in res.err
     assert res.err.count("\n") == 1 and "Traceback" not in res.err
 
@@ -362,7 +362,7 @@ def test_bad_input_is_one_line_and_changes_nothing(desk_cli, args, says):
 
 def test_unknown_login_is_a_clear_error(desk_cli):
     res = desk_cli("--as", "mallory", "ticket", "list")
-    assert res.code == 1 and "'mallory' is not an analyst of this desk" in res.err
+    assert res.code == 3 and "'mallory' is not an analyst of this desk" in res.err
 
 
 def test_analyst_away_and_back_redirects_assignments(desk_cli):
@@ -473,7 +473,7 @@ def test_as_a_real_process_exit_codes_and_no_traceback(tmp_path):
         text=True,
         check=False,
     )
-    assert bad.returncode == 1
+    assert bad.returncode == 3  # an unknown analyst: refused like any permission
     assert bad.stderr.startswith("deskterm: ") and "Traceback" not in bad.stderr
     usage = subprocess.run(
         [sys.executable, "-m", "deskterm", "ticket", "frobnicate"],

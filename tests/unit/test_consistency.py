@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import text
 
 from clirun import run_deskterm
@@ -29,6 +30,7 @@ from deskterm.desk.tickets import (
     resolve,
     set_priority,
 )
+from deskterm.domain.errors import NotFound
 from deskterm.domain.replay import Event, log_faults, replay
 from factories import (
     AGENT,
@@ -209,7 +211,7 @@ def test_a_version_without_its_event_is_reported(known: KnownDesk) -> None:
     assert [(f.field, f.row, f.log) for f in found] == [("version", str(before + 1), str(before))]
 
 
-def test_limit_checks_the_newest_tickets_and_an_unknown_ticket_is_a_finding(
+def test_limit_checks_the_newest_tickets_and_an_unknown_ticket_is_not_found(
     known: KnownDesk, db_url: str, monkeypatch, capsys
 ) -> None:
     made = _worked_desk(known)
@@ -219,8 +221,9 @@ def test_limit_checks_the_newest_tickets_and_an_unknown_ticket_is_a_finding(
         )
     assert _findings(known, limit=2) == []  # the first ticket is not among the two newest
     assert [f.field for f in _findings(known, limit=7)] == ["subject"]
-    missing = _findings(known, ticket_ids=[9999])
-    assert [f.line() for f in missing] == ["DT-009999 no such ticket"]
+    # Not "1 of 0 tickets differ": a ticket that is not there is not found (exit 1).
+    with pytest.raises(NotFound, match="^no ticket DT-009999$"):
+        _findings(known, ticket_ids=[9999, made["first"]])
 
     code, _out, err = run_deskterm(
         monkeypatch, capsys, "--db", db_url, "db", "check", "--limit", "0"

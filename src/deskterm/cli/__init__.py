@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import inspect
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from deskterm import __version__
 from deskterm.cli import admin, bench, comms, data, kb, people, report, serve, sla, tickets
-from deskterm.cli.common import State, env_flag, fail
+from deskterm.cli.common import State, env_flag, fail, one_line
+
+if TYPE_CHECKING:
+    from typer._click.exceptions import UsageError
 
 app = typer.Typer(
     name="deskterm",
@@ -104,20 +107,36 @@ def root(
             )
         from deskterm.tui.app import run
 
-        raise typer.Exit(run(state.database_url(), state.acting_login()))
+        raise typer.Exit(run(state.database_url(), state.identity()))
 
 
 def main() -> None:
     """Run the CLI; a refusal is one line on stderr and a non-zero exit, never a traceback."""
+    # Typer carries its own copy of Click; these are the exceptions it raises.
+    from typer._click import exceptions as click
+
     from deskterm.domain.errors import DeskError
 
     try:
-        app(standalone_mode=True)
+        # Not standalone: Click's own usage errors come here, to be said in one line like
+        # every other refusal instead of Typer's five-line box.
+        code = app(standalone_mode=False)
+    except click.NoArgsIsHelpError:
+        raise SystemExit(2) from None  # the help is on stderr already
+    except click.UsageError as exc:
+        fail(_usage_line(exc), 2)
+    except click.ClickException as exc:
+        fail(exc.format_message(), exc.exit_code)
+    except typer.Abort:
+        fail("aborted", 1)
     except DeskError as exc:
         fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
         fail("interrupted", 130)
     except Exception as exc:  # a bug: say so in one line, traceback on request
+        damaged = _damaged_database(exc)
+        if damaged:
+            fail(damaged, 4)
         if env_flag("DESKTERM_DEBUG"):
             raise
         fail(
@@ -125,3 +144,35 @@ def main() -> None:
             "(set DESKTERM_DEBUG=1 for the traceback)",
             70,
         )
+    # A command's `typer.Exit(n)` arrives as its code; a plain return as None.
+    if type(code) is int and code:
+        raise SystemExit(code)
+
+
+def _usage_line(exc: UsageError) -> str:
+    """``no such option: --x (see deskterm ticket show --help)``."""
+    message = one_line(exc.format_message()).rstrip(".")
+    message = message[:1].lower() + message[1:]
+    where = exc.ctx.command_path if exc.ctx is not None else "deskterm"
+    return f"{message} (see {where} --help)"
+
+
+def _damaged_database(exc: BaseException) -> str | None:
+    """The line to say when SQLite found the desk file damaged where no desk code expected
+    it (mid-command, past the checks made on opening), or None for any other error."""
+    import sqlite3
+
+    seen: BaseException | None = exc
+    for _ in range(10):  # a chain of causes is short; a cycle in it must not hang us
+        if seen is None:
+            break
+        cause = getattr(seen, "orig", None) or seen
+        if isinstance(cause, sqlite3.DatabaseError):
+            text = str(cause).lower()
+            if "malformed" in text or "not a database" in text:
+                return (
+                    f"the desk's database file is damaged ({cause}): restore it from a backup "
+                    "(`deskterm db restore FILE`)"
+                )
+        seen = seen.__cause__ or seen.__context__
+    return None

@@ -113,18 +113,36 @@ def db_check(
 ) -> None:
     """Replay every ticket's log and compare it with the ticket: one line per difference.
 
-    Exit 0 when every ticket is what its log says, 6 when any differs (nothing is changed).
+    Also checks the ticket search index, and on SQLite (for the whole desk) the file itself.
+    Exit 0 when all is sound, 6 when anything differs or is damaged (nothing is changed).
     """
     import time
 
-    from deskterm.desk.consistency import Finding, check_log
+    from deskterm.desk.consistency import Finding, check_log, check_storage
     from deskterm.desk.context import Desk
+    from deskterm.desk.search import REPAIR_HINT
     from deskterm.domain.errors import Inconsistent
     from deskterm.domain.refs import parse_ref
 
     state: State = ctx.obj
     ids = [parse_ref(ref) for ref in ticket] if ticket else None
     db = state.database()
+    storage = Desk(db, None).read(check_storage, whole=ids is None and limit is None)
+    if storage.damage:
+        # Replaying a damaged file would read wrong rows or fail half way: stop here.
+        if as_json:
+            print_json({"ok": False, "damage": storage.damage, "search_index": []})
+        else:
+            for line in storage.damage:
+                out.print(literal(f"file: {line}"), soft_wrap=True)
+        raise Inconsistent(
+            f"{db.describe()} is damaged (SQLite's integrity check found "
+            f"{len(storage.damage)} problem{'s' if len(storage.damage) > 1 else ''}): "
+            "restore it from a backup (`deskterm db restore FILE`)"
+        )
+    if not as_json:
+        for line in storage.search:
+            out.print(literal(f"search index: {line}"), soft_wrap=True)
     kept: list[dict[str, object]] = []
     started = time.monotonic()
     shown = [0.0]
@@ -148,13 +166,22 @@ def db_check(
                 highlight=False,
             )
 
+    # Database identity: also each event's actor against the database login that wrote it.
+    writers = state.identity().mode == "database" and not db.is_sqlite
     summary = Desk(db, None).read(
-        check_log, ticket_ids=ids, limit=limit, on_finding=found, on_progress=progress
+        check_log,
+        ticket_ids=ids,
+        limit=limit,
+        on_finding=found,
+        on_progress=progress,
+        writers=writers,
     )
     if as_json:
         print_json(
             {
-                "ok": summary.ok,
+                "ok": summary.ok and storage.ok,
+                "damage": storage.damage,
+                "search_index": storage.search,
                 "tickets": summary.tickets,
                 "events": summary.events,
                 "differing_tickets": summary.differing,
@@ -175,10 +202,25 @@ def db_check(
             f"{summary.seconds:.1f} s: {verdict}.",
             soft_wrap=True,
         )
+    wrong = []
     if not summary.ok:
-        raise Inconsistent(
-            f"{summary.differing:,} of {summary.tickets:,} tickets differ from their log"
-        )
+        wrong.append(f"{summary.differing:,} of {summary.tickets:,} tickets differ from their log")
+    if storage.search:
+        wrong.append(f"the ticket search index is broken: {REPAIR_HINT}")
+    if wrong:
+        raise Inconsistent("; ".join(wrong))
+
+
+@db_app.command("reindex")
+def db_reindex(ctx: typer.Context) -> None:
+    """Rebuild the ticket search index from every ticket (admins; changes no ticket)."""
+    from deskterm.desk.search import rebuild_search_index
+
+    state: State = ctx.obj
+    done = state.desk().write(rebuild_search_index)
+    for fault in done.repaired:
+        out.print(literal(f"was: {fault}"), soft_wrap=True)
+    out.print(f"Search index rebuilt: {done.tickets:,} tickets.")
 
 
 @config_app.command("check")
@@ -349,17 +391,15 @@ def demo(
     """Fill an empty database with a realistic demo desk (you are added as an L1 agent)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from deskterm.desk.demo import build_demo
+    from deskterm.desk.demo import build_demo, check_demo_target
 
     state: State = ctx.obj
     db = state.database()
     me = (state.login or getpass.getuser()).strip().lower()
-    if if_empty:
-        from deskterm.desk.analysts import desk_is_empty
-
-        if not desk_is_empty(db):
-            out.print(literal(f"{db.describe()} already has a desk; left as it is."))
-            return
+    # A half-built desk is refused (exit 6), never taken for a finished one.
+    if if_empty and not check_demo_target(db):
+        out.print(literal(f"{db.describe()} already has a desk; left as it is."))
+        return
     with Progress(
         TextColumn("{task.description:<12}"),
         BarColumn(),

@@ -6,9 +6,9 @@ Heavy modules (SQLAlchemy, the desk) are imported inside functions, so that
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +20,7 @@ from rich.text import Text
 if TYPE_CHECKING:
     from deskterm.db.engine import Database
     from deskterm.desk.context import Desk
+    from deskterm.desk.identity import Identity
 
 out = Console(highlight=False, soft_wrap=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -43,12 +44,21 @@ class State:
             default_database_path().parent.mkdir(parents=True, exist_ok=True)
         return url
 
-    def acting_login(self) -> str:
-        if self.login:
-            return self.login.strip().lower()
+    def identity(self) -> Identity:
+        """How the desk knows who is acting (the ``identity`` setting), and who this
+        command says it is (``--as``, ``DESKTERM_USER``)."""
         from deskterm.config import load_settings
+        from deskterm.desk.identity import Identity
 
-        return (load_settings().user or getpass.getuser()).strip().lower()
+        settings = load_settings()
+        return Identity(mode=settings.identity, given=self.login, configured=settings.user)
+
+    def acting_login(self) -> str:
+        """The analyst acting: their claim in claimed identity; their database login, and
+        a claim only if it is that login, in database identity."""
+        identity = self.identity()
+        local = identity.local_login()
+        return local if local is not None else identity.login(self.database())
 
     def database(self) -> Database:
         if self._db is None:
@@ -68,9 +78,23 @@ class State:
             self._db = None
 
 
+# What ``json.dumps(ensure_ascii=False)`` leaves raw although no text should carry it to a
+# terminal: DEL and the C1 controls (U+009B starts a CSI sequence on many terminals), bidi
+# overrides and isolates, and lone surrogates (which no UTF-8 stdout can even write). C0
+# controls it escapes itself; letters of any script stay as they are.
+_JSON_RAW = re.compile("[\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def json_text(data: Any) -> str:
+    """One JSON document whose strings hold no character that acts on a terminal."""
+    text = json.dumps(data, indent=2, ensure_ascii=False, default=str)
+    # Those characters appear only inside strings, where a \uXXXX escape means the same.
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
+
+
 def print_json(data: Any) -> None:
     """JSON on stdout, one document, for scripts."""
-    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.write(json_text(data) + "\n")
 
 
 def literal(value: Any) -> Text:
@@ -130,11 +154,68 @@ def one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+#: How much of what someone typed a message quotes back; a 100 KB paste is not repeated.
+QUOTE_MAX = 80
+#: A whole message at most (a safety net: every message is far shorter).
+MESSAGE_MAX = 1000
+# A quoted value as ``{text!r}`` writes it, longer than QUOTE_MAX.
+_LONG_QUOTE = re.compile(
+    rf"'(?:[^'\\]|\\.){{{QUOTE_MAX + 1},}}'|\"(?:[^\"\\]|\\.){{{QUOTE_MAX + 1},}}\""
+)
+
+
+def _shorten(match: re.Match[str]) -> str:
+    quote, inner = match[0][0], match[0][1:-1]
+    return f"{quote}{inner[: QUOTE_MAX - 1]}…{quote}"
+
+
+def quoted(value: str) -> str:
+    """``value`` quoted as a message shows it, cut at ``QUOTE_MAX`` characters."""
+    return _LONG_QUOTE.sub(_shorten, repr(value))
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     """One plain line on stderr (never wrapped, never markup, no control sequence: a message
-    may quote what someone typed) and exit ``code``."""
+    may quote what someone typed, and quotes at most ``QUOTE_MAX`` characters of it) and
+    exit ``code``."""
     from deskterm.domain.text import visible
 
-    sys.stderr.write(f"deskterm: {one_line(visible(message))}\n")
+    said = _LONG_QUOTE.sub(_shorten, one_line(visible(message)))
+    if len(said) > MESSAGE_MAX:
+        said = f"{said[: MESSAGE_MAX - 1]}…"
+    sys.stderr.write(f"deskterm: {said}\n")
     sys.stderr.flush()
     raise SystemExit(code)
+
+
+def not_blank(value: str | None) -> str | None:
+    """A Typer callback: an option that is given must say something (``--priority ''``
+    is a slip of the script, not "no priority")."""
+    if value is not None and not value.strip():
+        import typer
+
+        raise typer.BadParameter("must not be empty")
+    return value
+
+
+def read_text(path: str, *, field: str) -> str:
+    """A file's text, or standard input's for ``-``: UTF-8, refused in one line when it is
+    not (the same for both, so a pipe cannot slip in what a file may not)."""
+    from deskterm.domain.errors import InvalidInput
+
+    where = "standard input" if path == "-" else path
+    try:
+        if path == "-":
+            data = sys.stdin.buffer.read()
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {where}: {exc.strerror or exc}", field=field) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(
+            f"{where} is not UTF-8 text (byte {exc.start + 1:,} is not): save it as UTF-8",
+            field=field,
+        ) from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import sys
 import tempfile
@@ -153,7 +154,11 @@ def import_(
     state: State = ctx.obj
     db = state.database()
     if path == "-":
-        summary = import_desk(db, sys.stdin, progress=_progress("imported"))
+        # Read as a file is (below): a damaged byte spoils its row, not the whole read.
+        stream = io.TextIOWrapper(
+            sys.stdin.buffer, encoding="utf-8", errors="replace", newline="\n"
+        )
+        summary = import_desk(db, stream, progress=_progress("imported"))
     else:
         source = Path(path).expanduser()
         if not source.is_file():
@@ -165,6 +170,14 @@ def import_(
         with source.open(encoding="utf-8", errors="replace", newline="\n") as handle:
             summary = import_desk(db, handle, progress=_progress("imported"))
     _said("Imported", summary, f"into {db.describe()}")
+    if summary.cleaned:
+        err.print(
+            literal(
+                f"{summary.cleaned:,} text values held control characters, escape sequences "
+                "or bidi overrides: they were taken out, as the desk does with all text."
+            ),
+            soft_wrap=True,
+        )
 
 
 def _said(verb: str, summary: TransferSummary, place: str) -> None:

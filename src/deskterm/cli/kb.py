@@ -12,7 +12,7 @@ from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
-from deskterm.cli.common import State, literal, out, print_json, when
+from deskterm.cli.common import State, literal, out, print_json, read_text, when
 
 if TYPE_CHECKING:
     from deskterm.desk.kb import ArticleHit, ArticlePublic
@@ -42,14 +42,7 @@ def _body(body: str | None, body_file: Path | None) -> str | None:
         raise typer.BadParameter("give --body or --body-file, not both")
     if body_file is None:
         return body
-    if str(body_file) == "-":
-        return sys.stdin.read()
-    from deskterm.domain.errors import InvalidInput
-
-    try:
-        return body_file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"cannot read {body_file}: {exc}", field="body") from None
+    return read_text(str(body_file), field="body")
 
 
 def _said(article: ArticlePublic, what: str, as_json: bool) -> None:
@@ -193,6 +186,7 @@ def search(
 def show(ctx: typer.Context, key: KeyArg, as_json: JsonOpt = False) -> None:
     """Read an article; Markdown is rendered on a terminal and left as it is when piped."""
     from deskterm.desk.kb import get_article
+    from deskterm.domain.text import visible
 
     article = _state(ctx).desk().read(get_article, key=key)
     if as_json:
@@ -214,10 +208,13 @@ def show(ctx: typer.Context, key: KeyArg, as_json: JsonOpt = False) -> None:
     if article.tags:
         out.print(Text("tags: " + ", ".join(article.tags), style="dim"))
     out.print()
+    body = visible(article.body)
     if out.is_terminal:
-        out.print(Markdown(article.body))
+        # Links as "text (address)": a terminal hyperlink (OSC 8) shows only its text, and
+        # an article's text may say one address while the link goes to another.
+        out.print(Markdown(body, hyperlinks=False))
     else:
-        sys.stdout.write(article.body + ("\n" if not article.body.endswith("\n") else ""))
+        sys.stdout.write(body + ("\n" if not body.endswith("\n") else ""))
 
 
 @kb_app.command("link")

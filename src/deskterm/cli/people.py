@@ -10,7 +10,7 @@ from rich import box
 from rich.cells import cell_len
 from rich.table import Table
 
-from deskterm.cli.common import State, literal, out, print_json, when
+from deskterm.cli.common import State, literal, out, print_json, quoted, when
 
 analyst_app = typer.Typer(help="Analysts: add, list, away and back.", no_args_is_help=True)
 key_app = typer.Typer(
@@ -63,17 +63,46 @@ def analyst_add(
         list[str] | None, typer.Option("--group", "-g", help="A group; repeat for several.")
     ] = None,
     email: Annotated[str | None, typer.Option(help="Email address.")] = None,
+    create_role: Annotated[
+        bool,
+        typer.Option(
+            "--create-role",
+            help="PostgreSQL: also make the database login LOGIN (no password) with the "
+            "rights the app needs, for identity = database.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Add an analyst (admins only; on an empty desk the first analyst becomes admin)."""
     from deskterm.desk.analysts import add_analyst
+    from deskterm.desk.identity import add_analyst_with_login
 
     state: State = ctx.obj
-    analyst = state.desk().bootstrap(
-        add_analyst, login=login, name=name, role=role, level=level, groups=group or [], email=email
-    )
+    desk = state.desk()
+    role_created: bool | None = None
+    if create_role:
+        added = desk.bootstrap(
+            add_analyst_with_login,
+            login=login,
+            name=name,
+            role=role,
+            level=level,
+            groups=group or [],
+            email=email,
+        )
+        analyst, role_created = added.analyst, added.role_created
+    else:
+        analyst = desk.bootstrap(
+            add_analyst,
+            login=login,
+            name=name,
+            role=role,
+            level=level,
+            groups=group or [],
+            email=email,
+        )
     if as_json:
-        print_json(analyst.to_json())
+        print_json({**analyst.to_json(), **({"role_created": role_created} if create_role else {})})
         return
     groups = ", ".join(analyst.groups) or "no group"
     out.print(
@@ -81,6 +110,17 @@ def analyst_add(
             f"added {analyst.login} ({analyst.name}), {analyst.role} L{analyst.level}, {groups}"
         )
     )
+    if role_created:
+        out.print(
+            literal(
+                f"created the database login {analyst.login} with the desk's rights; it has no "
+                f"password yet: set one in psql (\\password {analyst.login}) or let pg_hba.conf "
+                "sign it in (peer, certificate)"
+            ),
+            soft_wrap=True,
+        )
+    elif create_role:
+        out.print(literal(f"gave the existing database login {analyst.login} the desk's rights"))
 
 
 @analyst_app.command("list")
@@ -486,7 +526,7 @@ def contact_find(
     if rows:
         show(_contacts_table(rows))
     else:
-        out.print(literal(f"No contact matches {text!r}."))
+        out.print(literal(f"No contact matches {quoted(text)}."))
 
 
 @contact_app.command("show")

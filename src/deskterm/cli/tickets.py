@@ -11,7 +11,18 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from deskterm.cli.common import State, age, due_in, fail, literal, out, print_json, when
+from deskterm.cli.common import (
+    State,
+    age,
+    due_in,
+    fail,
+    literal,
+    not_blank,
+    out,
+    print_json,
+    quoted,
+    when,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -26,6 +37,8 @@ ExpectOpt = Annotated[
     typer.Option(
         "--expect-version",
         metavar="N",
+        # Versions count from 1; -1 used to reach the desk and come back as a conflict.
+        min=1,
         help="Refuse if the ticket changed since version N (optimistic locking for scripts).",
     ),
 ]
@@ -65,7 +78,8 @@ def new(
     impact: Annotated[str, typer.Option(help="high, medium or low.")] = "medium",
     urgency: Annotated[str, typer.Option(help="high, medium or low.")] = "medium",
     priority: Annotated[
-        str | None, typer.Option(help="Override the matrix (P1-P5); needs --reason.")
+        str | None,
+        typer.Option(help="Override the matrix (P1-P5); needs --reason.", callback=not_blank),
     ] = None,
     reason: Annotated[str | None, typer.Option(help="Why the priority is overridden.")] = None,
     channel: Annotated[
@@ -135,7 +149,9 @@ def list_(
     assignee: Annotated[
         str | None, typer.Option(help="A login, 'me', or 'none' for unassigned.")
     ] = None,
-    priority: Annotated[str | None, typer.Option(help="Only this priority (P1-P5).")] = None,
+    priority: Annotated[
+        str | None, typer.Option(help="Only this priority (P1-P5).", callback=not_blank)
+    ] = None,
     sort: Annotated[
         str, typer.Option(help="urgent (priority, then SLA due) or newest.")
     ] = "urgent",
@@ -191,8 +207,16 @@ def search(
     from deskterm.desk.search import search_tickets
 
     query = " ".join(words or ())
-    if not search_words(query):
+    if not query.strip():
         fail("no words to search for: e.g. deskterm ticket search vpn error 809", code=2)
+    if not search_words(query):
+        # Words given, none searchable ('*', '"?"'): bad input, not a usage slip.
+        fail(
+            f"{quoted(query)} holds no word to search for: give words of letters or digits, "
+            "all must match and the last may be the start of one (no * or other operators), "
+            "e.g. deskterm ticket search vpn err",
+            code=1,
+        )
     rows = (
         _state(ctx)
         .desk()
@@ -596,9 +620,15 @@ def link(
 def priority(
     ctx: typer.Context,
     ref: RefArg,
-    impact: Annotated[str | None, typer.Option(help="high, medium or low.")] = None,
-    urgency: Annotated[str | None, typer.Option(help="high, medium or low.")] = None,
-    priority: Annotated[str | None, typer.Option(help="Override (P1-P5); needs --reason.")] = None,
+    impact: Annotated[
+        str | None, typer.Option(help="high, medium or low.", callback=not_blank)
+    ] = None,
+    urgency: Annotated[
+        str | None, typer.Option(help="high, medium or low.", callback=not_blank)
+    ] = None,
+    priority: Annotated[
+        str | None, typer.Option(help="Override (P1-P5); needs --reason.", callback=not_blank)
+    ] = None,
     reason: Annotated[str | None, typer.Option(help="Why.")] = None,
     expect_version: ExpectOpt = None,
     as_json: JsonOpt = False,

@@ -10,6 +10,8 @@ deferred ``BEGIN`` and never block writers under WAL.
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,14 +26,29 @@ from sqlmodel import create_engine
 from deskterm.domain.errors import DatabaseUnavailable, InvalidInput
 
 _WRITE = "deskterm_write"
+_QUIET = logging.NullHandler()
 #: How long a SQLite writer waits for another's lock before "database is locked".
 BUSY_TIMEOUT_MS = 5000
+
+
+# A colon before the first slash is a URL gone wrong ("sqlite:desk.db", "::::"), not a
+# file name: taken as a path it silently made a new empty desk. A drive letter
+# ("C:\\desk.db") is a path; so is "/srv/a:b/desk.db".
+_NOT_A_PATH = re.compile(r"^(?![A-Za-z]:[\\/])[^/\\]*:")
 
 
 def normalise_url(raw: str) -> URL:
     """Parse a database URL; bare paths mean SQLite files, ``postgresql://`` means psycopg 3."""
     text = raw.strip()
+    if not text:
+        raise InvalidInput("the database URL is empty", field="database")
     if "://" not in text:
+        if _NOT_A_PATH.match(text):
+            raise InvalidInput(
+                f"{raw!r} is neither a database URL (sqlite:///FILE, postgresql+psycopg://...) "
+                "nor a file path (a file name with a colon: sqlite:///PATH)",
+                field="database",
+            )
         text = f"sqlite:///{Path(text).expanduser().resolve()}"
     try:
         url = make_url(text)
@@ -56,6 +73,11 @@ def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
     url = normalise_url(url) if isinstance(url, str) else url
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url, echo=echo)
+    # psycopg logs "error ignored terminating <Pipeline ...>: pipeline aborted" after a failed
+    # batch; the error itself is raised and said. Unhandled, the log line lands on the
+    # terminal under the one-line refusal (or across the app's screen). One handler, however
+    # many engines: adding the same one twice is a no-op.
+    logging.getLogger("psycopg").addHandler(_QUIET)
     engine = create_engine(
         url,
         echo=echo,
@@ -157,6 +179,11 @@ def translate_errors(db: Database) -> Iterator[None]:
     try:
         yield
     except DBAPIError as exc:
+        if db.is_sqlite and _is_damaged(exc):
+            raise DatabaseUnavailable(
+                f"the desk file {db.url.database} is damaged ({exc.orig}): restore it from a "
+                "backup (`deskterm db restore FILE`)"
+            ) from exc
         # DatabaseError itself (not its kin, integrity or data errors) is what SQLite says of
         # a file that is no database at all.
         if exc.connection_invalidated or (
@@ -168,6 +195,12 @@ def translate_errors(db: Database) -> Iterator[None]:
                 f"database {db.describe()} is not available: {reason}"
             ) from exc
         raise
+
+
+def _is_damaged(exc: DBAPIError) -> bool:
+    # What SQLite says of a file cut short or overwritten in the middle; a file that is no
+    # database at all ("file is not a database") is said as unavailable, below.
+    return "database disk image is malformed" in str(exc.orig).lower()
 
 
 def _is_unavailable(exc: DBAPIError) -> bool:

@@ -242,6 +242,8 @@ class TicketEvent(SQLModel, table=True):
     kind: str = Field(sa_type=String(32))
     visibility: str = Field(default="internal", sa_type=String(8))
     data: dict[str, Any] = Field(default_factory=dict, sa_type=JSONData)
+    # ``db_user`` (migration 0010), the database login that wrote the event, is left out of
+    # the model on purpose: only the database fills it, so no insert of ours may name it.
 
 
 class Callback(SQLModel, table=True):
@@ -301,8 +303,8 @@ class Notification(SQLModel, table=True):
 class MailMessage(SQLModel, table=True):
     """One imported mail: what became of it (new ticket, reply, ignored, kept aside) and why.
 
-    ``raw`` keeps the message itself when it is in no ticket (ignored or kept aside), so
-    nothing that arrived is lost.
+    ``raw`` keeps every message as it arrived (before revision 0009 only those in no
+    ticket), so nothing that arrived is lost, whatever the parser could not show.
     """
 
     __tablename__ = "mail_message"
@@ -312,9 +314,12 @@ class MailMessage(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
-    # Message-ID when it has one, else a hash of the bytes: importing twice is harmless.
+    # A hash of Message-ID, sender and content digest, else of the bytes (before 0009: the
+    # Message-ID alone): importing twice is harmless, and a reused Message-ID loses nothing.
     dedup_key: str = Field(sa_type=String(600), unique=True)
     message_id: str | None = Field(default=None, sa_type=String(500))
+    # SHA-256 of the body as sent, line endings normalised; NULL for mail imported before 0009.
+    content_digest: str | None = Field(default=None, sa_type=String(64))
     source: str = Field(sa_type=String(500))
     received_at: datetime = _ts(nullable=False)
     sent_at: datetime | None = _ts()

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
-from deskterm.db.engine import Database
+from deskterm.db.engine import Database, translate_errors
 from deskterm.db.migrate import HEAD, KNOWN
 from deskterm.domain.enums import Role
-from deskterm.domain.errors import DatabaseUnavailable, InvalidInput, PermissionDenied
+from deskterm.domain.errors import DatabaseUnavailable, DeskError, InvalidInput, PermissionDenied
 
 POSTGRES_ADVICE = (
     "this desk is on PostgreSQL: back it up with its own tools, e.g. "
@@ -75,17 +75,25 @@ def require_admin(db: Database, login: str) -> None:
 
     Read with plain SQL, so that a desk at an older revision (one about to be upgraded, the
     best moment for a backup) can still say who its admins are. A desk with no analysts yet
-    has nobody to ask.
+    (a new file, or one with no analyst table) has nobody to ask; a desk that cannot be read
+    (locked past the busy timeout, read-only, damaged) is a refusal, never a pass.
     """
+    wanted = login.strip().lower()
     try:
-        with db.engine.connect() as conn:
+        with translate_errors(db), _unavailable(db), db.engine.connect() as conn:
+            if not inspect(conn).has_table("analyst"):
+                # An empty or foreign file: the callers refuse what is no deskterm desk.
+                return
             roles = conn.execute(text("SELECT login, role, active FROM analyst")).all()
-    except Exception:
-        # No analyst table: an empty or foreign file, which the callers check themselves.
-        return
+    except DeskError:
+        raise
+    except Exception as exc:
+        raise PermissionDenied(
+            f"cannot tell whether {wanted} is an admin of this desk "
+            f"({exc.__class__.__name__}): nothing was backed up or restored"
+        ) from None
     if not roles:
         return
-    wanted = login.strip().lower()
     role = next((r for name, r, active in roles if name == wanted and active), None)
     if role != Role.ADMIN:
         raise PermissionDenied(
@@ -106,7 +114,9 @@ def backup(db: Database, target: Path, *, force: bool = False) -> BackupInfo:
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     os.close(handle)
     try:
-        raw = _raw(db)
+        with _unavailable(db):
+            # Opening runs the desk's pragmas, which a read-only desk refuses.
+            raw = _raw(db)
         try:
             copy = sqlite3.connect(temporary)
             try:
@@ -210,7 +220,8 @@ def restore(db: Database, source: Path, *, force: bool = False) -> BackupInfo:
         )
     backup_conn = sqlite3.connect(f"{info.path.resolve().as_uri()}?mode=ro", uri=True)
     try:
-        raw = _raw(db)
+        with _unavailable(db):
+            raw = _raw(db)
         try:
             with _unavailable(db):
                 backup_conn.backup(raw.driver_connection)
@@ -227,5 +238,7 @@ def restore(db: Database, source: Path, *, force: bool = False) -> BackupInfo:
 def _unavailable(db: Database) -> Any:
     try:
         yield
-    except sqlite3.OperationalError as exc:
+    except sqlite3.DatabaseError as exc:
+        # Locked, read-only, full, or no database at all: SQLite's errors as they come from
+        # its own driver (the backup API, or a pragma on connect), not wrapped by SQLAlchemy.
         raise DatabaseUnavailable(f"database {db.describe()} is not available: {exc}") from None

@@ -13,12 +13,15 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
 
 from deskterm.db.models import Analyst, Category, SupportGroup, Ticket, TicketEvent
+from deskterm.desk.identity import forged_events
+from deskterm.desk.search import search_index_faults
 from deskterm.domain.enums import Visibility
-from deskterm.domain.errors import InvalidInput
+from deskterm.domain.errors import InvalidInput, NotFound
 from deskterm.domain.permissions import Actor
 from deskterm.domain.refs import format_ref
 from deskterm.domain.replay import Event, TicketState, compare, replay
@@ -80,6 +83,7 @@ def check_log(
     on_finding: OnFinding | None = None,
     on_progress: OnProgress | None = None,
     batch: int = BATCH,
+    writers: bool = False,
 ) -> CheckSummary:
     """Replay the log of every ticket (or of ``ticket_ids``, or of the ``limit`` newest) and
     compare it with the ticket's row; each finding goes to ``on_finding`` as it is found.
@@ -96,6 +100,13 @@ def check_log(
     names = _Names.load(session)
     wanted = sorted(set(ticket_ids)) if ticket_ids is not None else None
     if wanted is not None:
+        # Asked about a ticket that is not there: "not found", like any command, never a
+        # difference found in zero tickets.
+        missing = sorted(set(wanted) - set(_present(session, wanted)))
+        if missing:
+            refs = ", ".join(format_ref(ticket_id) for ticket_id in missing[:5])
+            more = f" and {len(missing) - 5:,} more" if len(missing) > 5 else ""
+            raise NotFound(f"no ticket {refs}{more}")
         total = len(wanted)
         batches = _chunks(session, wanted, batch)
     else:
@@ -113,8 +124,12 @@ def check_log(
     for rows in batches:
         by_ticket = _events(session, rows, names, dense=wanted is None)
         events_read += sum(len(e) for e in by_ticket.values())
+        # With database identity: each event's actor against the login that wrote it.
+        forged: dict[int, list[Finding]] = {}
+        for f in forged_events(session, [row.id for row in rows]) if writers else ():
+            forged.setdefault(f.ticket_id, []).append(Finding(f.ticket_id, "writer", None, f.said))
         for row in rows:
-            findings = _check_one(row, by_ticket.get(row.id, []), names)
+            findings = _check_one(row, by_ticket.get(row.id, []), names) + forged.get(row.id, [])
             if findings:
                 differing += 1
                 found += len(findings)
@@ -124,12 +139,6 @@ def check_log(
         checked += len(rows)
         if on_progress is not None:
             on_progress(checked, total)
-    if wanted is not None and checked < total:
-        for ticket_id in sorted(set(wanted) - set(_present(session, wanted))):
-            found += 1
-            differing += 1
-            if on_finding is not None:
-                on_finding(Finding(ticket_id, "ticket", None, "no such ticket"))
     return CheckSummary(
         tickets=checked,
         events=events_read,
@@ -292,3 +301,44 @@ def _row_state(row: Any, names: _Names) -> TicketState:
         closed_at=row.closed_at,
         unassigned_since=row.unassigned_since,
     )
+
+
+# --------------------------------------------------------------------------- the storage
+
+#: Problems ``PRAGMA integrity_check`` lists at most: a damaged file can have thousands.
+_DAMAGE_SHOWN = 20
+
+
+@dataclass(frozen=True)
+class StorageCheck:
+    """What ``db check`` finds beside the tickets: damage to the database file (SQLite),
+    and faults of the ticket search index. One readable line each; none when sound."""
+
+    damage: list[str]
+    search: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.damage and not self.search
+
+
+def check_storage(session: Session, actor: Actor, *, whole: bool = True) -> StorageCheck:
+    """The file's pages and indexes (SQLite, ``whole`` only) and the search index.
+
+    ``integrity_check`` rather than ``quick_check``: it also proves every index holds
+    exactly its table's rows, and a queue page read through a damaged index is silently
+    wrong, which is what a check is for. It reads the whole file (0.3 s at 30,000 tickets,
+    where replaying their logs takes 7 s), so a check of chosen tickets (``whole`` false)
+    leaves it out and keeps only the search index's cheap checks.
+    """
+    damage: list[str] = []
+    if whole and session.get_bind().dialect.name == "sqlite":
+        try:
+            said = session.execute(text(f"PRAGMA integrity_check({_DAMAGE_SHOWN})")).scalars()
+            damage = [line for line in said if line != "ok"]
+        except DatabaseError as exc:
+            # Damage deep enough that the check itself cannot read the file.
+            damage = [str(exc.orig or exc).strip()]
+        if damage:
+            return StorageCheck(damage=damage, search=[])
+    return StorageCheck(damage=damage, search=search_index_faults(session))

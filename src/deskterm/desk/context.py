@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from deskterm.db.engine import Database
 from deskterm.db.models import Analyst, AnalystGroup
 from deskterm.domain.enums import Role
-from deskterm.domain.errors import UnknownAnalyst
+from deskterm.domain.errors import UnknownActor, UnknownAnalyst
 from deskterm.domain.permissions import SYSTEM, Actor
 
 P = ParamSpec("P")
@@ -51,13 +51,14 @@ def load_actor(session: Session, login: str) -> Actor:
     if analyst is None or not analyst.active:
         known = session.scalar(select(func.count()).select_from(Analyst)) or 0
         if not known:
-            raise UnknownAnalyst(
+            raise UnknownActor(
                 "this desk has no analysts yet: create the first one with "
                 "`deskterm analyst add LOGIN --name NAME` (it becomes an admin), "
                 "or try a demo desk with `deskterm demo`"
             )
         state = "is not an analyst of this desk" if analyst is None else "is deactivated"
-        raise UnknownAnalyst(f"{login!r} {state} (use --as LOGIN or DESKTERM_USER)")
+        # Exit 3, like any refusal of who may act: an unknown login is not a missing record.
+        raise UnknownActor(f"{login!r} {state} (use --as LOGIN or DESKTERM_USER)")
     group_ids = [row.group_id for row in rows if row.group_id is not None]
     return Actor(
         id=analyst.id,

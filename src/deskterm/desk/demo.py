@@ -15,9 +15,10 @@ the end. Events get their ids in time order across the whole desk, as a live des
 given them: generated events wait in a heap until no ticket still to come can have an
 earlier one (tickets are generated in order of creation).
 
-On PostgreSQL the whole demo is one transaction. On SQLite it is written in transactions of
-about ten thousand rows; a build interrupted there leaves a partial desk, which the next
-build refuses (start again with a new database file).
+The whole demo is one transaction on either database: a build interrupted at any moment,
+even by ``kill -9``, leaves the desk as empty as it was, and the demo can simply be run
+again. ``check_demo_target`` tells a desk the demo may fill (or leave alone, with
+``--if-empty``) from one an older, interrupted build left half done.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Generator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
@@ -43,6 +43,7 @@ from deskterm import defaults
 from deskterm.db.engine import Database
 from deskterm.db.types import sqlite_timestamp
 from deskterm.desk import clock
+from deskterm.desk.search import SQLITE_TRIGGERS, quote_name
 from deskterm.domain.enums import (
     LIVE_CHANNELS,
     AssetKind,
@@ -87,7 +88,7 @@ class DemoSummary:
 
 _LOGIN = re.compile(r"^[a-z][a-z0-9._-]{0,63}$")
 
-# Rows per write: one SQLite transaction, one round of COPYs on PostgreSQL.
+# Rows per write: one round of executemany on SQLite, one of COPYs on PostgreSQL.
 _BATCH_ROWS = 10_000
 
 # Plain strings rather than enum members: they go straight into DBAPI rows and JSON.
@@ -564,6 +565,19 @@ class _Stamps:
 
 
 class _SqliteSink:
+    """The whole demo in one transaction, as on PostgreSQL: a load killed at any moment
+    leaves the desk as it was (empty), never a partial desk.
+
+    The search index's triggers (migration 0008) kept the index row by row and made loading
+    tickets some forty times slower: they are dropped inside that transaction and made again,
+    with the index built once from every ticket, just before its COMMIT. So no commit ever
+    leaves the desk without them. (An older deskterm dropped them outside the load's
+    transactions; a desk it left half built is refused by ``check_demo_target``.)
+
+    One transaction costs disk, not time: the WAL grows to about the size of the new desk
+    until the final checkpoint folds it in (a desk of a million tickets: 2.5 GB, twice for
+    a moment)."""
+
     true, false = 1, 0
 
     def __init__(self, db: Database) -> None:
@@ -572,8 +586,6 @@ class _SqliteSink:
         assert self._conn is not None
         self.stamp = _Stamps(lambda d: sqlite_timestamp(d)[:10], ".000000")
         self._cache = None
-        #: The ticket search index's triggers, set aside for the load (name, CREATE text).
-        self._search_triggers: list[tuple[str, str]] = []
         try:
             self._prepare()
         except BaseException:
@@ -582,19 +594,12 @@ class _SqliteSink:
 
     def _prepare(self) -> None:
         # Index pages of a million-ticket desk do not fit SQLite's default 2 MB cache. And a
-        # desk still being built is worth nothing after a crash, so the load skips the syncs
-        # of WAL checkpoints; ``finish`` syncs the finished desk once.
+        # desk still being built is worth nothing after a crash of the machine (a killed
+        # process loses nothing committed either way), so the load skips the syncs;
+        # ``finish`` syncs the finished desk once.
         self._cache = self._conn.execute("PRAGMA cache_size").fetchone()[0]
         self._conn.execute("PRAGMA cache_size = -262144")
         self._conn.execute("PRAGMA synchronous = OFF")
-        # The full-text index (migration 0008) kept row by row by its triggers made loading
-        # tickets some forty times slower; it is built once from the loaded rows instead.
-        self._search_triggers = self._conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'ticket' "
-            "AND name LIKE 'ticket_fts_%' ORDER BY name"
-        ).fetchall()
-        for name, _sql in self._search_triggers:
-            self._conn.execute(f'DROP TRIGGER "{name}"')
         sample = 1_764_000_123
         assert self.stamp(sample) == sqlite_timestamp(datetime.fromtimestamp(sample, UTC))
         # Table and column names are the constants of _TABLES, values are bound parameters.
@@ -602,48 +607,38 @@ class _SqliteSink:
             table: f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"  # nosec B608
             for table, cols in _TABLES.items()
         }
-
-    @contextmanager
-    def _transaction(self) -> Generator[Any, None, None]:
-        """A cursor in one IMMEDIATE transaction: committed, or rolled back on any error."""
-        cursor = self._conn.cursor()
-        cursor.execute("BEGIN IMMEDIATE")
-        try:
-            yield cursor
-            cursor.execute("COMMIT")
-        except BaseException:
-            if self._conn.in_transaction:
-                cursor.execute("ROLLBACK")
-            raise
-        finally:
-            cursor.close()
+        self._conn.execute("BEGIN IMMEDIATE")
+        for (name,) in self._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'ticket' "
+            "AND name LIKE 'ticket\\_fts\\_%' ESCAPE '\\'"
+        ).fetchall():
+            self._conn.execute(f"DROP TRIGGER {quote_name(name)}")
 
     def write(self, batch: Batch) -> None:
-        with self._transaction() as cursor:
+        cursor = self._conn.cursor()
+        try:
             for table, rows in batch:
                 if rows:
                     cursor.executemany(self._sql[table], rows)
+        finally:
+            cursor.close()
 
     def finish(self, last_ids: dict[str, int]) -> None:
         # No sequences to move: INTEGER PRIMARY KEY continues after the highest rowid.
-        self._restore_search()
+        # The triggers as deskterm defines them, not as found: a desk whose triggers an
+        # older loader lost gets them back here.
+        for sql in SQLITE_TRIGGERS.values():
+            self._conn.execute(sql)
+        self._conn.execute("INSERT INTO ticket_fts(ticket_fts) VALUES ('rebuild')")
+        self._conn.execute("COMMIT")
         self._conn.execute("PRAGMA synchronous = NORMAL")
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    def _restore_search(self) -> None:
-        """The search index's triggers back, and the index built from every ticket."""
-        if not self._search_triggers:
-            return
-        with self._transaction() as cursor:
-            for _name, sql in self._search_triggers:
-                cursor.execute(sql)
-            cursor.execute("INSERT INTO ticket_fts(ticket_fts) VALUES ('rebuild')")
-        self._search_triggers = []
-
     def close(self) -> None:
         try:
-            # A load that failed half way still leaves a desk whose search keeps up.
-            self._restore_search()
+            if self._conn.in_transaction:
+                # Everything loaded goes, and the dropped triggers come back with it.
+                self._conn.execute("ROLLBACK")
             if self._cache is not None:
                 self._conn.execute(f"PRAGMA cache_size = {int(self._cache)}")
             self._conn.execute("PRAGMA synchronous = NORMAL")
@@ -840,6 +835,41 @@ def build_demo(
         seconds=round(time.perf_counter() - started, 3),
         me=builder.me.login if builder.me else login,
     )
+
+
+#: How many of the newest tickets ``check_demo_target`` replays: a half-built demo desk
+#: shows it there first (its newest tickets wait for events never written).
+_TARGET_CHECK = 200
+
+
+def check_demo_target(db: Database) -> bool:
+    """True when the desk is empty, so a demo may fill it; False when it holds a whole desk,
+    to be left as it is. A desk that is not whole (its search index not kept, or its newest
+    tickets not what their logs say), as an interrupted demo build of an older deskterm
+    left it, is refused: building on it, or taking it for a finished desk, would hide that."""
+    from deskterm.desk.analysts import desk_is_empty
+    from deskterm.desk.consistency import check_log
+    from deskterm.desk.search import search_index_faults
+    from deskterm.domain.errors import Inconsistent
+    from deskterm.domain.permissions import SYSTEM
+
+    if desk_is_empty(db):
+        return True
+    with db.read() as session:
+        summary = check_log(session, SYSTEM, limit=_TARGET_CHECK)
+    with db.read() as session:
+        faults = search_index_faults(session)
+    if summary.differing:
+        faults.append(
+            f"{summary.differing:,} of its {summary.tickets:,} newest tickets differ from their log"
+        )
+    if faults:
+        raise Inconsistent(
+            f"{db.describe()} holds a desk that is not whole ({'; '.join(faults)}), as an "
+            "interrupted demo build leaves it: to start the demo over, give it a new "
+            "database file or URL (or delete this one); to keep it, see `deskterm db check`"
+        )
+    return False
 
 
 @dataclass

@@ -23,12 +23,12 @@ from deskterm.desk.schemas import Public, TicketPublic
 from deskterm.desk.tickets import _Change, _load, _summary
 from deskterm.domain.enums import ArticleStatus, EventKind
 from deskterm.domain.errors import InvalidInput, NotFound, PermissionDenied
-from deskterm.domain.permissions import Actor
+from deskterm.domain.permissions import Actor, may_edit_draft
 from deskterm.domain.refs import format_ref
 from deskterm.domain.text import long_text, optional_line, required_line
 
 PREFIX = "KB"
-_KEY = re.compile(r"^\s*(?:(?P<prefix>[A-Za-z]+)-?|#)?(?P<num>\d{1,9})\s*$")
+_KEY = re.compile(r"^\s*(?:(?P<prefix>[A-Za-z]+)-?|#)?(?P<num>[0-9]{1,9})\s*$")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 #: Words a description is full of that say nothing about the problem.
 _STOP = frozenset(
@@ -197,6 +197,13 @@ def edit_article(
     chosen = _status(status) if status is not None else ArticleStatus(article.status)
     if article.status == ArticleStatus.PUBLISHED or chosen == ArticleStatus.PUBLISHED:
         _may_publish(actor, "change a published article or publish one")
+    elif not may_edit_draft(actor, article.created_by_id):
+        author = session.get(Analyst, article.created_by_id) if article.created_by_id else None
+        whose = f"a draft of {author.login}" if author else "a draft"
+        raise PermissionDenied(
+            f"{format_key(article.id or 0)} is {whose}: only its author or a supervisor "
+            "may change it"
+        )
     changed = False
     if title is not None:
         article.title, changed = required_line(title, field="title"), True

@@ -108,7 +108,7 @@ def remove_key(session: Session, actor: Actor, *, login: str, key: str) -> KeyPu
     wanted = clean_line(key)
     query = select(AnalystKey).where(AnalystKey.analyst_id == analyst.id)
     number = wanted.removeprefix("#")
-    if number.isdigit() and len(number) < 10:
+    if number.isascii() and number.isdigit() and len(number) < 10:
         query = query.where(AnalystKey.id == int(number))
     else:
         query = query.where(AnalystKey.fingerprint == fingerprint_form(wanted))

@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 
 from deskterm.db.models import Analyst, Category, Contact, ResolutionCode, SupportGroup
 from deskterm.domain.errors import InvalidInput, NotFound, UnknownAnalyst
+from deskterm.domain.refs import INT_ID_MAX, ascii_number
 from deskterm.domain.text import clean_line, email_address, phone_digits
 
 
@@ -69,10 +70,10 @@ def contact_by_key(session: Session, key: str) -> Contact:
     text = clean_line(key)
     if not text:
         raise InvalidInput("name a contact by id, phone, email or name", field="contact")
-    number = text.lstrip("#")
-    # ASCII digits only: "²" is a digit to str.isdigit() but not to int().
-    if number.isascii() and number.isdigit() and (text.startswith("#") or len(text) < 7):
-        contact = session.get(Contact, int(number))
+    number = ascii_number(text.lstrip("#"))
+    if number is not None and (text.startswith("#") or len(text) < 7):
+        # An id past the column's range names no contact (PostgreSQL would refuse the query).
+        contact = session.get(Contact, number) if number <= INT_ID_MAX else None
         if contact is None:
             raise NotFound(f"no contact with id {text}")
         return contact

@@ -35,10 +35,10 @@ from deskterm.db.models import (
 )
 from deskterm.desk import clock
 from deskterm.desk.schemas import Public
-from deskterm.desk.tickets import _Change, _load
+from deskterm.desk.tickets import _Change, _hold, _load, _refusal
 from deskterm.domain.enums import OPEN_STATUSES, EventKind, Status
 from deskterm.domain.errors import InvalidInput, InvalidTransition, PermissionDenied
-from deskterm.domain.permissions import Actor
+from deskterm.domain.permissions import Actor, may_record_survey
 from deskterm.domain.refs import format_ref
 
 #: Ageing of open tickets: upper bounds in days, and what the columns are called.
@@ -73,13 +73,25 @@ class Report(Public):
 # --------------------------------------------------------------------------- periods
 
 
+#: Days a period may name: a period is kept as midnights in UTC, and 9999-12-31 has no
+#: midnight after it (nor 0001-01-01 a month before it) in Python's calendar.
+_FIRST_DAY = date(1900, 1, 1)
+_LAST_DAY = date(9998, 12, 31)
+
+
 def _day(text: str, option: str) -> date:
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise InvalidInput(
             f"{option} {text!r} is not a day like 2026-11-30", field=option
         ) from None
+    if not _FIRST_DAY <= day <= _LAST_DAY:
+        raise InvalidInput(
+            f"{option} {text!r} is out of range: give a day from {_FIRST_DAY} to {_LAST_DAY}",
+            field=option,
+        )
+    return day
 
 
 def day_range(
@@ -663,6 +675,8 @@ def record_survey(
             f"{format_ref(ticket.id)} is {Status(ticket.status).label}: surveys are for "
             "resolved tickets"
         )
+    if not may_record_survey(actor, _hold(ticket)):
+        raise _refusal(session, actor, ticket, "record its survey")
     change = _Change(session, actor, ticket)
     survey = session.get(Survey, ticket.id)
     if survey is None:

@@ -9,6 +9,7 @@ rows are then read the way every ticket list reads them (``tickets.public_rows``
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, text
@@ -18,7 +19,7 @@ from deskterm.desk.kb import search_words
 from deskterm.desk.schemas import TicketPublic
 from deskterm.desk.tickets import _public_fields, _statuses, public_rows
 from deskterm.domain.enums import OPEN_STATUSES
-from deskterm.domain.errors import InvalidInput
+from deskterm.domain.errors import Inconsistent, InvalidInput, PermissionDenied
 from deskterm.domain.permissions import Actor
 
 LIMIT_MAX = 200
@@ -164,3 +165,152 @@ def excerpt(description: str, words: Sequence[str], width: int = EXCERPT_WIDTH) 
     if start + room < len(flat):
         piece = piece[: room - 1].rstrip() + "…"
     return lead + piece
+
+
+# --------------------------------------------------------------------------- the index itself
+
+#: SQLite's index and the triggers that keep it in step with ``ticket``, as migration 0008
+#: creates them, word for word (a test holds the two equal). A lost trigger is made again
+#: from here, never copied from whatever the file still holds: a demo load killed by an
+#: older deskterm left no trigger to copy, and search found nothing new from then on.
+SQLITE_FTS_TABLE = (
+    "CREATE VIRTUAL TABLE ticket_fts USING fts5("
+    "subject, description, content='ticket', content_rowid='id', "
+    "tokenize='unicode61 remove_diacritics 2', prefix='3 4')"
+)
+SQLITE_TRIGGERS: dict[str, str] = {
+    "ticket_fts_ad": "CREATE TRIGGER ticket_fts_ad AFTER DELETE ON ticket BEGIN "
+    "INSERT INTO ticket_fts(ticket_fts, rowid, subject, description) "
+    "VALUES ('delete', old.id, old.subject, old.description); END",
+    "ticket_fts_ai": "CREATE TRIGGER ticket_fts_ai AFTER INSERT ON ticket BEGIN "
+    "INSERT INTO ticket_fts(rowid, subject, description) "
+    "VALUES (new.id, new.subject, new.description); END",
+    "ticket_fts_au": "CREATE TRIGGER ticket_fts_au AFTER UPDATE OF subject, description ON "
+    "ticket BEGIN "
+    "INSERT INTO ticket_fts(ticket_fts, rowid, subject, description) "
+    "VALUES ('delete', old.id, old.subject, old.description); "
+    "INSERT INTO ticket_fts(rowid, subject, description) "
+    "VALUES (new.id, new.subject, new.description); END",
+}
+#: PostgreSQL's index (migration 0008): a GIN index on the generated ``search_vector``.
+PG_INDEX = "ix_ticket_search"
+#: What to run when the index is broken (``rebuild_search_index``).
+REPAIR_HINT = "`deskterm db reindex` rebuilds it"
+
+
+def quote_name(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _has_fts_table(session: Session) -> bool:
+    return (
+        session.execute(
+            text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'ticket_fts'")
+        ).first()
+        is not None
+    )
+
+
+def sqlite_search_triggers(session: Session) -> dict[str, str]:
+    """The ticket search triggers the SQLite file holds now: name -> CREATE text."""
+    return dict(
+        session.execute(
+            text(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                "AND tbl_name = 'ticket' AND name LIKE 'ticket\\_fts\\_%' ESCAPE '\\'"
+            )
+        ).all()
+    )
+
+
+def search_index_faults(session: Session) -> list[str]:
+    """What is wrong with the ticket search index, one readable line each; none when whole.
+
+    Cheap (the catalog and, on SQLite, two counts), so ``demo --if-empty`` can ask too.
+    FTS5's own 'integrity-check' would also compare every word with the tickets' text, but
+    it is an INSERT: it would take the write lock in the middle of a read-only check.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return _pg_index_faults(session)
+    faults: list[str] = []
+    if not _has_fts_table(session):
+        return ["ticket search index (ticket_fts) missing"]
+    have = sqlite_search_triggers(session)
+    missing = [name for name in SQLITE_TRIGGERS if name not in have]
+    if missing:
+        faults.append(
+            f"ticket search misses new and changed tickets (trigger {', '.join(missing)} missing)"
+        )
+    altered = [name for name, sql in have.items() if SQLITE_TRIGGERS.get(name) != sql]
+    if altered:
+        faults.append(f"ticket search triggers differ from deskterm's: {', '.join(altered)}")
+    tickets = session.scalar(text("SELECT count(*) FROM ticket")) or 0
+    # One docsize row per indexed ticket (asked ``count(*)``, an external-content index
+    # counts the ticket table itself).
+    indexed = session.scalar(text("SELECT count(*) FROM ticket_fts_docsize")) or 0
+    if indexed != tickets:
+        faults.append(f"ticket search index holds {indexed:,} of {tickets:,} tickets")
+    return faults
+
+
+def _pg_index_faults(session: Session) -> list[str]:
+    generated = session.scalar(
+        text(
+            "SELECT attgenerated FROM pg_attribute "
+            "WHERE attrelid = 'ticket'::regclass AND attname = 'search_vector' "
+            "AND NOT attisdropped"
+        )
+    )
+    if generated != "s":
+        return [
+            "the ticket search column (ticket.search_vector) is missing or not generated: "
+            "restore the desk from a backup (`deskterm db restore`)"
+        ]
+    valid = session.scalar(
+        text(
+            "SELECT i.indisvalid AND i.indisready FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid "
+            "WHERE i.indrelid = 'ticket'::regclass AND c.relname = :name"
+        ),
+        {"name": PG_INDEX},
+    )
+    if valid is None:
+        return [f"the ticket search index ({PG_INDEX}) is missing: search reads every ticket"]
+    if not valid:
+        return [f"the ticket search index ({PG_INDEX}) is invalid (an interrupted build?)"]
+    return []
+
+
+@dataclass(frozen=True)
+class ReindexSummary:
+    tickets: int
+    #: What was wrong before the rebuild (``search_index_faults``).
+    repaired: list[str]
+
+
+def rebuild_search_index(session: Session, actor: Actor) -> ReindexSummary:
+    """Make the ticket search index whole again: on SQLite its triggers as deskterm defines
+    them and its contents read afresh from every ticket; on PostgreSQL the GIN index
+    rebuilt. Changes no ticket; an admin's job, since it holds the desk's write lock (SQLite)
+    or the ticket table's (PostgreSQL) while it runs: seconds at a million tickets."""
+    if not actor.is_admin:
+        raise PermissionDenied("only an admin may rebuild the search index")
+    faults = search_index_faults(session)
+    if session.get_bind().dialect.name == "postgresql":
+        if faults and "search_vector" in faults[0]:
+            raise Inconsistent(faults[0])
+        exists = session.scalar(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": PG_INDEX})
+        if exists:
+            session.execute(text(f"REINDEX INDEX {PG_INDEX}"))
+        else:
+            session.execute(text(f"CREATE INDEX {PG_INDEX} ON ticket USING GIN (search_vector)"))
+    else:
+        if not _has_fts_table(session):
+            session.execute(text(SQLITE_FTS_TABLE))
+        for name in sqlite_search_triggers(session):
+            session.execute(text(f"DROP TRIGGER {quote_name(name)}"))
+        for sql in SQLITE_TRIGGERS.values():
+            session.execute(text(sql))
+        session.execute(text("INSERT INTO ticket_fts(ticket_fts) VALUES ('rebuild')"))
+    tickets = session.scalar(text("SELECT count(*) FROM ticket")) or 0
+    return ReindexSummary(tickets=tickets, repaired=faults)

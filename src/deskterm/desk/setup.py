@@ -4,13 +4,15 @@ categories and resolution codes from ``data/``."""
 from __future__ import annotations
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from deskterm import defaults
 from deskterm.db.engine import Database, translate_errors
-from deskterm.db.migrate import SchemaState, ensure_schema, upgrade
+from deskterm.db.migrate import SchemaState, ensure_schema, schema_state, upgrade
 from deskterm.db.models import Category, ResolutionCode, SupportGroup
 from deskterm.desk.schemas import CategoryPublic
+from deskterm.domain.errors import SchemaMismatch
 from deskterm.domain.permissions import Actor
 
 
@@ -19,7 +21,11 @@ def open_database(url: str) -> Database:
     db = Database(url)
     try:
         with translate_errors(db):
-            state = ensure_schema(db)
+            try:
+                state = ensure_schema(db)
+            except SchemaMismatch:
+                _refuse_foreign(db, schema_state(db))
+                raise
         if state.current:
             seed_defaults(db)
     except BaseException:
@@ -29,9 +35,35 @@ def open_database(url: str) -> Database:
 
 
 def upgrade_database(db: Database) -> SchemaState:
-    state = upgrade(db)
+    before = schema_state(db)
+    _refuse_foreign(db, before)
+    from alembic.util.exc import CommandError
+
+    try:
+        with translate_errors(db):  # locked, gone, full: said as unavailable, as anywhere
+            state = upgrade(db)
+    except (DBAPIError, CommandError) as exc:
+        # A migration that fails on this schema (alembic_version names a revision its tables
+        # are not at, or one the scripts do not know): the upgrade is one transaction, so
+        # nothing was changed; said in one line, not as a crash.
+        said = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise SchemaMismatch(
+            f"database {db.describe()} says it is at revision {before.revision or 'none'}, "
+            f"but the upgrade from there failed ({said}): its tables are not what that "
+            "revision makes; restore the desk from a backup"
+        ) from exc
     seed_defaults(db)
     return state
+
+
+def _refuse_foreign(db: Database, state: SchemaState) -> None:
+    """A SQLite file with tables but no deskterm desk belongs to another application:
+    deskterm's tables are never added to it."""
+    if db.is_sqlite and state.revision is None and not state.empty:
+        raise SchemaMismatch(
+            f"{db.url.database} holds another application's tables, not a deskterm desk: "
+            "give deskterm a file of its own (--db)"
+        )
 
 
 def seed_defaults(db: Database) -> bool:

@@ -8,7 +8,10 @@ UPDATE and DELETE, never INSERT). So a desk moves between SQLite and PostgreSQL 
 lost, and exporting the copy gives the same lines again.
 
 Tables and columns come from the models, so a table a later migration adds travels too. Values
-are JSON as they are, except times (ISO 8601, UTC) and bytes (base64).
+are JSON as they are, except times (ISO 8601, UTC) and bytes (base64). Text coming in is
+cleaned as everything from outside is (an export file can be written by anyone): escape
+sequences, control characters and bidi overrides are taken out, which changes nothing the desk
+itself stored.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from deskterm.db.migrate import HEAD, KNOWN
 from deskterm.db.types import UTCDateTime
 from deskterm.domain.errors import InvalidInput, PermissionDenied
 from deskterm.domain.permissions import Actor, may_manage_desk
+from deskterm.domain.text import stored
 
 FORMAT = "deskterm-export"
 FORMAT_VERSION = 1
@@ -53,6 +57,8 @@ class TransferSummary:
 
     counts: dict[str, int] = field(default_factory=dict)
     revision: str = HEAD
+    #: Imported text values that held control characters, escapes or bidi overrides.
+    cleaned: int = 0
 
     @property
     def rows(self) -> int:
@@ -201,6 +207,7 @@ def import_desk(
             )
         _fix_sequences(session, known.values())
         summary.counts = {t.name: loader.counts.get(t.name, 0) for t in tables()}
+        summary.cleaned = loader.cleaned
         if progress is not None:
             for name, count in summary.counts.items():
                 progress(name, count)
@@ -248,6 +255,7 @@ class _Loader:
         self.known = known
         self.order = {name: n for n, name in enumerate(known)}
         self.counts: dict[str, int] = {}
+        self.cleaned = 0
         self.table: Table | None = None
         self.batch: list[dict[str, Any]] = []
         self.first_line = 0
@@ -285,7 +293,10 @@ class _Loader:
                 f"line {number}: {table.name} has no column {', '.join(map(repr, unknown))}"
             )
         # Every row of a batch carries every column, so executemany sees one shape.
-        values = {name: _load(number, column, row.get(name)) for name, column in columns.items()}
+        values = {
+            name: self._clean(_load(number, column, row.get(name)))
+            for name, column in columns.items()
+        }
         own = [
             c.name
             for c in columns.values()
@@ -297,6 +308,18 @@ class _Loader:
             self.later.append((keys, pending))
             values.update(dict.fromkeys(pending))
         return values
+
+    def _clean(self, value: Any) -> Any:
+        """``value`` with its text cleaned, inside JSON documents too (a log event's data)."""
+        if isinstance(value, str):
+            kept = stored(value)
+            self.cleaned += kept != value
+            return kept
+        if isinstance(value, list):
+            return [self._clean(v) for v in value]
+        if isinstance(value, dict):
+            return {self._clean(k): self._clean(v) for k, v in value.items()}
+        return value
 
     def flush(self) -> None:
         if self.table is None or not self.batch:

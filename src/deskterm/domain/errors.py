@@ -20,6 +20,13 @@ class UnknownAnalyst(NotFound):
     pass
 
 
+class UnknownActor(UnknownAnalyst):
+    """Who is acting cannot be established (an unknown or deactivated login, an empty
+    ``--as``, a database login that is no analyst): refused like a permission."""
+
+    exit_code = 3
+
+
 class InvalidInput(DeskError):
     """Bad input for one field; ``field`` names it so a screen can show it beside the input."""
 

@@ -70,6 +70,19 @@ def may_work(actor: Actor, ticket: TicketHold) -> bool:
     return supervises(actor, ticket) or works_on(actor, ticket)
 
 
+def may_record_survey(actor: Actor, ticket: TicketHold) -> bool:
+    """The customer's scores for a case: whoever may work it (its holder; an analyst of its
+    group while it is unassigned; a supervisor of its group). Anyone else could overwrite a
+    colleague's CSAT and NPS, which the dashboard credits to the holder."""
+    return may_work(actor, ticket)
+
+
+def may_edit_draft(actor: Actor, author_id: int | None) -> bool:
+    """A knowledge-base draft is its author's until published: its author, and supervisors
+    (who vouch for what is published). A draft with no author is the supervisors'."""
+    return actor.is_supervisor or (author_id is not None and actor.id == author_id)
+
+
 def may_assign(actor: Actor, ticket: TicketHold, target_id: int | None) -> bool:
     """Take an unassigned ticket one may work, or hand on one's own; a supervisor of the
     ticket's group moves it whoever holds it."""

@@ -77,7 +77,7 @@ class PriorityMatrix:
 def parse_priority(text: str | int) -> int:
     """1..5 from ``P1``, ``p1`` or ``1``."""
     raw = str(text).strip().upper().removeprefix("P")
-    if raw.isdigit() and int(raw) in PRIORITIES:
+    if raw.isascii() and raw.isdigit() and int(raw) in PRIORITIES:
         return int(raw)
     raise InvalidInput(f"unknown priority {text!r}: use P1 to P5", field="priority")
 
