@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import gc
 import importlib
-import os
 import secrets
 import threading
 import time
@@ -38,7 +37,10 @@ from deskterm.tui.messages import (
 from deskterm.tui.screens.loading import LoadingScreen
 
 if TYPE_CHECKING:
+    from textual.notifications import SeverityLevel
+
     from deskterm.desk.context import Desk
+    from deskterm.desk.identity import Identity
     from deskterm.domain.permissions import Actor
     from deskterm.tui.drafts import DraftStore
 
@@ -98,8 +100,9 @@ class DeskApp(App[None]):
     def __init__(
         self,
         database_url: str,
-        login: str,
+        login: str | None,
         *,
+        identity: Identity | None = None,
         data_dir: Path | None = None,
         poll_seconds: float | None = 1.0,
         sla_seconds: float | None = 60.0,
@@ -108,7 +111,9 @@ class DeskApp(App[None]):
     ) -> None:
         super().__init__()
         self.database_url = database_url
+        #: Who acts; ``None`` while only the database can say (``identity``, database mode).
         self.login = login
+        self.identity = identity
         self.data_dir = data_dir
         #: How often to look for changes (SQLite; PostgreSQL while not listening).
         self.poll_seconds = poll_seconds
@@ -153,7 +158,7 @@ class DeskApp(App[None]):
         if "@" in url and "://" in url:
             scheme, rest = url.split("://", 1)
             url = f"{scheme}://…@{rest.rsplit('@', 1)[1]}"
-        return f"the desk at {url} as {self.login}"
+        return f"the desk at {url} as {self.login or 'your database login'}"
 
     def on_mount(self) -> None:
         self.open_desk()
@@ -165,7 +170,12 @@ class DeskApp(App[None]):
 
         db = open_database(self.database_url)
         try:
-            desk = WatchedDesk(db, self.login, self._database_turned)
+            login = self.login
+            if login is None:
+                from deskterm.desk.identity import Identity
+
+                login = (self.identity or Identity()).login(db)
+            desk = WatchedDesk(db, login, self._database_turned)
             actor = desk.whoami()
         except BaseException:
             db.dispose()
@@ -178,6 +188,7 @@ class DeskApp(App[None]):
         from deskterm.tui.screens.queue import QueueScreen
 
         self.desk, self.actor = event.desk, event.actor
+        self.login = event.actor.login
         self.drafts = DraftStore(self.data_dir, self.login)
         self.add_mode("queue", QueueScreen)
         # The other areas are imported when first opened, not before the queue's first paint.
@@ -489,6 +500,46 @@ class DeskApp(App[None]):
         else:
             self.show_error(error)
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every toast is plain text, whatever the caller asked: toasts carry names, subjects,
+        reasons and the desk's refusals, which quote them ("[" in a name is data), and
+        ``Widget.notify`` asks for markup by default. No control sequence gets through."""
+        from deskterm.tui.format import plain
+
+        super().notify(
+            plain(message, long=True),
+            title=plain(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
+
+    def _fatal_error(self) -> None:
+        """A bug reached the event loop: Textual exits and prints the traceback, but without
+        the values of local variables (they hold the database URL, callers' names and mail)
+        unless run in dev mode; and deskterm exits 70, an internal error, as the CLI does."""
+        import rich
+        from rich.segment import Segments
+        from rich.traceback import Traceback
+
+        self.exit_code = self.exit_code or 70
+        self.bell()
+        traceback = Traceback(
+            show_locals="debug" in self.features, width=None, locals_max_length=5, suppress=[rich]
+        )
+        self._exit_renderables.append(
+            Segments(self.console.render(traceback, self.console.options))
+        )
+        self._close_messages_no_wait()
+
     def describe_error(self, error: BaseException | None) -> str:
         from deskterm.domain.errors import DeskError
 
@@ -579,13 +630,25 @@ def _later(module: str, name: str) -> Callable[[], Screen[Any]]:
     return make
 
 
-def run(database_url: str, login: str | None) -> int:
-    """Open the analyst's terminal; the exit code says whether the desk could open."""
-    if login is None:
-        import getpass
+def run(database_url: str, who: Identity | str | None = None) -> int:
+    """Open the analyst's terminal; the exit code says whether the desk could open.
 
-        login = os.environ.get("DESKTERM_USER") or getpass.getuser()
-    app = DeskApp(database_url, login.strip().lower())
+    ``who``: a login, or how to find it (``None``: the settings in force, as the CLI reads
+    them). A claimed login is known at once; a database login once the desk is open.
+    """
+    from deskterm.desk.identity import Identity
+
+    if who is None:
+        from deskterm.config import load_settings
+
+        settings = load_settings()
+        who = Identity(mode=settings.identity, configured=settings.user)
+    if isinstance(who, str):
+        login: str | None = who.strip().lower()
+        identity = None
+    else:
+        login, identity = who.local_login(), who
+    app = DeskApp(database_url, login, identity=identity)
     gc.freeze()  # what the start imported, as in show_desk: no full collection walks it again
     app.run()
     if app.desk is not None:

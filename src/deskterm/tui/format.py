@@ -39,6 +39,13 @@ def literal(value: object, *, style: str = "", long: bool = False) -> Text:
     return text
 
 
+def plain(value: object, *, long: bool = False) -> str:
+    """Outside text for the places that take a ``str`` (toasts, input fields), cleaned as
+    ``literal`` cleans it; give it where markup is off (``notify(..., markup=False)``)."""
+    raw = "" if value is None else str(value)
+    return clean_long(raw) if long else clean_line(raw)
+
+
 def clip(text: str, width: int) -> str:
     if width <= 1:
         return text[: max(width, 0)]

@@ -59,7 +59,8 @@ class AwayModal(FormModal):
         self.query_one(".dialog").loading = False
         self.me = next((p for p in people if p.login == login), None)
         backups = [
-            (f"{p.name} ({p.login}, {p.open_tickets} open)", p.login)
+            # Text, never a markup string: "Tom [/] Temp" is a name (a str prompt is parsed).
+            (literal(f"{p.name} ({p.login}, {p.open_tickets} open)"), p.login)
             for p in people
             if p.login != login and p.availability != Availability.AWAY and p.active
         ]
@@ -69,7 +70,8 @@ class AwayModal(FormModal):
         if self.me is not None and self.me.availability == Availability.AWAY:
             # Already away: this dialog brings them back.
             text = Text("You are away", style="bold")
-            text.append_text(literal(f" (backup: {self.me.backup or 'none'})"))
+            text.append(" ")
+            text.append_text(literal(f"(backup: {self.me.backup or 'none'})"))
             text.append(". ctrl+s marks you back at your desk.")
             now.update(text)
             for widget in self.query("#backup, #reason, #handover, .field-label"):

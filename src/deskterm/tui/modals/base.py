@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -158,4 +157,5 @@ class FormModal(ModalScreen[Any]):
 
 
 def label(text: str) -> Static:
-    return Static(Text(text, style="bold"), classes="field-label")
+    # Some labels name an analyst ("Why take it from tom?"): literal, like any outside text.
+    return Static(literal(text, style="bold"), classes="field-label")

@@ -26,7 +26,7 @@ from deskterm.desk import clock
 from deskterm.domain.enums import Availability, LinkKind, Status
 from deskterm.domain.errors import InvalidInput
 from deskterm.domain.transitions import ALLOWED
-from deskterm.tui.format import clock_face, literal, local, parse_duration
+from deskterm.tui.format import clock_face, literal, local, parse_duration, plain
 from deskterm.tui.modals.base import FieldError, FormModal, label
 
 if TYPE_CHECKING:
@@ -227,7 +227,7 @@ class CallbackModal(TicketModal):
             when.select_all()
         reason = self.query_one("#reason", Input)
         if not reason.value:
-            reason.value = proposal.reason
+            reason.value = plain(proposal.reason)
 
     def due(self) -> datetime:
         from deskterm.desk.callbacks import parse_when
@@ -267,7 +267,8 @@ class ResolveModal(TicketModal):
     def fields(self) -> ComposeResult:
         yield label("Resolution code")
         yield Select(
-            [(f"{label_} ({code})", code) for code, label_ in self.codes.items()],
+            # The desk's codes and labels, as an admin typed them: Text, never markup.
+            [(literal(f"{label_} ({code})"), code) for code, label_ in self.codes.items()],
             id="code",
             prompt="Choose how it was solved",
             compact=True,
@@ -433,7 +434,8 @@ class AssignModal(TicketModal):
             here = Text()
             here.append("away" if away else "yes", style="bold reverse" if away else "")
             if away and analyst.backup:
-                here.append(f" → {analyst.backup}")
+                here.append(" → ")
+                here.append_text(literal(analyst.backup))
             table.add_row(
                 literal(analyst.login),
                 literal(analyst.name),

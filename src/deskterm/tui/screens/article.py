@@ -32,7 +32,7 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
-from deskterm.tui.format import literal
+from deskterm.tui.format import literal, plain
 from deskterm.tui.modals.base import FieldError, FormModal, label
 from deskterm.tui.modals.ticket_actions import TicketModal
 from deskterm.tui.widgets.bar import DeskBar
@@ -90,7 +90,8 @@ class ArticleScreen(ModalScreen[str | None]):
         if article.tags:
             facts.append(", ".join(article.tags))
         facts.append(f"solved {article.used} ticket{'s' if article.used != 1 else ''}")
-        head.append("\n" + " · ".join(facts), style="dim")
+        head.append("\n")
+        head.append_text(literal(" · ".join(facts), style="dim"))
         self.query_one("#article-head", Static).update(head)
         await self.query_one("#article-body", Markdown).update(article.body)
         self.query_one("#article").loading = False
@@ -129,13 +130,14 @@ class ArticleForm(FormModal):
     def fields(self) -> ComposeResult:
         article = self.article
         yield label("Title")
-        yield Input(value=article.title if article else "", id="title", compact=True)
+        # Input shows its value as it is: cleaned here, as the desk cleans what it stores.
+        yield Input(value=plain(article.title) if article else "", id="title", compact=True)
         yield FieldError("title")
         yield label("Category (a path like Hardware > Printer; empty for none)")
-        yield Input(value=(article.category or "") if article else "", id="category", compact=True)
+        yield Input(value=plain(article.category) if article else "", id="category", compact=True)
         yield FieldError("category")
         yield label("Tags (words)")
-        yield Input(value=" ".join(article.tags) if article else "", id="tags", compact=True)
+        yield Input(value=plain(" ".join(article.tags)) if article else "", id="tags", compact=True)
         yield FieldError("tags")
         yield label("Status")
         yield Select(
@@ -148,7 +150,7 @@ class ArticleForm(FormModal):
         yield FieldError("status")
         yield label("Body (Markdown)")
         yield TextArea(
-            article.body if article else "",
+            plain(article.body, long=True) if article else "",
             id="body",
             soft_wrap=True,
             show_line_numbers=False,
@@ -308,7 +310,7 @@ class TicketArticleModal(TicketModal):
 
     def fields(self) -> ComposeResult:
         yield label("Find an article · enter reads it, l there links it")
-        yield Input(value=self.ticket.subject, id="kb-query", compact=True)
+        yield Input(value=plain(self.ticket.subject), id="kb-query", compact=True)
         yield OptionList(id="kb-hits")
         yield label("None fits? What should an article cover · ctrl+s flags it as needed")
         yield Input(placeholder="e.g. Reset a VPN token", id="topic", compact=True)
@@ -317,7 +319,7 @@ class TicketArticleModal(TicketModal):
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#kb-query").focus()
-        self.find(self.ticket.subject)
+        self.find(plain(self.ticket.subject))
 
     @on(Input.Changed, "#kb-query")
     def search_as_typed(self, event: Input.Changed) -> None:

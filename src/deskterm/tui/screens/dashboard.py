@@ -294,7 +294,7 @@ class DashboardScreen(Screen[None]):
                 figures[f"age{index}"] = Figure(
                     kind="backlog", group=where, age=index, label=f"Open {label} · {group}"
                 )
-            cells: list[Any] = [Text(group, style="bold" if total else "")]
+            cells: list[Any] = [literal(group, style="bold" if total else "")]
             cells += [_count(record[f"P{p}"]) for p in range(1, 6)]
             cells.append(_count(record["total"]))
             cells += [_count(record[label]) for _d, label in AGE_BUCKETS]
@@ -415,7 +415,8 @@ class DrillScreen(Screen[None]):
             table.add_row(
                 Text(ticket.ref, style="bold"),
                 priority_text(ticket.priority),
-                status_label(ticket.status, short=True),
+                # A str cell would be read as markup: every cell here is Text.
+                Text(status_label(ticket.status, short=True), end=""),
                 literal(ticket.subject),
                 literal(ticket.group or "—"),
                 literal(ticket.assignee or "—"),
@@ -423,7 +424,8 @@ class DrillScreen(Screen[None]):
             )
         count = len(event.tickets)
         more = f" (the newest {DRILL_LIMIT})" if count >= DRILL_LIMIT else ""
-        title = Text.assemble((self.figure.label, "bold"), f" · {count} tickets{more}")
+        title = literal(self.figure.label, style="bold")
+        title.append(f" · {count} tickets{more}")
         self.query_one("#drill-title", Static).update(title)
 
     @on(DataTable.RowSelected)

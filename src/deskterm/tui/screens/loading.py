@@ -10,6 +10,9 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, LoadingIndicator, Static
 
+# Not tui.format: this screen paints before anything heavier than Textual is imported.
+from deskterm.domain.text import clean_line, clean_long
+
 
 class LoadingScreen(Screen[None]):
     BINDINGS = [Binding("q", "app.quit", "Quit", id="quit")]
@@ -21,7 +24,8 @@ class LoadingScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="box"):
             yield Static(Text("deskterm", style="bold"), id="brand")
-            yield Static(Text(f"Opening {self.where} …"), id="opening")
+            # The login and the URL were typed by someone: literal, like any outside text.
+            yield Static(Text(clean_line(f"Opening {self.where} …")), id="opening")
             yield LoadingIndicator(id="spinner")
             yield Static(id="failure")
         yield Footer()
@@ -31,5 +35,5 @@ class LoadingScreen(Screen[None]):
         self.query_one("#spinner").display = False
         self.query_one("#opening", Static).update(Text(title, style="bold"))
         failure = self.query_one("#failure", Static)
-        failure.update(Text(f"{detail}\n\nPress q to quit.", end=""))
+        failure.update(Text(f"{clean_long(detail)}\n\nPress q to quit.", end=""))
         failure.add_class("-shown")

@@ -300,7 +300,10 @@ class QueueScreen(Screen[None]):
 
     def empty_text(self) -> Text:
         if self.text:
-            return Text(f"Nothing in this view matches “{self.text}”. escape clears the filter.")
+            said = Text("Nothing in this view matches “")
+            said.append_text(literal(self.text))
+            said.append("”. escape clears the filter.")
+            return said
         if self.view in ("mine", "groups", "unassigned"):
             # One line at 80 columns: the keys a newcomer needs first, the search among them.
             return Text("Nothing waiting. p pull next · ctrl+n new call · ctrl+f find any ticket")

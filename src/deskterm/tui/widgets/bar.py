@@ -6,6 +6,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
+from deskterm.tui.format import literal
+
 
 class DeskBar(Static):
     """``deskterm · Queue ···· Alice Agent (agent L1) · live``"""
@@ -36,12 +38,13 @@ class DeskBar(Static):
         app = self.app
         actor = getattr(app, "actor", None)
         offline = getattr(app, "offline", False)
-        left = Text.assemble(("deskterm", "bold"), " · ", self.place)
+        # The place can hold a caller's name (the new call's bar), the right side the analyst's.
+        left = Text.assemble(("deskterm", "bold"), " · ", literal(self.place))
         right = Text()
         if self.busy:
             right.append("working… ", style="bold")
         if actor is not None:
-            right.append(f"{actor.name} ({actor.role.value} L{actor.level})")
+            right.append_text(literal(f"{actor.name} ({actor.role.value} L{actor.level})"))
         right.append(" · ")
         right.append("OFFLINE" if offline else "live", style="bold reverse" if offline else "")
         self.set_class(offline, "-offline")
