@@ -178,3 +178,16 @@ def test_if_empty_leaves_a_whole_demo_desk_as_it_is(
     assert code == 0, err
     assert "already has a desk; left as it is" in out
     assert _count(db, Ticket) == 30
+
+
+def test_the_demo_adds_whoever_desktermuser_names(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The analyst the demo adds is the one every later command acts as: DESKTERM_USER counts
+    # here as it does everywhere else (the demo used to take the OS login instead).
+    monkeypatch.setenv("DESKTERM_USER", "Kim.Demo")
+    code, out, err = run_deskterm(monkeypatch, capsys, "--db", db_url, "demo", "--tickets", "20")
+    assert code == 0, err
+    assert "You are kim.demo" in out.replace("\n", " ")
+    code, out, err = run_deskterm(monkeypatch, capsys, "--db", db_url, "ticket", "list", "--json")
+    assert code == 0, err

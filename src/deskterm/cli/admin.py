@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -395,11 +394,12 @@ def demo(
 
     state: State = ctx.obj
     db = state.database()
-    me = (state.login or getpass.getuser()).strip().lower()
     # A half-built desk is refused (exit 6), never taken for a finished one.
     if if_empty and not check_demo_target(db):
         out.print(literal(f"{db.describe()} already has a desk; left as it is."))
         return
+    # Whoever would act on the finished desk (--as, DESKTERM_USER, the OS login) is the one added.
+    me = state.acting_login()
     with Progress(
         TextColumn("{task.description:<12}"),
         BarColumn(),
