@@ -153,6 +153,43 @@ def test_the_real_customer_still_replies_by_reference(known: KnownDesk, victims_
     assert len(customer_messages(known, victims_case)) == 1
 
 
+def test_a_customers_message_id_threads_only_their_own_replies(known: KnownDesk) -> None:
+    # The customer's own Message-ID is seen by everyone on Cc: quoting it in In-Reply-To is
+    # no proof of who writes. A stranger gets a ticket of their own, linked; the customer and
+    # their colleagues still thread into the case.
+    opened = import_message(
+        known.db,
+        mail(VICTIM, subject="Printer jams", message_id="<victim-1@customer.example>"),
+        source="first.eml",
+    )
+    assert opened.outcome == "new_ticket"
+    case = known.as_(AGENT).read(get_ticket, ref=opened.ref)
+    said = len(customer_messages(known, case.id))
+    reply_to = "In-Reply-To: <victim-1@customer.example>\r\n"
+
+    stranger = import_message(
+        known.db,
+        mail(MALLORY, subject="Re: Printer jams", message_id="<m-1@evil.example>", extra=reply_to),
+        source="stranger.eml",
+    )
+    assert stranger.outcome == "new_ticket" and stranger.ref != opened.ref
+    assert len(customer_messages(known, case.id)) == said
+    assert any(e.kind == "linked" for e in known.events(case.id))
+
+    own = import_message(
+        known.db,
+        mail(
+            VICTIM,
+            subject="Re: Printer jams",
+            message_id="<victim-2@customer.example>",
+            extra=reply_to,
+        ),
+        source="own.eml",
+    )
+    assert (own.outcome, own.ref) == ("reply", opened.ref)
+    assert len(customer_messages(known, case.id)) == said + 1
+
+
 # --------------------------------------------------------------------------- 5. mail raw
 
 

@@ -6,10 +6,11 @@ Each message is taken in a transaction of its own and ends in exactly one way, r
 - a **new ticket** (channel email; the contact matched by address, or created);
 - a **reply**, added to its ticket's log as a customer message, which puts a ticket waiting
   on the customer back to work. A reply is recognised by ``In-Reply-To``/``References``
-  naming one of our messages (or a message already in the ticket), or by the reference
-  ``DT-000123`` in the subject when it comes from the ticket's contact or their
-  organization's mail domain; anyone else quoting a reference gets a new ticket, linked to
-  the one they named, so no stranger can write into someone else's case;
+  naming one of our messages (their IDs carry a secret token), or naming a message already
+  in the ticket or the reference ``DT-000123`` in the subject when it comes from the
+  ticket's contact or their organization's mail domain; anyone else quoting a reference or
+  a customer's Message-ID gets a new ticket, linked to the one they named, so no stranger
+  can write into someone else's case;
 - **ignored**: auto-replies, bounces, bulk and list mail, and our own messages, so that no
   mail loop can start (a bounce of one of our messages is noted on its ticket);
 - **kept aside** with the reason, when it cannot be read.
@@ -255,25 +256,35 @@ def _file(
 
 def _find_ticket(session: Session, parsed: ParsedMail) -> tuple[Ticket | None, int | None]:
     """The ticket this mail answers, and a ticket it only quotes (for a link)."""
+    quoted: int | None = None
     for thread_id in parsed.thread_ids:
         ours = _OUR_ID.fullmatch(thread_id)
         if ours:
+            # Our own Message-IDs carry a secret token: only who received our mail knows it.
             ticket_id = session.scalar(
                 select(Notification.ticket_id).where(Notification.token == ours[2].lower())
             )
-        else:
-            ticket_id = session.scalar(
-                select(MailMessage.ticket_id)
-                .where(MailMessage.message_id == thread_id, MailMessage.ticket_id.is_not(None))
-                # Message-IDs are not unique: the first mail that had it, not whichever.
-                .order_by(MailMessage.id)
-                .limit(1)
-            )
-        if ticket_id is not None:
-            return session.get(Ticket, ticket_id), None
+            if ticket_id is not None:
+                return session.get(Ticket, ticket_id), None
+            continue
+        ticket_id = session.scalar(
+            select(MailMessage.ticket_id)
+            .where(MailMessage.message_id == thread_id, MailMessage.ticket_id.is_not(None))
+            # Message-IDs are not unique: the first mail that had it, not whichever.
+            .order_by(MailMessage.id)
+            .limit(1)
+        )
+        if ticket_id is None:
+            continue
+        # A customer's own Message-ID is no secret (everyone on Cc saw it): it threads a
+        # mail into the case only from the ticket's contact or their organization.
+        ticket = session.get(Ticket, ticket_id)
+        if ticket is not None and _sender_belongs(session, ticket, parsed.from_address or ""):
+            return ticket, None
+        quoted = quoted or ticket_id
     match = _SUBJECT_REF.search(parsed.subject)
     if match is None:
-        return None, None
+        return None, quoted
     ticket = session.get(Ticket, int(match[1]))
     if ticket is None:
         return None, None
