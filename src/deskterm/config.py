@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ValidationError
+from pydantic import StringConstraints, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     database_url: str | None = None
     user: str | None = None
     identity: Identity = "claimed"
+    #: Where a phone number written without a country code is (ISO 3166 code, e.g. GB, DE,
+    #: US): ``0118 496 6515`` is stored as +441184966515 under GB. GB by default, as the
+    #: demo desk. Numbers are normalised when written, so change it before the desk fills.
+    phone_region: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$")] = "GB"
     #: Read from the environment only: it says where the rest is.
     config_file: Path | None = None
 

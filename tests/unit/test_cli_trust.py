@@ -193,12 +193,12 @@ def test_json_escapes_bidi_and_c1_controls_written_by_another_tool(cli: Cli) -> 
     with engine.begin() as conn:
         conn.execute(update(Contact).values(name=hostile))
     engine.dispose()
-    for args in (("contact", "show", "1", "--json"), ("ticket", "show", "1", "--json")):
+    for args in (("contact", "show", "#1", "--json"), ("ticket", "show", "1", "--json")):
         out = cli.ok(*args)
         for raw in ("\u202e", "\u2066", "\x9b", "\x7f", "\x1b"):
             assert raw not in out, (args, repr(raw))
         assert "\\u202e" in out and "\\u009b" in out
-    shown = json.loads(cli.ok("contact", "show", "1", "--json"))
+    shown = json.loads(cli.ok("contact", "show", "#1", "--json"))
     assert shown["name"] == hostile  # escaped, not changed: a script reads what is stored
 
 

@@ -86,7 +86,7 @@ def test_a_read_only_database_reads_and_refuses_to_write_in_one_line(desk_file: 
     # Opened as SQLite opens a file it may not write (file mode, read-only mount); the test
     # cannot rely on file permissions, which do not stop root.
     url = f"sqlite:///file:{desk_file}?mode=ro&uri=true"
-    result = deskterm(url, "ticket", "new", "-s", "Printer jams")
+    result = deskterm(url, "ticket", "new", "--anonymous", "-s", "Printer jams")
     assert result.returncode == EXIT_UNAVAILABLE
     said = one_line(result)
     assert "not available" in said and ("readonly" in said or "unable to open" in said)
@@ -153,13 +153,17 @@ def test_a_locked_database_still_reads_and_a_write_says_locked(
         holder.execute("BEGIN EXCLUSIVE")
         code, err = run_cli(f"sqlite:///{desk_file}", "ticket", "list")
         assert code == 0, err
-        code, err = run_cli(f"sqlite:///{desk_file}", "ticket", "new", "-s", "Printer jams")
+        code, err = run_cli(
+            f"sqlite:///{desk_file}", "ticket", "new", "--anonymous", "-s", "Printer jams"
+        )
         assert code == EXIT_UNAVAILABLE
         assert err.count("\n") == 1 and "database is locked" in err
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    code, err = run_cli(f"sqlite:///{desk_file}", "ticket", "new", "-s", "Printer jams")
+    code, err = run_cli(
+        f"sqlite:///{desk_file}", "ticket", "new", "--anonymous", "-s", "Printer jams"
+    )
     assert code == 0, err
 
 
@@ -181,7 +185,14 @@ def test_a_full_disk_refuses_the_change_in_one_line_and_keeps_the_desk(
     monkeypatch.setattr(engine_module, "_sqlite_engine", no_room_to_grow)
     long_story = " ".join(f"line {n} of what the caller said." for n in range(1500))
     code, err = run_cli(
-        f"sqlite:///{desk_file}", "ticket", "new", "-s", "Printer jams", "-d", long_story
+        f"sqlite:///{desk_file}",
+        "ticket",
+        "new",
+        "--anonymous",
+        "-s",
+        "Printer jams",
+        "-d",
+        long_story,
     )
     assert code == EXIT_UNAVAILABLE
     assert err.count("\n") == 1 and "database or disk is full" in err

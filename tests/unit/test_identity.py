@@ -232,7 +232,7 @@ def shared(monkeypatch: pytest.MonkeyPatch) -> Iterator[Shared]:
 def test_acting_as_yourself_works_and_is_stamped(shared: Shared, monkeypatch, capsys) -> None:
     url = shared.url(shared.agent)
     code, out, err = run_deskterm(
-        monkeypatch, capsys, "--db", url, "ticket", "new", "-s", "VPN down"
+        monkeypatch, capsys, "--db", url, "ticket", "new", "--anonymous", "-s", "VPN down"
     )
     assert code == 0, err
     # Naming yourself is allowed (and DESKTERM_USER alike).
@@ -311,7 +311,7 @@ def test_a_deactivated_analyst_login_is_refused(shared: Shared, monkeypatch, cap
 def test_an_event_written_by_another_login_is_reported(shared: Shared, monkeypatch, capsys) -> None:
     agent_url, admin_url = shared.url(shared.agent), shared.url(shared.admin)
     code, _out, err = run_deskterm(
-        monkeypatch, capsys, "--db", agent_url, "ticket", "new", "-s", "x"
+        monkeypatch, capsys, "--db", agent_url, "ticket", "new", "--anonymous", "-s", "x"
     )
     assert code == 0, err
     code, out, err = run_deskterm(monkeypatch, capsys, "--db", admin_url, "db", "check")

@@ -22,7 +22,7 @@ from deskterm.bench.raw import Raw, ids, in_list, like_escape
 from deskterm.desk import clock
 from deskterm.desk.context import Desk
 from deskterm.domain.enums import OPEN_STATUSES, Status
-from deskterm.domain.text import phone_digits
+from deskterm.domain.phone import national
 
 _OPEN = tuple(sorted(s.value for s in OPEN_STATUSES))
 _LOOSE = tuple(s for s in _OPEN if s not in (Status.ASSIGNED.value, Status.IN_PROGRESS.value))
@@ -122,6 +122,16 @@ class Suite:
         self.phone_fragments = fragments
         surnames = [name.split()[-1] for name, *_ in contacts if " " in name]
         self.surnames = [s for s in surnames if len(s) >= 4] or ["smith"]
+        # Callers as they introduce themselves (caller lookup, migration 0011): a surname
+        # spelt wrong, a desk phone read out in its national format, an organization's name.
+        self.misspelt = [_misspelt(rng, s) for s in self.surnames]
+        phones = raw.rows(
+            f"SELECT phone FROM contact WHERE phone IS NOT NULL AND id IN {in_list(contact_ids)}"
+        )
+        said = [national(phone) for (phone,) in phones]
+        self.national_phones = [p for p in said if p] or ["0118 496 6515"]
+        orgs = raw.rows("SELECT name FROM organization ORDER BY id")
+        self.org_names = [n.split()[0] for (n,) in orgs if len(n.split()[0]) >= 4] or ["acme"]
         subjects = raw.rows(
             "SELECT subject FROM ticket WHERE status = 'new' ORDER BY id DESC LIMIT 400"
         )
@@ -174,6 +184,10 @@ class Suite:
         ops.append(self.lookup("name prefix", self.name_prefixes))
         ops.append(self.lookup("phone fragment", self.phone_fragments))
         ops.append(self.lookup("email", self.emails))
+        ops.append(self.lookup("surname", self.surnames))
+        ops.append(self.lookup("misspelt surname", self.misspelt))
+        ops.append(self.lookup("phone, national format", self.national_phones))
+        ops.append(self.lookup("organization", self.org_names))
         ops.append(self.search_full_text())
         ops.append(self.list_open())
         if self.bench.long_tickets:
@@ -384,55 +398,30 @@ class Suite:
     # ------------------------------------------------------------------ callers
 
     def lookup(self, label: str, texts: Sequence[str]) -> Operation:
-        from deskterm.desk.contacts import MIN_SEARCH, find_contacts
+        from deskterm.desk.contacts import find_contacts
+        from deskterm.desk.lookups import CallerSearch
 
         def app(i: int) -> Any:
             return self.desk.read(find_contacts, text=self.pick(texts, i), limit=20)
 
         def raw(i: int) -> Any:
-            # As desk.contacts.find_contacts: a branch per way of matching, united.
-            needle = " ".join(str(self.pick(texts, i)).split()).lower()
-            if len(needle) < MIN_SEARCH:
-                return []
-            params: dict[str, Any] = {"start": f"{like_escape(needle)}%"}
-            params["low"], params["high"] = needle, needle[:-1] + chr(ord(needle[-1]) + 1)
-            key = "{0}" if self.raw.sqlite else '{0} COLLATE "C"'
-            prefix = "{0} >= :low AND {0} < :high AND {0} LIKE :start ESCAPE '/'"
-            name, email = key.format("name_lower"), key.format("email")
-            branches = [(prefix.format(name), name)]
-            if "@" in needle:
-                branches.append((prefix.format(email), email))
-            digits = phone_digits(needle)
-            if len(digits) >= 3 and len(digits) * 2 >= len(needle.replace(" ", "")):
-                params["digits"] = f"%{like_escape(digits)}%"
-                branches.append(
-                    (
-                        "phone_digits LIKE :digits ESCAPE '/' "
-                        "OR mobile_digits LIKE :digits ESCAPE '/'",
-                        "lower(name_lower)" if self.raw.sqlite else "name_lower",
-                    )
-                )
+            # As desk.contacts.find_contacts: the lookup's own statements (each way of
+            # matching, best first, until 20 are found), then the callers in one statement.
+            search = CallerSearch(str(self.pick(texts, i)), limit=20, postgres=not self.raw.sqlite)
             self.raw.begin_read()
-            orgs = self.raw.rows(
-                "SELECT id FROM organization WHERE lower(name) LIKE :start ESCAPE '/'", params
-            )
-            if orgs:
-                branches.append((f"organization_id IN {in_list(ids(orgs))}", "name_lower"))
-            union = " UNION ".join(
-                f"SELECT id FROM (SELECT id FROM contact WHERE {branch} "
-                f"ORDER BY {order}, id LIMIT 20) AS b{n}"
-                for n, (branch, order) in enumerate(branches)
-            )
-            sql = (
-                "SELECT c.id, c.name, c.email, c.phone, c.mobile, o.name, c.location, "
-                "c.language, c.vip, (SELECT count(*) FROM ticket t WHERE t.contact_id = c.id "
-                f"AND t.status IN {in_list(_OPEN)}) FROM contact c JOIN ({union}) AS f "
-                "ON f.id = c.id LEFT JOIN organization o ON o.id = c.organization_id "
-                "ORDER BY c.name_lower, c.id LIMIT 20"
-            )
-            rows = self.raw.rows(sql, params)
+            found = [f.id for f in search.run(self.raw.rows)]
+            rows = []
+            if found:
+                rows = self.raw.rows(
+                    "SELECT c.id, c.name, c.email, c.phone, c.mobile, o.name, c.location, "
+                    "c.language, c.vip, (SELECT count(*) FROM ticket t WHERE t.contact_id = c.id "
+                    f"AND t.status IN {in_list(_OPEN)}) FROM contact c "
+                    "LEFT JOIN organization o ON o.id = c.organization_id "
+                    f"WHERE c.id IN {in_list(found)}"
+                )
             self.raw.end_read()
-            return rows
+            place = {cid: n for n, cid in enumerate(found)}
+            return sorted(rows, key=lambda row: place[row[0]])
 
         def same(app_rows: Any, raw_rows: Any) -> bool:
             return [(c.id, c.open_tickets) for c in app_rows] == [(r[0], r[9]) for r in raw_rows]
@@ -775,3 +764,16 @@ class Suite:
             return ticket_id
 
         return Operation("pull next", app, bound, writes=True)
+
+
+def _misspelt(rng: random.Random, word: str) -> str:
+    """``word`` as a caller's name is often mistyped: one inner letter left out, two
+    swapped, or one wrong (never the first: that one is usually heard right)."""
+    at = rng.randrange(1, len(word) - 1)
+    how = rng.randrange(3) if len(word) >= 6 else 1 + rng.randrange(2)
+    if how == 0:
+        return word[:at] + word[at + 1 :]
+    if how == 1:
+        return word[:at] + word[at + 1] + word[at] + word[at + 2 :]
+    wrong = "e" if word[at] != "e" else "a"
+    return word[:at] + wrong + word[at + 1 :]

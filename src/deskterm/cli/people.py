@@ -169,14 +169,25 @@ def analyst_away(
     backup: Annotated[
         str | None, typer.Option(help="Who takes their new tickets meanwhile.")
     ] = None,
-    reason: Annotated[str | None, typer.Option(help="Why, e.g. 'holiday until Monday'.")] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(help="Why, e.g. 'holiday until Monday' (for colleagues, internal)."),
+    ] = None,
     handover: Annotated[
         bool,
         typer.Option(
             "--handover",
-            help="Also hand their open tickets to the backup now (the customers are told).",
+            help="Also hand their open tickets to the backup now (each customer is told who "
+            "has the case and that their analyst is away; never --reason).",
         ),
     ] = False,
+    tell_customer: Annotated[
+        str | None,
+        typer.Option(
+            "--tell-customer",
+            help="With --handover: words for the customers, added to their message.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Mark an analyst away; tickets meant for them go to the backup."""
@@ -184,7 +195,12 @@ def analyst_away(
 
     state: State = ctx.obj
     result = state.desk().write(
-        go_away, login=login, backup=backup, reason=reason, handover=handover
+        go_away,
+        login=login,
+        backup=backup,
+        reason=reason,
+        handover=handover,
+        public_reason=tell_customer,
     )
     analyst = result.analyst
     if as_json:
@@ -426,6 +442,7 @@ def contact_add(
         language=language,
         vip=vip,
         preferred_channel=prefer,
+        region=_phone_region(),
     )
     if as_json:
         print_json(contact.to_json())
@@ -506,20 +523,31 @@ def contact_list(
         out.print("No contacts.")
 
 
+def _phone_region() -> str:
+    """Where a number without a country code is: the ``phone_region`` setting."""
+    from deskterm.config import load_settings
+
+    return load_settings().phone_region
+
+
 @contact_app.command("find")
 def contact_find(
     ctx: typer.Context,
     text: Annotated[
-        str, typer.Argument(help="Name or organization prefix, phone digits or email.")
+        str,
+        typer.Argument(
+            help="Any word of the name (or its start, or spelt alike), organization, "
+            "phone in any format or 4+ of its digits, email, its start or its domain."
+        ),
     ],
     limit: Annotated[int, typer.Option(help="At most this many.")] = 20,
     as_json: JsonOpt = False,
 ) -> None:
-    """Find callers by name, phone, email or organization."""
+    """Find callers the way they introduce themselves, best match first."""
     from deskterm.desk.contacts import find_contacts
 
     state: State = ctx.obj
-    rows = state.desk().read(find_contacts, text=text, limit=limit)
+    rows = state.desk().read(find_contacts, text=text, limit=limit, region=_phone_region())
     if as_json:
         print_json([c.to_json() for c in rows])
         return

@@ -67,8 +67,16 @@ def new(
     subject: Annotated[str, typer.Option("--subject", "-s", help="One line: what is wrong.")],
     contact: Annotated[
         str | None,
-        typer.Option("--contact", "-c", help="The caller: id (#12), phone, email or exact name."),
+        typer.Option(
+            "--contact",
+            "-c",
+            help="The caller: id (#12), phone (or 4+ of its digits), email or exact name.",
+        ),
     ] = None,
+    anonymous: Annotated[
+        bool,
+        typer.Option("--anonymous", help="The caller gave no name: open it without a contact."),
+    ] = False,
     description: Annotated[
         str, typer.Option("--description", "-d", help="The whole story, as told.")
     ] = "",
@@ -107,7 +115,12 @@ def new(
 ) -> None:
     """Open a ticket; priority follows from impact and urgency."""
     from deskterm.desk.tickets import create_ticket
+    from deskterm.domain.errors import InvalidInput
 
+    # A nameless ticket is a choice, never an omission (the app asks the same).
+    if anonymous == bool(contact and contact.strip()):
+        said = "not both" if anonymous else "--anonymous if the caller gave no name"
+        raise InvalidInput(f"give the caller with --contact, or {said}", field="contact")
     ticket = (
         _state(ctx)
         .desk()
@@ -353,19 +366,7 @@ def render_ticket(t: TicketDetail) -> Group:
         + (f" (override: {t.priority_reason})" if t.priority_reason else ""),
     )
     facts.add_row("Opened", f"{when(t.created_at)} by {t.created_by or 'system'} via {t.channel}")
-    if t.status not in _DONE and t.sla_left_seconds is not None:
-        # Waiting on the customer: the clock stands still, so a date would mislead.
-        hours = t.sla_left_seconds / 3600
-        facts.add_row(
-            "Due", f"paused while waiting on the customer, {hours:.1f} working hours left"
-        )
-    elif t.status not in _DONE:
-        facts.add_row(
-            "Due",
-            Text.assemble(
-                "response ", due_in(t.response_due_at), ", resolution ", due_in(t.resolve_due_at)
-            ),
-        )
+    facts.add_row("Due", _due_line(t))
     if t.resolution_code:
         facts.add_row("Resolution", literal(f"{t.resolution_code}: {t.resolution_text or ''}"))
     for link in t.links:
@@ -392,6 +393,30 @@ def render_ticket(t: TicketDetail) -> Group:
         log.add_row(when(e.at), literal(e.actor), seen, _event_text(e))
     parts.append(log)
     return Group(*parts)
+
+
+def _due_line(t: TicketDetail) -> Text:
+    """The SLA clocks in the words and colours of the app's ticket screen (domain/due.py)."""
+    from deskterm.desk import clock
+    from deskterm.domain.due import ticket_due
+    from deskterm.tui.format import due_text
+
+    now = clock.now()
+    due = ticket_due(t, now)
+    line = Text.assemble(
+        "response ",
+        due_text(due.response, long=True),
+        ", resolution ",
+        due_text(due.resolve, long=True),
+    )
+    if due.left is not None and t.sla_paused_at is not None:
+        # Waiting on the customer: the clock stands still, so a date would mislead.
+        since = when(t.sla_paused_at, now=now)
+        line.append(f" (waiting on the customer since {since}, {due.left})")
+    elif t.resolve_due_at is not None:
+        at = when(t.resolve_due_at, now=now)
+        line.append(f" ({at})" if due.resolve.running else f" (due {at})")
+    return line
 
 
 def _event_text(event: EventPublic) -> Text:
@@ -462,7 +487,18 @@ def assign(
     ref: RefArg,
     to: Annotated[str, typer.Option("--to", help="A login, 'me', or 'none' (back to the queue).")],
     reason: Annotated[
-        str | None, typer.Option(help="Why (required when it changes hands; the customer is told).")
+        str | None,
+        typer.Option(
+            help="Why, for colleagues (required when it changes hands; internal: the customer "
+            "is told who has it now and why in fixed words, never this)."
+        ),
+    ] = None,
+    tell_customer: Annotated[
+        str | None,
+        typer.Option(
+            "--tell-customer",
+            help="Words for the customer, added to their message (default: nothing of yours).",
+        ),
     ] = None,
     expect_version: ExpectOpt = None,
     as_json: JsonOpt = False,
@@ -473,7 +509,14 @@ def assign(
     ticket = (
         _state(ctx)
         .desk()
-        .write(assign_ticket, ref=ref, to=to, reason=reason, expected_version=expect_version)
+        .write(
+            assign_ticket,
+            ref=ref,
+            to=to,
+            reason=reason,
+            public_reason=tell_customer,
+            expected_version=expect_version,
+        )
     )
     _done(ticket, "assigned", as_json)
 
@@ -482,7 +525,12 @@ def assign(
 def escalate(
     ctx: typer.Context,
     ref: RefArg,
-    reason: Annotated[str, typer.Option(help="Why, so nobody asks the customer again.")],
+    reason: Annotated[
+        str,
+        typer.Option(
+            help="Why, so nobody asks the customer again (internal: never in their message)."
+        ),
+    ],
     level: Annotated[
         int | None, typer.Option(help="Escalate along the path to this level (2 or 3).")
     ] = None,
@@ -491,7 +539,8 @@ def escalate(
         str | None,
         typer.Option(
             "--tell-customer",
-            help="Why, in words for the customer (default: the reason stays internal).",
+            help="Words for the customer, added to their message (default: the reason stays "
+            "internal and they read that a specialist team is taking over).",
         ),
     ] = None,
     expect_version: ExpectOpt = None,

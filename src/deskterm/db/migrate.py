@@ -15,7 +15,7 @@ from sqlalchemy import inspect, text
 from deskterm.db.engine import Database
 from deskterm.domain.errors import SchemaMismatch
 
-HEAD = "0010_event_writer"
+HEAD = "0011_caller_lookup"
 #: Every revision this code knows, oldest first.
 KNOWN = (
     "0001_initial",
@@ -28,6 +28,7 @@ KNOWN = (
     "0008_ticket_search",
     "0009_mail_trust",
     "0010_event_writer",
+    "0011_caller_lookup",
 )
 
 MIGRATIONS = Path(__file__).with_name("migrations")

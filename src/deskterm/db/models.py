@@ -50,6 +50,10 @@ class Contact(SQLModel, table=True):
         Index("ix_contact_email", "email"),
         Index("ix_contact_phone_digits", "phone_digits"),
         Index("ix_contact_mobile_digits", "mobile_digits"),
+        Index("ix_contact_phone_e164", "phone_e164"),
+        Index("ix_contact_mobile_e164", "mobile_e164"),
+        # An organization's callers in name order, read a page at a time (caller lookup).
+        Index("ix_contact_org_name", "organization_id", "name_lower", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -62,12 +66,32 @@ class Contact(SQLModel, table=True):
     phone_digits: str | None = Field(default=None, sa_type=String(32))
     mobile: str | None = Field(default=None, sa_type=String(64))
     mobile_digits: str | None = Field(default=None, sa_type=String(32))
+    # Normalised once on write (domain/phone.py): E.164 for an exact match however the
+    # number is said, and every spoken form's digits for a match on any run of them.
+    phone_e164: str | None = Field(default=None, sa_type=String(32))
+    mobile_e164: str | None = Field(default=None, sa_type=String(32))
+    dial_digits: str | None = Field(default=None, sa_type=String(200))
     organization_id: int | None = Field(default=None, foreign_key="organization.id", index=True)
     location: str | None = Field(default=None, sa_type=String(200))
     language: str | None = Field(default=None, sa_type=String(16))
     preferred_channel: str | None = Field(default=None, sa_type=String(16))
     vip: bool = Field(default=False)
     created_at: datetime = _ts(nullable=False)
+
+
+class ContactWord(SQLModel, table=True):
+    """Each word of a contact's name (domain/names.py), for finding a caller by any of them.
+
+    Written with the contact (desk/contacts.py, the demo loader, migration 0011). The name
+    is copied so that one word's callers are read in name order straight from the index.
+    """
+
+    __tablename__ = "contact_word"
+    __table_args__ = (Index("ix_contact_word_word", "word", "name_lower", "contact_id"),)
+
+    contact_id: int = Field(foreign_key="contact.id", primary_key=True)
+    word: str = Field(sa_type=String(60), primary_key=True)
+    name_lower: str = Field(sa_type=String(200))
 
 
 class Asset(SQLModel, table=True):

@@ -3,30 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, union
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from deskterm.db.models import Asset, Contact, Organization, Ticket
+from deskterm.db.models import Asset, Contact, ContactWord, Organization, Ticket
 from deskterm.desk import clock
-from deskterm.desk.lookups import contact_by_key
+from deskterm.desk.lookups import MIN_SEARCH, CallerSearch, contact_by_key, session_execute
 from deskterm.desk.schemas import AssetPublic, ContactPublic
 from deskterm.domain.enums import OPEN_STATUSES, AssetKind, Channel
 from deskterm.domain.errors import InvalidInput
+from deskterm.domain.names import name_words
 from deskterm.domain.permissions import Actor
+from deskterm.domain.phone import region_code, stored_numbers
 from deskterm.domain.text import (
     NAME_MAX,
-    SHORT_MAX,
-    clean_line,
-    limit_length,
     optional_line,
     phone_digits,
     required_line,
 )
 
-#: Fewer characters than this find nothing: a one-letter prefix would match half the desk.
-MIN_SEARCH = 2
+__all__ = ["MIN_SEARCH", "add_asset", "add_contact", "find_contacts", "get_contact"]
 
 
 def organization_named(session: Session, name: str | None) -> Organization | None:
@@ -91,14 +88,22 @@ def add_contact(
     language: str | None = None,
     vip: bool = False,
     preferred_channel: str | None = None,
+    region: str | None = None,
 ) -> ContactPublic:
+    """A new contact; ``region``: where a number without a country code is (the
+    ``phone_region`` setting; ``domain.phone.DEFAULT_REGION`` when not given)."""
     clean_name = required_line(name, field="name", limit=NAME_MAX)
+    try:
+        region = region_code(region)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="phone_region") from None
     prefers = _preference(preferred_channel)
     address = checked_email(email)
     if address and session.scalars(select(Contact.id).where(Contact.email == address)).first():
         raise InvalidInput(f"a contact with email {address} exists already", field="email")
     phone_text, phone_d = _phone(phone, "phone")
     mobile_text, mobile_d = _phone(mobile, "mobile")
+    phone_e164, mobile_e164, dialled = stored_numbers(phone_text, mobile_text, region=region)
     org = organization_named(session, organization)
     contact = Contact(
         name=clean_name,
@@ -108,6 +113,9 @@ def add_contact(
         phone_digits=phone_d,
         mobile=mobile_text,
         mobile_digits=mobile_d,
+        phone_e164=phone_e164,
+        mobile_e164=mobile_e164,
+        dial_digits=dialled,
         organization_id=org.id if org else None,
         location=optional_line(location, field="location", limit=200),
         language=optional_line(language, field="language", limit=16),
@@ -116,6 +124,12 @@ def add_contact(
         created_at=clock.now(),
     )
     session.add(contact)
+    session.flush()
+    assert contact.id is not None
+    session.add_all(
+        ContactWord(contact_id=contact.id, word=word, name_lower=contact.name_lower)
+        for word in name_words(clean_name)
+    )
     session.flush()
     return contact_public(session, contact)
 
@@ -181,85 +195,66 @@ def list_contacts(
 
 
 def find_contacts(
-    session: Session, actor: Actor, *, text: str, limit: int = 20
+    session: Session, actor: Actor, *, text: str, limit: int = 20, region: str | None = None
 ) -> list[ContactPublic]:
-    """Callers as the analyst types: name prefix, phone fragment, email or organization prefix.
+    """Callers the way they introduce themselves, best first (``lookups.CallerSearch``).
 
-    Each way of matching is its own branch, read in name order by an index and cut at
-    ``limit``; the branches' union is cut again and read with the organization and the open
-    ticket count in the same statement. (One OR over all of them made SQLite walk the whole
-    name index whenever a prefix matched nobody, and a query per contact for the rest.)
+    The whole number however said (``0118 496 6515``, ``+44 (0)118 496 6515``) or the
+    whole address; any word of the name ("Schmitt"), whole, then as a prefix; the
+    organization's name; the start of the address; a run of 4+ digits of a number; the
+    address's domain; last a name spelt alike ("Shmitt"). Each result says what it matched
+    by. ``region``: where a number without a country code is (the ``phone_region`` setting).
     """
-    needle = clean_line(text).lower()
-    if len(needle) < MIN_SEARCH:
+    search = CallerSearch(
+        text,
+        limit=_limit(limit),
+        postgres=session.get_bind().dialect.name == "postgresql",
+        region=region,
+    )
+    found = search.run(session_execute(session))
+    if not found:
         return []
-    # Nothing stored is longer than an address (SHORT_MAX), so a longer text matches no one;
-    # refused in one line rather than sent on (SQLite refuses a LIKE pattern of 50,000 bytes).
-    limit_length(needle, field="search text", limit=SHORT_MAX)
-    limit = _limit(limit)
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    branches = [_prefix(Contact.name_lower, needle, sqlite)]
-    if "@" in needle:
-        branches.append(_prefix(Contact.email, needle, sqlite))
-    digits = phone_digits(needle)
-    if len(digits) >= 3 and len(digits) * 2 >= len(needle.replace(" ", "")):
-        phone = or_(
-            Contact.phone_digits.contains(digits, autoescape=True),
-            Contact.mobile_digits.contains(digits, autoescape=True),
-        )
-        # On SQLite, ordered by an expression no index serves, on purpose: a fragment matches
-        # anywhere in the number, and SQLite, knowing nothing of how many rows match, walks
-        # the name index until 20 do: 1 ms for a common fragment, over 100 ms for a rare one.
-        # One pass over the table takes about 20 ms at 100,000 callers either way.
-        # PostgreSQL's planner weighs both ways itself (6 ms median, 23 ms p95 there).
-        order = func.lower(Contact.name_lower) if sqlite else Contact.name_lower
-        branches.append((phone, order))
-    # Organizations are few: read the matching ones first. As a subquery, a prefix that
-    # matched none still had PostgreSQL walk every contact in name order looking for them.
-    org_ids = session.scalars(
-        select(Organization.id).where(
-            func.lower(Organization.name).startswith(needle, autoescape=True)
-        )
-    ).all()
-    if org_ids:
-        branches.append((Contact.organization_id.in_(org_ids), Contact.name_lower))
-    parts = [
-        select(Contact.id).where(branch).order_by(order, Contact.id).limit(limit).subquery()
-        for branch, order in branches
-    ]
-    found = union(*(select(part.c.id) for part in parts)).subquery("found")
     open_count = (
         select(func.count())
         .select_from(Ticket)
         .where(Ticket.contact_id == Contact.id, Ticket.status.in_(list(OPEN_STATUSES)))
         .scalar_subquery()
     )
+    # Columns, not ORM objects: building twenty Contact objects cost more than the query.
     rows = session.execute(
-        select(Contact, Organization.name, open_count)
-        .join(found, found.c.id == Contact.id)
+        select(
+            Contact.id,
+            Contact.name,
+            Contact.email,
+            Contact.phone,
+            Contact.mobile,
+            Organization.name,
+            Contact.location,
+            Contact.language,
+            Contact.vip,
+            open_count,
+        )
         .outerjoin(Organization, Organization.id == Contact.organization_id)
-        .order_by(Contact.name_lower, Contact.id)
-        .limit(limit)
+        .where(Contact.id.in_([f.id for f in found]))
     ).all()
-    return [_public(contact, organization, (), count or 0) for contact, organization, count in rows]
-
-
-def _prefix(column: Any, prefix: str, sqlite: bool) -> tuple[ColumnElement[bool], Any]:
-    """``column`` starts with ``prefix``, and the order to read such rows in by an index.
-
-    A prefix is exactly a range in code point order: SQLite's default (BINARY) collation,
-    and PostgreSQL's "C" collation, whatever the database's own. As a range an index serves
-    it, where SQLite never uses an index for LIKE on a BINARY column and PostgreSQL only
-    with a C-collated (or ``text_pattern_ops``) index. On PostgreSQL the index for this is
-    ``(column COLLATE "C")``; without it the branch reads the matches and sorts them, which
-    is still better than walking the whole name index in its linguistic order.
-    """
-    key = column if sqlite else column.collate("C")
-    conditions = [key >= prefix, key.startswith(prefix, autoescape=True)]
-    last = ord(prefix[-1])
-    if last < 0x10FFFF:
-        conditions.append(key < prefix[:-1] + chr(last + 1))
-    return and_(*conditions), key
+    by_id = {row[0]: row for row in rows}
+    return [
+        ContactPublic(
+            id=f.id,
+            name=row[1],
+            email=row[2],
+            phone=row[3],
+            mobile=row[4],
+            organization=row[5],
+            location=row[6],
+            language=row[7],
+            vip=bool(row[8]),
+            open_tickets=row[9] or 0,
+            matched=f.matched,
+        )
+        for f in found
+        if (row := by_id.get(f.id)) is not None
+    ]
 
 
 def contact_public(

@@ -43,9 +43,12 @@ from deskterm import defaults
 from deskterm.db.engine import Database
 from deskterm.db.types import sqlite_timestamp
 from deskterm.desk import clock
+from deskterm.desk.demo_kb import LINK_SHARE, DemoArticle, Solver, load_articles
+from deskterm.desk.demo_kb import key as article_key
 from deskterm.desk.search import SQLITE_TRIGGERS, quote_name
 from deskterm.domain.enums import (
     LIVE_CHANNELS,
+    ArticleStatus,
     AssetKind,
     Availability,
     CallDirection,
@@ -59,6 +62,8 @@ from deskterm.domain.enums import (
     Visibility,
 )
 from deskterm.domain.errors import InvalidInput
+from deskterm.domain.names import name_words
+from deskterm.domain.phone import stored_numbers
 from deskterm.domain.refs import format_ref
 from deskterm.domain.text import phone_digits
 from deskterm.domain.transitions import ALLOWED, status_for_holder
@@ -115,6 +120,7 @@ _E_SPLIT = EventKind.SPLIT.value
 _E_RESOLVED = EventKind.RESOLVED.value
 _E_REOPENED = EventKind.REOPENED.value
 _E_CLOSED = EventKind.CLOSED.value
+_E_KB_LINKED = EventKind.KB_LINKED.value
 
 _PUBLIC = Visibility.PUBLIC.value
 _INTERNAL = Visibility.INTERNAL.value
@@ -137,6 +143,8 @@ _PUBLIC_KINDS = frozenset(
     }
 )
 _LIVE = frozenset(c.value for c in LIVE_CHANNELS)
+#: Who may publish an article (``kb._may_publish``: ``Actor.is_supervisor``).
+_MAY_PUBLISH = frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})
 # The domain's transition table as plain pairs: checking millions of changes with enums costs.
 _MAY_BECOME = frozenset((a.value, b.value) for a, targets in ALLOWED.items() for b in targets)
 _PHONE = Channel.PHONE.value
@@ -215,6 +223,8 @@ class Definitions:
     categories: dict[str, _CategoryDef]
     issues: dict[str, list[tuple[str, str]]]
     work: dict[str, list[str]]
+    #: The knowledge base (kb.toml).
+    articles: list[DemoArticle] = field(default_factory=list)
 
     def texts(self, key: str) -> list[str]:
         try:
@@ -360,6 +370,7 @@ def load_definitions() -> Definitions:
         categories=categories,
         issues=issues,
         work=work,
+        articles=load_articles(),
     )
 
 
@@ -490,12 +501,19 @@ _TABLES: dict[str, tuple[str, ...]] = {
             "active created_at",
         ),
         ("analyst_group", "analyst_id group_id"),
+        (
+            "kb_article",
+            "id title body category_id tags status created_at updated_at created_by_id "
+            "updated_by_id",
+        ),
         ("organization", "id name phone email_domain notes"),
         (
             "contact",
             "id name name_lower email phone phone_digits mobile mobile_digits organization_id "
-            "location language preferred_channel vip created_at",
+            "location language preferred_channel vip created_at phone_e164 mobile_e164 "
+            "dial_digits",
         ),
+        ("contact_word", "contact_id word name_lower"),
         (
             "asset",
             "id contact_id organization_id kind product model_number serial_number "
@@ -511,6 +529,7 @@ _TABLES: dict[str, tuple[str, ...]] = {
             "unassigned_since",
         ),
         ("ticket_link", "id ticket_id other_id kind created_at created_by_id"),
+        ("kb_ticket", "article_id ticket_id linked_at linked_by_id"),
         ("ticket_event", "id ticket_id ticket_version at actor_id kind visibility data"),
     )
 }
@@ -518,6 +537,7 @@ _TABLES: dict[str, tuple[str, ...]] = {
 # Tables whose ids the demo sets itself (PostgreSQL's sequences must be moved past them).
 _SEQUENCED = (
     "analyst",
+    "kb_article",
     "organization",
     "contact",
     "asset",
@@ -891,6 +911,8 @@ def _read_desk(db: Database) -> _World:
                 ("contact", "contacts"),
                 ("organization", "organizations"),
                 ("asset", "assets"),
+                # The demo numbers its articles from 1, as it does tickets.
+                ("kb_article", "knowledge-base articles"),
             )
             # The table names are the constants above, never input.
             if session.execute(text(f"SELECT 1 FROM {table} LIMIT 1")).first() is not None  # nosec B608
@@ -980,6 +1002,7 @@ class _Builder:
         self.people: list[_Person] = []
         self.callers: list[_Caller] = []
         self.organizations = 0
+        self.articles: list[tuple[int, DemoArticle]] = []
         self.last_ids: dict[str, int] = {}
         self.batch: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _TABLES}
         self.rows = 0
@@ -1002,6 +1025,7 @@ class _Builder:
 
     def build(self) -> None:
         self._team()
+        self._articles()
         self._callers()
         self.flush()
         if self.tickets:
@@ -1134,6 +1158,43 @@ class _Builder:
     def _morning(self, at: int) -> int:
         return at - at % _DAY + 7 * _HOUR
 
+    # ----------------------------------------------------------------- knowledge base
+
+    def _articles(self) -> None:
+        """The team's articles, written (and most of them last revised) before the first
+        ticket: a published one by a supervisor, as ``kb.add_article`` demands."""
+        rng = random.Random(f"{self.seed}:kb")
+        by_login = {p.login: p for p in self.people}
+        leads = [p for p in self.people if p.role == Role.SUPERVISOR.value] or [
+            p for p in self.people if p.role == Role.ADMIN.value
+        ]
+        categories = {path: cat_id for cat_id, path, _parent, _group in self.world.categories}
+        published = ArticleStatus.PUBLISHED.value
+        self.articles = []
+        for article_id, article in enumerate(self.defs.articles, start=1):
+            author = by_login.get(article.author)
+            if author is None or (article.status == published and author.role not in _MAY_PUBLISH):
+                author = rng.choice(leads) if leads else None
+            created = self.start - rng.randrange(20 * _DAY, 400 * _DAY)
+            updated = created + rng.randrange(0, self.start - created)
+            self.emit(
+                "kb_article",
+                (
+                    article_id,
+                    article.title,
+                    article.body,
+                    categories.get(article.category),
+                    article.tags,
+                    article.status,
+                    self.stamp(created),
+                    self.stamp(updated),
+                    author.id if author else None,
+                    author.id if author else None,
+                ),
+            )
+            self.articles.append((article_id, article))
+        self.last_ids["kb_article"] = len(self.articles)
+
     # ----------------------------------------------------------------- callers
 
     def _callers(self) -> None:
@@ -1200,8 +1261,12 @@ class _Builder:
                     preferred(),
                     self.sink.true if rng.random() < 0.02 else self.sink.false,
                     self.stamp(self.start - rng.randrange(30 * _DAY, 400 * _DAY)),
+                    *stored_numbers(phone, mobile),
                 ),
             )
+            # The words a caller is found by (migration 0011), written with the caller.
+            for word in name_words(name):
+                self.emit("contact_word", (contact_id, word, name.lower()))
             caller = _Caller(
                 id=contact_id,
                 name=name,
@@ -1432,6 +1497,10 @@ class _Desk:
         self.pending: list[tuple[Any, ...]] = []
         self.played: list[_Tk] = []
         self.links: list[tuple[Any, ...]] = []
+        self.kb = Solver(builder.articles, builder.seed)
+        #: kb_ticket rows of the tickets just played.
+        self.kb_links: list[tuple[Any, ...]] = []
+        self.languages = [str(o["language"]) for o in self.defs.organizations]
         self.seq = 0
         self.event_id = 0
         self.link_id = 0
@@ -1531,9 +1600,11 @@ class _Desk:
                 self._write_ticket(ticket)
             for link in self.links:
                 self.b.emit("ticket_link", link)
+            for solved in self.kb_links:
+                self.b.emit("kb_ticket", solved)
             for event in self.pending:
                 heapq.heappush(self.heap, event)
-            self.played, self.links, self.pending = [], [], []
+            self.played, self.links, self.pending, self.kb_links = [], [], [], []
             self._release(self.arrivals.at(slot) if slot < total else self.now + 1)
             if slot >= report or slot >= total:
                 self.b.progress("tickets", slot, total)
@@ -1990,6 +2061,8 @@ class _Desk:
 
     def _resolve(self, tk: _Tk, at: int, actor: _Person, code: str) -> None:
         _check(tk.status, _RESOLVED)
+        if code != "duplicate":
+            self._solved_with(tk, at, actor)
         text = self._say(f"resolutions.{code}", tk)
         self._change(tk, at)
         previous = tk.status
@@ -2003,6 +2076,21 @@ class _Desk:
             _E_RESOLVED,
             _data(**{"from": previous}, code=code, text=text, assignee=tk.assignee.login),
         )
+
+    def _solved_with(self, tk: _Tk, at: int, actor: _Person) -> None:
+        """``kb.link_article`` for a share of the tickets an article solves, by whoever
+        resolves it, just before: a change of its own, an internal event."""
+        index = tk.caller.org_index
+        language = self.languages[index] if index >= 0 else "en"
+        found = self.kb.solving(tk.subject, language)
+        if not found or self.kb.random() >= LINK_SHARE:
+            return
+        if any(row[1] == tk.id for row in self.kb_links):
+            return  # resolved again after a reopen: linked already
+        article_id, title = found[int(self.kb.random() * len(found))]
+        self._change(tk, at)
+        self.kb_links.append((article_id, tk.id, self.stamp(at), actor.id))
+        self._log(tk, at, actor, _E_KB_LINKED, _data(article=article_key(article_id), title=title))
 
     def _reopen(self, tk: _Tk, at: int, actor: _Person, reason: str) -> None:
         target = _IN_PROGRESS if tk.assignee else _NEW

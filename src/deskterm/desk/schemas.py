@@ -79,6 +79,8 @@ class ContactPublic(Public):
     vip: bool = False
     assets: list[AssetPublic] = []
     open_tickets: int = 0
+    #: What a lookup found the contact by (``phone``, ``name``, ``similar name``...).
+    matched: str | None = None
 
 
 class CategoryPublic(Public):
