@@ -106,7 +106,9 @@ async def test_the_away_dialog_lists_marked_up_names_literally(make_app, marked)
         assert f"{SAM} (sam.it, 0 open)" in drawn(app)  # was "Sam  Okafor"
         # Down to Tom (by login: ..., sam.it, tom.temp), whose name crashed the app.
         logins = [value for _prompt, value in select._options]
-        await pilot.press(*["down"] * logins.index("tom.temp"))
+        # From the proposed backup (or the blank line), down to Tom.
+        start = logins.index(select.value) if select.value in logins else 0
+        await pilot.press(*["down"] * (logins.index("tom.temp") - start))
         await settle(pilot)
         assert f"{TOM} (tom.temp, 1 open)" in drawn(app)
         await pilot.press("enter")
@@ -123,6 +125,7 @@ async def test_the_away_dialog_lists_marked_up_names_literally(make_app, marked)
         # And back: the dialog says who covers, literally.
         await pilot.press("w")
         await until(pilot, lambda: isinstance(app.screen, AwayModal) and app.screen.me)
+        await settle(pilot)
         assert "You are away (backup: tom.temp)" in drawn(app)
         assert_alive(app)
 
@@ -184,13 +187,16 @@ async def test_handover_lists_names_and_groups_literally(make_app, marked) -> No
         screen = app.screen
         table = screen.query_one("#analysts", DataTable)
         assert table.get_row("tom.temp")[0].plain == clip(f"{TOM} (tom.temp)", 22)
+        table.move_cursor(row=0)
+        await settle(pilot)
         await pilot.press(*["down"] * table.get_row_index("tom.temp"))
         await until(pilot, lambda: screen.source == "tom.temp" and screen.versions)
         listing = screen.query_one("#tickets", SelectionList)
         assert SUBJECT in listing.get_option_at_index(0).prompt.plain  # type: ignore[union-attr]
         shown = drawn(app)
         assert clip(f"{TOM} (tom.temp)", 22) in shown and SUBJECT in shown
-        await pilot.press("enter", "tab", "enter")  # open "Give to"
+        screen.query_one("#to").focus()
+        await pilot.press("enter")  # open "Give to"
         await settle(pilot)
         shown = drawn(app)
         assert f"{SAM} (sam.it, 0 open)" in shown

@@ -118,8 +118,7 @@ async def test_going_away_hands_my_tickets_to_my_backup_in_one_step(make_app, se
         await until(pilot, lambda: dialog.me is not None, "people loaded")
         backups = dialog.query_one("#backup", Select)
         assert app.focused is backups
-        await pilot.press("enter")  # open the list: blank, then ada, bob, ...
-        await pilot.press("down", "down", "enter")
+        # Proposed: the least loaded available colleague of her group.
         assert backups.value == AGENT2
         await pilot.press("tab")
         await type_text(pilot, "dentist")
@@ -141,6 +140,7 @@ async def test_a_backup_is_needed_and_the_dialog_says_so_beside_it(make_app, see
         await until(pilot, lambda: isinstance(app.screen, AwayModal), "away dialog")
         dialog = app.screen
         await until(pilot, lambda: dialog.me is not None, "people loaded")
+        dialog.query_one("#backup", Select).clear()  # no proposal taken
         await pilot.press("ctrl+s")
         await settle(pilot)
         box = dialog.query_one("#error-backup", Static)

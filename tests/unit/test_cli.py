@@ -302,8 +302,12 @@ def test_assign_and_escalate_permissions(desk_cli):
         None,
     )
     shown = cli("--as", "sam", "ticket", "show", ref, "--json").json()
-    assert [e["kind"] for e in shown["events"]][-2:] == ["reassigned", "escalated"]
-    assert shown["events"][-1]["data"]["reason"] == "Needs a new fuser"
+    kinds = [e["kind"] for e in shown["events"]]
+    assert kinds[-4:] == ["note", "reassigned", "note", "escalated"]
+    # The reason is an internal line of the log, not part of the (public) escalation.
+    why = shown["events"][-2]
+    assert (why["visibility"], why["data"]["text"]) == ("internal", "Needs a new fuser")
+    assert "reason" not in shown["events"][-1]["data"]
 
 
 def test_stale_write_is_refused_and_names_the_change(desk_cli):
@@ -330,11 +334,11 @@ def test_stale_write_is_refused_and_names_the_change(desk_cli):
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (("ticket", "new", "-s", "  "), "subject must not be empty"),
+        (("ticket", "new", "-s", "  ", "--anonymous"), "subject must not be empty"),
         (("ticket", "new", "-s", "x", "-c", "nobody@example.com"), "no contact matches"),
-        (("ticket", "new", "-s", "x", "--priority", "P9"), "unknown priority"),
-        (("ticket", "new", "-s", "x", "--priority", "P1"), "needs a reason"),
-        (("ticket", "new", "-s", "x", "--impact", "huge"), "unknown impact"),
+        (("ticket", "new", "-s", "x", "--anonymous", "--priority", "P9"), "unknown priority"),
+        (("ticket", "new", "-s", "x", "--anonymous", "--priority", "P1"), "needs a reason"),
+        (("ticket", "new", "-s", "x", "--anonymous", "--impact", "huge"), "unknown impact"),
         (("ticket", "assign", "DT-000001", "--to", "ghost"), "no analyst with login 'ghost'"),
         (("ticket", "status", "DT-000001", "closed"), "only a resolved ticket can be closed"),
         (("ticket", "status", "DT-000001", "sleeping"), "unknown status"),

@@ -87,9 +87,17 @@ def test_the_customer_sees_the_public_story_in_plain_words(known: KnownDesk) -> 
 
 def test_a_reassignment_says_who_and_why_an_away_one_says_so(known: KnownDesk) -> None:
     ticket = known.ticket(AGENT)
-    known.as_(AGENT).write(assign, ref=ticket.id, to=AGENT2, reason="Bob sits next to you")
+    known.as_(AGENT).write(
+        assign,
+        ref=ticket.id,
+        to=AGENT2,
+        reason="Alice is swamped",
+        public_reason="Bob sits next to you",
+    )
     view = known.as_(AGENT).read(customer_view, ref=ticket.id)
+    # What the analyst chose to tell the customer; the reason stays internal.
     assert view.entries[-1].text == "Bob Agent is looking after your case (Bob sits next to you)"
+    assert "swamped" not in json.dumps(view.to_json())
 
 
 def test_a_case_of_internal_work_only_shows_just_its_opening(known: KnownDesk) -> None:

@@ -394,7 +394,13 @@ def test_who_manages_analysts_and_availability() -> None:
     assert may_manage_analysts(ADMIN) and may_manage_analysts(SYSTEM)
     assert not may_manage_analysts(SUPER) and not may_manage_analysts(AGENT)
     assert may_set_away(AGENT, AGENT.id or 0) and not may_set_away(AGENT, TECH.id or 0)
-    assert may_set_away(SUPER, TECH.id or 0)
+    # A supervisor: the analysts of their groups; an admin: anyone.
+    boss = Actor(
+        id=3, login="sam", name="Sam", role=Role.SUPERVISOR, level=2, group_ids=frozenset({20})
+    )
+    assert may_set_away(boss, TECH.id or 0, {20, 30})
+    assert not may_set_away(boss, TECH.id or 0, {10}) and not may_set_away(boss, TECH.id or 0)
+    assert may_set_away(ADMIN, TECH.id or 0)
     assert in_groups(AGENT, [10, 30]) and not in_groups(AGENT, [20]) and not in_groups(SUPER, [10])
 
 

@@ -23,11 +23,14 @@ def test_supervisor_hands_an_away_analysts_tickets_to_another(known: KnownDesk) 
     )
     assert [t.assignee for t in moved] == [AGENT2, AGENT2]
     for ticket in (first, second):
-        last = known.events(ticket.id)[-1]
+        note, last = known.events(ticket.id)[-2:]
         assert last.kind == "reassigned"
-        assert last.data["reason"] == "Alice is off sick today"
+        assert "reason" not in last.data and last.data["because"] == "away"
         assert last.data["from"] == AGENT and last.data["to"] == AGENT2
         assert last.visibility == "public"
+        # The supervisor's note is for colleagues: an internal line, never the customer's.
+        assert (note.kind, note.visibility) == ("note", "internal")
+        assert note.data["text"] == "Alice is off sick today"
 
 
 def test_hand_to_a_group_queue(known: KnownDesk) -> None:

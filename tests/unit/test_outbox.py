@@ -142,7 +142,8 @@ def test_an_escalation_tells_the_customer_in_words_meant_for_them(
     assert "vendor contract" not in mail.body  # the reason was written for colleagues
 
     events = known.events(ticket.id)
-    assert [e.kind for e in events] == ["created", "escalated", "notification_sent"]
+    assert [e.kind for e in events] == ["created", "note", "escalated", "notification_sent"]
+    assert events[1].visibility == "internal"  # the reason, for colleagues
     told = events[-1]
     assert told.visibility == "internal" and told.actor_id is None
     assert told.data["to"] == "carol.jones@acme.example"
@@ -213,7 +214,9 @@ def test_each_step_the_customer_must_know_sends_one_message(
     assert "Please send a photo of the error" in bodies[0]
     assert "We will call you back" in subjects[1] and "check the BIOS together" in bodies[1]
     assert "Tom Technician is now looking after your case" in subjects[2]
-    assert "Tom knows this model" in bodies[2]
+    # The reason for handing it on is internal; the customer reads the fixed words.
+    assert "Tom knows this model" not in bodies[2]
+    assert "A colleague is taking over" in bodies[2]
     assert "resolved" in subjects[3] and "Replaced the SSD." in bodies[3]
     assert all(f"[{format_ref(ticket.id)}]" in s for s in subjects)
     assert kinds_of_log(known, ticket.id).count("notification_sent") == 4

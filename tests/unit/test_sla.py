@@ -198,7 +198,11 @@ def test_a_p1_nobody_takes_goes_to_level_2_and_its_supervisor_is_told(
     assert row.level == 2 and row.assignee_id is None
     escalated, fired = _kinds(known, ticket.id, "escalated", "escalation_rule")
     assert escalated.actor_id is None
-    assert escalated.data["reason"].startswith("P1 unassigned for 10 minutes")
+    (why,) = [e for e in known.events(ticket.id) if e.ticket_version == escalated.ticket_version][
+        :1
+    ]
+    assert why.kind == "note" and why.visibility == "internal"
+    assert why.data["text"].startswith("P1 unassigned for 10 minutes")
     assert escalated.data["to_group"] == "Desktop Support"
     assert fired.data["told"] == [SUPERVISOR]
     with known.db.read() as session:

@@ -170,7 +170,7 @@ def test_a_ticket_can_be_given_to_someone_at_once(known: KnownDesk) -> None:
 
 
 def test_a_ticket_for_someone_away_goes_to_their_backup(known: KnownDesk) -> None:
-    known.as_(SUPERVISOR).write(set_away, login=TECH, backup=ENGINEER, reason="holiday")
+    known.as_(ADMIN).write(set_away, login=TECH, backup=ENGINEER, reason="holiday")
 
     ticket = known.ticket(AGENT, group=DESKTOP, assignee=TECH)
 
@@ -430,14 +430,16 @@ def test_handing_on_ones_own_ticket_needs_a_reason(known: KnownDesk) -> None:
 
     known.as_(AGENT).write(assign, ref=ticket.id, to=AGENT2, reason="end of shift")
 
-    (event,) = latest_change(known, ticket.id, "reassigned")
+    note, event = latest_change(known, ticket.id, "note", "reassigned")
     assert event.data == {
         "from": AGENT,
         "to": AGENT2,
-        "reason": "end of shift",
+        "because": "colleague",
         "status": "assigned",
     }
     assert event.visibility == "public" and event.actor_id == known.analyst_id(AGENT)
+    # The reason is for colleagues: an internal line of the same change.
+    assert (note.visibility, note.data) == ("internal", {"text": "end of shift", "about": "reason"})
 
 
 def test_an_agent_may_not_reassign_another_analysts_ticket(known: KnownDesk) -> None:
@@ -459,10 +461,11 @@ def test_a_supervisor_may_reassign_with_a_reason(known: KnownDesk) -> None:
     )
 
     assert moved.assignee == AGENT2
-    (event,) = latest_change(known, ticket.id, "reassigned")
+    note, event = latest_change(known, ticket.id, "note", "reassigned")
     assert event.actor_id == known.analyst_id(SUPERVISOR)
     assert (event.data["from"], event.data["to"]) == (AGENT, AGENT2)
-    assert event.data["reason"] == "Alice is overloaded"
+    assert "reason" not in event.data
+    assert (note.visibility, note.data["text"]) == ("internal", "Alice is overloaded")
 
 
 def test_giving_a_ticket_back_to_the_queue(known: KnownDesk) -> None:
@@ -477,7 +480,7 @@ def test_giving_a_ticket_back_to_the_queue(known: KnownDesk) -> None:
 
 
 def test_a_ticket_for_an_away_analyst_goes_to_their_backup_saying_why(known: KnownDesk) -> None:
-    known.as_(SUPERVISOR).write(set_away, login=TECH, backup=ENGINEER, reason="holiday")
+    known.as_(ADMIN).write(set_away, login=TECH, backup=ENGINEER, reason="holiday")
     ticket_id = queued(known, DESKTOP)
 
     given = known.as_(ADMIN).write(assign, ref=ticket_id, to=TECH)
@@ -515,7 +518,7 @@ def test_escalation_follows_the_path_and_lands_in_the_next_queue(known: KnownDes
     up = known.as_(AGENT).write(escalate, ref=ticket.id, level=2, reason="Needs a new disk")
 
     assert (up.group, up.level, up.assignee, up.status) == (DESKTOP, 2, None, "new")
-    (event,) = latest_change(known, ticket.id, "escalated")
+    note, event = latest_change(known, ticket.id, "note", "escalated")
     assert event.visibility == "public" and event.actor_id == known.analyst_id(AGENT)
     assert event.data == {
         "from_group": SERVICE_DESK,
@@ -524,8 +527,8 @@ def test_escalation_follows_the_path_and_lands_in_the_next_queue(known: KnownDes
         "to_level": 2,
         "from_assignee": AGENT,
         "status": "new",
-        "reason": "Needs a new disk",
     }
+    assert (note.visibility, note.data["text"]) == ("internal", "Needs a new disk")
 
     known.as_(TECH).write(assign, ref=ticket.id, to="me")
     higher = known.as_(TECH).write(escalate, ref=ticket.id, level=3, reason="Disk array fault")
@@ -551,7 +554,7 @@ def test_escalation_to_a_named_group(known: KnownDesk) -> None:
     up = known.as_(AGENT).write(escalate, ref=ticket.id, group="network", reason="Wi-Fi dead")
 
     assert (up.group, up.level) == ("Network", 2)
-    (event,) = latest_change(known, ticket.id, "escalated")
+    _note, event = latest_change(known, ticket.id, "note", "escalated")
     assert event.data["to_group"] == "Network"
 
 
@@ -942,6 +945,7 @@ def test_a_conflict_lists_every_unseen_change(known: KnownDesk) -> None:
 
     said = [(c.actor, c.what) for c in err.changes]  # type: ignore[attr-defined]
     assert said == [
-        (SUPERVISOR, f"handed it from {AGENT} to {AGENT2} (rebalancing)"),
+        (SUPERVISOR, "noted: rebalancing"),
+        (SUPERVISOR, f"handed it from {AGENT} to {AGENT2}"),
         (AGENT2, "set status assigned → in progress"),
     ]

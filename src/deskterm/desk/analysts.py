@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
+from sqlmodel import col
 
 from deskterm.db.engine import Database
 from deskterm.db.models import Analyst, AnalystGroup, SupportGroup, Ticket
@@ -115,11 +116,15 @@ def set_away(
     backup: str | None = None,
     reason: str | None = None,
 ) -> AnalystPublic:
-    """Mark an analyst away (themselves, or anyone for a supervisor), naming a backup."""
+    """Mark an analyst away (themselves; a supervisor the analysts of their groups; an admin
+    anyone), naming a backup."""
     analyst = analyst_by_login(session, login) if login else session.get(Analyst, actor.id)
     assert analyst is not None and analyst.id is not None
-    if not may_set_away(actor, analyst.id):
-        raise PermissionDenied(f"only a supervisor may mark {analyst.login} away")
+    if not may_set_away(actor, analyst.id, group_ids_of(session, analyst.id)):
+        raise PermissionDenied(
+            f"only a supervisor may mark {analyst.login} away (a supervisor of one of their "
+            "groups, or an admin)"
+        )
     backup_row = analyst_by_login(session, backup) if backup else None
     if backup_row is not None:
         if backup_row.id == analyst.id:
@@ -135,11 +140,22 @@ def set_away(
     return _public(session, [analyst])[0]
 
 
+def group_ids_of(session: Session, analyst_id: int) -> set[int]:
+    return set(
+        session.scalars(
+            select(col(AnalystGroup.group_id)).where(col(AnalystGroup.analyst_id) == analyst_id)
+        )
+    )
+
+
 def set_back(session: Session, actor: Actor, *, login: str | None = None) -> AnalystPublic:
     analyst = analyst_by_login(session, login) if login else session.get(Analyst, actor.id)
     assert analyst is not None and analyst.id is not None
-    if not may_set_away(actor, analyst.id):
-        raise PermissionDenied(f"only a supervisor may mark {analyst.login} back")
+    if not may_set_away(actor, analyst.id, group_ids_of(session, analyst.id)):
+        raise PermissionDenied(
+            f"only a supervisor may mark {analyst.login} back (a supervisor of one of their "
+            "groups, or an admin)"
+        )
     analyst.availability = Availability.AVAILABLE
     analyst.backup_id = None
     analyst.away_reason = None

@@ -9,18 +9,21 @@ may not move refuses the lot, and nothing changes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from deskterm.db.models import Analyst, Ticket
 from deskterm.desk import tickets
-from deskterm.desk.analysts import get_analyst, set_away
+from deskterm.desk.analysts import get_analyst, group_ids_of, list_analysts, set_away
 from deskterm.desk.lookups import analyst_by_login
 from deskterm.desk.schemas import AnalystPublic, Public, TicketPublic
 from deskterm.domain.enums import OPEN_STATUSES, Availability, EventKind
 from deskterm.domain.errors import InvalidInput, PermissionDenied
 from deskterm.domain.permissions import Actor, may_assign, may_set_away
 from deskterm.domain.refs import format_ref
+from deskterm.domain.text import optional_line
 from deskterm.domain.transitions import status_for_holder
 
 #: More open tickets than this is a supervisor's bulk handover, not an away message.
@@ -40,24 +43,59 @@ def go_away(
     backup: str | None = None,
     reason: str | None = None,
     handover: bool = False,
+    public_reason: str | None = None,
 ) -> AwayResult:
     """Mark ``login`` (default: the actor) away with a backup; with ``handover``, their open
     tickets go to the backup in the same transaction."""
     if handover and not backup:
         raise InvalidInput("handing tickets over needs a backup to hand them to", field="backup")
     analyst = set_away(session, actor, login=login, backup=backup, reason=reason)
-    moved = hand_to_backup(session, actor, login=analyst.login) if handover else []
+    moved = (
+        hand_to_backup(session, actor, login=analyst.login, public_reason=public_reason)
+        if handover
+        else []
+    )
     return AwayResult(analyst=get_analyst(session, actor, login=analyst.login), handed_over=moved)
 
 
+def propose_backup(session: Session, actor: Actor, *, login: str) -> str | None:
+    """Who would cover for ``login`` best (see ``best_backup``)."""
+    return best_backup(list_analysts(session, actor), login)
+
+
+def best_backup(people: Sequence[AnalystPublic], login: str) -> str | None:
+    """Their backup if they have one, else the available colleague of their groups holding
+    the fewest open tickets, else anyone available (None: nobody to propose). A proposal
+    the supervisor sees and may change, so the faces can preselect it."""
+    away = next((p for p in people if p.login == login), None)
+    if away is None:
+        return None
+    if away.backup:
+        return away.backup
+    free = [
+        p for p in people if p.login != login and p.active and p.availability != Availability.AWAY
+    ]
+    mates = [p for p in free if set(p.groups) & set(away.groups)]
+    # Supervisors and admins cover only when nobody else can: they are not the queue's.
+    best = min(
+        mates or free,
+        key=lambda p: (p.role in ("supervisor", "admin"), p.open_tickets, p.login),
+        default=None,
+    )
+    return best.login if best else None
+
+
 def hand_to_backup(
-    session: Session, actor: Actor, *, login: str | None = None
+    session: Session, actor: Actor, *, login: str | None = None, public_reason: str | None = None
 ) -> list[TicketPublic]:
-    """Give every open ticket of an away analyst to their backup, logged with reason ``away``."""
+    """Give every open ticket of an away analyst to their backup, logged with reason ``away``
+    (a fixed word: the away reason stays with the analyst, for colleagues); the customers
+    also read ``public_reason`` if given."""
+    told = optional_line(public_reason, field="public_reason", limit=300)
     away = analyst_by_login(session, login) if login else session.get(Analyst, actor.id)
     if away is None or away.id is None:
         raise InvalidInput("the system holds no tickets", field="login")
-    if not may_set_away(actor, away.id):
+    if not may_set_away(actor, away.id, group_ids_of(session, away.id)):
         raise PermissionDenied(f"only a supervisor hands over {away.login}'s tickets")
     if away.availability != Availability.AWAY:
         raise InvalidInput(f"{away.login} is not away: mark them away first", field="login")
@@ -100,6 +138,7 @@ def hand_to_backup(
             reason="away",
             requested=away.login,
             via="away",
+            public_reason=told,
             status=ticket.status,
         )
         change.save()

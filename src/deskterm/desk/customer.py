@@ -88,7 +88,7 @@ def _names(session: Session, events: Any, ticket: Ticket) -> dict[tuple[str, Any
     logins = {
         str(e.data[key])
         for e in events
-        for key in ("to", "from", "requested", "assignee")
+        for key in ("to", "from", "requested", "assignee", "away")
         if (e.data or {}).get(key)
     }
     rows = session.execute(
@@ -137,10 +137,12 @@ def _words(kind: str, data: dict[str, Any], names: dict[tuple[str, Any], str]) -
             if holder is None:
                 team = data.get("to_group") or data.get("to")
                 return f"Your case moved to our {team} team" if team else None
-            if data.get("reason") == "away":
-                away = _who(names, data.get("requested")) or "Your usual contact"
+            if data.get("reason") == "away" or data.get("away"):
+                who = data.get("away") or data.get("requested")
+                away = _who(names, who) or "Your usual contact"
                 return f"{holder} is looking after your case ({away} is away)"
-            why = f" ({data['reason']})" if data.get("reason") else ""
+            # The reason typed for colleagues is an internal line of the log, not this one.
+            why = f" ({data['public_reason']})" if data.get("public_reason") else ""
             return f"{holder} is looking after your case{why}"
         case EventKind.ESCALATED:
             level = int(data.get("to_level") or 2)

@@ -14,12 +14,13 @@ from sqlalchemy.orm import Session
 from deskterm.db.models import Analyst, SupportGroup
 from deskterm.desk import tickets
 from deskterm.desk.lookups import analyst_by_login, group_by_name
+from deskterm.desk.outbox import Because
 from deskterm.desk.schemas import TicketPublic
-from deskterm.domain.enums import EventKind
+from deskterm.domain.enums import Availability, EventKind
 from deskterm.domain.errors import InvalidInput, PermissionDenied
 from deskterm.domain.permissions import Actor, may_hand_over
 from deskterm.domain.refs import format_ref
-from deskterm.domain.text import required_line
+from deskterm.domain.text import optional_line, required_line
 from deskterm.domain.transitions import status_for_holder
 
 MAX_TICKETS = 1000
@@ -33,12 +34,17 @@ def hand_over(
     note: str,
     to: str | None = None,
     group: str | None = None,
+    public_reason: str | None = None,
 ) -> list[TicketPublic]:
     """Give each ticket (id → the version the supervisor saw) to analyst ``to``, or to the
-    queue of ``group``, or both; ``note`` goes into every ticket's log as the reason."""
+    queue of ``group``, or both. ``note`` goes into every ticket's log as an internal line,
+    for colleagues: the customer is told who has the case now and why in fixed words
+    (``outbox.Because``: their analyst is away, the team that handles it, a colleague), and
+    ``public_reason`` only when the supervisor chose to tell them something."""
     if not actor.is_supervisor:
         raise PermissionDenied("only a supervisor hands tickets over in bulk")
     why = required_line(note, field="note", limit=300)
+    told = optional_line(public_reason, field="public_reason", limit=300)
     if not versions:
         raise InvalidInput("select at least one ticket to hand over", field="tickets")
     if len(versions) > MAX_TICKETS:
@@ -59,7 +65,8 @@ def hand_over(
                 f"{format_ref(ticket_id)} is in {tickets._group_name(session, ticket.group_id)}, "
                 "not one of your groups: only its supervisor or an admin hands it over"
             )
-        previous = tickets._login(session, ticket.assignee_id)
+        holder = session.get(Analyst, ticket.assignee_id) if ticket.assignee_id else None
+        previous = holder.login if holder else None
         previous_group = tickets._group_name(session, ticket.group_id)
         same_holder = target is not None and ticket.assignee_id == target.id
         same_group = target_group is None or ticket.group_id == target_group.id
@@ -69,6 +76,7 @@ def hand_over(
                 field="to",
             )
         change = tickets._Change(session, actor, ticket)
+        tickets._log_internal_reason(change, why)
         if target_group is not None:
             ticket.group_id = target_group.id
             ticket.level = target_group.level
@@ -82,7 +90,9 @@ def hand_over(
             "to_level": target_group.level if target_group else None,
             # "to" names the group when nobody holds it now; the replay must not read a login.
             "unassigned": True if target is None else None,
-            "reason": why,
+            "because": _because(holder, not same_group, target is None),
+            "away": previous if holder and holder.availability == Availability.AWAY else None,
+            "public_reason": told,
             "via": "handover",
             "status": ticket.status,
         }
@@ -90,3 +100,12 @@ def hand_over(
         change.save()
         moved.append(tickets._summary(session, ticket))
     return moved
+
+
+def _because(holder: Analyst | None, new_group: bool, to_queue: bool) -> str:
+    """The fixed "why" the customer reads; never the supervisor's note."""
+    if holder is not None and holder.availability == Availability.AWAY:
+        return Because.AWAY.value
+    if new_group or to_queue:
+        return Because.TEAM.value
+    return Because.COLLEAGUE.value

@@ -79,6 +79,17 @@ class Notice(StrEnum):
     CALLBACK = "callback"
 
 
+class Because(StrEnum):
+    """Why a case changed hands, in the fixed words the customer reads (the templates say
+    them). What the analyst typed as the reason is for colleagues and never reaches the
+    customer; what they chose to tell the customer travels as ``public_reason``."""
+
+    AWAY = "away"  # "<analyst> is away at the moment, so <holder> is covering"
+    SPECIALIST = "specialist"  # "a specialist team is taking over"
+    TEAM = "team"  # "your case was moved to the team that handles it"
+    COLLEAGUE = "colleague"  # "a colleague is taking over so that your case keeps moving"
+
+
 class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENDING = "sending"
@@ -153,6 +164,7 @@ def queue_for_change(
             "status": status,
             "channel": channel,
             "reason": None,
+            "because": None,
             "away": None,
             "resolution": None,
             "callback_at": None,
@@ -202,20 +214,23 @@ def _notice_for(event: TicketEvent, channel: str) -> Notice | None:
 
 
 def _details(session: Session, notice: Notice, event: TicketEvent) -> dict[str, Any]:
-    """The parts of the event the customer may read. An escalation's reason is written for
-    colleagues, so only its ``public_reason`` is passed on; the template says the rest."""
+    """The parts of the event the customer may read. A reason typed for a handover,
+    reassignment or escalation is internal: only its ``public_reason`` (what the analyst
+    chose to tell the customer) and the fixed ``because`` are passed on; the template says
+    the rest in plain words."""
     data = event.data or {}
     match notice:
         case Notice.ASSIGNED:
-            if data.get("reason") == "away" and data.get("requested"):
-                name = session.scalar(
-                    select(Analyst.name).where(Analyst.login == data["requested"])
-                )
-                return {"away": name or data["requested"]}
-            # Handing a case on needs a reason precisely because the customer is told it.
-            return {"reason": data.get("reason")}
+            told = {"reason": data.get("public_reason"), "because": _because(data)}
+            away = data.get("away") or (
+                data.get("requested") if data.get("reason") == Because.AWAY else None
+            )
+            if away:
+                name = session.scalar(select(Analyst.name).where(Analyst.login == away))
+                told.update(away=name or away, because=Because.AWAY.value)
+            return told
         case Notice.ESCALATED:
-            return {"reason": data.get("public_reason")}
+            return {"reason": data.get("public_reason"), "because": Because.SPECIALIST.value}
         case Notice.WAITING:
             return {"reason": data.get("reason")}
         case Notice.RESOLVED:
@@ -223,6 +238,51 @@ def _details(session: Session, notice: Notice, event: TicketEvent) -> dict[str, 
         case Notice.CALLBACK:
             return {"callback_at": data.get("due_at"), "reason": data.get("reason")}
     return {}
+
+
+def _because(data: dict[str, Any]) -> str | None:
+    """The event's fixed "why"; anything else in it is not the customer's to read."""
+    try:
+        return Because(str(data.get("because") or "")).value
+    except ValueError:
+        return None
+
+
+def preview(
+    notice: str,
+    *,
+    holder: str | None,
+    group: str | None,
+    because: str | None,
+    told: str | None,
+    away: str | None = None,
+    ref: str = "DT-…",
+    subject: str = "…",
+    name: str = "",
+    level: int = 2,
+    language: str | None = None,
+) -> str:
+    """The body of the message a customer would get for a handover, a reassignment or an
+    escalation, for a dialog to show before it is saved."""
+    context = {
+        "ref": ref,
+        "subject": subject,
+        "name": name,
+        "holder": holder,
+        "group": group,
+        "level": level,
+        "status": "",
+        "channel": "email",
+        "reason": told or None,
+        "because": because,
+        "away": away,
+        "resolution": None,
+        "callback_at": None,
+    }
+    try:
+        return render_notice(notice, language, context).body
+    except TemplateProblem as exc:
+        return f"(no preview: {exc})"
 
 
 def sms_number(mobile: str) -> str:

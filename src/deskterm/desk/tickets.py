@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Select, Table, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import col
 
 from deskterm import defaults
 from deskterm.db.models import (
@@ -897,12 +898,18 @@ def assign(
     ref: str | int,
     to: str | None,
     reason: str | None = None,
+    public_reason: str | None = None,
     expected_version: int | None = None,
 ) -> TicketPublic:
-    """Give the ticket to an analyst (``me`` for oneself, ``none`` back to its group's queue)."""
+    """Give the ticket to an analyst (``me`` for oneself, ``none`` back to its group's queue).
+
+    ``reason`` is for colleagues: an internal line of the log, never in the customer's
+    message, which says who has the case now and why in fixed words (``outbox.Because``),
+    plus ``public_reason`` when the analyst chose to tell the customer something."""
     ticket = _load(session, ref, expected_version)
     _ensure_open(ticket, "assigned")
     why = optional_line(reason, field="reason")
+    told = optional_line(public_reason, field="public_reason", limit=300)
     wanted = (to or "none").strip().lower()
     if wanted == "none":
         target: Analyst | None = None
@@ -929,15 +936,17 @@ def assign(
         )
     if ticket.assignee_id is not None and ticket.assignee_id != actor.id and not why:
         raise InvalidInput(
-            "taking a ticket from someone else needs a reason (the customer is told why)",
+            "taking a ticket from someone else needs a reason (for colleagues, in its log)",
             field="reason",
         )
     if ticket.assignee_id is not None and target is not None and not why:
         raise InvalidInput(
-            "handing a ticket on needs a reason (the customer is told why)", field="reason"
+            "handing a ticket on needs a reason (for colleagues, in its log)", field="reason"
         )
-    previous = _login(session, ticket.assignee_id)
+    previous_row = session.get(Analyst, ticket.assignee_id) if ticket.assignee_id else None
+    previous = previous_row.login if previous_row else None
     change = _Change(session, actor, ticket)
+    _log_internal_reason(change, why)
     _set_holder(change, target)
     redirected = requested is not None and target is not None and requested.id != target.id
     kind = (
@@ -947,16 +956,39 @@ def assign(
         if previous is None
         else EventKind.REASSIGNED
     )
+    holder_away = previous_row is not None and previous_row.availability == Availability.AWAY
     change.log(
         kind,
         **{"from": previous},
         to=target.login if target else None,
-        reason=why or ("away" if redirected else None),
+        # "away" is a fixed word, never what was typed: the typed reason is the note above.
+        reason="away" if redirected else None,
         requested=requested.login if redirected and requested else None,
+        because=_because_moved(previous, holder_away) if target and not redirected else None,
+        away=previous if holder_away and not redirected else None,
+        public_reason=told,
         status=ticket.status,
     )
     change.save()
     return _summary(session, ticket)
+
+
+def _because_moved(previous: str | None, holder_away: bool) -> str | None:
+    """The fixed words the customer reads for a change of holder (``outbox.Because``); a
+    ticket redirected to an away analyst's backup says so with ``reason="away"``."""
+    if holder_away:
+        return outbox.Because.AWAY.value
+    if previous is not None:
+        return outbox.Because.COLLEAGUE.value
+    return None
+
+
+def _log_internal_reason(change: _Change, why: str | None) -> None:
+    """What an analyst typed as the reason for moving a case: an internal line of the log,
+    for colleagues. The customer's message and the customer's view of the case never read
+    it (they read the fixed ``because`` and what the analyst chose to tell them)."""
+    if why:
+        change.log(EventKind.NOTE, visible=False, text=why, about="reason")
 
 
 def _set_holder(change: _Change, target: Analyst | None) -> None:
@@ -979,8 +1011,9 @@ def escalate(
     """Send the ticket up: to a named group, or along the escalation path to a level.
 
     It lands unassigned in the target group's queue; the reason is required, because whoever
-    picks it up must not have to ask the customer again. The reason is for colleagues; the
-    customer is told ``public_reason`` if one is given, else plain words about the new team.
+    picks it up must not have to ask the customer again. The reason is for colleagues (an
+    internal line of the log); the customer is told plain words about the new team, and
+    ``public_reason`` only if the analyst chose to tell them something.
     """
     why = required_line(reason, field="reason", limit=300)
     told = optional_line(public_reason, field="public_reason", limit=300)
@@ -1016,9 +1049,13 @@ def escalate(
     ticket.group_id = target.id
     ticket.level = target.level
     ticket.assignee_id = None
-    # Unassigned in the target group means "new" there, whatever it was waiting for: a
-    # waiting status would keep it out of that group's "pull next" for good.
-    ticket.status = Status.NEW
+    # Unassigned in the target group is "new" there, so that group's "pull next" finds it;
+    # but a ticket waiting on its customer still waits on them (its SLA clock stays paused
+    # and the new group sees it under "waiting"): the customer's reply puts it in the queue
+    # as "new" (``mail``), as for any unassigned waiting ticket.
+    if ticket.status != Status.WAITING_CUSTOMER:
+        ticket.status = Status.NEW
+    _log_internal_reason(change, why)
     change.log(
         EventKind.ESCALATED,
         from_group=current.name if current else None,
@@ -1027,11 +1064,42 @@ def escalate(
         to_level=target.level,
         from_assignee=previous_holder,
         status=ticket.status,
-        reason=why,
         public_reason=told,
     )
+    _move_callbacks(change, previous_holder, target.name)
     change.save()
     return _summary(session, ticket)
+
+
+def _move_callbacks(change: _Change, holder: str | None, group: str) -> None:
+    """The callbacks promised on a ticket that leaves its holder go with the ticket.
+
+    The customer was told we would call them back: cancelling would break that promise,
+    and leaving them with the old holder reminds someone who no longer has the case. So they
+    stay pending on the ticket, no longer tied to who promised them (the log keeps that), and
+    remind whoever holds the ticket next; until then its new group sees them under
+    "callbacks". One internal line says so."""
+    ticket = change.ticket
+    pending = change.session.scalars(
+        select(Callback)
+        .where(
+            col(Callback.ticket_id) == ticket.id,
+            col(Callback.done_at).is_(None),
+            col(Callback.scheduled_by_id).is_not(None),
+        )
+        .order_by(col(Callback.due_at), col(Callback.id))
+    ).all()
+    for callback in pending:
+        callback.scheduled_by_id = None
+    if pending:
+        when = ", ".join(c.due_at.strftime("%Y-%m-%d %H:%M UTC") for c in pending)
+        change.log(
+            EventKind.NOTE,
+            visible=False,
+            text=f"Callback due {when} (promised to the customer) moves with the ticket to "
+            f"{group}" + (f"; {holder} is no longer reminded" if holder else ""),
+            about="callbacks",
+        )
 
 
 def _along_path(session: Session, start: SupportGroup | None, level: int) -> SupportGroup:

@@ -127,8 +127,12 @@ def may_see_keys(actor: Actor, analyst_id: int) -> bool:
     return actor.is_supervisor or actor.id == analyst_id
 
 
-def may_set_away(actor: Actor, analyst_id: int) -> bool:
-    return actor.id == analyst_id or actor.is_supervisor
+def may_set_away(actor: Actor, analyst_id: int, analyst_groups: Collection[int] = ()) -> bool:
+    """Mark an analyst away or back: oneself; a supervisor the analysts who share one of
+    their groups; an admin anyone. An analyst in no group is the admins' (fails closed)."""
+    if actor.is_admin or actor.id == analyst_id:
+        return True
+    return actor.role == Role.SUPERVISOR and in_groups(actor, analyst_groups)
 
 
 def in_groups(actor: Actor, group_ids: Collection[int]) -> bool:

@@ -28,6 +28,8 @@ from deskterm.domain.errors import InvalidInput
 from deskterm.domain.transitions import ALLOWED
 from deskterm.tui.format import clock_face, literal, local, parse_duration, plain
 from deskterm.tui.modals.base import FieldError, FormModal, label
+from deskterm.tui.widgets.jump import JumpTable
+from deskterm.tui.widgets.tell import TellCustomer
 
 if TYPE_CHECKING:
     from deskterm.desk.callbacks import CallbackProposal
@@ -384,7 +386,9 @@ class LinkModal(TicketModal):
 
 
 class AssignModal(TicketModal):
-    """Reassign to an analyst, seeing who is available and how much each one holds."""
+    """Reassign to an analyst, seeing who is available and how much each one holds; typing
+    letters jumps to an analyst. The reason is internal; the customer is told who has it
+    now and why in fixed words, plus what the analyst chooses to tell them."""
 
     TITLE_TEXT = "Reassign"
 
@@ -395,19 +399,19 @@ class AssignModal(TicketModal):
     def fields(self) -> ComposeResult:
         holder = self.ticket.assignee or "nobody"
         yield Static(literal(f"Now with {holder} in {self.ticket.group or 'no group'}"))
-        yield DataTable(id="to", cursor_type="row", zebra_stripes=True)
+        yield Static(Text("Type a name or login to jump to it", style="dim"))
+        yield JumpTable(id="to", cursor_type="row", zebra_stripes=True)
         yield FieldError("to")
-        yield label("Reason")
+        yield label("Reason (internal, for colleagues)")
         yield Input(
-            placeholder="the customer is told who has it now, and why",
-            id="reason",
-            compact=True,
+            placeholder="why it moves: stays in the ticket's log", id="reason", compact=True
         )
         yield FieldError("reason")
+        yield TellCustomer("assigned", self.preview_context, id="tell-customer")
 
     def on_mount(self) -> None:
         super().on_mount()
-        table = self.query_one("#to", DataTable)
+        table = self.query_one("#to", JumpTable)
         table.add_column("Login", key="login")
         table.add_column("Name", key="name")
         table.add_column("Here", key="here")
@@ -425,8 +429,10 @@ class AssignModal(TicketModal):
         self.app.call_from_thread(self.show_analysts, analysts)
 
     def show_analysts(self, analysts: list[AnalystPublic]) -> None:
+        from deskterm.tui.widgets.jump import words_of
+
         self.analysts = analysts
-        table = self.query_one("#to", DataTable)
+        table = self.query_one("#to", JumpTable)
         table.loading = False
         table.focus()
         for analyst in analysts:
@@ -443,23 +449,53 @@ class AssignModal(TicketModal):
                 Text(str(analyst.open_tickets), justify="right"),
                 literal(", ".join(analyst.groups)),
                 key=analyst.login,
+                jump=words_of(analyst.name, analyst.login),
             )
 
     @on(DataTable.RowSelected, "#to")
     def to_reason(self) -> None:
         self.query_one("#reason").focus()
 
+    @on(DataTable.RowHighlighted, "#to")
+    def chosen(self) -> None:
+        self.query_one(TellCustomer).refresh_preview()
+
+    def chosen_login(self) -> str | None:
+        table = self.query_one("#to", JumpTable)
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    def preview_context(self) -> dict[str, Any]:
+        people = {a.login: a for a in self.analysts}
+        target = people.get(self.chosen_login() or "")
+        holder = people.get(self.ticket.assignee or "")
+        away = None
+        if target is not None and target.availability == Availability.AWAY and target.backup:
+            away, target = target, people.get(target.backup, target)
+        elif holder is not None and holder.availability == Availability.AWAY:
+            away = holder
+        return {
+            "holder": target.name if target else None,
+            "group": self.ticket.group,
+            "because": "away" if away else "colleague" if holder else None,
+            "away": away.name if away else None,
+            "ref": self.ticket.ref,
+            "subject": self.ticket.subject,
+            "name": self.ticket.contact or "",
+        }
+
     def request(self) -> tuple[Callable[..., Any], dict[str, Any]]:
         from deskterm.desk.tickets import assign
 
-        table = self.query_one("#to", DataTable)
-        if not table.row_count:
+        login = self.chosen_login()
+        if login is None:
             raise InvalidInput("no analyst to choose", field="to")
-        login = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         return assign, {
             **self.base(),
             "to": login,
             "reason": self.query_one("#reason", Input).value or None,
+            "public_reason": self.query_one(TellCustomer).told,
         }
 
 
@@ -474,6 +510,8 @@ class EscalateModal(TicketModal):
     def __init__(self, ticket: TicketDetail) -> None:
         super().__init__(ticket)
         self.targets: dict[str, dict[str, Any]] = {}
+        #: What the customer's preview needs of each target, beside its desk arguments.
+        self.shown: dict[str, dict[str, Any]] = {}
 
     def fields(self) -> ComposeResult:
         yield Static(
@@ -481,13 +519,46 @@ class EscalateModal(TicketModal):
         )
         yield OptionList(id="target")
         yield FieldError("target")
-        yield label("Reason (required)")
+        yield label("Reason (required; internal, for colleagues)")
         yield Input(
             placeholder="what is needed, so nobody asks the customer again",
             id="reason",
             compact=True,
         )
         yield FieldError("reason")
+        yield TellCustomer("escalated", self.preview_context, id="tell-customer")
+
+    def preview_context(self) -> dict[str, Any]:
+        target = self.target()
+        common = {"ref": self.ticket.ref, "subject": self.ticket.subject}
+        common["name"] = self.ticket.contact or ""
+        if "to" in target:
+            return {
+                **common,
+                "notice": "assigned",
+                "holder": target.get("name"),
+                "group": self.ticket.group,
+                "because": "specialist",
+            }
+        level = int(target.get("level") or target.get("group_level") or self.ticket.level + 1)
+        return {
+            **common,
+            "holder": None,
+            "group": target.get("group") or f"level-{level}",
+            "because": "specialist",
+            "level": level,
+        }
+
+    def target(self) -> dict[str, Any]:
+        options = self.query_one("#target", OptionList)
+        if options.highlighted is None:
+            return {}
+        key = options.get_option_at_index(options.highlighted).id or ""
+        return {**self.targets.get(key, {}), **self.shown.get(key, {})}
+
+    @on(OptionList.OptionHighlighted, "#target")
+    def chosen(self) -> None:
+        self.query_one(TellCustomer).refresh_preview()
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -518,11 +589,13 @@ class EscalateModal(TicketModal):
             if group.level >= level and group.name != self.ticket.group:
                 key = f"group-{group.id}"
                 self.targets[key] = {"group": group.name}
+                self.shown[key] = {"group_level": group.level}
                 options.add_option(Option(literal(f"Group: {group.name} (L{group.level})"), key))
         for analyst in analysts:
             if analyst.role in ("supervisor", "admin") and analyst.login != self.ticket.assignee:
                 key = f"sup-{analyst.id}"
                 self.targets[key] = {"to": analyst.login}
+                self.shown[key] = {"name": analyst.name}
                 here = "away" if analyst.availability == Availability.AWAY else "here"
                 text = f"Supervisor: {analyst.name} ({analyst.login}, {here})"
                 options.add_option(Option(literal(text), key))
@@ -543,12 +616,18 @@ class EscalateModal(TicketModal):
         key = options.get_option_at_index(options.highlighted).id or ""
         target = self.targets[key]
         reason = self.query_one("#reason", Input).value
+        told = self.query_one(TellCustomer).told
         if "to" in target:
             # A supervisor takes it personally; the reason is the escalation's why.
             if not reason.strip():
                 raise InvalidInput("say why it is escalated", field="reason")
-            return assign, {**self.base(), "to": target["to"], "reason": reason}
-        return escalate, {**self.base(), **target, "reason": reason}
+            return assign, {
+                **self.base(),
+                "to": target["to"],
+                "reason": reason,
+                "public_reason": told,
+            }
+        return escalate, {**self.base(), **target, "reason": reason, "public_reason": told}
 
 
 # --------------------------------------------------------------------------- priority

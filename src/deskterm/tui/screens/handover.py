@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Select, SelectionList, Static
+from textual.widgets import DataTable, Input, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
 from textual.worker import Worker, WorkerState
 
@@ -20,6 +20,9 @@ from deskterm.domain.errors import ConflictError, DeskError
 from deskterm.tui.format import clip, literal, priority_text, status_label
 from deskterm.tui.modals.base import FieldError
 from deskterm.tui.widgets.bar import DeskBar
+from deskterm.tui.widgets.footer import KeyFooter
+from deskterm.tui.widgets.jump import JumpSelect, JumpTable, words_of
+from deskterm.tui.widgets.tell import TellCustomer
 
 if TYPE_CHECKING:
     from deskterm.desk.schemas import AnalystPublic, GroupPublic, TicketPublic
@@ -32,6 +35,13 @@ class HandoverScreen(Screen[None]):
         Binding("a", "select_all", "Tick all", id="select-all"),
         Binding("n", "select_none", "Tick none", id="select-none"),
         Binding("escape", "back", "Back", id="back"),
+        Binding(
+            "ctrl+w",
+            "mark_away",
+            "Mark away",
+            tooltip="Mark the highlighted analyst away with a backup (or back)",
+            id="mark-away",
+        ),
     ]
 
     def __init__(self) -> None:
@@ -45,26 +55,27 @@ class HandoverScreen(Screen[None]):
         yield DeskBar("Handover", id="bar")
         with Horizontal(id="handover-body"):
             with Vertical(id="people"):
-                yield Static("Analysts · enter to their tickets", classes="section")
-                yield DataTable(id="analysts", cursor_type="row", zebra_stripes=True)
+                yield Static("Analysts · type to jump · enter to the note", classes="section")
+                yield JumpTable(id="analysts", cursor_type="row", zebra_stripes=True)
             with Vertical(id="their-tickets"):
                 yield Static("Open tickets · space ticks", id="tickets-title", classes="section")
                 yield SelectionList[int](id="tickets")
         with Vertical(id="handover-form"):
             with Horizontal(classes="row"):
                 yield Static("Give to")
-                yield Select([], id="to", prompt="(choose an analyst or a group)", compact=True)
+                yield JumpSelect([], id="to", prompt="(choose an analyst or a group)", compact=True)
             yield FieldError("to")
             with Horizontal(classes="row"):
                 yield Static("Note")
                 yield Input(
-                    placeholder="Why they move (goes into each ticket's log)",
+                    placeholder="Why they move (internal: each ticket's log, for colleagues)",
                     id="note",
                     compact=True,
                 )
             yield FieldError("note")
+            yield TellCustomer("assigned", self.preview_context, id="tell-customer")
             yield FieldError("tickets")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one("#analysts", DataTable)
@@ -92,8 +103,12 @@ class HandoverScreen(Screen[None]):
 
     def show_people(self, analysts: list[AnalystPublic], groups: list[GroupPublic]) -> None:
         self.analysts = analysts
-        table = self.query_one("#analysts", DataTable)
-        kept = self.source
+        table = self.query_one("#analysts", JumpTable)
+        # The first time, the cursor starts on the first analyst away with work to hand over.
+        kept = self.source or next(
+            (a.login for a in analysts if a.availability == Availability.AWAY and a.open_tickets),
+            None,
+        )
         table.clear()
         for analyst in analysts:
             away = analyst.availability == Availability.AWAY
@@ -102,17 +117,22 @@ class HandoverScreen(Screen[None]):
                 Text("away", style="bold reverse") if away else Text("yes"),
                 Text(str(analyst.open_tickets), justify="right"),
                 key=analyst.login,
+                jump=words_of(analyst.name, analyst.login),
             )
         if kept is not None and any(a.login == kept for a in analysts):
             table.move_cursor(row=table.get_row_index(kept), animate=False)
-        targets = self.query_one("#to", Select)
+        targets = self.query_one("#to", JumpSelect)
         current = targets.value
         targets.set_options(
             [(literal(self.describe(a)), f"analyst:{a.login}") for a in analysts]
             + [(literal(f"Group queue: {g.name} (L{g.level})"), f"group:{g.name}") for g in groups]
         )
+        targets.jump_words = {f"analyst:{a.login}": words_of(a.name, a.login) for a in analysts}
+        targets.jump_words.update({f"group:{g.name}": words_of(g.name) for g in groups})
         if isinstance(current, str):
             targets.value = current
+        elif self.source:
+            self.propose_target(self.source)
 
     @staticmethod
     def describe(analyst: AnalystPublic) -> str:
@@ -124,11 +144,57 @@ class HandoverScreen(Screen[None]):
         login = event.row_key.value
         if login and login != self.source:
             self.source = login
+            self.propose_target(login)
             self.load_tickets(login)
 
+    def propose_target(self, login: str) -> None:
+        """Propose "Give to": their backup, or the colleague who would cover best."""
+        from deskterm.desk.away import best_backup
+
+        proposed = best_backup(self.analysts, login)
+        targets = self.query_one("#to", JumpSelect)
+        if proposed is not None and f"analyst:{proposed}" in targets.jump_words:
+            targets.value = f"analyst:{proposed}"
+        else:
+            targets.clear()
+
     @on(DataTable.RowSelected, "#analysts")
-    def to_tickets(self) -> None:
-        self.query_one("#tickets").focus()
+    def to_note(self) -> None:
+        # Every ticket is ticked and "Give to" proposed: what is left to do is the note.
+        # (tab goes to the tickets, to untick some.)
+        chosen = isinstance(self.query_one("#to", Select).value, str)
+        self.query_one("#note" if chosen else "#to").focus()
+
+    @on(Select.Changed, "#to")
+    def target_changed(self) -> None:
+        self.query_one(TellCustomer).refresh_preview()
+
+    def preview_context(self) -> dict[str, Any]:
+        people = {a.login: a for a in self.analysts}
+        target = self.query_one("#to", Select).value
+        kind, _, name = target.partition(":") if isinstance(target, str) else ("", "", "")
+        holder = people.get(name) if kind == "analyst" else None
+        source = people.get(self.source or "")
+        away = source if source and source.availability == Availability.AWAY else None
+        return {
+            "holder": holder.name if holder else None,
+            "group": name if kind == "group" else None,
+            "because": "away" if away else "team" if kind == "group" else "colleague",
+            "away": away.name if away else None,
+        }
+
+    def action_mark_away(self) -> None:
+        from deskterm.tui.modals.away import AwayModal
+
+        if self.source:
+            self.app.push_screen(AwayModal(self.source), self.marked)
+
+    def marked(self, result: Any) -> None:
+        if result is None:
+            return
+        self.load_people()
+        if self.source:
+            self.load_tickets(self.source)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="tickets")
     def load_tickets(self, login: str) -> None:
@@ -168,7 +234,11 @@ class HandoverScreen(Screen[None]):
         target = self.query_one("#to", Select).value
         note = self.query_one("#note", Input).value
         self.clear_errors()
-        kwargs: dict[str, Any] = {"versions": {i: self.versions[i] for i in chosen}, "note": note}
+        kwargs: dict[str, Any] = {
+            "versions": {i: self.versions[i] for i in chosen},
+            "note": note,
+            "public_reason": self.query_one(TellCustomer).told,
+        }
         if isinstance(target, str):
             kind, _, name = target.partition(":")
             kwargs["to" if kind == "analyst" else "group"] = name
