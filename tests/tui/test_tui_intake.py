@@ -126,7 +126,8 @@ async def test_the_draft_survives_a_quit(make_app, seeded) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await start_call(pilot, "carol")
         await type_text(pilot, "Half-typed problem")
-        await pilot.press("ctrl+q")
+        # Asked whether to quit mid-call; the draft is kept either way.
+        await pilot.press("ctrl+q", "y")
     again = make_app(AGENT)
     async with again.run_test(size=(80, 24)) as pilot:
         await opened(pilot)

@@ -72,8 +72,12 @@ async def test_escalate_with_a_reason(make_app, seeded) -> None:
         assert screen.ticket.group == DESKTOP
     ticket = stored(seeded, "laptop")
     assert (ticket.group, ticket.level, ticket.assignee) == (DESKTOP, 2, None)
-    assert ticket.events[-1].kind == "escalated"
-    assert ticket.events[-1].data["reason"] == "needs a new SSD fitted"
+    (escalated,) = [e for e in ticket.events if e.kind == "escalated"]
+    # The reason is for colleagues: an internal line of the same change, not the escalation.
+    assert "reason" not in escalated.data
+    why = [e for e in ticket.events if e.ticket_version == escalated.ticket_version]
+    notes = [(e.visibility, e.data.get("text")) for e in why if e.kind == "note"]
+    assert ("internal", "needs a new SSD fitted") in notes
 
 
 async def test_escalation_without_a_reason_is_refused_beside_the_field(make_app, seeded) -> None:
@@ -146,7 +150,8 @@ async def test_reassign_shows_availability_and_workload(make_app, seeded) -> Non
         await saved(pilot, screen)
     ticket = stored(seeded, "laptop")
     assert ticket.assignee == AGENT2
-    assert ticket.events[-1].data["reason"] == "going home early"
+    notes = [e for e in ticket.events if e.kind == "note" and e.visibility == "internal"]
+    assert notes[-1].data["text"] == "going home early"
 
 
 async def test_a_stale_write_says_who_changed_what_and_keeps_the_text(make_app, seeded) -> None:

@@ -2,6 +2,9 @@
 
 The first ticket carries the call (its duration is logged there); every other ticket of the
 call is linked to it as split from the same call, so whoever opens any of them sees the rest.
+A problem the caller raises after the call was saved ("another problem from this call") is
+linked to that same first ticket, and its ticket logs the time the call ran on since the last
+save: the durations logged on a call's tickets add up to the whole call.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ class Problem(Public):
     asset_id: int | None = None
     impact: str = Impact.MEDIUM.value
     urgency: str = Urgency.MEDIUM.value
+    #: The knowledge-base article that solved it (id or key), linked to its ticket ("solved
+    #: with") in the same transaction.
+    article: int | str | None = None
 
 
 def record_call(
@@ -44,6 +50,56 @@ def record_call(
     A refusal names the problem: ``InvalidInput.field`` is ``"<n>.<field>"`` with ``n``
     counted from 1, so a form can show the message beside the right input.
     """
+    return _open_problems(
+        session,
+        actor,
+        problems=problems,
+        contact_id=contact_id,
+        call_seconds=call_seconds,
+        channel=channel,
+        call_ref=None,
+    )
+
+
+def add_to_call(
+    session: Session,
+    actor: Actor,
+    *,
+    call: str | int,
+    problems: Sequence[Problem],
+    call_seconds: int | None = None,
+) -> list[TicketDetail]:
+    """Another problem from a call already saved: the caller of ``call`` (the call's first
+    ticket), each ticket linked to it as split from the same call.
+
+    ``call_seconds``: how long the call ran on since it was last saved; logged on the first
+    new ticket, so the call's tickets together log the whole call. The CLI does the same with
+    ``ticket new --split-from REF --contact '#ID' --call-seconds N``.
+    """
+    first = get_ticket(session, actor, ref=call)
+    return _open_problems(
+        session,
+        actor,
+        problems=problems,
+        contact_id=first.contact_id,
+        call_seconds=call_seconds,
+        channel=first.channel,
+        call_ref=first.ref,
+    )
+
+
+def _open_problems(
+    session: Session,
+    actor: Actor,
+    *,
+    problems: Sequence[Problem],
+    contact_id: int | None,
+    call_seconds: int | None,
+    channel: str,
+    call_ref: str | None,
+) -> list[TicketDetail]:
+    from deskterm.desk.kb import link_article
+
     if not problems:
         raise InvalidInput("a call needs at least one problem", field="1.subject")
     if len(problems) > MAX_PROBLEMS:
@@ -63,7 +119,7 @@ def record_call(
                 urgency=problem.urgency,
                 channel=channel,
                 call_seconds=call_seconds if number == 1 else None,
-                split_from=created[0].ref if created else None,
+                split_from=call_ref or (created[0].ref if created else None),
             )
         except InvalidInput as exc:
             field = f"{number}.{exc.field}" if exc.field else f"{number}.subject"
@@ -71,7 +127,17 @@ def record_call(
                 f"problem {number}: {exc}" if len(problems) > 1 else str(exc), field=field
             ) from None
         created.append(ticket)
-    # The first ticket gained a link for every split; read it again so the caller sees them.
-    if len(created) > 1:
-        created[0] = get_ticket(session, actor, ref=created[0].id)
+    linked = False
+    for number, (problem, ticket) in enumerate(zip(problems, created, strict=True), start=1):
+        if problem.article is None:
+            continue
+        try:
+            link_article(session, actor, ref=ticket.id, key=problem.article)
+        except InvalidInput as exc:
+            raise InvalidInput(f"problem {number}: {exc}", field=f"{number}.article") from None
+        linked = True
+    # The first ticket gained a link for every split, and a ticket its "solved with"
+    # article: read them again so the caller sees what was written.
+    if len(created) > 1 or linked:
+        created = [get_ticket(session, actor, ref=t.id) for t in created]
     return created

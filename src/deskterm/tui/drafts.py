@@ -30,18 +30,41 @@ class CallDraft:
     contact_id: int | None = None
     contact_name: str | None = None
     problems: list[ProblemDraft] = field(default_factory=lambda: [ProblemDraft()])
+    #: The analyst chose to save it without a caller: not asked again for this call.
+    anonymous: bool = False
+    #: The call was saved already and this is another problem from it: the call's first
+    #: ticket (the new ones are linked to it) and until when its time is logged.
+    call_ref: str | None = None
+    logged_until: str | None = None
 
     @property
     def started(self) -> datetime:
         return datetime.fromisoformat(self.started_at)
 
+    def seconds_to_log(self, now: datetime) -> int:
+        """The call's time not logged yet: since it began, or since its last save."""
+        since = datetime.fromisoformat(self.logged_until) if self.logged_until else self.started
+        return max(0, int((now - since).total_seconds()))
+
+    def another_problem(self, call_ref: str, saved_at: datetime) -> CallDraft:
+        """The same call after a save: same caller and clock, a fresh problem."""
+        return CallDraft(
+            started_at=self.started_at,
+            contact_id=self.contact_id,
+            contact_name=self.contact_name,
+            anonymous=self.anonymous,
+            call_ref=self.call_ref or call_ref,
+            logged_until=saved_at.isoformat(),
+        )
+
     def started_label(self) -> str:
         return self.started.astimezone().strftime("%H:%M")
 
     def is_empty(self) -> bool:
-        return self.contact_id is None and not any(
-            p.subject.strip() or p.description.strip() for p in self.problems
-        )
+        return self.contact_id is None and self.call_ref is None and not self.has_text()
+
+    def has_text(self) -> bool:
+        return any(p.subject.strip() or p.description.strip() for p in self.problems)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -54,6 +77,9 @@ class CallDraft:
             contact_id=raw.get("contact_id"),
             contact_name=raw.get("contact_name"),
             problems=problems,
+            anonymous=bool(raw.get("anonymous")),
+            call_ref=raw.get("call_ref"),
+            logged_until=raw.get("logged_until"),
         )
 
 

@@ -1,17 +1,23 @@
-"""Dialogs of the intake screen: a new caller, and a call added to a ticket they already have."""
+"""Dialogs of the intake screen: a new caller, a call added to a ticket they already have,
+and the short questions a call asks (no caller? quit mid-call?)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
 from textual.widgets import Input, Static, TextArea
 
 from deskterm.domain.text import phone_digits
 from deskterm.tui.format import clock_face, literal
 from deskterm.tui.modals.base import FieldError, FormModal, label
 from deskterm.tui.modals.ticket_actions import TicketModal
+from deskterm.tui.widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from deskterm.desk.schemas import TicketPublic
@@ -53,22 +59,28 @@ class ContactModal(FormModal):
 
         return add_contact, {
             field: self.query_one(f"#{field}", Input).value or None for field, _ in self.FIELDS
-        } | {"name": self.query_one("#name", Input).value}
+        } | {
+            "name": self.query_one("#name", Input).value,
+            "region": self.app.phone_region,  # type: ignore[attr-defined]
+        }
 
 
 class AddCallModal(TicketModal):
-    """The caller rang about a ticket they already have: the call goes into its log."""
+    """The caller rang about a ticket they already have: the call goes into its log.
+
+    The call runs on while the analyst writes here: ``seconds`` is asked again at the save,
+    so the log holds the call until it was saved, not until this dialog opened."""
 
     TITLE_TEXT = "Add this call to"
 
-    def __init__(self, ticket: TicketPublic, seconds: int, note: str = "") -> None:
+    def __init__(self, ticket: TicketPublic, seconds: Callable[[], int], note: str = "") -> None:
         super().__init__(ticket, title=f"Add this call to {ticket.ref}")
         self.seconds = seconds
         self.note = note
 
     def fields(self) -> ComposeResult:
         yield Static(literal(self.ticket.subject, style="bold"))
-        yield Static(f"Call so far {clock_face(self.seconds)}", classes="hint")
+        yield Static(self._so_far(), id="call-so-far", classes="hint")
         yield label("What the caller said (no need to explain again: it is all in the log)")
         area = TextArea(
             self.note, id="outcome", soft_wrap=True, show_line_numbers=False, tab_behavior="focus"
@@ -79,6 +91,13 @@ class AddCallModal(TicketModal):
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#outcome").focus()
+        self.set_interval(1, self._tick)
+
+    def _so_far(self) -> str:
+        return f"Call so far {clock_face(self.seconds())}"
+
+    def _tick(self) -> None:
+        self.query_one("#call-so-far", Static).update(self._so_far())
 
     def request(self) -> tuple[Callable[..., Any], dict[str, Any]]:
         from deskterm.desk.tickets import log_call
@@ -86,6 +105,86 @@ class AddCallModal(TicketModal):
         return log_call, {
             **self.base(),
             "direction": "inbound",
-            "duration_seconds": self.seconds,
+            "duration_seconds": self.seconds(),
             "outcome": self.query_one("#outcome", TextArea).text or None,
         }
+
+
+class AskModal(ModalScreen[str | None]):
+    """One short question answered by one key; every answer is on screen and in the footer.
+
+    ``choices``: (key, answer, what it does) in the order shown. No answer hides behind
+    ``enter``, which a busy analyst presses without reading; ``escape`` answers ``None``
+    unless a choice takes it."""
+
+    DEFAULT_CSS = """
+    AskModal {
+        align: center middle;
+    }
+    AskModal > Vertical {
+        width: 64;
+        max-width: 100%;
+        height: auto;
+        padding: 0 1;
+        border: thick $accent;
+        background: $surface;
+    }
+    AskModal #ask-title {
+        text-style: bold;
+        margin-bottom: 1;
+    }
+    AskModal #ask-choices {
+        margin-top: 1;
+    }
+    """
+
+    def __init__(self, title: str, question: str, choices: Sequence[tuple[str, str, str]]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.question = question
+        self.choices = list(choices)
+        for key, answer, said in self.choices:
+            self._bindings.bind(key, f"answer({answer!r})", said, priority=True)
+        if not any(key == "escape" for key, _, _ in self.choices):
+            self._bindings.bind("escape", "answer(None)", "Cancel", show=False)
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.title_text, id="ask-title", markup=False)
+            yield Static(literal(self.question, long=True), id="ask-question")
+            lines = Text()
+            for key, _answer, said in self.choices:
+                lines.append(f"{self.app.get_key_display(Binding(key, ''))}", style="bold")
+                lines.append(f"  {said}\n")
+            lines.rstrip()
+            yield Static(lines, id="ask-choices")
+        yield KeyFooter()
+
+    def action_answer(self, answer: str | None) -> None:
+        self.dismiss(answer)
+
+
+def ask_caller() -> AskModal:
+    """A call about to be saved without a caller: asked once, the typed text stays."""
+    return AskModal(
+        "No caller on this call",
+        "Nobody is picked as the caller. Save it for an anonymous caller, or pick one first?",
+        [
+            ("a", "anonymous", "Save as an anonymous caller"),
+            ("p", "pick", "Pick a caller"),
+            ("escape", "pick", "Back to the call"),
+        ],
+    )
+
+
+def ask_quit() -> AskModal:
+    """Quitting while a call is half written; the draft is kept whatever the answer."""
+    return AskModal(
+        "A call is half written",
+        "Quit anyway? The draft is kept: ctrl+n brings it back next time.",
+        [
+            ("y", "quit", "Quit anyway"),
+            ("n", "stay", "Stay with the call"),
+            ("escape", "stay", "Stay"),
+        ],
+    )

@@ -1,12 +1,17 @@
 """A new call: find the caller, see their open tickets, write one ticket per problem.
 
 The call is timed from the moment the screen opens (or from when the kept draft started);
-everything typed is kept in a draft on disk as it is typed.
+everything typed is kept in a draft on disk as it is typed. The screen lives as long as the
+app (it is the "intake" mode's): each new call starts with the cursor in Caller, whatever
+field the last call ended in.
 """
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -17,7 +22,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, OptionList, Select, Static, Tab, Tabs, TextArea
+from textual.widgets import Input, OptionList, Select, Static, Tab, Tabs, TextArea
 from textual.widgets.option_list import Option
 from textual.widgets.select import InvalidSelectValueError
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -30,13 +35,43 @@ from deskterm.tui.drafts import CallDraft, ProblemDraft
 from deskterm.tui.format import clock_face, literal, priority_text, status_label
 from deskterm.tui.modals.base import FieldError
 from deskterm.tui.widgets.bar import DeskBar
+from deskterm.tui.widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
+    from textual.app import App
+
     from deskterm.desk.kb import ArticleHit
     from deskterm.desk.schemas import CategoryPublic, ContactPublic, TicketPublic
 
 NARROW = 100
 _LEVELS = [(level.value, level.value) for level in Impact]
+#: Every call screen alive (one per app): ctrl+q asks them whether a call is half written.
+_CALL_SCREENS: weakref.WeakSet[IntakeScreen] = weakref.WeakSet()
+
+#: One key each for urgency and impact, wherever the cursor is: f5 f6 f7 for urgency high,
+#: medium, low; shift with them for impact. Function keys arrive the same through tmux, SSH
+#: and the browser; alt+digits do not (Textual reads ESC 1 as "¡", as macOS types it).
+LEVEL_KEYS = {"urgency": "", "impact": "shift+"}
+
+
+def _level_keys() -> list[Binding]:
+    keys = []
+    for field, modifier in LEVEL_KEYS.items():
+        for number, level in enumerate(("high", "medium", "low"), start=5):
+            keys.append(
+                Binding(
+                    f"{modifier}f{number}",
+                    f"set_level({field!r}, {level!r})",
+                    f"{field.capitalize()} {level}",
+                    key_display=f"{'⇧' if modifier else ''}f{number}",
+                    tooltip=f"Set this problem's {field} to {level}; the priority follows",
+                    priority=True,
+                    # The footer has room for one: the caller who says "it's urgent".
+                    show=(field, level) == ("urgency", "high"),
+                    id=f"{field}-{level}",
+                )
+            )
+    return keys
 
 
 @dataclass
@@ -60,30 +95,77 @@ class MatchesFound(Message):
 
 
 class IntakeScreen(Screen[None]):
+    # In the order a newcomer needs them: the footer shows as many as fit, whole, from the
+    # first (at 80 columns: save, urgency, another problem, existing); the key help (? or
+    # f1) lists every one.
     BINDINGS = [
-        Binding("ctrl+s", "save", "Save tickets", priority=True, id="save"),
-        Binding("ctrl+t", "add_problem", "Another problem", priority=True, id="add-problem"),
-        Binding("ctrl+r", "remove_problem", "Drop problem", priority=True, id="remove-problem"),
-        Binding("ctrl+o", "new_contact", "New caller", priority=True, id="new-contact"),
-        Binding("ctrl+l", "lookup", "Find caller", priority=True, id="lookup"),
+        Binding(
+            "ctrl+s",
+            "save",
+            "Save",
+            tooltip="Save the call: one ticket per problem",
+            priority=True,
+            id="save",
+        ),
+        *_level_keys(),
+        Binding(
+            "ctrl+t",
+            "add_problem",
+            "Another problem",
+            tooltip="The caller has another problem: a new tab, a ticket of its own",
+            priority=True,
+            id="add-problem",
+        ),
         Binding(
             "ctrl+g",
             "existing",
-            "Existing ticket",
+            "Existing",
             tooltip="Add this call to one of the caller's open tickets",
             priority=True,
             id="existing",
         ),
-        Binding("ctrl+b", "discard", "Bin call", priority=True, id="discard"),
+        Binding(
+            "escape", "leave", "Queue", tooltip="Back to the queue; the call is kept", id="leave"
+        ),
+        # Shown where there is room (120 columns); at 80 the key help has them.
+        Binding("ctrl+o", "new_contact", "New caller", priority=True, id="new-contact"),
+        Binding(
+            "ctrl+b",
+            "discard",
+            "Bin call",
+            tooltip="Throw this call away (asks twice)",
+            priority=True,
+            id="discard",
+        ),
+        Binding("ctrl+l", "lookup", "Find caller", priority=True, show=False, id="lookup"),
+        Binding(
+            "down",
+            "browse_matches",
+            "Other matches",
+            tooltip="From Caller: into the callers found, to take another than the best",
+            show=False,
+            id="browse-matches",
+        ),
         Binding(
             "f3",
             "read_article",
             "Read article",
             tooltip="Read the best-matching article; l there links it to this problem's ticket",
             priority=True,
+            show=False,
             id="read-article",
         ),
-        Binding("escape", "leave", "Queue", id="leave"),
+        Binding(
+            "ctrl+r",
+            "remove_problem",
+            "Drop problem",
+            priority=True,
+            show=False,
+            id="remove-problem",
+        ),
+        # Here ctrl+n (the app's "New call") is this very screen: off its footer, which
+        # needs the room. Textual runs the app's binding first, so the key does as anywhere.
+        Binding("ctrl+n", "app.new_call", "New call", priority=True, show=False, id="call-new"),
     ]
 
     def __init__(self) -> None:
@@ -101,6 +183,13 @@ class IntakeScreen(Screen[None]):
         self.kb_links: dict[int, int] = {}
         self.kb_hits: list[ArticleHit] = []
         self._kb_timer: Timer | None = None
+        #: What the matches shown were found for, and whether enter waits for the next ones.
+        self.matches_for: str | None = None
+        self.take_when_found = False
+        #: The next resume comes from another mode (a new call, or one taken up again), not
+        #: from a dialog of this screen closing.
+        self._entering = True
+        _CALL_SCREENS.add(self)
 
     # ------------------------------------------------------------------ layout
 
@@ -116,7 +205,7 @@ class IntakeScreen(Screen[None]):
                 )
                 yield OptionList(id="matches", classes="-empty")
                 yield Static(id="caller-card")
-                yield Static("Open tickets · enter adds this call", classes="section")
+                yield Static("Open tickets · ctrl+g ⏎ adds the call", classes="section")
                 yield OptionList(id="open-tickets")
                 # Hidden until the problem's words match an article.
                 kb_title = Static("Articles · f3 reads, l links", id="kb-title", classes="section")
@@ -141,11 +230,13 @@ class IntakeScreen(Screen[None]):
                     yield Select(
                         _LEVELS, id="impact", value="medium", allow_blank=False, compact=True
                     )
+                    yield Static("⇧f5 f6 f7", classes="level-keys")
                 with Horizontal(classes="row"):
                     yield Static("Urgency")
                     yield Select(
                         _LEVELS, id="urgency", value="medium", allow_blank=False, compact=True
                     )
+                    yield Static("f5 f6 f7", classes="level-keys")
                 yield Static(id="priority")
                 yield FieldError("description")
                 yield TextArea(
@@ -155,7 +246,7 @@ class IntakeScreen(Screen[None]):
                     tab_behavior="focus",
                     placeholder="What the caller says, what was tried",
                 )
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.set_class(self.size.width < NARROW, "-narrow")
@@ -169,16 +260,53 @@ class IntakeScreen(Screen[None]):
         self.load_categories()
         self.set_interval(1, self.tick)
         self.tick()
-        self.query_one("#lookup").focus()
+        self.focus_start()
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < NARROW, "-narrow")
 
-    def on_screen_resume(self) -> None:
+    def start_field(self) -> str:
+        """Where a call starts typing: Caller, unless the caller is known already (a kept
+        draft, or another problem from a call just saved)."""
+        return "#subject" if self.draft.contact_id is not None else "#lookup"
+
+    def focus_start(self) -> None:
+        self.set_focus(self.query_one(self.start_field()), scroll_visible=False)
+
+    def on_screen_suspend(self) -> None:
+        if self.app.current_mode == "intake":
+            return  # a dialog of the call opened on top: it comes back to the same field
+        # Left for another area. Textual gives a screen back its last focused widget when it
+        # is resumed, so the next call would begin in Subject or Urgency; put the cursor
+        # where a call starts now, so the first key after ctrl+n already lands there.
+        self._entering = True
+        self.focus_start()
+        # Whatever area it went to (f2, f4, another problem of a saved call), the draft on
+        # disk is the call as it stands.
+        self.read_form()
+        self.keep_now()
+
+    async def on_screen_resume(self) -> None:
+        if not self._entering:
+            return
+        self._entering = False
         if self.draft.is_empty():
-            # A fresh call: the clock starts now, not when the screen was first built.
-            self.draft.started_at = clock.now().isoformat()
+            kept = self.app.drafts.load()  # type: ignore[attr-defined]
+            if kept is not None:
+                # Another problem from a saved call, or a call kept by another terminal.
+                await self.take_draft(kept)
+            else:
+                # A fresh call: the clock starts now, not when the screen was first built.
+                self.draft.started_at = clock.now().isoformat()
+        self.focus_start()
         self.tick()
+
+    async def take_draft(self, draft: CallDraft) -> None:
+        self.draft = draft
+        self.kb_links = {}
+        await self.rebuild_tabs(0)
+        if draft.contact_id is not None:
+            self.load_caller(draft.contact_id)
 
     def tick(self) -> None:
         seconds = self.seconds()
@@ -186,7 +314,12 @@ class IntakeScreen(Screen[None]):
         self.query_one(DeskBar).place = f"New call {clock_face(seconds)}{who}"
 
     def seconds(self) -> int:
+        """How long the call has run: since the first ctrl+n, across its saves."""
         return max(0, int((clock.now() - self.draft.started).total_seconds()))
+
+    def seconds_to_log(self) -> int:
+        """The call's time its next save logs: what no earlier save of it has logged."""
+        return self.draft.seconds_to_log(clock.now())
 
     # ------------------------------------------------------------------ the form and the draft
 
@@ -257,6 +390,12 @@ class IntakeScreen(Screen[None]):
             self._draft_timer.stop()
             self.flush_draft()
 
+    def keep_now(self) -> None:
+        """Write the draft now, not after the pause a burst of typing waits for."""
+        if self._draft_timer is not None:
+            self._draft_timer.stop()
+        self.flush_draft()
+
     def flush_draft(self) -> None:
         self._draft_timer = None
         try:
@@ -277,6 +416,10 @@ class IntakeScreen(Screen[None]):
         text.append_text(priority_text(number, long=True))
         text.append(f" · {level.meaning}", style="dim")
         self.query_one("#priority", Static).update(text)
+
+    def action_set_level(self, field: str, level: str) -> None:
+        """One key for urgency or impact, from any field; the priority follows at once."""
+        self.query_one(f"#{field}", Select).value = level
 
     # ------------------------------------------------------------------ problems
 
@@ -326,10 +469,20 @@ class IntakeScreen(Screen[None]):
     # ------------------------------------------------------------------ caller
 
     def action_lookup(self) -> None:
+        self.focus_lookup()
+
+    def focus_lookup(self) -> None:
         self.query_one("#lookup").focus()
 
     def action_existing(self) -> None:
         listing = self.query_one("#open-tickets", OptionList)
+        if self.contact is None:
+            self.notify(
+                "Pick a caller first: type their name, phone or email in Caller.",
+                title="Existing ticket",
+            )
+            self.focus_lookup()
+            return
         if not self.open_tickets:
             self.notify("This caller has no open ticket.", title="Existing ticket")
             return
@@ -345,7 +498,8 @@ class IntakeScreen(Screen[None]):
     def find(self, text: str) -> None:
         from deskterm.desk.contacts import find_contacts
 
-        contacts = self.app.desk.read(find_contacts, text=text, limit=20)  # type: ignore[attr-defined]
+        app: Any = self.app  # the DeskApp (issue 16 gives screens a typed way to it)
+        contacts = app.desk.read(find_contacts, text=text, limit=20, region=app.phone_region)
         if not get_current_worker().is_cancelled:
             self.post_message(MatchesFound(text, contacts))
 
@@ -369,19 +523,41 @@ class IntakeScreen(Screen[None]):
             matches.add_option(
                 Option(Text("No caller found: ctrl+o adds one", style="italic"), disabled=True)
             )
+        self.matches_for = event.text
+        if event.contacts:
+            # The best match is the one enter takes: marked, so the analyst sees who.
+            matches.highlighted = 0
+            if self.take_when_found:
+                self.take_match()
+        self.take_when_found = False
 
     @on(Input.Submitted, "#lookup")
     def to_matches(self) -> None:
-        matches = self.query_one("#matches", OptionList)
-        only = matches.get_option_at_index(0) if matches.option_count == 1 else None
-        if only is not None and only.id and only.id.isdigit():
-            # One caller matches: enter takes them, the analyst goes straight to the problem.
-            self.load_caller(int(only.id), chosen=True)
+        """enter takes the best match (the marked one); down chooses another first. Pressed
+        before the matches of what was typed have come, it takes the best of those."""
+        if self.matches_for != self.query_one("#lookup", Input).value:
+            self.take_when_found = True
             return
-        if matches.option_count:
+        self.take_match()
+
+    def take_match(self) -> None:
+        matches = self.query_one("#matches", OptionList)
+        index = matches.highlighted if matches.highlighted is not None else 0
+        option = matches.get_option_at_index(index) if index < matches.option_count else None
+        if option is not None and option.id and option.id.isdigit():
+            # Straight on to the problem.
+            self.load_caller(int(option.id), chosen=True)
+
+    def action_browse_matches(self) -> None:
+        """down from Caller: into the matches, to take another than the best."""
+        matches = self.query_one("#matches", OptionList)
+        if self.focused is self.query_one("#lookup") and matches.option_count:
             matches.focus()
-            if matches.highlighted is None:
-                matches.highlighted = 0
+            # The best is what enter takes already: down means the next one.
+            current = matches.highlighted
+            matches.highlighted = (
+                0 if current is None else min(current + 1, matches.option_count - 1)
+            )
 
     @on(OptionList.OptionSelected, "#matches")
     def choose_caller(self, event: OptionList.OptionSelected) -> None:
@@ -405,6 +581,10 @@ class IntakeScreen(Screen[None]):
     def show_caller(self, event: CallerLoaded) -> None:
         contact = event.contact
         changed = self.draft.contact_id != contact.id
+        if changed and self.draft.call_ref is not None:
+            # Another caller is another call: no longer part of the one saved before.
+            self.draft.call_ref = self.draft.logged_until = None
+            self.draft.started_at = clock.now().isoformat()
         self.contact = contact
         self.open_tickets = event.open_tickets
         self.draft.contact_id, self.draft.contact_name = contact.id, contact.name
@@ -472,9 +652,9 @@ class IntakeScreen(Screen[None]):
 
         def added(result: TicketPublic | None) -> None:
             if result is not None:
-                self.finish([result.ref], result.id)
+                self.finish([result])
 
-        self.app.push_screen(AddCallModal(ticket, self.seconds(), note), added)
+        self.app.push_screen(AddCallModal(ticket, self.seconds_to_log, note), added)
 
     # ------------------------------------------------------------------ saving
 
@@ -483,15 +663,32 @@ class IntakeScreen(Screen[None]):
             return
         self.read_form()
         self.clear_errors()
+        if self.draft.contact_id is None and not self.draft.anonymous:
+            self.ask_for_caller()
+            return
         self.saving = True
         self.query_one(DeskBar).busy = True
-        self.record(self.draft, self.seconds(), dict(self.kb_links))
+        self.record(self.draft, self.seconds_to_log(), dict(self.kb_links))
+
+    def ask_for_caller(self) -> None:
+        """No caller picked: ask once; whatever the answer, nothing typed is lost."""
+        from deskterm.tui.modals.intake_actions import ask_caller
+
+        def answered(answer: str | None) -> None:
+            if answer == "anonymous":
+                self.draft.anonymous = True
+                self.keep_draft()
+                self.action_save()
+            else:
+                self.focus_lookup()
+
+        self.app.push_screen(ask_caller(), answered)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="record")
     def record(self, draft: CallDraft, seconds: int, links: dict[int, int] | None = None) -> None:
-        from deskterm.desk.intake import Problem, record_call
-        from deskterm.desk.kb import link_article
+        from deskterm.desk.intake import Problem, add_to_call, record_call
 
+        links = links or {}
         problems = [
             Problem(
                 subject=p.subject,
@@ -500,39 +697,47 @@ class IntakeScreen(Screen[None]):
                 asset_id=p.asset_id,
                 impact=p.impact,
                 urgency=p.urgency,
+                article=links.get(index),
             )
-            for p in draft.problems
+            for index, p in enumerate(draft.problems)
         ]
-
-        def record_and_link(session: Any, actor: Any) -> list[TicketPublic]:
-            # The tickets and their "solved with" articles commit together.
-            made = record_call(
-                session,
-                actor,
-                problems=problems,
-                contact_id=draft.contact_id,
-                call_seconds=seconds,
+        desk = self.app.desk  # type: ignore[attr-defined]
+        if draft.call_ref is not None:
+            made = desk.write(
+                add_to_call, call=draft.call_ref, problems=problems, call_seconds=seconds
             )
-            for index, article_id in sorted((links or {}).items()):
-                if index < len(made):
-                    link_article(session, actor, ref=made[index].id, key=article_id)
-            return made
+        else:
+            made = desk.write(
+                record_call, problems=problems, contact_id=draft.contact_id, call_seconds=seconds
+            )
+        self.app.call_from_thread(self.finish, made, clock.now())
 
-        made = self.app.desk.write(record_and_link)  # type: ignore[attr-defined]
-        self.app.call_from_thread(self.finish, [t.ref for t in made], made[0].id)
+    def finish(self, made: Sequence[TicketPublic], saved_at: datetime | None = None) -> None:
+        """The call is in the desk: forget the draft, start clean, show the ticket. The
+        ticket screen offers another problem from the same call (same caller, same clock)."""
+        from deskterm.tui.screens.ticket import TicketScreen
 
-    def finish(self, refs: list[str], open_id: int) -> None:
-        """The call is in the desk: forget the draft, start clean, show the ticket."""
+        call = self.draft
         self.saving = False
         self.query_one(DeskBar).busy = False
         self.app.drafts.discard()  # type: ignore[attr-defined]
-        self.call_later(self.reset)
+        # Fresh at once, so leaving puts the cursor in Caller for the next call.
+        self.start_afresh()
+        refs = [t.ref for t in made]
         self.notify(f"Saved {', '.join(refs)}.", title="Call logged")
+        another = call.another_problem(refs[0], saved_at or clock.now())
         self.app.switch_mode("queue")
-        self.app.open_ticket(open_id)  # type: ignore[attr-defined]
+        if self.app.desk is not None:  # type: ignore[attr-defined]
+            self.app.push_screen(TicketScreen(made[0].id, call=another))
 
-    async def reset(self) -> None:
+    def start_afresh(self) -> None:
+        """A new, empty call at once; the form follows as soon as it can."""
         self.draft = CallDraft(started_at=clock.now().isoformat())
+        self.call_later(self.reset, self.draft)
+
+    async def reset(self, draft: CallDraft) -> None:
+        if draft is not self.draft:
+            return  # another call was taken up meanwhile (another problem from this one)
         self.contact = None
         self.open_tickets = []
         self.kb_links = {}
@@ -541,6 +746,7 @@ class IntakeScreen(Screen[None]):
         self.query_one("#open-tickets", OptionList).clear_options()
         self.query_one("#asset", Select).set_options([])
         await self.rebuild_tabs(0)
+        self.focus_start()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state != WorkerState.ERROR or event.worker.group != "record":
@@ -632,6 +838,12 @@ class IntakeScreen(Screen[None]):
         index = listing.highlighted if listing.highlighted is not None else 0
         if index < len(self.kb_hits):
             self.read_article(self.kb_hits[index].id)
+            return
+        self.notify(
+            "No article matches this problem yet: its subject and description find them "
+            "as you type; f4 searches them all.",
+            title="Read article",
+        )
 
     @on(OptionList.OptionSelected, "#kb-suggestions")
     def open_suggestion(self, event: OptionList.OptionSelected) -> None:
@@ -662,10 +874,19 @@ class IntakeScreen(Screen[None]):
 
     def action_leave(self) -> None:
         self.read_form()
-        if self._draft_timer is not None:
-            self._draft_timer.stop()
-            self.flush_draft()
+        if self.draft.call_ref is not None and not self.draft.has_text():
+            # "Another problem" pressed and nothing written: no call is left half done,
+            # and the next ctrl+n is a new call.
+            self.start_afresh()
+        self.flush_draft()
         self.app.switch_mode("queue")
+
+    def half_written(self) -> bool:
+        """A call is under way here (what was typed is kept in the draft either way)."""
+        self.read_form()
+        return self.draft.has_text() or (
+            self.draft.contact_id is not None and self.draft.call_ref is None
+        )
 
     def action_discard(self) -> None:
         if not self.discard_armed:
@@ -674,7 +895,7 @@ class IntakeScreen(Screen[None]):
             return
         self.discard_armed = False
         self.app.drafts.discard()  # type: ignore[attr-defined]
-        self.call_later(self.reset)
+        self.start_afresh()
         self.notify("Call discarded.")
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="categories")
@@ -691,3 +912,26 @@ class IntakeScreen(Screen[None]):
         select.set_options([(literal(c.path), c.path) for c in categories])
         self.set_select("#category", self.draft.problems[self.current].category)
         self.call_after_refresh(self._filled)
+
+
+def asked_before_quit(app: App[Any]) -> bool:
+    """ctrl+q while a call is half written asks once; ``False`` when there is nothing to ask
+    (quit now). A second ctrl+q while asking quits: the draft is kept either way."""
+    from deskterm.tui.modals.intake_actions import AskModal, ask_quit
+
+    if isinstance(app.screen, AskModal) and app.screen.id == "ask-quit":
+        return False
+    mine = [s for s in list(_CALL_SCREENS) if s.parent is app and s.is_mounted]
+    if not any(screen.half_written() for screen in mine):
+        return False
+    for screen in mine:
+        screen.keep_now()
+
+    def answered(answer: str | None) -> None:
+        if answer == "quit":
+            app.exit()
+
+    question = ask_quit()
+    question.id = "ask-quit"
+    app.push_screen(question, answered)
+    return True

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -13,20 +12,30 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from deskterm.desk import clock
+from deskterm.domain.due import ticket_due
 from deskterm.domain.enums import OPEN_STATUSES, EventKind, Status
 from deskterm.domain.refs import format_ref
-from deskterm.tui.format import literal, local, priority_text, sla_text, span, status_label
+from deskterm.tui.format import (
+    due_text,
+    literal,
+    local,
+    priority_text,
+    sla_text,
+    status_label,
+)
 from deskterm.tui.widgets.bar import DeskBar
+from deskterm.tui.widgets.footer import KeyFooter
 from deskterm.tui.widgets.presence import PresenceLine
 
 if TYPE_CHECKING:
     from deskterm.desk.callbacks import CallbackPublic
     from deskterm.desk.presence import Viewer
     from deskterm.desk.schemas import EventPublic, TicketDetail, TicketPublic
+    from deskterm.tui.drafts import CallDraft
 
 #: Below this width the caller's card sits above the timeline instead of beside it.
 NARROW = 100
@@ -70,31 +79,44 @@ def _load_all(session: Any, actor: Any, *, ref: int) -> TicketData:
 
 
 class TicketScreen(Screen[None]):
+    # In the order a newcomer needs them: the footer shows as many as fit, whole, from the
+    # first; the key help (?) lists them all. Keys that do nothing now are left out
+    # (check_action), so "reopen" and "close" take the place of "resolve" when resolved.
     BINDINGS = [
         Binding("escape", "back", "Back", id="back"),
+        Binding(
+            "p",
+            "another_problem",
+            "Another problem",
+            tooltip="Another problem from this call: the same caller, linked to it as split "
+            "from the same call, the call's time running on",
+            id="another-problem",
+        ),
         Binding("n", "note", "Note", tooltip="Add a note, internal or customer-visible", id="note"),
-        Binding("c", "call", "Call", tooltip="Log an inbound or outbound call", id="call"),
-        Binding("s", "status", "Status", tooltip="Change the status", id="status"),
-        Binding("b", "callback", "Callback", tooltip="Schedule a callback", id="callback"),
         Binding("r", "resolve", "Resolve", tooltip="Resolve with a resolution code", id="resolve"),
         Binding("o", "reopen", "Reopen", tooltip="Reopen a resolved ticket", id="reopen"),
-        Binding("l", "link", "Link", tooltip="Link to another ticket", id="link"),
-        Binding("t", "take", "Take", tooltip="Assign the ticket to yourself", id="take"),
+        Binding("x", "close_ticket", "Close", tooltip="Close a resolved ticket", id="close"),
         Binding("e", "escalate", "Escalate", tooltip="Escalate with a reason", id="escalate"),
+        Binding("c", "call", "Call", tooltip="Log an inbound or outbound call", id="call"),
+        Binding("t", "take", "Take", tooltip="Assign the ticket to yourself", id="take"),
         Binding("a", "reassign", "Reassign", tooltip="Reassign to another analyst", id="reassign"),
+        Binding("s", "status", "Status", tooltip="Change the status", id="status"),
+        Binding("b", "callback", "Callback", tooltip="Schedule a callback", id="callback"),
         Binding(
             "i",
             "priority",
             "Priority",
             tooltip="Change impact and urgency, or override the priority",
+            show=False,
             id="priority",
         ),
-        Binding("x", "close_ticket", "Close", tooltip="Close a resolved ticket", id="close"),
+        Binding("l", "link", "Link", tooltip="Link to another ticket", show=False, id="link"),
         Binding(
             "k",
             "articles",
             "Articles",
             tooltip="Link the article that solved it, or flag that one is needed",
+            show=False,
             id="articles",
         ),
     ]
@@ -109,9 +131,11 @@ class TicketScreen(Screen[None]):
 
         viewers: list[Viewer]
 
-    def __init__(self, ticket_id: int) -> None:
+    def __init__(self, ticket_id: int, *, call: CallDraft | None = None) -> None:
         super().__init__()
         self.ticket_id = ticket_id
+        #: Opened by saving a call: that call, ready for another problem from it.
+        self.call = call
         self.loaded: TicketData | None = None
         #: A dialog of this screen is open on the ticket: the others see "editing".
         self.editing = False
@@ -128,7 +152,7 @@ class TicketScreen(Screen[None]):
         with Horizontal(id="ticket-body"):
             yield VerticalScroll(id="timeline", can_focus=True)
             yield VerticalScroll(Static(id="card"), id="side")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.set_class(self.size.width < NARROW, "-narrow")
@@ -256,37 +280,18 @@ class TicketScreen(Screen[None]):
         text.append("\n")
         text.append_text(literal(ticket.subject, style="bold"))
         text.append("\n")
-        is_open = ticket.status in OPEN_STATUSES
-        paused = ticket.sla_paused_at is not None and is_open
+        # The same words as `deskterm ticket show` (domain/due.py).
+        due = ticket_due(ticket, now)
         text.append("Response ")
-        text.append_text(
-            sla_text(
-                ticket.response_due_at,
-                now,
-                warn_at=ticket.response_warn_at,
-                paused=paused,
-                done=ticket.first_response_at is not None or not is_open,
-                finished=ticket.first_response_at,
-            )
-        )
+        text.append_text(due_text(due.response, long=True))
         text.append("  Resolve ")
-        text.append_text(
-            sla_text(
-                ticket.resolve_due_at,
-                now,
-                warn_at=ticket.resolve_warn_at,
-                paused=paused,
-                done=ticket.resolved_at is not None or not is_open,
-                finished=ticket.resolved_at,
-            )
-        )
-        if paused and ticket.sla_left_seconds is not None:
+        text.append_text(due_text(due.resolve, long=True))
+        if due.left is not None:
             # The clock waits with the customer: what is left is working time, not a date.
-            left = span(timedelta(seconds=abs(ticket.sla_left_seconds)))
-            said = f"{left} left" if ticket.sla_left_seconds > 0 else f"{left} over"
-            text.append(f" (since {local(ticket.sla_paused_at, now)}, {said})", style="dim")
+            text.append(f" (since {local(ticket.sla_paused_at, now)}, {due.left})", style="dim")
         else:
-            text.append(f" (due {local(ticket.resolve_due_at, now)})", style="dim")
+            at = local(ticket.resolve_due_at, now)
+            text.append(f" ({at})" if due.resolve.running else f" (due {at})", style="dim")
         if self.loaded.callbacks:
             first = self.loaded.callbacks[0]
             text.append("  Callback ")
@@ -406,6 +411,8 @@ class TicketScreen(Screen[None]):
     # ------------------------------------------------------------------ actions
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "another_problem":
+            return self.call is not None
         ticket = self.ticket
         if ticket is None:
             return action == "back"
@@ -426,6 +433,31 @@ class TicketScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.dismiss()
+
+    def action_another_problem(self) -> None:
+        """The caller has another problem, on the call just saved: a new problem on the
+        new-call screen, the caller filled in, linked to the call when saved."""
+        call = self.call
+        drafts = self.app.drafts  # type: ignore[attr-defined]
+        if call is None or drafts is None:
+            return
+        kept = drafts.load()
+        if kept is not None and kept.call_ref != call.call_ref:
+            self.notify(
+                "Another call is half written: ctrl+n takes it up; save or bin it first.",
+                title="Another problem",
+            )
+            return
+        if kept is None:
+            try:
+                drafts.save(call)
+            except OSError as exc:
+                self.notify(f"The call cannot be kept: {exc}", severity="warning")
+                return
+        # Once: the next save opens a ticket screen that carries the call on.
+        self.call = None
+        self.refresh_bindings()
+        self.app.switch_mode("intake")
 
     def _open(self, modal: Any, done: str) -> None:
         def after(result: Any) -> None:
