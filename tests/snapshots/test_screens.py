@@ -103,7 +103,7 @@ def test_handover(snap_compare, make_app, seeded, size) -> None:
     async def steps(pilot) -> None:
         await pilot.press("h")
         await until(pilot, lambda: getattr(pilot.app.screen, "analysts", None))
-        await pilot.press("down")
+        # The cursor starts on alice, away with open tickets; bob is proposed to take them.
         await until(pilot, lambda: pilot.app.screen.versions)
 
     assert shoot(snap_compare, make_app(SUPERVISOR), size, steps)

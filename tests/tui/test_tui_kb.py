@@ -108,7 +108,7 @@ async def test_write_find_and_edit_an_article_in_the_app(make_app, seeded) -> No
         await pilot.press("f4")
         await until(pilot, lambda: isinstance(app.screen, KnowledgeScreen), "articles shown")
         browser = app.screen
-        await pilot.press("n")
+        await pilot.press("ctrl+o")
         await until(pilot, lambda: isinstance(app.screen, ArticleForm), "form shown")
         await type_text(pilot, "Map a network drive")
         await pilot.press("tab", "tab", "tab")  # category, tags, on to the status
@@ -123,10 +123,9 @@ async def test_write_find_and_edit_an_article_in_the_app(make_app, seeded) -> No
         await until(pilot, lambda: app.screen is browser, "saved")
         await until(pilot, lambda: browser.query_one(DataTable).row_count == 1, "listed")
 
-        await pilot.press("slash")
-        await type_text(pilot, "netw")
+        await type_text(pilot, "netw")  # the search field has the cursor
         await until(pilot, lambda: browser.query_one(DataTable).row_count == 1, "found")
-        await pilot.press("enter", "e")
+        await pilot.press("ctrl+e")
         await until(pilot, lambda: isinstance(app.screen, ArticleForm), "edit form shown")
         await pilot.press("tab", "tab", "tab", "tab")  # to the body
         await type_text(pilot, "Open Explorer")

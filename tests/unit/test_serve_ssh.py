@@ -182,7 +182,8 @@ async def test_the_key_opens_the_app_as_its_analyst_at_the_client_size(
             lambda lines: (
                 (bar := bar_line(lines)) is not None
                 and len(bar.rstrip()) > 110
-                and "Quit" in lines[39]
+                # The footer, on the client's new last row.
+                and "? Keys" in lines[39]
             ),
         )
 

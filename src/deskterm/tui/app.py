@@ -24,7 +24,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from deskterm.tui.commands import TicketJumpProvider
+from deskterm.tui.commands import DeskCommands, TicketJumpProvider, palette_commands
 from deskterm.tui.messages import (
     DeskChanged,
     DeskLost,
@@ -56,9 +56,20 @@ class DeskApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "deskterm"
-    COMMANDS = App.COMMANDS | {TicketJumpProvider}
+    # DeskCommands lists Textual's own commands too, after deskterm's: it replaces
+    # Textual's SystemCommandsProvider, which sorts them all by name and repeats "Quit".
+    COMMANDS = {DeskCommands, TicketJumpProvider}
     BINDINGS = [
-        Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
+        # Off the footer: ctrl+c says how to quit, the key help and the palette list it.
+        Binding(
+            "ctrl+q",
+            "quit",
+            "Quit",
+            tooltip="Leave deskterm (a half-written call asks first)",
+            priority=True,
+            id="quit",
+            show=False,
+        ),
         Binding(
             "ctrl+n",
             "new_call",
@@ -95,6 +106,25 @@ class DeskApp(App[None]):
             # Off the footer (every screen's footer is full); in the palette and README.
             show=False,
         ),
+        # The key help opens from every screen and dialog (priority). A text field that takes
+        # "?" as a letter still gets it: Textual drops a key the focused widget consumes from
+        # every binding above it, priority or not; f1 works there.
+        Binding(
+            "question_mark",
+            "keys",
+            "Keys",
+            tooltip="Every key of this screen and what it does",
+            priority=True,
+            id="keys",
+        ),
+        Binding(
+            "f1",
+            "keys",
+            "Keys",
+            tooltip="Every key of this screen and what it does",
+            priority=True,
+            id="keys-f1",
+        ),
     ]
 
     def __init__(
@@ -103,6 +133,7 @@ class DeskApp(App[None]):
         login: str | None,
         *,
         identity: Identity | None = None,
+        phone_region: str | None = None,
         data_dir: Path | None = None,
         poll_seconds: float | None = 1.0,
         sla_seconds: float | None = 60.0,
@@ -114,6 +145,9 @@ class DeskApp(App[None]):
         #: Who acts; ``None`` while only the database can say (``identity``, database mode).
         self.login = login
         self.identity = identity
+        #: Where a phone number without a country code is (the ``phone_region`` setting);
+        #: ``None``: the desk's default.
+        self.phone_region = phone_region
         self.data_dir = data_dir
         #: How often to look for changes (SQLite; PostgreSQL while not listening).
         self.poll_seconds = poll_seconds
@@ -575,6 +609,13 @@ class DeskApp(App[None]):
         if self.desk is not None:
             self.switch_mode("intake")
 
+    async def action_quit(self) -> None:
+        """A half-written call asks once first (its draft is kept either way)."""
+        from deskterm.tui.screens.intake import asked_before_quit
+
+        if not asked_before_quit(self):
+            self.exit()
+
     def action_knowledge(self) -> None:
         if self.desk is not None:
             self.switch_mode("kb")
@@ -595,21 +636,23 @@ class DeskApp(App[None]):
         if self.desk is not None:
             self.push_screen(TicketScreen(ticket_id))
 
+    def action_keys(self) -> None:
+        """The key help over the screen at hand; pressed again there, it closes."""
+        from deskterm.tui.modals.keys import KeysScreen
+
+        if isinstance(self.screen, KeysScreen):
+            self.screen.dismiss(None)
+        else:
+            self.push_screen(KeysScreen(self.screen))
+
+    def palette_commands(self, screen: Screen[Any]) -> list[tuple[SystemCommand, bool]]:
+        """The palette's commands, deskterm's (flagged True) before Textual's, each title
+        once (see commands.py)."""
+        return list(palette_commands(self, screen, super().get_system_commands(screen)))
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        # Every action the screen offers by key is in the palette too, under the same name.
-        seen: set[str] = set()
-        for _key, active in screen.active_bindings.items():
-            binding = active.binding
-            if not binding.description or binding.action in seen or not active.enabled:
-                continue
-            seen.add(binding.action)
-            action, node = binding.action, active.node
-
-            async def run(action: str = action, node: Any = node) -> None:
-                await self.run_action(action, node)
-
-            yield SystemCommand(binding.description, binding.tooltip or binding.description, run)
+        for command, _ours in self.palette_commands(screen):
+            yield command
 
 
 def _leave_all(desk: Desk, app_session: str) -> None:
@@ -636,19 +679,18 @@ def run(database_url: str, who: Identity | str | None = None) -> int:
     ``who``: a login, or how to find it (``None``: the settings in force, as the CLI reads
     them). A claimed login is known at once; a database login once the desk is open.
     """
+    from deskterm.config import load_settings
     from deskterm.desk.identity import Identity
 
+    settings = load_settings()
     if who is None:
-        from deskterm.config import load_settings
-
-        settings = load_settings()
         who = Identity(mode=settings.identity, configured=settings.user)
     if isinstance(who, str):
         login: str | None = who.strip().lower()
         identity = None
     else:
         login, identity = who.local_login(), who
-    app = DeskApp(database_url, login, identity=identity)
+    app = DeskApp(database_url, login, identity=identity, phone_region=settings.phone_region)
     gc.freeze()  # what the start imported, as in show_desk: no full collection walks it again
     app.run()
     if app.desk is not None:

@@ -1,13 +1,82 @@
-"""Command palette: jump to a ticket by its reference."""
+"""Command palette: deskterm's own commands first, then Textual's, each title once; and a
+jump to any ticket by its reference."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from functools import partial
+from typing import TYPE_CHECKING, Any, cast
 
-from textual.command import Hit, Hits, Provider
+from textual.app import SystemCommand
+from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from deskterm.domain.errors import InvalidInput
 from deskterm.domain.refs import format_ref, parse_ref
+
+if TYPE_CHECKING:
+    from textual.app import App
+    from textual.screen import Screen
+
+    from deskterm.tui.app import DeskApp
+
+
+def palette_commands(
+    app: App[Any], screen: Screen[Any], textual: Iterable[SystemCommand]
+) -> Iterator[tuple[SystemCommand, bool]]:
+    """Every action the screen and the app offer by key, under the key's name (the screen's
+    first, as the key help lists them), then Textual's own commands whose title is still
+    free ("Quit" and "Keys" are deskterm's); the flag says which are deskterm's."""
+    from deskterm.tui.modals.keys import CURSOR, keys_of
+
+    titles: set[str] = set()
+    for row in keys_of(screen):
+        # Moving a cursor or focus is no command; what cannot run now is not offered.
+        if row.group == CURSOR or not row.ours or not row.enabled or row.description in titles:
+            continue
+        titles.add(row.description)
+
+        async def run(action: str = row.action, node: Any = row.node) -> None:
+            await app.run_action(action, node)
+
+        # No help line rather than the title twice.
+        yield SystemCommand(row.description, row.tooltip, run), True
+    for command in textual:
+        if command.title not in titles:
+            titles.add(command.title)
+            yield command, False
+
+
+#: Added to the fuzzy score of deskterm's commands: the matcher's scores grow with the
+#: length of the match (they are not 0..1), and no match of Textual's may outrank ours.
+OURS = 1_000.0
+#: A ticket reference typed in full is the one thing wanted: above every command.
+JUMP = 1_000_000.0
+
+
+class DeskCommands(Provider):
+    """The palette's list: with nothing typed, deskterm's commands in the order of the
+    screen's keys, then Textual's; typed words rank every deskterm match above Textual's."""
+
+    def _commands(self) -> list[tuple[SystemCommand, bool]]:
+        return cast("DeskApp", self.app).palette_commands(self.screen)
+
+    async def discover(self) -> Hits:
+        for command, _ours in self._commands():
+            if command.discover:
+                yield DiscoveryHit(command.title, command.callback, help=command.help)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for command, ours in self._commands():
+            match = matcher.match(command.title)
+            if match > 0:
+                yield Hit(
+                    match + OURS if ours else match,
+                    matcher.highlight(command.title),
+                    command.callback,
+                    text=command.title,
+                    help=command.help,
+                )
 
 
 class TicketJumpProvider(Provider):
@@ -24,7 +93,7 @@ class TicketJumpProvider(Provider):
             return
         ref = format_ref(ticket_id)
         yield Hit(
-            100,
+            JUMP,
             f"Open ticket {ref}",
             partial(opener, ticket_id),
             text=f"Open ticket {ref}",

@@ -17,11 +17,12 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from deskterm.domain.errors import ConflictError, DeskError, InvalidInput
 from deskterm.tui.format import literal
+from deskterm.tui.widgets.footer import KeyFooter
 
 
 class FieldError(Static):
@@ -52,7 +53,7 @@ class FormModal(ModalScreen[Any]):
             yield Static(literal(self.title_text, style="bold"), classes="dialog-title")
             yield from self.fields()
             yield Static(id="form-error", classes="form-error")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#form-error").display = False

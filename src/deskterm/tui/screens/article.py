@@ -17,11 +17,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.events import Key
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import (
     DataTable,
-    Footer,
     Input,
     Markdown,
     OptionList,
@@ -36,6 +36,7 @@ from deskterm.tui.format import literal, plain
 from deskterm.tui.modals.base import FieldError, FormModal, label
 from deskterm.tui.modals.ticket_actions import TicketModal
 from deskterm.tui.widgets.bar import DeskBar
+from deskterm.tui.widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from deskterm.desk.kb import ArticleHit, ArticlePublic
@@ -68,7 +69,7 @@ class ArticleScreen(ModalScreen[str | None]):
             yield Static(id="article-head")
             # Links in an article are shown, never followed from the desk.
             yield Markdown(id="article-body", open_links=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#article").loading = True
@@ -183,15 +184,57 @@ class ArticleForm(FormModal):
 
 
 class KnowledgeScreen(Screen[None]):
-    """Every article, or those matching what is typed, best first; read, write, edit."""
+    """Every article, or those matching what is typed, best first; read, write, edit.
+
+    People come here to find something, so typing always searches: the search field has
+    the cursor, and a letter typed in the list goes on into the search. The list's actions
+    are on keys nobody types into a search (enter, ctrl+o, ctrl+e), so they work from the
+    search field and the list alike; plain letters never fire anything here.
+    """
 
     BINDINGS = [
+        Binding(
+            "enter",
+            "read",
+            "Read",
+            tooltip="Read the highlighted article (the best match while you type)",
+            priority=True,
+            id="read",
+        ),
+        # ctrl+o is "new ..." on the new call too (a new caller); ctrl+n stays the new call.
+        Binding(
+            "ctrl+o",
+            "new",
+            "New article",
+            tooltip="Write a new article",
+            priority=True,
+            id="new",
+        ),
+        Binding(
+            "ctrl+e",
+            "edit",
+            "Edit",
+            tooltip="Edit the highlighted article",
+            priority=True,
+            id="edit",
+        ),
         Binding("escape", "back", "Queue", tooltip="Back to the queue", id="back"),
         Binding(
-            "slash", "search", "Search", tooltip="Search the articles as you type", id="search"
+            "down",
+            "to_list",
+            "To the list",
+            tooltip="From the search to the articles found",
+            show=False,
+            id="to-list",
         ),
-        Binding("n", "new", "New article", tooltip="Write a new article", id="new"),
-        Binding("e", "edit", "Edit", tooltip="Edit the highlighted article", id="edit"),
+        Binding(
+            "slash",
+            "search",
+            "Search",
+            tooltip="Back to the search field (typing anywhere searches too)",
+            show=False,
+            id="search",
+        ),
     ]
 
     @dataclass
@@ -201,19 +244,39 @@ class KnowledgeScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield DeskBar("Knowledge base", id="bar")
-        yield Input(placeholder="/ search: words in titles, tags and text", id="kb-search")
+        # Not selected on focus: a letter typed in the list goes on at the end of the words.
+        yield Input(
+            placeholder="Type to search titles, tags and text",
+            id="kb-search",
+            select_on_focus=False,
+        )
         yield DataTable(id="kb-list", cursor_type="row")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
         for name in ("Key", "Title", "Category", "Status"):
             table.add_column(name, key=name.lower())
-        table.focus()
+        self.query_one("#kb-search").focus()
         self.find("")
 
     def on_screen_resume(self) -> None:
         self.find(self.query_one("#kb-search", Input).value)
+
+    def on_key(self, event: Key) -> None:
+        """Type-to-search from the list: the letter goes on into the search field (before
+        any binding could read it as a command)."""
+        if not event.is_printable or event.character is None:
+            return
+        if not isinstance(self.focused, DataTable):
+            return
+        event.stop()
+        event.prevent_default()
+        search = self.query_one("#kb-search", Input)
+        search.focus()
+        if event.character != "/":
+            search.cursor_position = len(search.value)
+            search.insert_text_at_cursor(event.character)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="kb-find")
     def find(self, text: str) -> None:
@@ -240,31 +303,31 @@ class KnowledgeScreen(Screen[None]):
                 Text(hit.status, style="" if hit.status == "published" else "yellow"),
                 key=str(hit.id),
             )
+        self.refresh_bindings()  # read and edit dim while nothing is listed
 
     @on(Input.Changed, "#kb-search")
     def search_as_typed(self, event: Input.Changed) -> None:
         self.find(event.value)
 
-    @on(Input.Submitted, "#kb-search")
-    def to_list(self) -> None:
-        self.query_one(DataTable).focus()
-
     def highlighted(self) -> int | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
+        tables = self.query(DataTable)
+        table = tables.first() if tables else None
+        if table is None or not table.row_count:
             return None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         return int(key) if key is not None else None
 
     @on(DataTable.RowSelected)
     def read(self, event: DataTable.RowSelected) -> None:
+        # A click on a row (enter itself is the screen's "read").
         event.stop()
         if event.row_key.value is not None:
             self.app.push_screen(ArticleScreen(int(event.row_key.value)))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("new", "edit") and isinstance(self.focused, Input):
-            return False  # the letters are typed into the search
+        if action in ("read", "edit"):
+            # Dim on the footer while nothing is listed.
+            return self.highlighted() is not None or None
         return True
 
     def action_back(self) -> None:
@@ -272,6 +335,14 @@ class KnowledgeScreen(Screen[None]):
 
     def action_search(self) -> None:
         self.query_one("#kb-search").focus()
+
+    def action_to_list(self) -> None:
+        self.query_one(DataTable).focus()
+
+    def action_read(self) -> None:
+        article_id = self.highlighted()
+        if article_id is not None:
+            self.app.push_screen(ArticleScreen(article_id))
 
     def action_new(self) -> None:
         self.app.push_screen(ArticleForm(), self.saved)

@@ -18,11 +18,12 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Sparkline, Static
+from textual.widgets import DataTable, Sparkline, Static
 from textual.worker import Worker, WorkerState
 
 from deskterm.tui.format import literal, priority_text, status_label
 from deskterm.tui.widgets.bar import DeskBar
+from deskterm.tui.widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from deskterm.desk.dashboard import Dashboard, Figure
@@ -92,7 +93,7 @@ class DashboardScreen(Screen[None]):
             yield DataTable(id="dash-backlog", cursor_type="cell")
             yield Static(id="dash-analysts-title", classes="dash-title")
             yield DataTable(id="dash-analysts", cursor_type="cell")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.set_class(self.size.width < NARROW, "-narrow")
@@ -388,7 +389,7 @@ class DrillScreen(Screen[None]):
         yield DeskBar("Dashboard", id="bar")
         yield Static(literal(self.figure.label, style="bold"), id="drill-title")
         yield DataTable(id="drill", cursor_type="row")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -13,13 +13,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static, Tab, Tabs
+from textual.widgets import DataTable, Input, Static, Tab, Tabs
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from deskterm.desk import clock
 from deskterm.desk.views import COUNT_CAP
 from deskterm.tui.format import age, clip, literal, local, priority_text, sla_text, status_label
 from deskterm.tui.widgets.bar import DeskBar
+from deskterm.tui.widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from deskterm.desk.views import QueueKey, QueuePage, QueueRow
@@ -88,7 +89,6 @@ class QueueScreen(Screen[None]):
             priority=True,
             id="open",
         ),
-        Binding("slash", "filter", "Filter", tooltip="Filter this view as you type", id="filter"),
         Binding(
             "p",
             "pull_next",
@@ -96,6 +96,7 @@ class QueueScreen(Screen[None]):
             tooltip="Take the most urgent unassigned ticket of your groups and open it",
             id="pull-next",
         ),
+        Binding("slash", "filter", "Filter", tooltip="Filter this view as you type", id="filter"),
         Binding(
             "t", "take", "Take", tooltip="Assign the highlighted ticket to yourself", id="take"
         ),
@@ -112,14 +113,30 @@ class QueueScreen(Screen[None]):
             "Away",
             tooltip="Mark yourself away with a backup and hand them your open tickets (or back)",
             id="away",
-            # Off the footer, which is full; in the palette and the README.
+            # Off the footer, which is full; in the key help, the palette and the README.
             show=False,
         ),
-        Binding("right_square_bracket", "next_page", "Next page", id="next-page"),
-        Binding("left_square_bracket", "previous_page", "Prev page", id="prev-page"),
+        Binding(
+            "W",
+            "away_someone",
+            "Mark away",
+            tooltip="Mark an analyst of your groups away with a backup (supervisors)",
+            id="away-someone",
+            show=False,
+        ),
+        # Off the footer: the status line under the table says "] next page · [ previous".
+        Binding("right_square_bracket", "next_page", "Next page", show=False, id="next-page"),
+        Binding("left_square_bracket", "previous_page", "Prev page", show=False, id="prev-page"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="clear-filter"),
         *[
-            Binding(key, f"view('{view}')", label, show=False, id=f"view-{view}")
+            Binding(
+                key,
+                f"view('{view}')",
+                label,
+                tooltip="Show this view (the tabs above the list)",
+                show=False,
+                id=f"view-{view}",
+            )
             for view, key, label in VIEWS
         ],
     ]
@@ -153,7 +170,7 @@ class QueueScreen(Screen[None]):
         yield Input(placeholder="Filter: ref, subject, caller or holder", id="filter", compact=True)
         yield DataTable(id="queue", cursor_type="row", zebra_stripes=True)
         yield Static(id="queue-status")
-        yield Footer()
+        yield KeyFooter()
 
     def allowed_views(self) -> list[tuple[str, str, str]]:
         actor = getattr(self.app, "actor", None)
@@ -466,19 +483,31 @@ class QueueScreen(Screen[None]):
 
         self.app.push_screen(AwayModal(), self.away_saved)
 
+    def action_away_someone(self) -> None:
+        from deskterm.tui.modals.away import AwayModal
+
+        self.app.push_screen(AwayModal(pick=True), self.away_saved)
+
     def away_saved(self, result: Any) -> None:
         from deskterm.desk.away import AwayResult
 
         if result is None:
             return
+        mine = self.app.desk.login  # type: ignore[attr-defined]
+        me = (result.analyst if isinstance(result, AwayResult) else result).login == mine
         if isinstance(result, AwayResult):
             moved = len(result.handed_over)
-            said = f"You are away; {result.analyst.backup or 'nobody'} covers for you"
+            who = "You are" if me else f"{result.analyst.login} is"
+            said = f"{who} away; {result.analyst.backup or 'nobody'} covers"
+            said += " for you" if me else ""
             if moved:
-                said += f" and now has your {moved} open ticket{'s' if moved != 1 else ''}"
+                whose = "your" if me else "their"
+                said += f" and now has {whose} {moved} open ticket{'s' if moved != 1 else ''}"
             self.app.notify(said + ".", title="Away", markup=False)
-        else:
+        elif me:
             self.app.notify("Welcome back: tickets meant for you come to you again.", title="Back")
+        else:
+            self.app.notify(f"{result.login} is back at the desk.", title="Back", markup=False)
         self.load()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

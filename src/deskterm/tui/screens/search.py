@@ -13,12 +13,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from deskterm.desk import clock
 from deskterm.tui.format import age, clip, literal, local, priority_text, status_label
 from deskterm.tui.widgets.bar import DeskBar
+from deskterm.tui.widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
     from deskterm.desk.search import TicketHit
@@ -46,15 +47,18 @@ class SearchScreen(Screen[None]):
     """Words typed at the top, the newest tickets holding all of them below."""
 
     BINDINGS = [
-        Binding("escape", "back", "Back", tooltip="Back to where you were", id="back"),
+        # Shown while typing (in the list, down moves the cursor): where the found tickets
+        # are is what a newcomer looks for first. Priority, or the field's own "down"
+        # (scrolling, which it skips) would be the one the footer sees.
         Binding(
             "down",
             "to_hits",
             "Hits",
-            tooltip="From the words to the tickets found",
-            show=False,
+            tooltip="From the words to the tickets found; enter there opens one",
+            priority=True,
             id="to-hits",
         ),
+        Binding("escape", "back", "Back", tooltip="Back to where you were", id="back"),
     ]
 
     @dataclass
@@ -78,7 +82,7 @@ class SearchScreen(Screen[None]):
         yield DataTable(id="search-hits", cursor_type="row", zebra_stripes=True)
         yield Static(id="search-excerpt")
         yield Static(id="search-status")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.show_status(Text("Type words of the subject or description; all must match."))
