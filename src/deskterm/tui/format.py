@@ -7,12 +7,14 @@ control sequence that slipped past the desk (old rows, another writer).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import cache
 
 from rich.text import Text
 
 from deskterm import defaults
+from deskterm.domain.due import DueState, DueWords, clock_words
+from deskterm.domain.due import span as span  # where the screens have always found it
 from deskterm.domain.enums import Status
 from deskterm.domain.text import clean_line, clean_long
 
@@ -88,19 +90,6 @@ def _usable_style(style: str) -> str:
     return style
 
 
-def span(delta: timedelta) -> str:
-    """A duration in its largest unit or two: ``45s``, ``12m``, ``3h05m``, ``2d4h``."""
-    seconds = int(abs(delta.total_seconds()))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, hours, days = seconds // 60, seconds // 3600, seconds // 86400
-    if minutes < 60:
-        return f"{minutes}m"
-    if hours < 24:
-        return f"{hours}h{minutes % 60:02d}m" if hours < 10 else f"{hours}h"
-    return f"{days}d{hours % 24}h" if days < 10 else f"{days}d"
-
-
 def age(created: datetime, now: datetime) -> str:
     """How long ago, in its largest unit only: ``12m``, ``5h``, ``3d``."""
     seconds = max(0, int((now - created).total_seconds()))
@@ -122,19 +111,25 @@ def sla_text(
     """Time left on an SLA clock: plain, yellow from its warning time (``warn_at``: the
     warning share of the target, in working time), red and reversed once breached (reverse
     still shows without colour). A paused clock says so; a finished one whether it was met."""
-    if due is None:
-        return Text("—", style="dim", end="")
-    if done:
-        if finished is not None and finished > due:
-            return Text("late", style="red", end="")
-        return Text("met", style="dim", end="")
-    if paused:
-        return Text("paused", style="dim italic", end="")
-    left = due - now
-    if left.total_seconds() <= 0:
-        return Text(f"-{span(left)}", style="bold red reverse", end="")
-    style = "bold yellow" if warn_at is not None and now >= warn_at else ""
-    return Text(span(left), style=style, end="")
+    words = clock_words(due, now, warn_at=warn_at, paused=paused, done=done, finished=finished)
+    return due_text(words)
+
+
+#: How each state of a clock looks, wherever it is shown (the CLI too).
+DUE_STYLES = {
+    DueState.NONE: "dim",
+    DueState.MET: "dim",
+    DueState.MISSED: "red",
+    DueState.PAUSED: "dim italic",
+    DueState.RUNNING: "",
+    DueState.WARNING: "bold yellow",
+    DueState.BREACHED: "bold red reverse",
+}
+
+
+def due_text(words: DueWords, *, long: bool = False) -> Text:
+    """A clock's words (``domain.due``) in its colour: the cell form, or ``long`` for a line."""
+    return Text(words.text if long else words.short, style=DUE_STYLES[words.state], end="")
 
 
 def local(at: datetime | None, now: datetime | None = None) -> str:
