@@ -138,3 +138,35 @@ async def test_the_draft_survives_a_quit(make_app, seeded) -> None:
         await until(pilot, lambda: screen.contact is not None, "caller restored")
         assert screen.query_one("#subject").value == "Half-typed problem"
         assert screen.contact.name == "Carol Jones"
+
+
+async def test_a_new_callers_number_is_read_in_the_desks_phone_region(make_app, seeded) -> None:
+    # The app passes the `phone_region` setting on: a German desk's national number is
+    # stored as a German one (under the default GB it would be +44 711...).
+    from sqlalchemy import create_engine, select
+
+    from deskterm.db.models import Contact
+
+    app = make_app(AGENT)
+    app.phone_region = "DE"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot)
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: isinstance(app.screen, IntakeScreen))
+        screen = app.screen
+        await type_text(pilot, "Jonas Weber")
+        await pilot.press("ctrl+o")
+        await until(pilot, lambda: app.screen.__class__.__name__ == "ContactModal")
+        await pilot.press("tab")
+        await type_text(pilot, "0711 5550 1234")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: screen.contact is not None and app.screen is screen)
+    engine = create_engine(seeded.url)
+    try:
+        with engine.connect() as conn:
+            stored = conn.scalar(
+                select(Contact.phone_e164).where(Contact.id == screen.contact.id)  # type: ignore[arg-type]
+            )
+    finally:
+        engine.dispose()
+    assert stored == "+4971155501234"

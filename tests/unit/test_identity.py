@@ -121,10 +121,14 @@ def test_the_app_resolves_its_login_by_the_same_rule(monkeypatch, tmp_path: Path
     from deskterm.tui import app as tui
 
     opened: list[tuple[str | None, Identity | None]] = []
+    regions: list[str] = []
 
     class Recorder:
-        def __init__(self, url: str, login: str | None, *, identity: Identity | None) -> None:
+        def __init__(
+            self, url: str, login: str | None, *, identity: Identity | None, phone_region: str
+        ) -> None:
             opened.append((login, identity))
+            regions.append(phone_region)
             self.desk, self.exit_code = None, 0
 
         def run(self) -> None:
@@ -136,7 +140,10 @@ def test_the_app_resolves_its_login_by_the_same_rule(monkeypatch, tmp_path: Path
     monkeypatch.delenv("DESKTERM_IDENTITY", raising=False)
     url = f"sqlite:///{tmp_path / 'd.db'}"
     tui.run(url)
+    # The app reads the settings in force for the rest too: the caller lookup's phone region.
+    monkeypatch.setenv("DESKTERM_PHONE_REGION", "DE")
     tui.run(url, Identity(given="ada"))
+    assert regions == ["GB", "DE"]
     monkeypatch.setenv("DESKTERM_IDENTITY", "database")
     tui.run(url)
     assert [login for login, _ in opened] == ["bob", "ada", None]
