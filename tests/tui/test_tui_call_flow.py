@@ -386,3 +386,22 @@ async def test_enter_takes_the_best_of_several_callers_and_down_another(make_app
             await until(pilot, lambda s=screen: s.contact is None and app.focused.id == "lookup")
             await pilot.press("escape")
             await until(pilot, lambda: not isinstance(app.screen, IntakeScreen))
+
+
+async def test_tab_from_caller_goes_to_the_problem_until_there_are_tickets(
+    make_app, seeded
+) -> None:
+    """With nobody picked, tab from Caller went into the empty open-tickets list, where the
+    subject typed next was lost; the list takes the cursor only when it holds a ticket."""
+    app = make_app(AGENT)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await new_call(pilot)
+        await pilot.press("tab")
+        await type_text(pilot, "Printer offline")
+        assert app.focused is not None and app.focused.id == "subject"
+        assert value(screen, "#subject") == "Printer offline"
+        # A caller with open tickets: the list is on the way again (ctrl+g goes there too).
+        screen.query_one("#lookup").focus()
+        await pick(pilot, screen, "carol")
+        await until(pilot, lambda: screen.open_tickets, "carol's open tickets")
+        assert screen.query_one("#open-tickets", OptionList).can_focus

@@ -206,7 +206,11 @@ class IntakeScreen(Screen[None]):
                 yield OptionList(id="matches", classes="-empty")
                 yield Static(id="caller-card")
                 yield Static("Open tickets · ctrl+g ⏎ adds the call", classes="section")
-                yield OptionList(id="open-tickets")
+                # Reached by ctrl+g, or by tab only when it holds a ticket: tab from Caller
+                # with nobody picked goes on to the problem, not into an empty list.
+                open_list = OptionList(id="open-tickets")
+                open_list.can_focus = False
+                yield open_list
                 # Hidden until the problem's words match an article.
                 kb_title = Static("Articles · f3 reads, l links", id="kb-title", classes="section")
                 kb_list = OptionList(id="kb-suggestions")
@@ -620,6 +624,7 @@ class IntakeScreen(Screen[None]):
             listing.add_option(Option(line, id=str(ticket.id)))
         if not event.open_tickets:
             listing.add_option(Option(Text("none open", style="italic"), disabled=True))
+        listing.can_focus = bool(event.open_tickets)
         self.query_one("#matches", OptionList).clear_options().add_class("-empty")
         self.tick()
         if changed:
@@ -743,7 +748,7 @@ class IntakeScreen(Screen[None]):
         self.kb_links = {}
         self.query_one("#lookup", Input).value = ""
         self.query_one("#caller-card", Static).update("")
-        self.query_one("#open-tickets", OptionList).clear_options()
+        self.query_one("#open-tickets", OptionList).clear_options().can_focus = False
         self.query_one("#asset", Select).set_options([])
         await self.rebuild_tabs(0)
         self.focus_start()
