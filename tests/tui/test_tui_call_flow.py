@@ -395,6 +395,7 @@ async def test_tab_from_caller_goes_to_the_problem_until_there_are_tickets(
     subject typed next was lost; the list takes the cursor only when it holds a ticket."""
     app = make_app(AGENT)
     async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot)
         screen = await new_call(pilot)
         await pilot.press("tab")
         await type_text(pilot, "Printer offline")
