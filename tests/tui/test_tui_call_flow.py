@@ -406,3 +406,20 @@ async def test_tab_from_caller_goes_to_the_problem_until_there_are_tickets(
         await pick(pilot, screen, "carol")
         await until(pilot, lambda: screen.open_tickets, "carol's open tickets")
         assert screen.query_one("#open-tickets", OptionList).can_focus
+
+
+async def test_each_caller_found_reads_as_two_lines_never_cut_in_mid_word(make_app, seeded) -> None:
+    """Who (open tickets, organization), then phone and email: at 80 columns an email that
+    wrapped read as two words; each line is cut with an ellipsis instead."""
+    app = make_app(AGENT)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await opened(pilot)
+        screen = await new_call(pilot)
+        await type_text(pilot, "carol")
+        matches = screen.query_one("#matches", OptionList)
+        await until(pilot, lambda: matches.option_count, "matches")
+        who, details = str(matches.get_option_at_index(0).prompt).split("\n")
+        assert who.startswith("Carol Jones") and "Acme" in who
+        assert details.strip().endswith("carol.jones@acme.example")
+        assert matches.styles.text_wrap == "nowrap"
+        assert matches.styles.text_overflow == "ellipsis"

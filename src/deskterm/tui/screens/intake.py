@@ -197,7 +197,7 @@ class IntakeScreen(Screen[None]):
         yield DeskBar("New call", id="bar")
         with Horizontal(id="intake-body"):
             with Vertical(id="caller"):
-                yield Static("Caller", classes="section")
+                yield Static("Caller · ⏎ takes the first, ↓ another", classes="section")
                 yield Input(
                     placeholder="Name, phone, email or organization",
                     id="lookup",
@@ -515,13 +515,17 @@ class IntakeScreen(Screen[None]):
         matches.clear_options()
         matches.set_class(not event.contacts and len(event.text.strip()) < 2, "-empty")
         for contact in event.contacts:
+            # Who first (and how many open tickets they have), then how to tell them apart.
             line = literal(contact.name, style="bold")
-            details = [v for v in (contact.organization, contact.phone, contact.email) if v]
-            if details:
-                line.append("  ")
-                line.append_text(literal(" · ".join(details), style="dim"))
             if contact.open_tickets:
                 line.append(f"  {contact.open_tickets} open", style="bold")
+            if contact.organization:
+                line.append("  ")
+                line.append_text(literal(contact.organization, style="dim"))
+            details = [v for v in (contact.phone, contact.email) if v]
+            if details:
+                line.append("\n  ")
+                line.append_text(literal(" · ".join(details), style="dim"))
             matches.add_option(Option(line, id=str(contact.id)))
         if not event.contacts and len(event.text.strip()) >= 2:
             matches.add_option(
