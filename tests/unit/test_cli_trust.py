@@ -140,12 +140,12 @@ def test_a_damaged_desk_file_is_said_in_one_line(tmp_path: Path, monkeypatch, ca
 
 def test_a_damaged_file_found_mid_command_is_exit_4(cli: Cli, monkeypatch) -> None:
     """Past the checks made on opening, SQLite's own error still becomes the one line."""
-    from deskterm.desk import tickets
+    from deskterm.desk import rows
 
     def damaged(*_args: Any, **_kwargs: Any) -> None:
         raise sqlite3.DatabaseError("database disk image is malformed")
 
-    monkeypatch.setattr(tickets, "list_tickets", damaged)
+    monkeypatch.setattr(rows, "list_tickets", damaged)
     code, _out, err = cli("ticket", "list")
     assert code == 4 and "is damaged" in err
     one_line_refusal(err)

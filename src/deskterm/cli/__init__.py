@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -112,6 +113,10 @@ def root(
 
 def main() -> None:
     """Run the CLI; a refusal is one line on stderr and a non-zero exit, never a traceback."""
+    # Pydantic scans every installed package's entry points for plugins when the first model
+    # class is built (7 ms of each start); deskterm's models want none, and Typer turns them
+    # off for its own. A value set in the environment still wins.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     # Typer carries its own copy of Click; these are the exceptions it raises.
     from typer._click import exceptions as click
 

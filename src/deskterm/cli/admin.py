@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
-from deskterm.cli.common import State, err, literal, out, print_json
+from deskterm.cli.common import State, err, literal, out, print_json, rich_console
 
 if TYPE_CHECKING:
     from deskterm.domain.priority import PriorityMatrix
@@ -51,6 +50,8 @@ def _revision(db) -> str | None:  # type: ignore[no-untyped-def]
 @db_app.command("status")
 def db_status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """Say where the database is and at which revision."""
+    from rich.table import Table
+
     from deskterm.db.engine import Database, translate_errors
     from deskterm.db.migrate import schema_state
 
@@ -311,6 +312,8 @@ def config_path() -> None:
 @config_app.command("priorities")
 def config_priorities(as_json: JsonOpt = False) -> None:
     """Show the impact x urgency priority matrix."""
+    from rich.table import Table
+
     from deskterm import defaults
     from deskterm.domain.enums import Impact, Urgency
 
@@ -405,7 +408,7 @@ def demo(
         BarColumn(),
         TextColumn("{task.completed:>10,}/{task.total:,}"),
         TimeElapsedColumn(),
-        console=err,
+        console=rich_console(err),
         transient=True,
     ) as bar:
         tasks: dict[str, int] = {}

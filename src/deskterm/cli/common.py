@@ -12,18 +12,53 @@ import re
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NoReturn
-
-from rich.console import Console
-from rich.text import Text
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
+
     from deskterm.db.engine import Database
     from deskterm.desk.context import Desk
     from deskterm.desk.identity import Identity
 
-out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+class _LazyConsole:
+    """A Rich console made at its first use: a command that prints JSON or one line never
+    loads Rich's console and rendering (a tenth of a CLI call's start)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def made(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.made(), name)
+
+    # Dunder methods are looked up on the type, never through __getattr__: ``Live`` and
+    # ``Progress`` enter their console.
+    def __enter__(self) -> Console:
+        return self.made().__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self.made().__exit__(*exc)  # type: ignore[arg-type]
+
+
+def rich_console(console: Console) -> Console:
+    """``out`` or ``err`` as the Console itself, for Rich objects that take one (``Progress``
+    enters it as a context manager, which the stand-in cannot be)."""
+    lazy: Any = console
+    return lazy.made() if isinstance(lazy, _LazyConsole) else console
+
+
+out = cast("Console", _LazyConsole(highlight=False, soft_wrap=False))
+err = cast("Console", _LazyConsole(stderr=True, highlight=False, soft_wrap=True))
 
 
 @dataclass
@@ -100,6 +135,8 @@ def print_json(data: Any) -> None:
 def literal(value: Any) -> Text:
     """Outside text as a Rich renderable that interprets no markup and carries no control
     sequence to the terminal (rows written by another tool may hold one)."""
+    from rich.text import Text
+
     from deskterm.domain.text import visible
 
     return Text(visible("" if value is None else str(value)))
@@ -130,6 +167,8 @@ def age(value: datetime, *, now: datetime | None = None) -> str:
 
 def due_in(value: datetime | None, *, now: datetime | None = None) -> Text:
     """Time left to a due time, red once it has passed."""
+    from rich.text import Text
+
     if value is None:
         return Text("-")
     seconds = int((value - (now or datetime.now(UTC))).total_seconds())

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import box
-from rich.table import Table
-from rich.text import Text
 
 from deskterm.cli.common import State, err, literal, out, print_json, when
 
 if TYPE_CHECKING:
+    from rich.table import Table
+    from rich.text import Text
+
     from deskterm.desk.customer import CustomerView
     from deskterm.desk.mail import ImportResult
 
@@ -58,6 +58,10 @@ def outbox_list(
     as_json: JsonOpt = False,
 ) -> None:
     """Show messages waiting to go out, being sent, or given up on (dead, with the reason)."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
     from deskterm.desk.outbox import list_outbox
 
     rows = (
@@ -179,6 +183,8 @@ def _stop_on_sigterm(stop: threading.Event) -> None:
 
 
 def _delivery_line(d: object) -> Text:
+    from rich.text import Text
+
     status = getattr(d, "status", "")
     style = {"sent": "green", "dead": "bold red", "retrying": "yellow"}.get(status, "")
     line = Text(f"{status:<8}", style=style)
@@ -216,6 +222,8 @@ def outbox_retry(
 
 
 def _import_line(r: ImportResult) -> Text:
+    from rich.text import Text
+
     words = {
         "new_ticket": ("new ticket", "green"),
         "reply": ("reply", "cyan"),
@@ -343,6 +351,9 @@ def mail_list(
     as_json: JsonOpt = False,
 ) -> None:
     """Imported mail, newest first: by default what became no ticket, and why."""
+    from rich import box
+    from rich.table import Table
+
     from deskterm.desk.mail import list_mail
 
     kwargs = {"outcomes": outcome} if outcome else {}
@@ -479,6 +490,10 @@ def show_customer_view(ctx: typer.Context, ref: str, as_json: bool) -> None:
 
 def render_customer_view(view: CustomerView) -> Table:
     """The case as the customer sees it; every word from the log printed literally."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(
         box=box.SIMPLE_HEAD,
         pad_edge=False,

@@ -7,10 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import box
-from rich.markdown import Markdown
-from rich.table import Table
-from rich.text import Text
 
 from deskterm.cli.common import State, literal, out, print_json, read_text, when
 
@@ -46,6 +42,8 @@ def _body(body: str | None, body_file: Path | None) -> str | None:
 
 
 def _said(article: ArticlePublic, what: str, as_json: bool) -> None:
+    from rich.text import Text
+
     if as_json:
         print_json(article.to_json())
         return
@@ -57,6 +55,10 @@ def _said(article: ArticlePublic, what: str, as_json: bool) -> None:
 
 
 def _hits(rows: list[ArticleHit], *, ranked: bool) -> None:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
     if not rows:
         out.print("No articles match.")
         return
@@ -185,6 +187,8 @@ def search(
 @kb_app.command("show")
 def show(ctx: typer.Context, key: KeyArg, as_json: JsonOpt = False) -> None:
     """Read an article; Markdown is rendered on a terminal and left as it is when piped."""
+    from rich.text import Text
+
     from deskterm.desk.kb import get_article
     from deskterm.domain.text import visible
 
@@ -212,6 +216,8 @@ def show(ctx: typer.Context, key: KeyArg, as_json: JsonOpt = False) -> None:
     if out.is_terminal:
         # Links as "text (address)": a terminal hyperlink (OSC 8) shows only its text, and
         # an article's text may say one address while the link goes to another.
+        from rich.markdown import Markdown  # markdown-it and Pygments: 30 ms, only here
+
         out.print(Markdown(body, hyperlinks=False))
     else:
         sys.stdout.write(body + ("\n" if not body.endswith("\n") else ""))
@@ -246,6 +252,8 @@ def need(
 
 
 def _ticket_said(ticket: TicketPublic, said: str, as_json: bool) -> None:
+    from rich.text import Text
+
     if as_json:
         print_json(ticket.to_json())
         return
@@ -268,6 +276,9 @@ def gaps(
     as_json: JsonOpt = False,
 ) -> None:
     """Which articles to write next: tickets flagged "article needed", by category and topic."""
+    from rich import box
+    from rich.table import Table
+
     from deskterm.desk.kb import gaps as find_gaps
     from deskterm.desk.reports import day_range
 

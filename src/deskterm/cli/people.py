@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import box
-from rich.cells import cell_len
-from rich.table import Table
 
 from deskterm.cli.common import State, literal, out, print_json, quoted, when
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 analyst_app = typer.Typer(help="Analysts: add, list, away and back.", no_args_is_help=True)
 key_app = typer.Typer(
@@ -31,6 +31,10 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")
 def _table(*columns: str, flexible: tuple[str, ...] = ()) -> Table:
     """A listing whose ``flexible`` columns give way on a narrow terminal; the others keep
     their full width (see ``show``)."""
+    from rich import box
+    from rich.cells import cell_len
+    from rich.table import Table
+
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
     for column in columns:
         if column in flexible:
@@ -42,6 +46,8 @@ def _table(*columns: str, flexible: tuple[str, ...] = ()) -> Table:
 
 def show(table: Table) -> None:
     """Print ``table``; a fixed column is never cut (Rich would shrink every column)."""
+    from rich.cells import cell_len
+
     for column in table.columns:
         if column.min_width is not None:
             widest = max((cell_len(str(cell)) for cell in column.cells), default=0)
@@ -564,6 +570,8 @@ def contact_show(
     as_json: JsonOpt = False,
 ) -> None:
     """Show a contact with their assets."""
+    from rich.table import Table
+
     from deskterm.desk.contacts import get_contact
 
     state: State = ctx.obj

@@ -8,13 +8,12 @@ import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich import box
-from rich.table import Table
-from rich.text import Text
 
 from deskterm.cli.common import State, literal, out, print_json
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from deskterm.desk.reports import Report
 
 report_app = typer.Typer(
@@ -70,6 +69,8 @@ def _run(ctx: typer.Context, name: str, from_: str | None, to: str | None, fmt: 
 
 
 def _cell(value: Any) -> Text:
+    from rich.text import Text
+
     if value is None:
         return Text("-", style="dim")
     if isinstance(value, float):
@@ -80,6 +81,9 @@ def _cell(value: Any) -> Text:
 
 
 def _table(report: Report) -> None:
+    from rich import box
+    from rich.table import Table
+
     period = ""
     if report.since or report.until:
         start = report.since.date().isoformat() if report.since else "…"
@@ -162,6 +166,8 @@ def survey(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Record the customer's answers for a resolved ticket (again: replaces them)."""
+    from rich.text import Text
+
     from deskterm.desk.reports import record_survey
 
     result = (

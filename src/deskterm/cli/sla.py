@@ -6,14 +6,12 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import box
-from rich.cells import cell_len
-from rich.table import Table
-from rich.text import Text
 
 from deskterm.cli.common import State, literal, out, print_json
 
 if TYPE_CHECKING:
+    from rich.text import Text
+
     from deskterm.desk.sla import CheckResult, ComplianceRow
 
 sla_app = typer.Typer(
@@ -35,6 +33,8 @@ def check(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     Runs as ``system`` (no analyst login needed), so cron or a systemd timer can run it every
     minute; running it again changes nothing until something new falls due.
     """
+    from rich.text import Text
+
     from deskterm.desk.sla import run_check
 
     result = run_check(_state(ctx).database())
@@ -90,6 +90,10 @@ def report(
     or is overdue; open clocks are still running. Tickets count under the group that has them
     now; cancelled tickets are left out.
     """
+    from rich import box
+    from rich.cells import cell_len
+    from rich.table import Table
+
     from deskterm.desk.reports import day_range
     from deskterm.desk.sla import sla_report
 
@@ -140,6 +144,8 @@ def _cells(row: ComplianceRow, *, group: str | None = None) -> list[Text | str]:
 
 
 def _clock(met: int, late: int, running: int, share: float | None) -> Text:
+    from rich.text import Text
+
     text = Text(f"{met}/{late}/{running} ")
     if share is None:
         text.append("   -", style="dim")

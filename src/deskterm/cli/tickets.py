@@ -5,11 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich import box
-from rich.console import Group
-from rich.panel import Panel
-from rich.table import Table
-from rich.text import Text
 
 from deskterm.cli.common import (
     State,
@@ -26,6 +21,9 @@ from deskterm.cli.common import (
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from rich.console import Group
+    from rich.text import Text
 
     from deskterm.desk.schemas import EventPublic, TicketDetail, TicketPublic
 
@@ -50,6 +48,8 @@ def _state(ctx: typer.Context) -> State:
 
 
 def _done(ticket: TicketPublic, said: str, as_json: bool) -> None:
+    from rich.text import Text
+
     if as_json:
         print_json(ticket.to_json())
         return
@@ -172,7 +172,7 @@ def list_(
     as_json: JsonOpt = False,
 ) -> None:
     """List tickets, most urgent first."""
-    from deskterm.desk.tickets import list_tickets
+    from deskterm.desk.rows import list_tickets
 
     rows = (
         _state(ctx)
@@ -242,6 +242,10 @@ def search(
 
 
 def _print_tickets(rows: Sequence[TicketPublic], *, empty: str = "No tickets match.") -> None:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
     if not rows:
         out.print(empty)
         return
@@ -288,6 +292,8 @@ STATUS_SHORT = {
 
 
 def _priority_text(code: str) -> Text:
+    from rich.text import Text
+
     from deskterm.tui.format import priority_style
 
     # The colour an admin gave the priority in priority.toml, as the app shows it.
@@ -329,6 +335,12 @@ def show(
 
 
 def render_ticket(t: TicketDetail) -> Group:
+    from rich import box
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
     head = Text()
     head.append(f"{t.ref}  ", style="bold")
     head.append_text(_priority_text(t.priority))
@@ -397,6 +409,8 @@ def render_ticket(t: TicketDetail) -> Group:
 
 def _due_line(t: TicketDetail) -> Text:
     """The SLA clocks in the words and colours of the app's ticket screen (domain/due.py)."""
+    from rich.text import Text
+
     from deskterm.desk import clock
     from deskterm.domain.due import ticket_due
     from deskterm.tui.format import due_text

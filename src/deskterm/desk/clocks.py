@@ -139,7 +139,7 @@ def left_paused(
     """``left_while_paused`` from the columns themselves, for lists read as plain rows."""
     if paused_at is None or status != Status.WAITING_CUSTOMER:
         return None
-    target = defaults.sla_policy().for_priority(priority)
+    target = defaults.resolution_seconds(priority)
     if target is None:
         return None
-    return int(target.resolution.total_seconds()) - (used_seconds or 0)
+    return target - (used_seconds or 0)

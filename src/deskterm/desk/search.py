@@ -3,7 +3,7 @@ description (migration 0008: FTS5 on SQLite, a GIN-indexed ``tsvector`` on Postg
 
 What the analyst typed is reduced to plain words (``kb.search_words``) before it reaches
 either query language, so no input can be a syntax error. The index answers with ids; the
-rows are then read the way every ticket list reads them (``tickets.public_rows``).
+rows are then read the way every ticket list reads them (``rows.public_rows``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
 from deskterm.desk.kb import search_words
+from deskterm.desk.rows import _public_fields, _statuses, public_rows
 from deskterm.desk.schemas import TicketPublic
-from deskterm.desk.tickets import _public_fields, _statuses, public_rows
 from deskterm.domain.enums import OPEN_STATUSES
 from deskterm.domain.errors import Inconsistent, InvalidInput, PermissionDenied
 from deskterm.domain.permissions import Actor

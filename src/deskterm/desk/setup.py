@@ -7,7 +7,6 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from deskterm import defaults
 from deskterm.db.engine import Database, translate_errors
 from deskterm.db.migrate import SchemaState, ensure_schema, schema_state, upgrade
 from deskterm.db.models import Category, ResolutionCode, SupportGroup
@@ -81,6 +80,8 @@ def seed_defaults(db: Database) -> bool:
 
 
 def _seed(session: Session) -> None:
+    from deskterm import defaults  # the shipped files are read once per desk, not per start
+
     groups: dict[str, SupportGroup] = {}
     specs = defaults.group_specs()
     for spec in specs:

@@ -32,8 +32,8 @@ from deskterm.db.models import (
     TicketEvent,
 )
 from deskterm.db.types import UTCDateTime
+from deskterm.desk.rows import _public_fields, _rows_query, public_rows
 from deskterm.desk.schemas import Public, TicketPublic
-from deskterm.desk.tickets import _public_fields, _rows_query, public_rows
 from deskterm.domain.enums import OPEN_STATUSES, Status
 from deskterm.domain.errors import InvalidInput, PermissionDenied
 from deskterm.domain.permissions import Actor
