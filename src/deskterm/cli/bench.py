@@ -7,12 +7,12 @@ import os
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
-from rich.text import Text
 
-from deskterm.cli.common import State, err, literal, out, print_json
+from deskterm.cli.common import State, err, literal, out, print_json, rich_console
 
 if TYPE_CHECKING:
+    from rich.table import Table
+
     from deskterm.bench.desk import BenchDesk
     from deskterm.bench.load import LoadResult
     from deskterm.bench.run import Result
@@ -35,7 +35,13 @@ def bench(
         int, typer.Option(min=1, max=10_000, help="Timed samples per operation.")
     ] = 30,
     starts: Annotated[
-        int, typer.Option(min=0, max=100, help="Times the app is started (0: skip it).")
+        int,
+        typer.Option(
+            min=0,
+            max=100,
+            help="Times the app is started as the analyst, and again as a supervisor for f2; "
+            "the CLI is run 3 times a start, 10 at most (0: none of these).",
+        ),
     ] = 5,
     only: Annotated[
         str | None, typer.Option(help="Only the operations whose name contains this.")
@@ -65,7 +71,7 @@ def bench(
         BarColumn(),
         TextColumn("{task.completed:>10,}/{task.total:,}"),
         TimeElapsedColumn(),
-        console=err,
+        console=rich_console(err),
         transient=True,
         disable=as_json and not err.is_terminal,
     ) as bar:
@@ -91,21 +97,46 @@ def bench(
         print_json([r.to_json() for r in results])
         return
     out.print(_table(desk, results, (load_before, os.getloadavg()[0])))
+    for line in _missed(results):
+        out.print(literal(line))
 
 
 def _table(desk: BenchDesk, results: list[Result], load: tuple[float, float]) -> Table:
-    from deskterm.bench.run import INTERACTIVE_MS, MEMORY_MB, SLACK_MS, START_MS
+    from rich.table import Table
+    from rich.text import Text
+
+    from deskterm.bench.run import CLI, GOALS, INTERACTIVE_MS, MEMORY_MB, SLACK_MS
+    from deskterm.bench.startup import (
+        DASHBOARD_PAINT,
+        ESCAPE_TO_QUEUE,
+        FIRST_NEW_CALL,
+        FIRST_PAINT,
+        SAVED,
+        SWITCH_VIEW,
+    )
 
     kind = "SQLite" if desk.db.is_sqlite else "PostgreSQL"
     made = f"built in {desk.built_seconds:.0f} s" if desk.built_seconds is not None else "reused"
+    goals = "; ".join(
+        f"{what} {GOALS[name].text}"
+        for what, name in (
+            ("key to painted page", SWITCH_VIEW),
+            ("start to first painted queue", FIRST_PAINT),
+            ("CLI ticket list", CLI),
+            ("first ctrl+n", FIRST_NEW_CALL),
+            ("key to saved intake", SAVED),
+            ("f2 to dashboard", DASHBOARD_PAINT),
+            ("escape to queue", ESCAPE_TO_QUEUE),
+        )
+    )
     table = Table(
         title=Text(f"deskterm bench: {kind}, {desk.tickets:,} tickets ({made})"),
         caption=Text(
             f"{desk.db.describe()}; load average {load[0]:.1f} before, {load[1]:.1f} after "
             f"({os.cpu_count()} cores)\n"
-            f"Times in ms. Targets: each operation's median under {INTERACTIVE_MS:.0f} ms and "
-            f"within 2x of raw SQL (or at most {SLACK_MS:.0f} ms above it); start under "
-            f"{START_MS:.0f} ms; peak memory under {MEMORY_MB:.0f} MB.",
+            f"Times in ms. Goals: each operation's median under {INTERACTIVE_MS:.0f} ms and "
+            f"within 2x of raw SQL or at most {SLACK_MS:.0f} ms above it; {goals}; "
+            f"peak memory of every start <= {MEMORY_MB:.0f} MB.",
             style="dim",
         ),
         caption_justify="left",
@@ -119,15 +150,41 @@ def _table(desk: BenchDesk, results: list[Result], load: tuple[float, float]) ->
     table.add_column("target", no_wrap=True)
     for r in results:
         memory = r.unit == "MB"
+        if r.median_ms is None or r.p95_ms is None:
+            median, p95 = "-", "-"
+        elif memory:
+            median, p95 = f"{r.median_ms:.0f} MB", f"max {r.p95_ms:.0f}"
+        else:
+            median, p95 = f"{r.median_ms:.1f}", f"{r.p95_ms:.1f}"
         table.add_row(
             literal(r.operation + (f" ({r.note})" if r.note else "")),
-            f"{r.median_ms:.0f} MB" if memory else f"{r.median_ms:.1f}",
-            f"max {r.p95_ms:.0f}" if memory else f"{r.p95_ms:.1f}",
+            median,
+            p95,
             "-" if r.bound_ms is None else f"{r.bound_ms:.2f}",
             "-" if r.ratio is None else f"{r.ratio:.1f}x",
             Text("met", style="green") if r.met else Text("missed", style="bold red"),
         )
     return table
+
+
+def _missed(results: list[Result]) -> list[str]:
+    """A line per row that missed its goal: what it measured against what it should."""
+    lines = []
+    for r in results:
+        if r.met:
+            continue
+        if r.median_ms is None or r.p95_ms is None:
+            seen = "no time"
+        elif r.unit == "MB":
+            seen = f"median {r.median_ms:.0f} MB, max {r.p95_ms:.0f} MB"
+        else:
+            seen = f"median {r.median_ms:.1f} ms, p95 {r.p95_ms:.1f} ms"
+            if r.bound_ms is not None:
+                seen += f", raw SQL {r.bound_ms:.2f} ms"
+        lines.append(
+            f"missed: {r.operation}: {seen}; goal {r.target}" + (f" ({r.note})" if r.note else "")
+        )
+    return lines
 
 
 @bench_app.command("load")
@@ -188,6 +245,9 @@ def load(
 
 
 def _load_table(result: LoadResult, load: tuple[float, float]) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     kind = "SQLite" if result.dialect == "sqlite" else "PostgreSQL"
     table = Table(
         title=Text(
@@ -227,6 +287,9 @@ def _load_table(result: LoadResult, load: tuple[float, float]) -> Table:
 
 
 def _checks_table(result: LoadResult) -> Table:
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(title="Checks", title_justify="left")
     table.add_column("check", no_wrap=True)
     table.add_column("over", justify="right", no_wrap=True)
