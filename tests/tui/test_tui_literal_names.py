@@ -25,6 +25,7 @@ from deskterm.tui.screens.handover import HandoverScreen
 from deskterm.tui.screens.intake import IntakeScreen
 from deskterm.tui.screens.search import SearchScreen
 from deskterm.tui.screens.ticket import TicketScreen
+from deskterm.tui.widgets.queuetable import QueueTable
 from factories import ADMIN, AGENT, SUPERVISOR
 
 TOM = "Tom [/] Temp"
@@ -136,9 +137,8 @@ async def test_queue_ticket_and_its_dialogs_show_names_literally(make_app, marke
         await opened(pilot)
         await pilot.press("6")  # all tickets
         await until(pilot, lambda: marked in app.screen.rows, "the ticket listed")
-        table = app.screen.query_one(DataTable)
-        row = table.get_row(str(marked))
-        shown = [c.plain for c in row if isinstance(c, Text)][4:7]
+        table = app.screen.query_one(QueueTable)
+        shown = table.row_text(table.row_ids.index(marked))[4:7]
         assert shown == [SUBJECT, clip(EVE, 20), "tom.temp"]
         assert SUBJECT in drawn(app) and clip(EVE, 20) in drawn(app)
         app.open_ticket(marked)

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from helpers import opened, settle, until
 from rich.text import Text
-from textual.widgets import DataTable, Static, Tabs
+from textual.widgets import Static, Tabs
 
 from deskterm.desk.tickets import assign, get_ticket
 from deskterm.tui.screens.loading import LoadingScreen
 from deskterm.tui.screens.queue import QueueScreen
 from deskterm.tui.screens.ticket import TicketScreen
+from deskterm.tui.widgets.queuetable import QueueTable
 from factories import AGENT, AGENT2
 
 
 def table_refs(app) -> list[str]:
-    table = app.screen.query_one(DataTable)
-    return [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+    table = app.screen.query_one(QueueTable)
+    return [table.row_text(i)[0] for i in range(table.row_count)]
 
 
 async def test_mine_in_queue_order(make_app, seeded) -> None:
@@ -36,8 +37,8 @@ async def test_caller_text_is_shown_literally(make_app) -> None:
         await opened(pilot)
         await pilot.press("6")
         await until(pilot, lambda: app.screen.page.view == "all")
-        table = app.screen.query_one(DataTable)
-        row = table.get_row("5")
+        table = app.screen.query_one(QueueTable)
+        row = table.row_cells(table.row_ids.index(5))
         subject, contact = row[4], row[5]
         assert isinstance(subject, Text) and "jams [bold]again[" in subject.plain
         assert not subject.spans

@@ -18,7 +18,7 @@ from helpers import opened, settle, type_text, until
 from seed import Seeded, seed
 from sqlalchemy import func, select, text
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Static, TextArea
+from textual.widgets import Static, TextArea
 
 from deskterm.db.models import Presence
 from deskterm.desk.tickets import create_ticket, get_ticket
@@ -27,6 +27,7 @@ from deskterm.tui.modals.base import FormModal
 from deskterm.tui.screens.queue import QueueScreen
 from deskterm.tui.screens.ticket import TicketScreen
 from deskterm.tui.widgets.presence import PresenceLine
+from deskterm.tui.widgets.queuetable import QueueTable
 from factories import AGENT, AGENT2
 
 #: Generous for a loaded CI machine; what it takes is printed (pytest -s) and is far less.
@@ -116,8 +117,8 @@ async def test_two_terminals_on_postgresql_see_each_other_at_once(
         # Alice takes the VPN ticket from her unassigned view: Bob sees who holds it now.
         await a.press("3")
         await until(a, lambda: vpn in queue_rows(alice), "vpn in A's unassigned view")
-        table = alice.screen.query_one(DataTable)
-        table.move_cursor(row=table.get_row_index(str(vpn)))
+        table = alice.screen.query_one(QueueTable)
+        table.move_cursor(row=table.row_ids.index(vpn))
         await a.press("t")
         taken = await within(
             b, lambda: getattr(queue_rows(bob).get(vpn), "assignee", None) == AGENT, "taken"

@@ -8,19 +8,20 @@ from __future__ import annotations
 
 from helpers import opened, settle, type_text, until
 from rich.text import Text
-from textual.widgets import DataTable, Input, Select, Static
+from textual.widgets import Input, Select, Static
 
 from deskterm.desk.tickets import get_ticket
 from deskterm.tui.modals.away import AwayModal
 from deskterm.tui.modals.base import FormModal
 from deskterm.tui.screens.queue import QueueScreen
 from deskterm.tui.screens.ticket import TicketScreen
+from deskterm.tui.widgets.queuetable import QueueTable
 from factories import AGENT, AGENT2
 
 
 def sla_cell(screen: QueueScreen, ticket_id: int) -> Text:
-    table = screen.query_one(DataTable)
-    cell = table.get_cell(str(ticket_id), "sla")
+    table = screen.query_one(QueueTable)
+    cell = table.cell(ticket_id, "sla")
     assert isinstance(cell, Text)
     return cell
 

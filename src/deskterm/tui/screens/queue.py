@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import time
+from collections.abc import Hashable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -13,14 +13,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Input, Static, Tab, Tabs
+from textual.widgets import Input, Static, Tab, Tabs
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from deskterm.desk import clock
 from deskterm.desk.views import COUNT_CAP
+from deskterm.tui import benchmark
 from deskterm.tui.format import age, clip, literal, local, priority_text, sla_text, status_label
 from deskterm.tui.widgets.bar import DeskBar
 from deskterm.tui.widgets.footer import KeyFooter
+from deskterm.tui.widgets.queuetable import Column, Landing, QueueTable
 
 if TYPE_CHECKING:
     from deskterm.desk.views import QueueKey, QueuePage, QueueRow
@@ -35,15 +37,11 @@ VIEWS = (
     ("all", "6", "All"),
 )
 _HOLDER_IMPLIED = ("mine", "unassigned")
-#: Rows per page, as the desk serves them.
-PAGE = 100
-
-
-@dataclass(frozen=True)
-class Column:
-    key: str
-    label: str
-    width: int
+#: A page holds the rows the table shows, within what the desk serves in one page.
+MIN_PAGE, MAX_PAGE = 5, 500
+#: Lines around the table before the first layout: the bar, the tabs (two), the table's
+#: header, the status line and the footer.
+_CHROME = 6
 
 
 def columns_for(width: int, view: str) -> list[Column]:
@@ -70,15 +68,16 @@ def columns_for(width: int, view: str) -> list[Column]:
     return [*fixed, Column("subject", "Subject", subject), *tail]
 
 
-def _mark_painted(path: str, view: str, rows: int, more: bool) -> None:
-    """One line per painted page for ``deskterm bench`` (``bench/startup.py``): the monotonic
-    clock is shared by every process of the machine, so the bench reads when, not polls."""
-    with open(path, "a", encoding="utf-8") as file:
-        file.write(f"{time.monotonic():.6f} {view} {rows} {'more' if more else 'last'}\n")
+class ViewTabs(Tabs):
+    """The view tabs, their underline moved at once: its slide (0.3 s of frames) was drawn
+    while the view's first page was being painted, and made the key feel slower."""
+
+    def _highlight_active(self, animate: bool = True) -> None:
+        super()._highlight_active(animate=False)
 
 
 class QueueScreen(Screen[None]):
-    """Queue views, filter as you type, pull next, pages of ~100 rows."""
+    """Queue views, filter as you type, pull next, pages of as many rows as fit."""
 
     BINDINGS = [
         Binding(
@@ -146,8 +145,9 @@ class QueueScreen(Screen[None]):
         view: str
         text: str
         start: QueueKey | None
+        limit: int
         page: QueuePage
-        counts: dict[str, int]
+        counts: dict[str, int] | None
 
     def __init__(self) -> None:
         super().__init__()
@@ -155,22 +155,42 @@ class QueueScreen(Screen[None]):
         self.text = ""
         #: Where each page of the current view starts: the last is the page on screen.
         self.starts: list[QueueKey | None] = [None]
+        #: How many rows each page before the one on screen held (pages follow the window).
+        self.sizes: list[int] = []
         self.page: QueuePage | None = None
         self.rows: dict[int, QueueRow] = {}
         self.stale = False
+        #: Rows asked of the desk for the page on its way or on screen.
+        self.limit = 0
         self._layout: tuple[int, str] | None = None
+        #: The view, filter and start of the page on screen.
+        self._shown: tuple[str, str, QueueKey | None] | None = None
+        #: What was last painted, to tell a reload that changed nothing.
+        self._painted: tuple[Hashable, ...] = ()
+        #: Where the cursor goes on the page on its way (down past the last row: its first).
+        self._landing: Landing = "keep"
+        #: The time the rows on screen were drawn for (their SLA clocks and ages).
+        self._now = clock.now()
+        #: The tabs' counts are to be read with the next page.
+        self._counts_owed = True
 
     def compose(self) -> ComposeResult:
         yield DeskBar("Queue", id="bar")
         views = self.allowed_views()
-        yield Tabs(
+        yield ViewTabs(
             *[Tab(f"{key} {label}", id=f"tab-{view}") for view, key, label in views],
             id="views",
         )
         yield Input(placeholder="Filter: ref, subject, caller or holder", id="filter", compact=True)
-        yield DataTable(id="queue", cursor_type="row", zebra_stripes=True)
+        yield QueueTable(self.row_cells, id="queue")
         yield Static(id="queue-status")
         yield KeyFooter()
+
+    def focus_table(self) -> None:
+        table = self.query_one(QueueTable)
+        if not table.has_focus:
+            # Focusing the focused table again repaints it whole.
+            table.focus()
 
     def allowed_views(self) -> list[tuple[str, str, str]]:
         actor = getattr(self.app, "actor", None)
@@ -181,7 +201,7 @@ class QueueScreen(Screen[None]):
         tabs = self.query_one(Tabs)
         tabs.can_focus = False
         self.query_one("#filter", Input).display = False
-        self.query_one(DataTable).focus()
+        self.focus_table()
         self.load()
         poll = getattr(self.app, "poll_seconds", None)
         if poll:
@@ -189,6 +209,10 @@ class QueueScreen(Screen[None]):
             self.set_interval(30, self.load)
 
     def on_screen_resume(self) -> None:
+        if self.page is not None:
+            # The page under the screen that closed is still drawn: it is back at once, and
+            # `deskterm bench` times that; a stale one is read again after.
+            self.mark_painted()
         if self.stale:
             self.stale = False
             self.load()
@@ -214,40 +238,64 @@ class QueueScreen(Screen[None]):
 
     # ------------------------------------------------------------------ loading
 
-    def load(self) -> None:
+    def page_size(self) -> int:
+        """The rows the table shows (before its first layout, what the window leaves it)."""
+        rows = self.query_one(QueueTable).visible_rows
+        if not rows:
+            field = self.query_one("#filter", Input)
+            rows = self.app.size.height - _CHROME - (1 if field.display else 0)
+        return max(MIN_PAGE, min(MAX_PAGE, rows))
+
+    def load(self, *, counts: bool = True) -> None:
+        """Read the page on screen (or on its way) again; ``counts``: the tabs' counts too
+        (a page turned within a view leaves them as they were)."""
         self.query_one(DeskBar).busy = True
-        self.fetch(self.view, self.text, self.starts[-1])
+        self.limit = self.page_size()
+        # Counts asked for by a read that a newer one replaced are still owed.
+        self._counts_owed = self._counts_owed or counts
+        self.fetch(self.view, self.text, self.starts[-1], self.limit, self._counts_owed)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="queue")
-    def fetch(self, view: str, text: str, start: QueueKey | None) -> None:
+    def fetch(
+        self, view: str, text: str, start: QueueKey | None, limit: int, counted: bool
+    ) -> None:
         from deskterm.desk.views import queue_counts, queue_page
 
-        def page_and_counts(session: Any, actor: Any) -> tuple[Any, dict[str, int]]:
+        def page_and_counts(session: Any, actor: Any) -> tuple[Any, dict[str, int] | None]:
             # One transaction: the analyst is loaded once, and the tab counts agree with the
             # page they are shown beside.
-            page = queue_page(session, actor, view=view, after=start, text=text or None)
-            return page, queue_counts(session, actor)
+            page = queue_page(
+                session, actor, view=view, after=start, text=text or None, limit=limit
+            )
+            return page, queue_counts(session, actor) if counted else None
 
         desk = self.app.desk  # type: ignore[attr-defined]
         page, counts = desk.read(page_and_counts)
         if not get_current_worker().is_cancelled:
-            self.post_message(self.PageLoaded(view, text, start, page, counts))
+            self.post_message(self.PageLoaded(view, text, start, limit, page, counts))
 
     @on(PageLoaded)
     def show_page(self, event: PageLoaded) -> None:
-        if (event.view, event.text, event.start) != (self.view, self.text, self.starts[-1]):
+        asked = (event.view, event.text, event.start, event.limit)
+        if asked != (self.view, self.text, self.starts[-1], self.limit):
             return  # a newer request is on its way
         self.query_one(DeskBar).busy = False
         self.page = event.page
         self.rows = {row.id: row for row in event.page.rows}
-        self.fill_table()
-        self.show_counts(event.counts)
+        self.fill_table(same_page=self._shown == asked[:3])
+        self._shown = asked[:3]
+        if event.counts is not None:
+            self._counts_owed = False
+            self.show_counts(event.counts)
         self.refresh_bindings()
-        mark = os.environ.get("DESKTERM_BENCH_MARK")
-        if mark:
-            # `deskterm bench` times the app to this page on screen: after the next refresh.
-            more = event.page.next_after is not None
-            self.call_after_refresh(_mark_painted, mark, self.view, len(self.rows), more)
+
+    def mark_painted(self) -> None:
+        """For `deskterm bench`: the page on screen is painted after the next refresh."""
+        benchmark.mark(self, *self.painted_mark())
+
+    def painted_mark(self) -> tuple[str, ...]:
+        more = self.page is not None and self.page.next_after is not None
+        return ("queue", self.view, str(len(self.rows)), "more" if more else "last")
 
     def show_counts(self, counts: dict[str, int]) -> None:
         tabs = self.query_one(Tabs)
@@ -256,60 +304,88 @@ class QueueScreen(Screen[None]):
             shown = "" if count is None else f" {count}" if count < COUNT_CAP else f" {COUNT_CAP}+"
             tab = tabs.query_one(f"#tab-{view}", Tab)
             text = f"{key} {label}{shown}"
-            # A relabelled tab re-lays out the whole screen and animates the underline
-            # anew; most page loads change no count, and must not pay for that before the
-            # rows paint (measured by `deskterm bench` as key to painted page).
+            # A relabelled tab re-lays out the whole screen; most page loads change no count,
+            # and must not pay for that before the rows paint (`deskterm bench`: key to
+            # painted page).
             if tab.label_text != text:
                 tab.label = text
 
-    def fill_table(self) -> None:
-        table = self.query_one(DataTable)
-        layout = (table.size.width or self.size.width, self.view)
-        kept = None
-        if table.row_count:
-            kept_index = table.cursor_row
-            kept = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+    def fill_table(self, *, same_page: bool = False) -> None:
+        """Show ``self.rows``: rows that look as before are not rendered again, and the cursor
+        stays on its ticket (on a page turned by a key: where the key sends it)."""
+        table = self.query_one(QueueTable)
+        width = table.content_size.width or self.size.width
+        relaid = False
+        if (width, self.view) != self._layout:
+            self._layout = (width, self.view)
+            relaid = table.set_columns(columns_for(width, self.view))
+        self._now = clock.now()
+        looks = [(row.id, self.look(row)) for row in self.rows.values()]
+        landing, self._landing = self._landing, "keep"
+        kept = table.highlighted_id
+        if landing == "first":
+            index = 0
+        elif landing == "last":
+            index = len(looks) - 1
+        elif kept in self.rows:
+            index = list(self.rows).index(kept)
         else:
-            kept_index = 0
-        if layout != self._layout:
-            self._layout = layout
-            table.clear(columns=True)
-            for column in columns_for(layout[0], self.view):
-                table.add_column(column.label, width=column.width, key=column.key)
-        else:
-            table.clear()
-        columns = {c.key: c.width for c in columns_for(layout[0], self.view)}
-        now = clock.now()
-        for row in self.rows.values():
-            table.add_row(*self.cells(row, columns, now), key=str(row.id))
-        if not self.rows:
-            self.query_one("#queue-status", Static).update(self.empty_text())
-            return
-        index = kept_index
-        if kept is not None and kept.isdigit() and int(kept) in self.rows:
-            index = table.get_row_index(kept)
-        table.move_cursor(row=min(index, table.row_count - 1), animate=False)
-        self.query_one("#queue-status", Static).update(self.status_text())
+            index = table.cursor_row
+        repainted = table.show_rows(looks, cursor=index) or relaid
+        status = self.status_text() if self.rows else self.empty_text()
+        self.query_one("#queue-status", Static).update(status, layout=False)
+        painted = (self.view, self.text, *looks)
+        if not same_page or painted != self._painted:
+            # A reload that changed nothing paints nothing, and says nothing to the bench.
+            self._painted = painted
+            if repainted and benchmark.enabled():
+                table.after_paint(partial(benchmark.write, *self.painted_mark()))
+            else:
+                self.mark_painted()
 
-    def cells(self, row: QueueRow, widths: dict[str, int], now: Any) -> list[Any]:
-        cells: list[Any] = [
+    def look(self, row: QueueRow) -> Hashable:
+        """Everything a row's cells show: the row is rendered again only when it changes."""
+        return (
+            row.id,
+            row.version,
+            row.ref,
+            row.priority,
+            row.status,
+            row.subject,
+            row.contact,
+            row.assignee,
+            *self.sla_look(row),
+            age(row.created_at, self._now),
+        )
+
+    def sla_look(self, row: QueueRow) -> tuple[str, str]:
+        cell = self.sla_cell(row)
+        return cell.plain, str(cell.style)
+
+    def sla_cell(self, row: QueueRow) -> Text:
+        if self.view == "callbacks":
+            return sla_text(row.callback_due_at, self._now)
+        return sla_text(
+            row.resolve_due_at,
+            self._now,
+            warn_at=row.resolve_warn_at,
+            paused=row.sla_paused_at is not None,
+        )
+
+    def row_cells(self, ticket_id: int) -> list[Text]:
+        """The cells of a row, cut to the table's columns (the table asks once per look)."""
+        widths = {c.key: c.width for c in self.query_one(QueueTable).columns}
+        return self.cells(self.rows[ticket_id], widths, self._now)
+
+    def cells(self, row: QueueRow, widths: dict[str, int], now: Any) -> list[Text]:
+        cells: list[Text] = [
             Text(row.ref, end=""),
             priority_text(row.priority),
             Text(status_label(row.status, short=True), end=""),
+            self.sla_cell(row),
+            literal(clip(row.subject, widths["subject"])),
+            literal(clip(row.contact or "—", widths["contact"])),
         ]
-        if self.view == "callbacks":
-            cells.append(sla_text(row.callback_due_at, now))
-        else:
-            cells.append(
-                sla_text(
-                    row.resolve_due_at,
-                    now,
-                    warn_at=row.resolve_warn_at,
-                    paused=row.sla_paused_at is not None,
-                )
-            )
-        cells.append(literal(clip(row.subject, widths["subject"])))
-        cells.append(literal(clip(row.contact or "—", widths["contact"])))
         if "assignee" in widths:
             cells.append(literal(clip(row.assignee or "—", widths["assignee"])))
         cells.append(Text(age(row.created_at, now), style="dim", end=""))
@@ -326,13 +402,13 @@ class QueueScreen(Screen[None]):
             return Text("Nothing waiting. p pull next · ctrl+n new call · ctrl+f find any ticket")
         return Text("Nothing here right now.")
 
-    @on(DataTable.RowHighlighted, "#queue")
+    @on(QueueTable.RowHighlighted, "#queue")
     def describe_highlighted(self) -> None:
         if self.rows:
-            self.query_one("#queue-status", Static).update(self.status_text())
+            self.query_one("#queue-status", Static).update(self.status_text(), layout=False)
 
     def status_text(self) -> Text:
-        first = (len(self.starts) - 1) * PAGE + 1
+        first = sum(self.sizes) + 1
         last = first + len(self.rows) - 1
         more = self.page is not None and self.page.next_after is not None
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -356,11 +432,16 @@ class QueueScreen(Screen[None]):
             text.append(literal(self.text))
         return text
 
-    def on_resize(self) -> None:
-        if self.rows and self._layout is not None:
-            table = self.query_one(DataTable)
-            if table.size.width and table.size.width != self._layout[0]:
-                self.fill_table()
+    @on(QueueTable.Resized, "#queue")
+    def follow_size(self, event: QueueTable.Resized) -> None:
+        if not event.rows or not self.limit:
+            return
+        if self.page_size() != self.limit:
+            # As many rows as now fit, from the same first row (at start: the first page
+            # was asked before the table had a size, if the guess was wrong).
+            self.load(counts=False)
+        elif self.rows and (event.width, self.view) != self._layout:
+            self.fill_table(same_page=True)
 
     # ------------------------------------------------------------------ views and pages
 
@@ -376,19 +457,38 @@ class QueueScreen(Screen[None]):
         if view == self.view:
             return
         self.view = view
-        self.starts = [None]
+        self.starts, self.sizes = [None], []
         self.load()
-        self.query_one(DataTable).focus()
+        self.focus_table()
 
-    def action_next_page(self) -> None:
-        if self.page is not None and self.page.next_after is not None:
+    def action_next_page(self, landing: Landing = "keep") -> None:
+        # Only from the page on screen: a second key before it came would skip none.
+        on_screen = self._shown == (self.view, self.text, self.starts[-1])
+        if on_screen and self.page is not None and self.page.next_after is not None:
+            self.sizes.append(len(self.rows))
             self.starts.append(self.page.next_after)
-            self.load()
+            self._landing = landing
+            self.load(counts=False)
 
-    def action_previous_page(self) -> None:
+    def action_previous_page(self, landing: Landing = "keep") -> None:
         if len(self.starts) > 1:
             self.starts.pop()
-            self.load()
+            self.sizes.pop()
+            self._landing = landing
+            self.load(counts=False)
+
+    @on(QueueTable.PageTurned, "#queue")
+    def turn_page(self, event: QueueTable.PageTurned) -> None:
+        table = event.table
+        if event.forward:
+            if self.page is not None and self.page.next_after is not None:
+                self.action_next_page(event.landing)
+            elif event.landing == "keep":
+                table.move_cursor(row=table.row_count - 1)  # page down on the last page
+        elif len(self.starts) > 1:
+            self.action_previous_page(event.landing)
+        elif event.landing == "keep":
+            table.move_cursor(row=0)
 
     # ------------------------------------------------------------------ filter
 
@@ -402,32 +502,27 @@ class QueueScreen(Screen[None]):
         if field.value:
             field.value = ""
         field.display = False
-        self.query_one(DataTable).focus()
+        self.focus_table()
 
     @on(Input.Changed, "#filter")
     def filter_as_typed(self, event: Input.Changed) -> None:
         self.text = event.value.strip()
-        self.starts = [None]
+        self.starts, self.sizes = [None], []
         self.load()
 
     @on(Input.Submitted, "#filter")
     def back_to_table(self) -> None:
-        self.query_one(DataTable).focus()
+        self.focus_table()
 
     # ------------------------------------------------------------------ acting
 
     def highlighted(self) -> int | None:
-        table = self.query_one(DataTable)
-        if not table.row_count:
-            return None
-        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-        return int(key) if key and key.isdigit() else None
+        return self.query_one(QueueTable).highlighted_id
 
-    @on(DataTable.RowSelected)
-    def open_selected(self, event: DataTable.RowSelected) -> None:
+    @on(QueueTable.RowSelected, "#queue")
+    def open_selected(self, event: QueueTable.RowSelected) -> None:
         event.stop()
-        if event.row_key.value and event.row_key.value.isdigit():
-            self.app.open_ticket(int(event.row_key.value))  # type: ignore[attr-defined]
+        self.app.open_ticket(event.id)  # type: ignore[attr-defined]
 
     def action_open(self) -> None:
         ticket_id = self.highlighted()

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widgets import Static
 
 from deskterm.tui.format import literal
+
+#: Seconds a worker may talk to the database before the bar says "working…": most answers
+#: come sooner, and the word flashing on and off at every key cost two repaints of the bar.
+BUSY_AFTER = 0.2
 
 
 class DeskBar(Static):
@@ -20,18 +25,40 @@ class DeskBar(Static):
     def __init__(self, place: str, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id)
         self.set_reactive(DeskBar.place, place)
+        self._shown: Text | None = None
+        #: Whether "working…" is on the bar (``busy`` for longer than ``BUSY_AFTER``).
+        self._busy_shown = False
+        self._busy_timer: Timer | None = None
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self.refresh_state)
         self.refresh_state()
 
     def refresh_state(self) -> None:
-        self.update(self._render_bar())
+        bar = self._render_bar()
+        if bar == self._shown:
+            return  # the timer's tick most seconds, and a worker's busy sign turned back
+        self._shown = bar
+        # One line whatever it says: repainted, never laid out again (a layout of the
+        # screen at every page load and every second, otherwise).
+        self.update(bar, layout=False)
 
     def watch_place(self) -> None:
         self.refresh_state()
 
-    def watch_busy(self) -> None:
+    def watch_busy(self, busy: bool) -> None:
+        if self._busy_timer is not None:
+            self._busy_timer.stop()
+            self._busy_timer = None
+        if busy:
+            self._busy_timer = self.set_timer(BUSY_AFTER, self._show_busy)
+        elif self._busy_shown:
+            self._busy_shown = False
+            self.refresh_state()
+
+    def _show_busy(self) -> None:
+        self._busy_timer = None
+        self._busy_shown = True
         self.refresh_state()
 
     def _render_bar(self) -> Text:
@@ -41,7 +68,7 @@ class DeskBar(Static):
         # The place can hold a caller's name (the new call's bar), the right side the analyst's.
         left = Text.assemble(("deskterm", "bold"), " · ", literal(self.place))
         right = Text()
-        if self.busy:
+        if self._busy_shown:
             right.append("working… ", style="bold")
         if actor is not None:
             right.append_text(literal(f"{actor.name} ({actor.role.value} L{actor.level})"))

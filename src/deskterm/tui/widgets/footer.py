@@ -21,6 +21,10 @@ from textual.widgets._footer import FooterKey
 
 if TYPE_CHECKING:
     from textual.binding import Binding
+    from textual.screen import Screen
+
+    #: One key on the footer: its binding, whether it does something now, its tooltip.
+    Entry = tuple[Binding, bool, str]
 
 #: The action that opens the key help (the app's ``?`` and ``f1``).
 KEYS_ACTION = "keys"
@@ -40,15 +44,45 @@ class KeyFooter(Footer):
     def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
         super().__init__(id=id, compact=True)
         self._laid_out_for = 0
+        #: What the keys on the footer were composed from (None before the first time).
+        self._laid_out: tuple[list[Entry], tuple[Binding, bool] | None] | None = None
         #: The actions on the footer now, in order (tests and the key help read it).
         self.shown_actions: list[str] = []
 
     def compose(self) -> ComposeResult:
         if not self._bindings_ready:
             return
+        app = self.app
+        shown, palette = self._plan()
+        self._laid_out = (shown, palette)
+        self.shown_actions = [binding.action for binding, _e, _t in shown]
+        self._laid_out_for = self.size.width or app.size.width
+        for binding, enabled, tooltip in shown:
+            yield FooterKey(
+                binding.key,
+                app.get_key_display(binding),
+                binding.description,
+                binding.action,
+                disabled=not enabled,
+                tooltip=tooltip or binding.tooltip,
+            ).data_bind(compact=Footer.compact)
+        if palette is not None:
+            binding, enabled = palette
+            yield FooterKey(
+                binding.key,
+                app.get_key_display(binding),
+                binding.description,
+                binding.action,
+                classes="-command-palette",
+                disabled=not enabled,
+                tooltip=binding.tooltip or binding.description,
+            ).data_bind(compact=Footer.compact)
+
+    def _plan(self) -> tuple[list[Entry], tuple[Binding, bool] | None]:
+        """The keys to show, in order, and the palette key (with whether each is enabled)."""
         app, screen = self.app, self.screen
-        own: list[tuple[Binding, bool, str]] = []
-        pinned: list[tuple[Binding, bool, str]] = []
+        own: list[Entry] = []
+        pinned: list[Entry] = []
         seen: set[str] = set()
         active = screen.active_bindings
         for node, binding, enabled, tooltip in active.values():
@@ -73,7 +107,7 @@ class KeyFooter(Footer):
         width = self.size.width or app.size.width
         room = width - PALETTE_CELLS
         room -= sum(key_cells(app.get_key_display(b), b.description) for b, _e, _t in pinned)
-        kept: list[tuple[Binding, bool, str]] = []
+        kept: list[Entry] = []
         for entry in own:
             cells = key_cells(app.get_key_display(entry[0]), entry[0].description)
             if cells > room:
@@ -81,29 +115,22 @@ class KeyFooter(Footer):
             room -= cells
             kept.append(entry)
         shown = kept + pinned if room >= 0 else pinned
-        self.shown_actions = [binding.action for binding, _e, _t in shown]
-        self._laid_out_for = width
-        for binding, enabled, tooltip in shown:
-            yield FooterKey(
-                binding.key,
-                app.get_key_display(binding),
-                binding.description,
-                binding.action,
-                disabled=not enabled,
-                tooltip=tooltip or binding.tooltip,
-            ).data_bind(compact=Footer.compact)
         palette = active.get(app.COMMAND_PALETTE_BINDING)
         if palette is not None and self.show_command_palette and app.ENABLE_COMMAND_PALETTE:
-            binding = palette.binding
-            yield FooterKey(
-                binding.key,
-                app.get_key_display(binding),
-                binding.description,
-                binding.action,
-                classes="-command-palette",
-                disabled=not palette.enabled,
-                tooltip=binding.tooltip or binding.description,
-            ).data_bind(compact=Footer.compact)
+            return shown, (palette.binding, palette.enabled)
+        return shown, None
+
+    def bindings_changed(self, screen: Screen) -> None:
+        """Recompose only when the keys shown would differ: a screen refreshes its bindings
+        at every page, view or focus change, and rebuilding the keys each time was a good
+        share of a queue key's time."""
+        if not self._bindings_ready or self._laid_out is None:
+            super().bindings_changed(screen)
+            return
+        if not screen.app.app_focus or not self.is_attached or screen is not self.screen:
+            return
+        if self._plan() != self._laid_out:
+            self.call_after_refresh(self.recompose)
 
     def _help_binding(self) -> Binding | None:
         """Over a dialog the app's keys are not in the screen's list, yet the key help is
