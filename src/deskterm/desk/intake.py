@@ -5,21 +5,38 @@ call is linked to it as split from the same call, so whoever opens any of them s
 A problem the caller raises after the call was saved ("another problem from this call") is
 linked to that same first ticket, and its ticket logs the time the call ran on since the last
 save: the durations logged on a call's tickets add up to the whole call.
+
+A save hands back each ticket as a list shows it (``TicketPublic``), not its whole story:
+the screen that saved the call paints the new ticket's head from that at once and reads the
+story after, as it does for any ticket it opens.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
-from deskterm.desk.schemas import Public, TicketDetail
-from deskterm.desk.tickets import create_ticket, get_ticket
+from deskterm.desk.schemas import Public, TicketPublic
+from deskterm.desk.tickets import create_ticket, summary
 from deskterm.domain.enums import Channel, Impact, Urgency
-from deskterm.domain.errors import InvalidInput
+from deskterm.domain.errors import InvalidInput, NotFound
 from deskterm.domain.permissions import Actor
+from deskterm.domain.refs import format_ref, parse_ref
 
 MAX_PROBLEMS = 20
+
+
+class SavedTicket(TicketPublic):
+    """A ticket a call opened, as a list shows it, and the rest of its clocks, which its
+    screen's head shows at once (a phone call answers the caller at once): all of
+    ``domain.due.Clocked``."""
+
+    first_response_at: datetime | None = None
+    resolved_at: datetime | None = None
 
 
 class Problem(Public):
@@ -44,7 +61,7 @@ def record_call(
     contact_id: int | None = None,
     call_seconds: int | None = None,
     channel: str = Channel.PHONE,
-) -> list[TicketDetail]:
+) -> list[SavedTicket]:
     """Open one ticket per problem; all are created or none.
 
     A refusal names the problem: ``InvalidInput.field`` is ``"<n>.<field>"`` with ``n``
@@ -68,7 +85,7 @@ def add_to_call(
     call: str | int,
     problems: Sequence[Problem],
     call_seconds: int | None = None,
-) -> list[TicketDetail]:
+) -> list[SavedTicket]:
     """Another problem from a call already saved: the caller of ``call`` (the call's first
     ticket), each ticket linked to it as split from the same call.
 
@@ -76,7 +93,11 @@ def add_to_call(
     new ticket, so the call's tickets together log the whole call. The CLI does the same with
     ``ticket new --split-from REF --contact '#ID' --call-seconds N``.
     """
-    first = get_ticket(session, actor, ref=call)
+    ticket_id = call if isinstance(call, int) else parse_ref(call)
+    try:
+        first = summary(session, ticket_id)
+    except NoResultFound:
+        raise NotFound(f"no ticket {format_ref(ticket_id)}") from None
     return _open_problems(
         session,
         actor,
@@ -97,14 +118,14 @@ def _open_problems(
     call_seconds: int | None,
     channel: str,
     call_ref: str | None,
-) -> list[TicketDetail]:
+) -> list[SavedTicket]:
     from deskterm.desk.kb import link_article
 
     if not problems:
         raise InvalidInput("a call needs at least one problem", field="1.subject")
     if len(problems) > MAX_PROBLEMS:
         raise InvalidInput(f"at most {MAX_PROBLEMS} problems in one call", field="1.subject")
-    created: list[TicketDetail] = []
+    created: list[SavedTicket] = []
     for number, problem in enumerate(problems, start=1):
         try:
             ticket = create_ticket(
@@ -126,18 +147,28 @@ def _open_problems(
             raise InvalidInput(
                 f"problem {number}: {exc}" if len(problems) > 1 else str(exc), field=field
             ) from None
-        created.append(ticket)
-    linked = False
-    for number, (problem, ticket) in enumerate(zip(problems, created, strict=True), start=1):
+        created.append(_row(ticket))
+    changed = {created[0].id} if len(created) > 1 else set()
+    for number, (problem, made) in enumerate(zip(problems, created, strict=True), start=1):
         if problem.article is None:
             continue
         try:
-            link_article(session, actor, ref=ticket.id, key=problem.article)
+            link_article(session, actor, ref=made.id, key=problem.article)
         except InvalidInput as exc:
             raise InvalidInput(f"problem {number}: {exc}", field=f"{number}.article") from None
-        linked = True
-    # The first ticket gained a link for every split, and a ticket its "solved with"
-    # article: read them again so the caller sees what was written.
-    if len(created) > 1 or linked:
-        created = [get_ticket(session, actor, ref=t.id) for t in created]
-    return created
+        changed.add(made.id)
+    # The first ticket gained a link for every split (a new version), and a ticket its
+    # "solved with" article: their rows again, so the caller holds what was written.
+    return [_row(summary(session, t.id), t) if t.id in changed else t for t in created]
+
+
+def _row(ticket: TicketPublic, clocks: Any = None) -> SavedTicket:
+    """What a save hands back of a ticket (``create_ticket`` reads its whole story);
+    ``clocks``: where the fields a list row lacks come from, if not from ``ticket``."""
+    fields = {name: getattr(ticket, name) for name in TicketPublic.model_fields}
+    source: Any = ticket if clocks is None else clocks
+    return SavedTicket.model_construct(
+        **fields,
+        first_response_at=source.first_response_at,
+        resolved_at=source.resolved_at,
+    )

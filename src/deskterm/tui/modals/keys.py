@@ -171,10 +171,12 @@ def _where(screen: Screen[object]) -> str:
 def _cursor_title(screen: Screen[object]) -> str:
     from textual.widgets import DataTable, Input, OptionList, SelectionList, TextArea
 
+    from deskterm.tui.widgets.queuetable import QueueTable
+
     focused = screen.focused
     if isinstance(focused, Input | TextArea):
         return "In the text field"
-    if isinstance(focused, DataTable | OptionList | SelectionList):
+    if isinstance(focused, DataTable | OptionList | SelectionList | QueueTable):
         return "In the list"
     return "Where the cursor is"
 

@@ -1,5 +1,9 @@
 """The supervisor's dashboard: SLA compliance, escalation, satisfaction, the daily flow of
-tickets, the backlog and every analyst's load, in one read; every count opens its tickets.
+tickets, the backlog and every analyst's load; every count opens its tickets.
+
+The frame (each panel with its title, "…" for its figures) paints at once; each panel is
+read by a thread worker of its own and filled as its read comes in, so the quick figures do
+not wait for the slow ones, and a panel that cannot be read says so in its place only.
 
 Each number sits in a ``DataTable`` cell; the screen keeps, per cell, the ``Figure`` it
 counts, so selecting it (enter or a click) opens ``DrillScreen`` on exactly those tickets.
@@ -8,6 +12,7 @@ counts, so selecting it (enter or a click) opens ``DrillScreen`` on exactly thos
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -19,14 +24,23 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Sparkline, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
+from deskterm.tui import benchmark
 from deskterm.tui.format import literal, priority_text, status_label
 from deskterm.tui.widgets.bar import DeskBar
 from deskterm.tui.widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
-    from deskterm.desk.dashboard import Dashboard, Figure
+    from deskterm.desk.dashboard import (
+        Dashboard,
+        EscalationPanel,
+        Figure,
+        FlowPanel,
+        ReportPanel,
+        SatisfactionPanel,
+        SlaPanel,
+    )
     from deskterm.desk.schemas import TicketPublic
 
 
@@ -35,6 +49,28 @@ if TYPE_CHECKING:
 NARROW = 110
 #: Changes to the desk are gathered for this long before the figures are read again.
 RELOAD_SECONDS = 15.0
+#: The panels, each read by ``deskterm.desk.dashboard.<name>_panel`` in a worker of its own,
+#: the quick ones first.
+PANELS = ("sla", "escalation", "satisfaction", "flow", "backlog", "analysts")
+#: Where each panel says "…" while it is read, or why it could not be.
+NOTES = {
+    "sla": "#dash-sla-note",
+    "escalation": "#dash-escalation-note",
+    "satisfaction": "#dash-satisfaction",
+    "flow": "#dash-flow-note",
+    "backlog": "#dash-backlog-note",
+    "analysts": "#dash-analysts-note",
+}
+PENDING = "…"
+#: The figures are read this long after the frame is shown.
+LOAD_AFTER = 0.05
+
+
+def _cells(value: object) -> int:
+    """Terminal cells ``value`` takes on one line, as a table cell."""
+    from rich.cells import cell_len
+
+    return value.cell_len if isinstance(value, Text) else cell_len(str(value))
 
 
 def _pct(value: float | None) -> str:
@@ -45,6 +81,39 @@ def _hours(value: float | None) -> str:
     if value is None:
         return "—"
     return f"{value * 60:.0f}m" if value < 1 else f"{value:.1f}h"
+
+
+SLA_COLUMNS = [
+    ("Opened", "label"),
+    ("Tickets", "tickets"),
+    ("Response", "response"),
+    ("missed", "r_missed"),
+    ("Resolution", "resolution"),
+    ("missed", "s_missed"),
+]
+ANALYST_COLUMNS = [
+    ("Analyst", "analyst"),
+    ("Lvl", "level"),
+    ("Open", "open"),
+    ("Resolved", "resolved"),
+    ("FCR", "fcr"),
+    ("Response", "response"),
+    ("Resolve", "resolve"),
+]
+
+
+def _escalation_columns(opened: str) -> list[tuple[str, str]]:
+    return [(opened, "label"), ("Tickets", "tickets"), ("Share", "share")]
+
+
+def _backlog_columns() -> list[tuple[str, str]]:
+    from deskterm.desk.reports import AGE_BUCKETS
+
+    columns = [("Group", "group")] + [(f"P{p}", f"p{p}") for p in range(1, 6)]
+    columns.append(("Total", "total"))
+    columns += [(label, f"age{i}") for i, (_d, label) in enumerate(AGE_BUCKETS)]
+    columns.append(("Oldest", "oldest"))
+    return columns
 
 
 def _count(value: int, figure: bool = True) -> Text:
@@ -59,15 +128,45 @@ class DashboardScreen(Screen[None]):
     ]
 
     @dataclass
-    class Loaded(Message):
-        board: Dashboard
+    class PanelLoaded(Message):
+        """One panel's figures, read just now."""
+
+        panel: str
+        figures: Any
 
     def __init__(self) -> None:
         super().__init__()
-        self.board: Dashboard | None = None
+        #: Each panel's figures as last read (``deskterm.desk.dashboard``'s ``*Panel``).
+        self.panels: dict[str, Any] = {}
+        #: The panels being read now.
+        self.pending: set[str] = set()
         #: (table id, row key, column key) -> the figure that cell counts.
         self.figures: dict[tuple[str, str, str], Figure] = {}
         self._reload: Timer | None = None
+        self._load_soon: Timer | None = None
+
+    @property
+    def board(self) -> Dashboard | None:
+        """Every figure, once each panel has been read (``None`` before)."""
+        from deskterm.desk.dashboard import Dashboard
+
+        if set(self.panels) != set(PANELS):
+            return None
+        p = self.panels
+        when = p["sla"].period
+        return Dashboard(
+            at=when.at,
+            since=when.since,
+            today=when.today,
+            backlog=p["backlog"].report,
+            sla_today=p["sla"].today,
+            sla_period=p["sla"].over_period,
+            flow=p["flow"].days,
+            analysts=p["analysts"].report,
+            escalation=p["escalation"].levels,
+            opened=p["escalation"].opened,
+            satisfaction=p["satisfaction"].satisfaction,
+        )
 
     def compose(self) -> ComposeResult:
         yield DeskBar("Dashboard", id="bar")
@@ -76,13 +175,16 @@ class DashboardScreen(Screen[None]):
                 with Vertical(classes="dash-box"):
                     yield Static("SLA compliance", classes="dash-title")
                     yield DataTable(id="dash-sla", cursor_type="cell", zebra_stripes=False)
+                    yield Static(PENDING, id="dash-sla-note", classes="dash-note")
                 with Vertical(classes="dash-box"):
                     yield Static("Escalation", classes="dash-title")
                     yield DataTable(id="dash-escalation", cursor_type="cell")
+                    yield Static(PENDING, id="dash-escalation-note", classes="dash-note")
                 with Vertical(classes="dash-box", id="dash-satisfaction-box"):
                     yield Static("Customer satisfaction", classes="dash-title")
-                    yield Static(id="dash-satisfaction")
-            yield Static(id="dash-flow-title", classes="dash-title")
+                    yield Static(PENDING, id="dash-satisfaction")
+            yield Static("Tickets per day", id="dash-flow-title", classes="dash-title")
+            yield Static(PENDING, id="dash-flow-note", classes="dash-note")
             with Horizontal(classes="dash-chart"):
                 yield Static("opened  ", classes="dash-legend")
                 yield Sparkline([], id="dash-opened")
@@ -91,21 +193,46 @@ class DashboardScreen(Screen[None]):
                 yield Sparkline([], id="dash-resolved")
             yield Static("Backlog: open tickets by group, priority and age", classes="dash-title")
             yield DataTable(id="dash-backlog", cursor_type="cell")
-            yield Static(id="dash-analysts-title", classes="dash-title")
+            yield Static(PENDING, id="dash-backlog-note", classes="dash-note")
+            yield Static(
+                "Analysts: open now; resolved in the last 30 days, first-contact rate, "
+                "median time to first response and to resolve",
+                id="dash-analysts-title",
+                classes="dash-title",
+            )
             yield DataTable(id="dash-analysts", cursor_type="cell")
+            yield Static(PENDING, id="dash-analysts-note", classes="dash-note")
         yield KeyFooter()
 
     def on_mount(self) -> None:
+        # Built ahead of its first f2 (see DeskApp.build_mode): the figures are read when it
+        # is shown, not before. The frame has each table's columns, "…" below them.
         self.set_class(self.size.width < NARROW, "-narrow")
-        self.query_one("#dashboard").loading = True
-        self.load()
+        for table_id, columns in (
+            ("dash-sla", SLA_COLUMNS),
+            ("dash-escalation", _escalation_columns("opened")),
+            ("dash-backlog", _backlog_columns()),
+            ("dash-analysts", ANALYST_COLUMNS),
+        ):
+            table = self.query_one(f"#{table_id}", DataTable)
+            for label, key in columns:
+                table.add_column(label, key=key)
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < NARROW, "-narrow")
 
     def on_screen_resume(self) -> None:
-        if self.board is not None:
-            self.load()
+        benchmark.mark(self, "dashboard")
+        # A read under way, or about to start, is fresh enough (and Textual resumes a mode's
+        # screen twice when its first switch builds it).
+        if self._load_soon is None and not self.pending:
+            # Once the frame is on the terminal: six reading threads started with it held
+            # its paint back by up to 90 ms (measured in tmux, f2 to the frame written).
+            self._load_soon = self.set_timer(LOAD_AFTER, self._load_now)
+
+    def _load_now(self) -> None:
+        self._load_soon = None
+        self.load()
 
     def desk_changed(self) -> None:
         # Every figure is a scan of the desk: a busy minute is one reload, not one per change.
@@ -117,20 +244,47 @@ class DashboardScreen(Screen[None]):
         self.load()
 
     def load(self) -> None:
+        """Read every panel again, each in its own worker; what is shown stays until its
+        panel's new figures come."""
+        self.pending = set(PANELS)
         self.query_one(DeskBar).busy = True
-        self.fetch()
+        for name in PANELS:
+            self.run_worker(
+                partial(self._read_panel, name),
+                name=f"dashboard {name}",
+                group=f"dash-{name}",
+                thread=True,
+                exclusive=True,
+                exit_on_error=False,
+            )
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="dashboard")
-    def fetch(self) -> None:
-        from deskterm.desk.dashboard import dashboard
+    def _read_panel(self, name: str) -> None:
+        from deskterm.desk import dashboard as figures
 
+        read = getattr(figures, f"{name}_panel")
         desk = self.app.desk  # type: ignore[attr-defined]
-        self.post_message(self.Loaded(desk.read(dashboard)))
+        panel = desk.read(read)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.PanelLoaded(name, panel))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR and event.worker.group == "dashboard":
+        group = event.worker.group
+        if event.state != WorkerState.ERROR or not group.startswith("dash-"):
+            return
+        # Said in the panel that failed, not in a toast: the other panels are fine.
+        event.stop()
+        name = group.removeprefix("dash-")
+        text = Text(f"Not read: {self.app.describe_error(event.worker.error)} (r reads again)")  # type: ignore[attr-defined]
+        note = self.query_one(NOTES[name], Static)
+        note.update(text)
+        note.display = True
+        note.add_class("-failed")
+        self._done(name)
+
+    def _done(self, name: str) -> None:
+        self.pending.discard(name)
+        if not self.pending:
             self.query_one(DeskBar).busy = False
-            self.query_one("#dashboard").loading = False
 
     def action_back(self) -> None:
         self.app.switch_mode("queue")
@@ -140,18 +294,16 @@ class DashboardScreen(Screen[None]):
 
     # ------------------------------------------------------------------ showing
 
-    @on(Loaded)
-    def show(self, event: DashboardScreen.Loaded) -> None:
-        self.board = board = event.board
-        self.figures.clear()
-        self.query_one(DeskBar).busy = False
-        self.query_one("#dashboard").loading = False
-        self.show_sla(board)
-        self.show_escalation(board)
-        self.show_satisfaction(board)
-        self.show_flow(board)
-        self.show_backlog(board)
-        self.show_analysts(board)
+    @on(PanelLoaded)
+    def show(self, event: DashboardScreen.PanelLoaded) -> None:
+        name = event.panel
+        self.panels[name] = event.figures
+        note = self.query_one(NOTES[name], Static)
+        note.remove_class("-failed")
+        if note.has_class("dash-note"):
+            note.display = False
+        getattr(self, f"show_{name}")(event.figures)
+        self._done(name)
 
     def _fill(
         self,
@@ -164,9 +316,13 @@ class DashboardScreen(Screen[None]):
 
         table = self.query_one(f"#{table_id}", DataTable)
         cursor = table.cursor_coordinate
+        self.figures = {k: f for k, f in self.figures.items() if k[0] != table_id}
         table.clear(columns=True)
-        for label, key in columns:
-            table.add_column(label, key=key)
+        # Widths fixed from the cells at hand: left to DataTable, they are measured when idle,
+        # and a header painted before that kept its old width above the new rows.
+        for number, (label, key) in enumerate(columns):
+            width = max([_cells(label), *(_cells(cells[number]) for _key, cells, _f in rows)])
+            table.add_column(label, key=key, width=width)
         for key, cells, figures in rows:
             table.add_row(*cells, key=key)
             for column, figure in figures.items():
@@ -175,13 +331,13 @@ class DashboardScreen(Screen[None]):
             row = min(cursor.row, table.row_count - 1)
             table.cursor_coordinate = Coordinate(row, min(cursor.column, len(columns) - 1))
 
-    def show_sla(self, board: Dashboard) -> None:
+    def show_sla(self, panel: SlaPanel) -> None:
         from deskterm.desk.dashboard import Figure
 
         rows = []
         for key, label, figures, since in (
-            ("today", "Today", board.sla_today, board.today),
-            ("period", "30 days", board.sla_period, board.since),
+            ("today", "Today", panel.today, panel.period.today),
+            ("period", "30 days", panel.over_period, panel.period.since),
         ):
             rows.append(
                 (
@@ -208,20 +364,9 @@ class DashboardScreen(Screen[None]):
                     },
                 )
             )
-        self._fill(
-            "dash-sla",
-            [
-                ("Opened", "label"),
-                ("Tickets", "tickets"),
-                ("Response", "response"),
-                ("missed", "r_missed"),
-                ("Resolution", "resolution"),
-                ("missed", "s_missed"),
-            ],
-            rows,
-        )
+        self._fill("dash-sla", SLA_COLUMNS, rows)
 
-    def show_escalation(self, board: Dashboard) -> None:
+    def show_escalation(self, panel: EscalationPanel) -> None:
         from deskterm.desk.dashboard import Figure
 
         rows = [
@@ -232,21 +377,17 @@ class DashboardScreen(Screen[None]):
                     "tickets": Figure(
                         kind="escalated",
                         level=share.level,
-                        since=board.since,
+                        since=panel.period.since,
                         label=f"Reached L{share.level} (opened in the last 30 days)",
                     )
                 },
             )
-            for share in board.escalation
+            for share in panel.levels
         ]
-        self._fill(
-            "dash-escalation",
-            [(f"{board.opened} opened", "label"), ("Tickets", "tickets"), ("Share", "share")],
-            rows,
-        )
+        self._fill("dash-escalation", _escalation_columns(f"{panel.opened} opened"), rows)
 
-    def show_satisfaction(self, board: Dashboard) -> None:
-        s = board.satisfaction
+    def show_satisfaction(self, panel: SatisfactionPanel) -> None:
+        s = panel.satisfaction
         text = Text()
         if not s.surveys:
             text.append("No surveys in the last 30 days.", style="dim")
@@ -262,11 +403,12 @@ class DashboardScreen(Screen[None]):
             text.append(f"{s.surveys} surveys in the last 30 days", style="dim")
         self.query_one("#dash-satisfaction", Static).update(text)
 
-    def show_flow(self, board: Dashboard) -> None:
-        opened = [day.opened for day in board.flow]
-        resolved = [day.resolved for day in board.flow]
+    def show_flow(self, panel: FlowPanel) -> None:
+        days = panel.days
+        opened = [day.opened for day in days]
+        resolved = [day.resolved for day in days]
         title = (
-            f"Tickets per day, {board.flow[0].day:%b %d} to {board.flow[-1].day:%b %d}: "
+            f"Tickets per day, {days[0].day:%b %d} to {days[-1].day:%b %d}: "
             f"{sum(opened)} opened, {sum(resolved)} resolved (today {opened[-1]} / "
             f"{resolved[-1]})"
         )
@@ -274,11 +416,11 @@ class DashboardScreen(Screen[None]):
         self.query_one("#dash-opened", Sparkline).data = opened
         self.query_one("#dash-resolved", Sparkline).data = resolved
 
-    def show_backlog(self, board: Dashboard) -> None:
+    def show_backlog(self, panel: ReportPanel) -> None:
         from deskterm.desk.dashboard import Figure
         from deskterm.desk.reports import AGE_BUCKETS
 
-        report = board.backlog
+        report = panel.report
         rows = []
         for record in report.records():
             group = record["group"]
@@ -301,21 +443,13 @@ class DashboardScreen(Screen[None]):
             cells += [_count(record[label]) for _d, label in AGE_BUCKETS]
             cells.append(f"{record['oldest_days']:.1f}d")
             rows.append((group, cells, figures))
-        columns = [("Group", "group")] + [(f"P{p}", f"p{p}") for p in range(1, 6)]
-        columns.append(("Total", "total"))
-        columns += [(label, f"age{i}") for i, (_d, label) in enumerate(AGE_BUCKETS)]
-        columns.append(("Oldest", "oldest"))
-        self._fill("dash-backlog", columns, rows)
+        self._fill("dash-backlog", _backlog_columns(), rows)
 
-    def show_analysts(self, board: Dashboard) -> None:
+    def show_analysts(self, panel: ReportPanel) -> None:
         from deskterm.desk.dashboard import Figure
 
-        self.query_one("#dash-analysts-title", Static).update(
-            "Analysts: open now; resolved in the last 30 days, first-contact rate, "
-            "median time to first response and to resolve"
-        )
         rows = []
-        for record in board.analysts.records():
+        for record in panel.report.records():
             login = record["analyst"]
             rows.append(
                 (
@@ -334,25 +468,13 @@ class DashboardScreen(Screen[None]):
                         "resolved": Figure(
                             kind="analyst_resolved",
                             login=login,
-                            since=board.since,
+                            since=panel.period.since,
                             label=f"Resolved in the last 30 days · {login}",
                         ),
                     },
                 )
             )
-        self._fill(
-            "dash-analysts",
-            [
-                ("Analyst", "analyst"),
-                ("Lvl", "level"),
-                ("Open", "open"),
-                ("Resolved", "resolved"),
-                ("FCR", "fcr"),
-                ("Response", "response"),
-                ("Resolve", "resolve"),
-            ],
-            rows,
-        )
+        self._fill("dash-analysts", ANALYST_COLUMNS, rows)
 
     # ------------------------------------------------------------------ drilling down
 

@@ -31,6 +31,7 @@ from deskterm import defaults
 from deskterm.desk import clock
 from deskterm.domain.enums import Impact
 from deskterm.domain.errors import DeskError, InvalidInput
+from deskterm.tui import benchmark
 from deskterm.tui.drafts import CallDraft, ProblemDraft
 from deskterm.tui.format import clock_face, literal, priority_text, status_label
 from deskterm.tui.modals.base import FieldError
@@ -189,6 +190,9 @@ class IntakeScreen(Screen[None]):
         #: The next resume comes from another mode (a new call, or one taken up again), not
         #: from a dialog of this screen closing.
         self._entering = True
+        #: Shown at least once: built ahead of the first ctrl+n (see DeskApp.build_mode), a
+        #: call screen nobody opened this session has no call under way to ask about.
+        self.shown = False
         _CALL_SCREENS.add(self)
 
     # ------------------------------------------------------------------ layout
@@ -294,6 +298,7 @@ class IntakeScreen(Screen[None]):
         if not self._entering:
             return
         self._entering = False
+        self.shown = True
         if self.draft.is_empty():
             kept = self.app.drafts.load()  # type: ignore[attr-defined]
             if kept is not None:
@@ -304,6 +309,7 @@ class IntakeScreen(Screen[None]):
                 self.draft.started_at = clock.now().isoformat()
         self.focus_start()
         self.tick()
+        benchmark.mark(self, "intake")
 
     async def take_draft(self, draft: CallDraft) -> None:
         self.draft = draft
@@ -724,6 +730,7 @@ class IntakeScreen(Screen[None]):
     def finish(self, made: Sequence[TicketPublic], saved_at: datetime | None = None) -> None:
         """The call is in the desk: forget the draft, start clean, show the ticket. The
         ticket screen offers another problem from the same call (same caller, same clock)."""
+        from deskterm.desk.intake import SavedTicket
         from deskterm.tui.screens.ticket import TicketScreen
 
         call = self.draft
@@ -733,11 +740,15 @@ class IntakeScreen(Screen[None]):
         # Fresh at once, so leaving puts the cursor in Caller for the next call.
         self.start_afresh()
         refs = [t.ref for t in made]
-        self.notify(f"Saved {', '.join(refs)}.", title="Call logged")
+        said = f"Saved {', '.join(refs)}."
+        self.notify(said, title="Call logged")
         another = call.another_problem(refs[0], saved_at or clock.now())
         self.app.switch_mode("queue")
         if self.app.desk is not None:  # type: ignore[attr-defined]
-            self.app.push_screen(TicketScreen(made[0].id, call=another))
+            # What the save handed back paints the ticket's head at once; its story follows.
+            first = made[0]
+            row = first if isinstance(first, SavedTicket) else None
+            self.app.push_screen(TicketScreen(first.id, call=another, row=row, saved=refs[0]))
 
     def start_afresh(self) -> None:
         """A new, empty call at once; the form follows as soon as it can."""
@@ -930,7 +941,7 @@ def asked_before_quit(app: App[Any]) -> bool:
 
     if isinstance(app.screen, AskModal) and app.screen.id == "ask-quit":
         return False
-    mine = [s for s in list(_CALL_SCREENS) if s.parent is app and s.is_mounted]
+    mine = [s for s in list(_CALL_SCREENS) if s.parent is app and s.is_mounted and s.shown]
     if not any(screen.half_written() for screen in mine):
         return False
     for screen in mine:

@@ -19,6 +19,7 @@ from deskterm.desk import clock
 from deskterm.domain.due import ticket_due
 from deskterm.domain.enums import OPEN_STATUSES, EventKind, Status
 from deskterm.domain.refs import format_ref
+from deskterm.tui import benchmark
 from deskterm.tui.format import (
     due_text,
     literal,
@@ -33,6 +34,7 @@ from deskterm.tui.widgets.presence import PresenceLine
 
 if TYPE_CHECKING:
     from deskterm.desk.callbacks import CallbackPublic
+    from deskterm.desk.intake import SavedTicket
     from deskterm.desk.presence import Viewer
     from deskterm.desk.schemas import EventPublic, TicketDetail, TicketPublic
     from deskterm.tui.drafts import CallDraft
@@ -131,11 +133,23 @@ class TicketScreen(Screen[None]):
 
         viewers: list[Viewer]
 
-    def __init__(self, ticket_id: int, *, call: CallDraft | None = None) -> None:
+    def __init__(
+        self,
+        ticket_id: int,
+        *,
+        call: CallDraft | None = None,
+        row: SavedTicket | None = None,
+        saved: str | None = None,
+    ) -> None:
         super().__init__()
         self.ticket_id = ticket_id
         #: Opened by saving a call: that call, ready for another problem from it.
         self.call = call
+        #: The ticket as a saved call handed it back: the head is painted from it at once,
+        #: the story follows.
+        self.row = row
+        #: Opened by saving a call: what the toast said (for ``deskterm bench``).
+        self.saved = saved
         self.loaded: TicketData | None = None
         #: A dialog of this screen is open on the ticket: the others see "editing".
         self.editing = False
@@ -158,6 +172,11 @@ class TicketScreen(Screen[None]):
         self.set_class(self.size.width < NARROW, "-narrow")
         self.query_one("#ticket-body").loading = True
         self.query_one("#timeline").focus()
+        if self.row is not None:
+            self.query_one(DeskBar).place = f"Ticket {self.row.ref}"
+            self.query_one("#ticket-head", Static).update(self.head_of(self.row, []))
+        if self.saved is not None:
+            benchmark.mark(self, "saved", self.saved)
         self.load()
         self.be_seen()
         heartbeat = getattr(self.app, "presence_seconds", None)
@@ -257,12 +276,17 @@ class TicketScreen(Screen[None]):
         self.query_one("#card", Static).update(self.card())
         self.show_timeline(ticket)
         self.refresh_bindings()
+        benchmark.mark(self, "ticket", ticket.id)
 
     # ------------------------------------------------------------------ rendering
 
     def head(self) -> Text:
         assert self.loaded is not None
-        ticket = self.loaded.ticket
+        return self.head_of(self.loaded.ticket, self.loaded.callbacks)
+
+    @staticmethod
+    def head_of(ticket: SavedTicket | TicketDetail, callbacks: list[CallbackPublic]) -> Text:
+        """Who has it, how urgent, what about and when due: what a save hands back has it."""
         now = clock.now()
         text = Text(no_wrap=True, overflow="ellipsis")
         text.append(ticket.ref, style="bold")
@@ -292,8 +316,8 @@ class TicketScreen(Screen[None]):
         else:
             at = local(ticket.resolve_due_at, now)
             text.append(f" ({at})" if due.resolve.running else f" (due {at})", style="dim")
-        if self.loaded.callbacks:
-            first = self.loaded.callbacks[0]
+        if callbacks:
+            first = callbacks[0]
             text.append("  Callback ")
             text.append_text(sla_text(first.due_at, now))
             text.append(f" ({local(first.due_at, now)})", style="dim")
