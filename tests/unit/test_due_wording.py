@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 import pytest
 
@@ -70,9 +69,9 @@ def _detail(db: Database, ref: str, at: datetime) -> TicketDetail:
 
 def _app(db: Database, ref: str, at: datetime) -> dict[str, str]:
     """The clocks line of the ticket screen's head, as the screen writes it."""
-    loaded = SimpleNamespace(ticket=_detail(db, ref, at), callbacks=[])
+    ticket = _detail(db, ref, at)
     with clock.use_clock(lambda: at):
-        head = TicketScreen.head(SimpleNamespace(loaded=loaded))  # type: ignore[arg-type]
+        head = TicketScreen.head_of(ticket, [])
     line = head.plain.splitlines()[2]
     found = _APP.search(line)
     assert found is not None, line
