@@ -52,18 +52,14 @@ def resolution_seconds(priority: int) -> int | None:
 
     A queue page or ``ticket list`` needs only this for a ticket waiting on its customer;
     building the whole policy loads every country's public holidays (100-150 ms, measured by
-    ``python -X importtime``), which only the clocks' date arithmetic needs."""
-    path = data_file("sla.toml")
-    try:
-        stamp = path.stat().st_mtime_ns
-    except FileNotFoundError:
-        stamp = None
-    return _resolution_seconds(path, stamp).get(priority)
+    ``python -X importtime``), which only the clocks' date arithmetic needs. Read once per
+    process, as ``sla_policy`` (``config check`` reads both again)."""
+    return resolution_table().get(priority)
 
 
 @cache
-def _resolution_seconds(path: Path, _stamp: int | None) -> dict[int, int]:
-    # Keyed by the file and its modification time: a changed sla.toml is read again.
+def resolution_table() -> dict[int, int]:
+    path = data_file("sla.toml")
     try:
         policy = SlaPolicy.from_mapping(read_toml(path), holidays=_no_holidays, zone=time_zone)
     except InvalidInput as exc:

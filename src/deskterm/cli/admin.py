@@ -231,6 +231,7 @@ def config_check() -> None:
 
     defaults.priority_matrix.cache_clear()
     defaults.sla_policy.cache_clear()
+    defaults.resolution_table.cache_clear()
     matrix = defaults.priority_matrix()
     _check_colours(matrix)
     policy = defaults.sla_policy()
