@@ -363,6 +363,8 @@ class DeskApp(App[None]):
                 await asyncio.sleep(0)
                 if screen.is_current:
                     break
+        # For `deskterm bench`: from here on, ctrl+n (and a supervisor's f2) only show.
+        benchmark.write("warm")
 
     def switch_mode(self, mode: str) -> AwaitMount:
         """Textual's, without its 50 ms pause of every update (``delay_update``, which masks

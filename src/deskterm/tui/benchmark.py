@@ -12,7 +12,9 @@
 - ``intake``: the new-call screen on screen, ready for typing;
 - ``saved <ref>``: a call saved and said so on screen;
 - ``ticket <id>``: a ticket screen painted with its story;
-- ``dashboard``: the dashboard's frame painted (its figures fill in after).
+- ``dashboard``: the dashboard's frame painted (its figures fill in after);
+- ``warm``: the screens built ahead after the first queue (new call; a supervisor's
+  dashboard) are ready: their keys only show them from now on.
 
 The monotonic clock is shared by every process of the machine, so the bench reads when a
 screen was painted instead of polling for it; without the variable nothing is written.
