@@ -266,6 +266,9 @@ def analyst_script(run: Running) -> None:
         # under the ticket and be taken for escape's answer: let it land first.
         run.settle()
         run.step(ENTER, "ticket")
+        # The analyst reads the ticket before leaving it: its story and who else has it
+        # open are still being read for a moment after its first paint.
+        run.settle()
         run.time(label, escape, "queue")
 
 

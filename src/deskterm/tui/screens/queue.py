@@ -37,6 +37,8 @@ VIEWS = (
     ("all", "6", "All"),
 )
 _HOLDER_IMPLIED = ("mine", "unassigned")
+#: Seconds between a stale queue shown again and its new read.
+RELOAD_AFTER_RESUME = 0.05
 #: A page holds the rows the table shows, within what the desk serves in one page.
 MIN_PAGE, MAX_PAGE = 5, 500
 #: Lines around the table before the first layout: the bar, the tabs (two), the table's
@@ -215,7 +217,10 @@ class QueueScreen(Screen[None]):
             self.mark_painted()
         if self.stale:
             self.stale = False
-            self.load()
+            # After the old page is on the terminal: a read started now shares the
+            # interpreter with that paint and held escape back by 30-60 ms (`deskterm
+            # bench`, a 1M desk).
+            self.set_timer(RELOAD_AFTER_RESUME, self.load)
 
     def desk_changed(self) -> None:
         """Someone changed a ticket: reload now if on screen, else when we come back."""
