@@ -44,6 +44,17 @@ class Column:
     width: int
 
 
+@dataclass
+class _FromTable(Message):
+    """A message of the queue table; ``control`` lets handlers pick it by the table's id."""
+
+    table: QueueTable
+
+    @property
+    def control(self) -> QueueTable:
+        return self.table
+
+
 class QueueTable(Widget, can_focus=True):
     """A page of queue rows: a header, zebra stripes and a row cursor; see the module."""
 
@@ -119,53 +130,33 @@ class QueueTable(Widget, can_focus=True):
     ]
 
     @dataclass
-    class RowHighlighted(Message):
+    class RowHighlighted(_FromTable):
         """The cursor moved to another row (by a key, a click or ``move_cursor``)."""
 
-        table: QueueTable
         row: int
         id: int
 
-        @property
-        def control(self) -> QueueTable:
-            return self.table
-
     @dataclass
-    class RowSelected(Message):
+    class RowSelected(_FromTable):
         """The highlighted row was clicked: open it."""
 
-        table: QueueTable
         row: int
         id: int
 
-        @property
-        def control(self) -> QueueTable:
-            return self.table
-
     @dataclass
-    class PageTurned(Message):
+    class PageTurned(_FromTable):
         """A key went past an end of the page: show the next (``forward``) or previous page,
         the cursor landing as ``landing`` says."""
 
-        table: QueueTable
         forward: bool
         landing: Landing
 
-        @property
-        def control(self) -> QueueTable:
-            return self.table
-
     @dataclass
-    class Resized(Message):
+    class Resized(_FromTable):
         """The table now shows ``rows`` rows, ``width`` cells wide."""
 
-        table: QueueTable
         rows: int
         width: int
-
-        @property
-        def control(self) -> QueueTable:
-            return self.table
 
     def __init__(
         self,
