@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Hashable
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -76,6 +75,17 @@ class ViewTabs(Tabs):
 
     def _highlight_active(self, animate: bool = True) -> None:
         super()._highlight_active(animate=False)
+
+
+class ViewTab(Tab):
+    """A view's tab. When its count changes its width, the underline follows the active
+    tab's new width and place: Textual's Tabs moves it only when another tab becomes active
+    or the whole bar is resized, so it stayed as wide as the label was before its count."""
+
+    def on_resize(self) -> None:
+        tabs = next((a for a in self.ancestors if isinstance(a, ViewTabs)), None)
+        if tabs is not None:
+            tabs._highlight_active()
 
 
 class QueueScreen(Screen[None]):
@@ -180,7 +190,7 @@ class QueueScreen(Screen[None]):
         yield DeskBar("Queue", id="bar")
         views = self.allowed_views()
         yield ViewTabs(
-            *[Tab(f"{key} {label}", id=f"tab-{view}") for view, key, label in views],
+            *[ViewTab(f"{key} {label}", id=f"tab-{view}") for view, key, label in views],
             id="views",
         )
         yield Input(placeholder="Filter: ref, subject, caller or holder", id="filter", compact=True)
@@ -295,7 +305,7 @@ class QueueScreen(Screen[None]):
         self.refresh_bindings()
 
     def mark_painted(self) -> None:
-        """For `deskterm bench`: the page on screen is painted after the next refresh."""
+        """For `deskterm bench`: the page on screen is on the terminal with the next frame."""
         benchmark.mark(self, *self.painted_mark())
 
     def painted_mark(self) -> tuple[str, ...]:
@@ -303,7 +313,7 @@ class QueueScreen(Screen[None]):
         return ("queue", self.view, str(len(self.rows)), "more" if more else "last")
 
     def show_counts(self, counts: dict[str, int]) -> None:
-        tabs = self.query_one(Tabs)
+        tabs = self.query_one(ViewTabs)
         for view, key, label in self.allowed_views():
             count = counts.get(view)
             shown = "" if count is None else f" {count}" if count < COUNT_CAP else f" {COUNT_CAP}+"
@@ -320,10 +330,9 @@ class QueueScreen(Screen[None]):
         stays on its ticket (on a page turned by a key: where the key sends it)."""
         table = self.query_one(QueueTable)
         width = table.content_size.width or self.size.width
-        relaid = False
         if (width, self.view) != self._layout:
             self._layout = (width, self.view)
-            relaid = table.set_columns(columns_for(width, self.view))
+            table.set_columns(columns_for(width, self.view))
         self._now = clock.now()
         looks = [(row.id, self.look(row)) for row in self.rows.values()]
         landing, self._landing = self._landing, "keep"
@@ -336,17 +345,14 @@ class QueueScreen(Screen[None]):
             index = list(self.rows).index(kept)
         else:
             index = table.cursor_row
-        repainted = table.show_rows(looks, cursor=index) or relaid
+        table.show_rows(looks, cursor=index)
         status = self.status_text() if self.rows else self.empty_text()
         self.query_one("#queue-status", Static).update(status, layout=False)
         painted = (self.view, self.text, *looks)
         if not same_page or painted != self._painted:
             # A reload that changed nothing paints nothing, and says nothing to the bench.
             self._painted = painted
-            if repainted and benchmark.enabled():
-                table.after_paint(partial(benchmark.write, *self.painted_mark()))
-            else:
-                self.mark_painted()
+            self.mark_painted()
 
     def look(self, row: QueueRow) -> Hashable:
         """Everything a row's cells show: the row is rendered again only when it changes."""
