@@ -28,8 +28,8 @@ from deskterm.desk.reports import (
     sla_counts,
     without_jit,
 )
+from deskterm.desk.rows import _public, _rows_query
 from deskterm.desk.schemas import Public, TicketPublic
-from deskterm.desk.tickets import _public, _rows_query
 from deskterm.domain.enums import OPEN_STATUSES, Status
 from deskterm.domain.errors import InvalidInput, PermissionDenied
 from deskterm.domain.permissions import Actor
@@ -255,21 +255,39 @@ def analysts_panel(session: Session, actor: Actor, *, days: int = PERIOD_DAYS) -
 
 def dashboard(session: Session, actor: Actor, *, days: int = PERIOD_DAYS) -> Dashboard:
     """Every panel in one read (one transaction: one moment's figures)."""
-    sla = sla_panel(session, actor, days=days)
-    escalation = escalation_panel(session, actor, days=days)
+    return from_panels(
+        sla=sla_panel(session, actor, days=days),
+        escalation=escalation_panel(session, actor, days=days),
+        satisfaction=satisfaction_panel(session, actor, days=days),
+        flow=flow_panel(session, actor, days=days),
+        backlog=backlog_panel(session, actor, days=days),
+        analysts=analysts_panel(session, actor, days=days),
+    )
+
+
+def from_panels(
+    *,
+    sla: SlaPanel,
+    escalation: EscalationPanel,
+    satisfaction: SatisfactionPanel,
+    flow: FlowPanel,
+    backlog: ReportPanel,
+    analysts: ReportPanel,
+) -> Dashboard:
+    """The whole dashboard from its panels, read together or one by one."""
     when = sla.period
     return Dashboard(
         at=when.at,
         since=when.since,
         today=when.today,
-        backlog=backlog_panel(session, actor, days=days).report,
+        backlog=backlog.report,
         sla_today=sla.today,
         sla_period=sla.over_period,
-        flow=flow_panel(session, actor, days=days).days,
-        analysts=analysts_panel(session, actor, days=days).report,
+        flow=flow.days,
+        analysts=analysts.report,
         escalation=escalation.levels,
         opened=escalation.opened,
-        satisfaction=satisfaction_panel(session, actor, days=days).satisfaction,
+        satisfaction=satisfaction.satisfaction,
     )
 
 

@@ -148,25 +148,11 @@ class DashboardScreen(Screen[None]):
     @property
     def board(self) -> Dashboard | None:
         """Every figure, once each panel has been read (``None`` before)."""
-        from deskterm.desk.dashboard import Dashboard
+        from deskterm.desk.dashboard import from_panels
 
         if set(self.panels) != set(PANELS):
             return None
-        p = self.panels
-        when = p["sla"].period
-        return Dashboard(
-            at=when.at,
-            since=when.since,
-            today=when.today,
-            backlog=p["backlog"].report,
-            sla_today=p["sla"].today,
-            sla_period=p["sla"].over_period,
-            flow=p["flow"].days,
-            analysts=p["analysts"].report,
-            escalation=p["escalation"].levels,
-            opened=p["escalation"].opened,
-            satisfaction=p["satisfaction"].satisfaction,
-        )
+        return from_panels(**self.panels)
 
     def compose(self) -> ComposeResult:
         yield DeskBar("Dashboard", id="bar")

@@ -181,8 +181,6 @@ class QueueTable(Widget, can_focus=True):
         self._width = 0
         self._layout = 0
         self._layouts: dict[tuple[Column, ...], int] = {}
-        #: Called once the next paint of the table is done (see ``after_paint``).
-        self._after_paint: Callable[[], object] | None = None
         #: Rows rendered into strips so far (each one a cache miss).
         self.renders = 0
 
@@ -230,22 +228,20 @@ class QueueTable(Widget, can_focus=True):
 
     # ------------------------------------------------------------------ what the screen sets
 
-    def set_columns(self, columns: Sequence[Column]) -> bool:
+    def set_columns(self, columns: Sequence[Column]) -> None:
         """New columns (another view, another width): the table is repainted, each row as
-        last rendered with these columns if it was. Says whether anything changed."""
+        last rendered with these columns if it was."""
         columns = tuple(columns)
         if columns == self._columns:
-            return False
+            return
         self._columns = columns
         self._layout = self._layouts.setdefault(columns, len(self._layouts))
         self.refresh()
-        return True
 
-    def show_rows(self, rows: Sequence[tuple[int, Hashable]], *, cursor: int) -> bool:
+    def show_rows(self, rows: Sequence[tuple[int, Hashable]], *, cursor: int) -> None:
         """Show ``rows`` (each its id and a ``look``: anything that changes whenever one of its
         cells would read differently) with the cursor on row ``cursor``. A row whose look is
-        unchanged is not rendered again, and only lines that differ are repainted: says
-        whether any will be."""
+        unchanged is not rendered again, and only lines that differ are repainted."""
         old_ids, old_looks, old_cursor = self._ids, self._looks, self._cursor
         self._ids = [row_id for row_id, _look in rows]
         self._looks = [look for _row_id, look in rows]
@@ -260,13 +256,7 @@ class QueueTable(Widget, can_focus=True):
         ]
         if self._cursor != old_cursor:
             changed += [old_cursor, self._cursor]
-        return self._refresh_rows(changed)
-
-    def after_paint(self, callback: Callable[[], object]) -> None:
-        """Call ``callback`` once the lines refreshed now are on their way to the terminal
-        (``call_after_refresh`` alone can run before a refresh asked for in the same
-        handler has reached the screen)."""
-        self._after_paint = callback
+        self._refresh_rows(changed)
 
     def move_cursor(self, *, row: int) -> None:
         """Put the cursor on ``row`` (kept within the page)."""
@@ -331,17 +321,16 @@ class QueueTable(Widget, can_focus=True):
 
     # ------------------------------------------------------------------ painting
 
-    def _refresh_rows(self, rows: Sequence[int]) -> bool:
+    def _refresh_rows(self, rows: Sequence[int]) -> None:
         height = self.content_size.height
         lines = sorted({row + 1 for row in rows if 0 <= row + 1 < height})
         if not lines:
-            return False
+            return
         if len(lines) > height // 2:
             self.refresh()
         else:
             width = self.content_size.width
             self.refresh(*[Region(0, line, width, 1) for line in lines])
-        return True
 
     def render_lines(self, crop: Region) -> list[Strip]:
         # The theme's styles for this paint: they change with focus and the theme, and are
@@ -355,11 +344,7 @@ class QueueTable(Widget, can_focus=True):
             get("queuetable--cursor"),
         )
         self._width = self.content_size.width
-        lines = super().render_lines(crop)
-        if self._after_paint is not None:
-            self.call_after_refresh(self._after_paint)
-            self._after_paint = None
-        return lines
+        return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
         styles = self._styles
