@@ -294,7 +294,7 @@ STATUS_SHORT = {
 def _priority_text(code: str) -> Text:
     from rich.text import Text
 
-    from deskterm.tui.format import priority_style
+    from deskterm.looks import priority_style
 
     # The colour an admin gave the priority in priority.toml, as the app shows it.
     return Text(code, style=priority_style(int(code.lstrip("Pp") or 0)))
@@ -413,7 +413,7 @@ def _due_line(t: TicketDetail) -> Text:
 
     from deskterm.desk import clock
     from deskterm.domain.due import ticket_due
-    from deskterm.tui.format import due_text
+    from deskterm.looks import due_text
 
     now = clock.now()
     due = ticket_due(t, now)
@@ -435,12 +435,15 @@ def _due_line(t: TicketDetail) -> Text:
 
 def _event_text(event: EventPublic) -> Text:
     """The event in words; a note shows its whole text, literally."""
-    if event.kind == "note":
-        return literal(event.data.get("text", ""))
-    if event.kind == "customer_message" and event.data.get("text"):
+    from deskterm.domain.payloads import CustomerMessage, Note
+
+    payload = event.payload
+    if isinstance(payload, Note):
+        return literal(payload.text or "")
+    if isinstance(payload, CustomerMessage) and payload.text:
         # The customer's own words, whole: nobody should have to ask them again.
-        files = ", ".join(str(f.get("name")) for f in event.data.get("attachments") or [])
-        said = f"the customer wrote:\n{event.data['text']}"
+        files = ", ".join(str(f.name) for f in payload.attachments or [])
+        said = f"the customer wrote:\n{payload.text}"
         return literal(f"{said}\n[attached: {files}]" if files else said)
     return literal(event.summary)
 

@@ -13,14 +13,16 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from deskterm.db.models import Analyst, Ticket
 from deskterm.desk import tickets
 from deskterm.desk.analysts import get_analyst, group_ids_of, list_analysts, set_away
 from deskterm.desk.lookups import analyst_by_login
 from deskterm.desk.schemas import AnalystPublic, Public, TicketPublic
-from deskterm.domain.enums import OPEN_STATUSES, Availability, EventKind
+from deskterm.domain.enums import OPEN_STATUSES, Availability
 from deskterm.domain.errors import InvalidInput, PermissionDenied
+from deskterm.domain.payloads import Reassigned
 from deskterm.domain.permissions import Actor, may_assign, may_set_away
 from deskterm.domain.refs import format_ref
 from deskterm.domain.text import optional_line
@@ -110,9 +112,9 @@ def hand_to_backup(
             field="backup",
         )
     held = session.scalars(
-        select(Ticket.id)
-        .where(Ticket.assignee_id == away.id, Ticket.status.in_(sorted(OPEN_STATUSES)))
-        .order_by(Ticket.id)
+        select(col(Ticket.id))
+        .where(col(Ticket.assignee_id) == away.id, col(Ticket.status).in_(sorted(OPEN_STATUSES)))
+        .order_by(col(Ticket.id))
     ).all()
     if len(held) > MAX_TICKETS:
         raise InvalidInput(
@@ -122,6 +124,7 @@ def hand_to_backup(
         )
     moved: list[TicketPublic] = []
     for ticket_id in held:
+        assert ticket_id is not None
         ticket = tickets._load(session, ticket_id)
         if not may_assign(actor, tickets._hold(ticket), target.id):
             raise PermissionDenied(
@@ -132,14 +135,15 @@ def hand_to_backup(
         ticket.assignee_id = target.id
         ticket.status = status_for_holder(ticket.status, True)
         change.log(
-            EventKind.REASSIGNED,
-            **{"from": away.login},
-            to=target.login,
-            reason="away",
-            requested=away.login,
-            via="away",
-            public_reason=told,
-            status=ticket.status,
+            Reassigned(
+                from_=away.login,
+                to=target.login,
+                reason="away",
+                requested=away.login,
+                via="away",
+                public_reason=told,
+                status=ticket.status,
+            )
         )
         change.save()
         moved.append(tickets._summary(session, ticket))

@@ -14,13 +14,14 @@ from typing import Any
 
 from sqlalchemy import Select, Table, bindparam, or_, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from deskterm import defaults
 from deskterm.db.models import Analyst, Callback, Contact, Ticket
 from deskterm.desk import clock, tickets
 from deskterm.desk.schemas import Public, TicketPublic
-from deskterm.domain.enums import EventKind
 from deskterm.domain.errors import InvalidInput, NotFound
+from deskterm.domain.payloads import CallbackScheduled
 from deskterm.domain.permissions import Actor
 from deskterm.domain.refs import format_ref, parse_ref
 from deskterm.domain.text import required_line
@@ -102,9 +103,9 @@ def schedule_callback(
         )
     )
     change.log(
-        EventKind.CALLBACK_SCHEDULED,
-        due_at=due_at.astimezone(now.tzinfo).strftime("%Y-%m-%d %H:%M UTC"),
-        reason=why,
+        CallbackScheduled(
+            due_at=due_at.astimezone(now.tzinfo).strftime("%Y-%m-%d %H:%M UTC"), reason=why
+        )
     )
     change.save()
     return tickets._summary(session, ticket)
@@ -114,8 +115,8 @@ def schedule_callback(
 def _pending_query() -> Select[Any]:
     # Built once, as plain columns: the ticket screen reads this at every load, and an
     # aliased entity built per call cost more than the statement.
-    callback: Table = Callback.__table__  # type: ignore[attr-defined]
-    analyst: Table = Analyst.__table__  # type: ignore[attr-defined]
+    callback: Table = Callback.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
+    analyst: Table = Analyst.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
     cb, by = callback.c, analyst.alias("scheduled_by")
     return (
         select(cb.id, cb.due_at, cb.reason, by.c.login, cb.scheduled_at)
@@ -188,15 +189,21 @@ def due_callbacks(session: Session, actor: Actor, *, limit: int = 20) -> list[Du
     if actor.id is None:
         return []
     query = (
-        select(Callback.id, Callback.ticket_id, Callback.due_at, Callback.reason, Contact.name)
-        .join(Ticket, Ticket.id == Callback.ticket_id)
-        .outerjoin(Contact, Contact.id == Ticket.contact_id)
-        .where(
-            Callback.done_at.is_(None),
-            Callback.due_at <= clock.now(),
-            or_(Callback.scheduled_by_id == actor.id, Ticket.assignee_id == actor.id),
+        select(
+            col(Callback.id),
+            col(Callback.ticket_id),
+            col(Callback.due_at),
+            col(Callback.reason),
+            col(Contact.name),
         )
-        .order_by(Callback.due_at, Callback.id)
+        .join(Ticket, col(Ticket.id) == col(Callback.ticket_id))
+        .outerjoin(Contact, col(Contact.id) == col(Ticket.contact_id))
+        .where(
+            col(Callback.done_at).is_(None),
+            col(Callback.due_at) <= clock.now(),
+            or_(col(Callback.scheduled_by_id) == actor.id, col(Ticket.assignee_id) == actor.id),
+        )
+        .order_by(col(Callback.due_at), col(Callback.id))
         .limit(limit)
     )
     return [

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from deskterm.db.models import Analyst, Category, SupportGroup, Ticket, TicketEvent
 from deskterm.desk.identity import forged_events
@@ -115,7 +116,9 @@ def check_log(
         if limit is not None and limit < total:
             # The newest tickets: what changed lately is where a fault is likeliest.
             start = (
-                session.scalar(select(Ticket.id).order_by(Ticket.id.desc()).offset(limit).limit(1))
+                session.scalar(
+                    select(col(Ticket.id)).order_by(col(Ticket.id).desc()).offset(limit).limit(1)
+                )
                 or 0
             )
             total = limit
@@ -157,40 +160,45 @@ class _Names:
 
     @classmethod
     def load(cls, session: Session) -> _Names:
-        groups = session.execute(select(SupportGroup.id, SupportGroup.name, SupportGroup.level))
-        group_rows = list(groups)
+        # Rows read back always have their ids: the columns are the tables' primary keys.
+        group_rows = session.execute(
+            select(col(SupportGroup.id), col(SupportGroup.name), col(SupportGroup.level))
+        ).all()
+        logins = session.execute(select(col(Analyst.id), col(Analyst.login))).all()
+        categories = session.execute(select(col(Category.id), col(Category.path))).all()
         return cls(
-            logins=dict(session.execute(select(Analyst.id, Analyst.login)).all()),
-            groups={gid: name for gid, name, _level in group_rows},
+            logins={aid: login for aid, login in logins if aid is not None},
+            groups={gid: name for gid, name, _level in group_rows if gid is not None},
             levels={name: level for _gid, name, level in group_rows},
-            categories=dict(session.execute(select(Category.id, Category.path)).all()),
+            categories={cid: path for cid, path in categories if cid is not None},
         )
 
 
+_TICKET_ID = col(Ticket.id)
 _ROW_COLUMNS = (
-    Ticket.id,
-    Ticket.version,
-    Ticket.status,
-    Ticket.assignee_id,
-    Ticket.group_id,
-    Ticket.level,
-    Ticket.impact,
-    Ticket.urgency,
-    Ticket.priority,
-    Ticket.priority_reason,
-    Ticket.subject,
-    Ticket.channel,
-    Ticket.contact_id,
-    Ticket.category_id,
-    Ticket.resolution_code,
-    Ticket.resolution_text,
-    Ticket.created_by_id,
-    Ticket.created_at,
-    Ticket.updated_at,
-    Ticket.first_response_at,
-    Ticket.resolved_at,
-    Ticket.closed_at,
-    Ticket.unassigned_since,
+    _TICKET_ID,
+    col(Ticket.version),
+    col(Ticket.status),
+    col(Ticket.assignee_id),
+    col(Ticket.group_id),
+    col(Ticket.level),
+    col(Ticket.impact),
+    col(Ticket.urgency),
+    col(Ticket.priority),
+    col(Ticket.priority_reason),
+    col(Ticket.subject),
+    col(Ticket.channel),
+    col(Ticket.contact_id),
+    col(Ticket.category_id),
+    col(Ticket.resolution_code),
+    col(Ticket.resolution_text),
+    col(Ticket.created_by_id),
+    col(Ticket.created_at),
+    col(Ticket.updated_at),
+    col(Ticket.first_response_at),
+    col(Ticket.resolved_at),
+    col(Ticket.closed_at),
+    col(Ticket.unassigned_since),
 )
 
 
@@ -198,7 +206,7 @@ def _ranges(session: Session, start: int, size: int) -> Iterator[Sequence[Any]]:
     after = start
     while True:
         rows = session.execute(
-            select(*_ROW_COLUMNS).where(Ticket.id > after).order_by(Ticket.id).limit(size)
+            select(*_ROW_COLUMNS).where(_TICKET_ID > after).order_by(_TICKET_ID).limit(size)
         ).all()
         if not rows:
             return
@@ -210,7 +218,7 @@ def _chunks(session: Session, wanted: list[int], size: int) -> Iterator[Sequence
     step = min(size, _ID_CHUNK)
     for at in range(0, len(wanted), step):
         rows = session.execute(
-            select(*_ROW_COLUMNS).where(Ticket.id.in_(wanted[at : at + step])).order_by(Ticket.id)
+            select(*_ROW_COLUMNS).where(_TICKET_ID.in_(wanted[at : at + step])).order_by(_TICKET_ID)
         ).all()
         if rows:
             yield rows
@@ -219,9 +227,13 @@ def _chunks(session: Session, wanted: list[int], size: int) -> Iterator[Sequence
 def _present(session: Session, wanted: list[int]) -> list[int]:
     found: list[int] = []
     for at in range(0, len(wanted), _ID_CHUNK):
-        found += session.scalars(
-            select(Ticket.id).where(Ticket.id.in_(wanted[at : at + _ID_CHUNK]))
-        ).all()
+        found += [
+            ticket_id
+            for ticket_id in session.scalars(
+                select(_TICKET_ID).where(_TICKET_ID.in_(wanted[at : at + _ID_CHUNK]))
+            )
+            if ticket_id is not None
+        ]
     return found
 
 
@@ -229,24 +241,24 @@ def _events(
     session: Session, rows: Sequence[Any], names: _Names, *, dense: bool
 ) -> dict[int, list[Event]]:
     query = select(
-        TicketEvent.ticket_id,
-        TicketEvent.id,
-        TicketEvent.ticket_version,
-        TicketEvent.at,
-        TicketEvent.actor_id,
-        TicketEvent.kind,
-        TicketEvent.visibility,
-        TicketEvent.data,
+        col(TicketEvent.ticket_id),
+        col(TicketEvent.id),
+        col(TicketEvent.ticket_version),
+        col(TicketEvent.at),
+        col(TicketEvent.actor_id),
+        col(TicketEvent.kind),
+        col(TicketEvent.visibility),
+        col(TicketEvent.data),
     )
     if dense:
         # A range reads the index in one sweep; the batch's ids are consecutive rows.
-        query = query.where(TicketEvent.ticket_id.between(rows[0].id, rows[-1].id))
+        query = query.where(col(TicketEvent.ticket_id).between(rows[0].id, rows[-1].id))
     else:
-        query = query.where(TicketEvent.ticket_id.in_([row.id for row in rows]))
+        query = query.where(col(TicketEvent.ticket_id).in_([row.id for row in rows]))
     by_ticket: dict[int, list[Event]] = {}
     logins = names.logins
     for ticket_id, event_id, version, at, actor_id, kind, visibility, data in session.execute(
-        query.order_by(TicketEvent.ticket_id, TicketEvent.id)
+        query.order_by(col(TicketEvent.ticket_id), col(TicketEvent.id))
     ):
         by_ticket.setdefault(ticket_id, []).append(
             Event(

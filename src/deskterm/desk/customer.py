@@ -8,6 +8,7 @@ what we wait for, and how it ended; never an internal note or an internal reason
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from deskterm.db.models import Analyst, Contact, SupportGroup, Ticket, TicketEvent
 from deskterm.desk.mailparse import describe_size
 from deskterm.desk.schemas import Public
+from deskterm.domain import payloads as p
 from deskterm.domain.enums import CallDirection, EventKind, Status, Visibility
 from deskterm.domain.errors import NotFound
 from deskterm.domain.permissions import Actor
@@ -24,6 +26,9 @@ from deskterm.domain.refs import format_ref, parse_ref
 
 DESK = "Service desk"
 YOU = "You"
+
+#: Analysts' names by ``("id", id)`` and by ``("login", login)``.
+_Names = dict[tuple[str, Any], str]
 
 
 class CustomerEntry(Public):
@@ -80,95 +85,94 @@ def customer_view(session: Session, actor: Actor, *, ref: str | int) -> Customer
     )
 
 
-def _names(session: Session, events: Any, ticket: Ticket) -> dict[tuple[str, Any], str]:
+def _names(session: Session, events: Sequence[TicketEvent], ticket: Ticket) -> _Names:
     """Analysts' full names by id and by login: the customer knows people, not logins."""
     ids = {e.actor_id for e in events if e.actor_id is not None}
     if ticket.assignee_id is not None:
         ids.add(ticket.assignee_id)
-    logins = {
-        str(e.data[key])
-        for e in events
-        for key in ("to", "from", "requested", "assignee", "away")
-        if (e.data or {}).get(key)
-    }
+    logins: set[str] = set()
+    for event in events:
+        said: tuple[str | None, ...] = ()
+        match p.parse(event.kind, event.data):
+            case p.HolderChange() as moved:
+                said = (moved.to, moved.from_, moved.requested, moved.away)
+            case p.Created(assignee=assignee, requested=requested):
+                said = (assignee, requested)
+            case p.Resolved(assignee=assignee):
+                said = (assignee,)
+        logins.update(login for login in said if login)
     rows = session.execute(
         select(Analyst.id, Analyst.login, Analyst.name).where(
             Analyst.id.in_(ids) | Analyst.login.in_(logins)
         )
     ).all()
-    names: dict[tuple[str, Any], str] = {}
+    names: _Names = {}
     for analyst_id, login, name in rows:
         names[("id", analyst_id)] = name
         names[("login", login)] = name
     return names
 
 
-def _who(names: dict[tuple[str, Any], str], login: Any) -> str | None:
+def _who(names: _Names, login: str | None) -> str | None:
     if not login:
         return None
     return names.get(("login", login))
 
 
-def _words(kind: str, data: dict[str, Any], names: dict[tuple[str, Any], str]) -> str | None:
+def _words(kind: str, data: Mapping[str, Any], names: _Names) -> str | None:
     """One public event as the customer may read it; ``None`` leaves it out."""
-    match kind:
-        case EventKind.CREATED:
-            return f"Case opened ({data.get('channel', 'phone')}): {data.get('subject', '')}"
-        case EventKind.CALL_LOGGED:
-            seconds = int(data.get("duration_seconds") or 0)
+    payload = p.parse(kind, data)
+    match payload:
+        case p.Created(channel=channel, subject=subject):
+            return f"Case opened ({channel or 'phone'}): {subject or ''}"
+        case p.CallLogged(direction=direction, duration_seconds=seconds, outcome=outcome):
+            seconds = seconds or 0
             length = f" ({seconds // 60}m{seconds % 60:02d}s)" if seconds else ""
-            said = f": {data['outcome']}" if data.get("outcome") else ""
-            if data.get("direction") == CallDirection.OUTBOUND:
+            said = f": {outcome}" if outcome else ""
+            if direction == CallDirection.OUTBOUND:
                 return f"We called you{length}{said}"
             return f"You called us{length}{said}"
-        case EventKind.NOTE:
-            return str(data.get("text", ""))
-        case EventKind.CUSTOMER_MESSAGE:
-            text = str(data.get("text") or "").strip()
-            files = data.get("attachments") or []
-            attached = ", ".join(
-                f"{f.get('name')} ({describe_size(int(f.get('size') or 0))})" for f in files
-            )
+        case p.Note(text=text):
+            return text or ""
+        case p.CustomerMessage(text=text, attachments=files):
+            text = (text or "").strip()
+            attached = ", ".join(f"{f.name} ({describe_size(f.size or 0)})" for f in files or [])
             # The first mail of a case has no text here: it is the case's description.
-            parts = [p for p in (text, f"Attached: {attached}" if attached else "") if p]
+            parts = [part for part in (text, f"Attached: {attached}" if attached else "") if part]
             return "\n".join(parts) or None
-        case EventKind.ASSIGNED | EventKind.REASSIGNED:
-            holder = _who(names, data.get("to"))
+        case p.Assigned() | p.Reassigned():
+            holder = _who(names, payload.to)
             if holder is None:
-                team = data.get("to_group") or data.get("to")
+                team = payload.to_group or payload.to
                 return f"Your case moved to our {team} team" if team else None
-            if data.get("reason") == "away" or data.get("away"):
-                who = data.get("away") or data.get("requested")
-                away = _who(names, who) or "Your usual contact"
+            if payload.reason == "away" or payload.away:
+                away = _who(names, payload.away or payload.requested) or "Your usual contact"
                 return f"{holder} is looking after your case ({away} is away)"
             # The reason typed for colleagues is an internal line of the log, not this one.
-            why = f" ({data['public_reason']})" if data.get("public_reason") else ""
+            why = f" ({payload.public_reason})" if payload.public_reason else ""
             return f"{holder} is looking after your case{why}"
-        case EventKind.ESCALATED:
-            level = int(data.get("to_level") or 2)
-            who = "senior engineers" if level >= 3 else "specialists"
-            said = f": {data['public_reason']}" if data.get("public_reason") else ""
-            return f"Your case went to our {who} in {data.get('to_group', 'another team')}{said}"
-        case EventKind.STATUS_CHANGED:
-            return _status_words(data)
-        case EventKind.RESOLVED:
-            return f"Resolved: {data.get('text', '')}".strip()
-        case EventKind.REOPENED:
-            said = f": {data['reason']}" if data.get("reason") else ""
-            return f"Your case was reopened{said}"
-        case EventKind.CLOSED:
+        case p.Escalated(to_level=level, to_group=group, public_reason=public_reason):
+            who = "senior engineers" if (level or 2) >= 3 else "specialists"
+            said = f": {public_reason}" if public_reason else ""
+            return f"Your case went to our {who} in {group or 'another team'}{said}"
+        case p.StatusChanged(to=target, reason=reason):
+            return _status_words(target, reason)
+        case p.Resolved(text=text):
+            return f"Resolved: {text or ''}".strip()
+        case p.Reopened(reason=reason):
+            return f"Your case was reopened{f': {reason}' if reason else ''}"
+        case p.Closed():
             return "Case closed"
-        case EventKind.CALLBACK_SCHEDULED:
-            said = f" about: {data['reason']}" if data.get("reason") else ""
-            return f"We will call you back at {data.get('due_at', 'a time we agreed')}{said}"
+        case p.CallbackScheduled(due_at=due_at, reason=reason):
+            said = f" about: {reason}" if reason else ""
+            return f"We will call you back at {due_at or 'a time we agreed'}{said}"
     return None
 
 
-def _status_words(data: dict[str, Any]) -> str | None:
-    target = data.get("to")
+def _status_words(target: Status | None, reason: str | None) -> str | None:
+    said = f": {reason}" if reason else ""
     match target:
         case Status.WAITING_CUSTOMER:
-            said = f": {data['reason']}" if data.get("reason") else ""
             return f"We are waiting for something from you{said}"
         case Status.WAITING_THIRD_PARTY:
             return "We are waiting for a supplier or another party"
@@ -177,7 +181,6 @@ def _status_words(data: dict[str, Any]) -> str | None:
         case Status.NEW:
             return "Your case is waiting for the next free technician"
         case Status.CANCELLED:
-            said = f": {data['reason']}" if data.get("reason") else ""
             return f"Your case was cancelled{said}"
         case Status.ASSIGNED:
             return None  # the assignment entry beside it already says who

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import bisect
 import heapq
-import json
 import queue
 import random
 import re
@@ -42,10 +41,11 @@ from sqlalchemy import text
 from deskterm import defaults
 from deskterm.db.engine import Database
 from deskterm.db.types import sqlite_timestamp
-from deskterm.desk import clock
+from deskterm.desk import clock, ledger
 from deskterm.desk.demo_kb import LINK_SHARE, DemoArticle, Solver, load_articles
 from deskterm.desk.demo_kb import key as article_key
 from deskterm.desk.search import SQLITE_TRIGGERS, quote_name
+from deskterm.domain import payloads as p
 from deskterm.domain.enums import (
     LIVE_CHANNELS,
     ArticleStatus,
@@ -53,7 +53,6 @@ from deskterm.domain.enums import (
     Availability,
     CallDirection,
     Channel,
-    EventKind,
     Impact,
     LinkKind,
     Role,
@@ -65,6 +64,7 @@ from deskterm.domain.errors import InvalidInput
 from deskterm.domain.names import name_words
 from deskterm.domain.phone import stored_numbers
 from deskterm.domain.refs import format_ref
+from deskterm.domain.replay import CLAIM_VIA
 from deskterm.domain.text import phone_digits
 from deskterm.domain.transitions import ALLOWED, status_for_holder
 from deskterm.domain.worktime import Timeline
@@ -106,42 +106,11 @@ _RESOLVED = Status.RESOLVED.value
 _CLOSED = Status.CLOSED.value
 _CANCELLED = Status.CANCELLED.value
 
-_E_CREATED = EventKind.CREATED.value
-_E_CALL = EventKind.CALL_LOGGED.value
-_E_NOTE = EventKind.NOTE.value
-_E_FIELD = EventKind.FIELD_CHANGED.value
-_E_ASSIGNED = EventKind.ASSIGNED.value
-_E_REASSIGNED = EventKind.REASSIGNED.value
-_E_UNASSIGNED = EventKind.UNASSIGNED.value
-_E_ESCALATED = EventKind.ESCALATED.value
-_E_STATUS = EventKind.STATUS_CHANGED.value
-_E_LINKED = EventKind.LINKED.value
-_E_SPLIT = EventKind.SPLIT.value
-_E_RESOLVED = EventKind.RESOLVED.value
-_E_REOPENED = EventKind.REOPENED.value
-_E_CLOSED = EventKind.CLOSED.value
-_E_KB_LINKED = EventKind.KB_LINKED.value
-
 _PUBLIC = Visibility.PUBLIC.value
 _INTERNAL = Visibility.INTERNAL.value
 _INBOUND = CallDirection.INBOUND.value
 _OUTBOUND = CallDirection.OUTBOUND.value
 
-# The kinds ``tickets._Change.log`` makes public (what the customer may see).
-_PUBLIC_KINDS = frozenset(
-    {
-        _E_CREATED,
-        _E_ASSIGNED,
-        _E_REASSIGNED,
-        _E_ESCALATED,
-        _E_STATUS,
-        _E_RESOLVED,
-        _E_REOPENED,
-        _E_CLOSED,
-        _E_CALL,
-        EventKind.CALLBACK_SCHEDULED.value,
-    }
-)
 _LIVE = frozenset(c.value for c in LIVE_CHANNELS)
 #: Who may publish an article (``kb._may_publish``: ``Actor.is_supervisor``).
 _MAY_PUBLISH = frozenset({Role.SUPERVISOR.value, Role.ADMIN.value})
@@ -1319,33 +1288,6 @@ def _code(rng: random.Random, length: int) -> str:
     return "".join(rng.choice(_CODE_CHARS) for _ in range(length))
 
 
-# ``json.dumps`` with its defaults (what SQLAlchemy stores for a JSON column), minus three
-# layers of Python wrapping that cost more than the encoding itself: millions of calls here.
-_encode: Callable[[Any], str]
-if json.encoder.c_make_encoder is not None:  # type: ignore[attr-defined]
-    _c_encoder = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
-        None,
-        None,
-        json.encoder.encode_basestring_ascii,
-        None,
-        ": ",
-        ", ",
-        False,
-        False,
-        True,
-    )
-
-    def _encode(value: Any) -> str:
-        return "".join(_c_encoder(value, 0))
-else:  # pragma: no cover - CPython always has the C encoder
-    _encode = json.dumps
-
-
-def _data(**values: Any) -> str:
-    """An event's data as ``_Change.log`` stores it: without the empty values."""
-    return _encode({k: v for k, v in values.items() if v is not None})
-
-
 # --------------------------------------------------------------------------- the simulation
 
 
@@ -1793,12 +1735,13 @@ class _Desk:
         tk: _Tk,
         at: int,
         actor: _Person | None,
-        kind: str,
-        data: str,
+        payload: p.Payload,
         visible: bool | None = None,
     ) -> None:
-        if visible is None:
-            visible = kind in _PUBLIC_KINDS
+        # The ledger's own data and visibility: the demo bulk-loads, it does not rewrite.
+        kind, data = payload.kind.value, ledger.encode(payload)
+        visibility = ledger.visibility(payload, visible).value
+        visible = visibility == _PUBLIC
         self.seq += 1
         self.pending.append(
             (
@@ -1808,12 +1751,12 @@ class _Desk:
                 tk.version,
                 actor.id if actor else None,
                 kind,
-                _PUBLIC if visible else _INTERNAL,
+                visibility,
                 data,
             )
         )
         if visible and actor is not None and tk.first_response is None:
-            if kind != _E_CREATED:
+            if not isinstance(payload, p.Created):
                 tk.first_response = at
         # Every change logs, so the clock follows here, as it does in tickets._Change.save().
         if tk.priority != tk.sla_priority or (tk.sla_run is None) == (tk.status not in _SLA_PAUSED):
@@ -1938,8 +1881,7 @@ class _Desk:
             tk,
             at,
             creator,
-            _E_CREATED,
-            _data(
+            p.Created(
                 subject=tk.subject,
                 channel=channel,
                 contact=caller.name,
@@ -1959,8 +1901,7 @@ class _Desk:
                 tk,
                 at,
                 creator,
-                _E_CALL,
-                _data(direction=_INBOUND, duration_seconds=self._seconds(45, 1500)),
+                p.CallLogged(direction=_INBOUND, duration_seconds=self._seconds(45, 1500)),
             )
         if parent is not None:
             self._link_pair(tk, parent, at, creator, LinkKind.SPLIT_FROM)
@@ -1973,8 +1914,7 @@ class _Desk:
             tk,
             at,
             actor,
-            _E_ASSIGNED,
-            _data(to=actor.login, via="queue next", status=_ASSIGNED),
+            p.Assigned(to=actor.login, via=CLAIM_VIA, status=_ASSIGNED),
         )
 
     def _assign(
@@ -1984,16 +1924,15 @@ class _Desk:
         self._change(tk, at)
         tk.assignee = target
         tk.status = status_for_holder(tk.status, target is not None).value
-        kind = (
-            _E_UNASSIGNED if target is None else _E_ASSIGNED if previous is None else _E_REASSIGNED
+        kind: type[p.HolderChange] = (
+            p.Unassigned if target is None else p.Assigned if previous is None else p.Reassigned
         )
         self._log(
             tk,
             at,
             actor,
-            kind,
-            _data(
-                **{"from": previous.login if previous else None},
+            kind(
+                from_=previous.login if previous else None,
                 to=target.login if target else None,
                 reason=reason,
                 status=tk.status,
@@ -2012,8 +1951,7 @@ class _Desk:
             tk,
             at,
             actor,
-            _E_ESCALATED,
-            _data(
+            p.Escalated(
                 from_group=current.name,
                 to_group=target.name,
                 from_level=from_level,
@@ -2031,21 +1969,19 @@ class _Desk:
         self._change(tk, at)
         previous = tk.status
         if target == _NEW and tk.assignee is not None:
-            self._log(
-                tk, at, actor, _E_UNASSIGNED, _data(**{"from": tk.assignee.login}, status=_NEW)
-            )
+            self._log(tk, at, actor, p.Unassigned(from_=tk.assignee.login, status=_NEW))
             tk.assignee = None
         elif target in (_ASSIGNED, _IN_PROGRESS) and tk.assignee is None:
             tk.assignee = actor
-            self._log(tk, at, actor, _E_ASSIGNED, _data(to=actor.login, status=target))
+            self._log(tk, at, actor, p.Assigned(to=actor.login, status=target))
         tk.status = target
         if target == _CANCELLED:
             tk.closed = at
-        self._log(tk, at, actor, _E_STATUS, _data(**{"from": previous}, to=target, reason=reason))
+        self._log(tk, at, actor, p.StatusChanged(from_=previous, to=target, reason=reason))
 
     def _note(self, tk: _Tk, at: int, actor: _Person, text: str, public: bool = False) -> None:
         self._change(tk, at)
-        self._log(tk, at, actor, _E_NOTE, _data(text=text), visible=public)
+        self._log(tk, at, actor, p.Note(text=text), visible=public)
 
     def _call(
         self, tk: _Tk, at: int, actor: _Person, direction: str, seconds: int, outcome: str
@@ -2055,8 +1991,7 @@ class _Desk:
             tk,
             at,
             actor,
-            _E_CALL,
-            _data(direction=direction, duration_seconds=seconds, outcome=outcome),
+            p.CallLogged(direction=direction, duration_seconds=seconds, outcome=outcome),
         )
 
     def _resolve(self, tk: _Tk, at: int, actor: _Person, code: str) -> None:
@@ -2073,8 +2008,7 @@ class _Desk:
             tk,
             at,
             actor,
-            _E_RESOLVED,
-            _data(**{"from": previous}, code=code, text=text, assignee=tk.assignee.login),
+            p.Resolved(from_=previous, code=code, text=text, assignee=tk.assignee.login),
         )
 
     def _solved_with(self, tk: _Tk, at: int, actor: _Person) -> None:
@@ -2090,21 +2024,19 @@ class _Desk:
         article_id, title = found[int(self.kb.random() * len(found))]
         self._change(tk, at)
         self.kb_links.append((article_id, tk.id, self.stamp(at), actor.id))
-        self._log(tk, at, actor, _E_KB_LINKED, _data(article=article_key(article_id), title=title))
+        self._log(tk, at, actor, p.KbLinked(article=article_key(article_id), title=title))
 
     def _reopen(self, tk: _Tk, at: int, actor: _Person, reason: str) -> None:
         target = _IN_PROGRESS if tk.assignee else _NEW
         self._change(tk, at)
         tk.status, tk.code, tk.resolution, tk.resolved = target, None, None, None
-        self._log(
-            tk, at, actor, _E_REOPENED, _data(**{"from": _RESOLVED}, to=target, reason=reason)
-        )
+        self._log(tk, at, actor, p.Reopened(from_=_RESOLVED, to=target, reason=reason))
 
     def _close(self, tk: _Tk, at: int, actor: _Person | None) -> None:
         _check(tk.status, _CLOSED)
         self._change(tk, at)
         tk.status, tk.closed = _CLOSED, at
-        self._log(tk, at, actor, _E_CLOSED, _data(**{"from": _RESOLVED}, to=_CLOSED))
+        self._log(tk, at, actor, p.Closed(from_=_RESOLVED, to=_CLOSED))
 
     def _raise_urgency(self, tk: _Tk, at: int, actor: _Person, reason: str) -> None:
         """``set_priority`` with a higher urgency: the priority follows the matrix."""
@@ -2118,9 +2050,7 @@ class _Desk:
         # The SLA clock follows in _log, from the working time used so far.
         tk.priority = derived
         for name, old, new in changes:
-            self._log(
-                tk, at, actor, _E_FIELD, _data(field=name, **{"from": old}, to=new, reason=reason)
-            )
+            self._log(tk, at, actor, p.FieldChanged(field=name, from_=old, to=new, reason=reason))
 
     def _link(self, tk: _Tk, other: _Tk, at: int, actor: _Person, kind: LinkKind) -> None:
         self._change(tk, at)
@@ -2133,10 +2063,10 @@ class _Desk:
         self.links.append((self.link_id + 1, tk.id, other.id, kind.value, created, by))
         self.links.append((self.link_id + 2, other.id, tk.id, kind.inverse.value, created, by))
         self.link_id += 2
-        event = _E_SPLIT if kind == LinkKind.SPLIT_FROM else _E_LINKED
-        self._log(tk, at, actor, event, _data(link=kind.value, other=format_ref(other.id)))
+        event: type[p.Linked | p.Split] = p.Split if kind == LinkKind.SPLIT_FROM else p.Linked
+        self._log(tk, at, actor, event(link=kind, other=format_ref(other.id)))
         self._change(other, at)
-        self._log(other, at, actor, event, _data(link=kind.inverse.value, other=format_ref(tk.id)))
+        self._log(other, at, actor, event(link=kind.inverse, other=format_ref(tk.id)))
 
     # ----------------------------------------------------------------- stories
 

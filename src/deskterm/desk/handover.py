@@ -16,8 +16,9 @@ from deskterm.desk import tickets
 from deskterm.desk.lookups import analyst_by_login, group_by_name
 from deskterm.desk.outbox import Because
 from deskterm.desk.schemas import TicketPublic
-from deskterm.domain.enums import Availability, EventKind
+from deskterm.domain.enums import Availability
 from deskterm.domain.errors import InvalidInput, PermissionDenied
+from deskterm.domain.payloads import Reassigned
 from deskterm.domain.permissions import Actor, may_hand_over
 from deskterm.domain.refs import format_ref
 from deskterm.domain.text import optional_line, required_line
@@ -96,7 +97,7 @@ def hand_over(
             "via": "handover",
             "status": ticket.status,
         }
-        change.log(EventKind.REASSIGNED, **facts)
+        change.log(Reassigned.model_validate(facts))
         change.save()
         moved.append(tickets._summary(session, ticket))
     return moved

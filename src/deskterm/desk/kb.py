@@ -10,19 +10,22 @@ a syntax error.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Row, func, select, text
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from deskterm.db.models import Analyst, Category, KbArticle, KbNeed, KbTicket
 from deskterm.desk import clock
 from deskterm.desk.lookups import category_by_path
 from deskterm.desk.schemas import Public, TicketPublic
 from deskterm.desk.tickets import _Change, _load, _summary
-from deskterm.domain.enums import ArticleStatus, EventKind
+from deskterm.domain.enums import ArticleStatus
 from deskterm.domain.errors import InvalidInput, NotFound, PermissionDenied
+from deskterm.domain.payloads import KbLinked, KbNeeded
 from deskterm.domain.permissions import Actor, may_edit_draft
 from deskterm.domain.refs import format_ref
 from deskterm.domain.text import long_text, optional_line, required_line
@@ -124,7 +127,7 @@ def _public(session: Session, article: KbArticle) -> ArticlePublic:
     category = session.get(Category, article.category_id) if article.category_id else None
     author = session.get(Analyst, article.created_by_id) if article.created_by_id else None
     used = session.scalar(
-        select(func.count()).select_from(KbTicket).where(KbTicket.article_id == article.id)
+        select(func.count()).select_from(KbTicket).where(col(KbTicket.article_id) == article.id)
     )
     return ArticlePublic(
         id=article.id,
@@ -242,27 +245,41 @@ def list_articles(
 ) -> list[ArticleHit]:
     """Newest changes first."""
     query = (
-        select(KbArticle.id, KbArticle.title, Category.path, KbArticle.status, KbArticle.body)
-        .outerjoin(Category, Category.id == KbArticle.category_id)
-        .order_by(KbArticle.updated_at.desc(), KbArticle.id.desc())
+        select(
+            col(KbArticle.id),
+            col(KbArticle.title),
+            col(Category.path),
+            col(KbArticle.status),
+            col(KbArticle.body),
+        )
+        .outerjoin(Category, col(Category.id) == col(KbArticle.category_id))
+        .order_by(col(KbArticle.updated_at).desc(), col(KbArticle.id).desc())
         .limit(max(1, min(limit, 1000)))
     )
     if status:
-        query = query.where(KbArticle.status == _status(status))
+        query = query.where(col(KbArticle.status) == _status(status))
     if category:
-        query = query.where(KbArticle.category_id == category_by_path(session, category).id)
-    return [
-        ArticleHit(
-            id=aid,
-            key=format_key(aid),
-            title=title,
-            category=path,
-            status=state,
-            excerpt=_excerpt(body),
-            rank=0.0,
+        query = query.where(col(KbArticle.category_id) == category_by_path(session, category).id)
+    return _hits(session.execute(query))
+
+
+def _hits(rows: Iterable[Row[int | None, str, str | None, str, str]]) -> list[ArticleHit]:
+    """Listed articles (id, title, category path, status, body) as hits in that order."""
+    hits = []
+    for aid, title, path, state, body in rows:
+        assert aid is not None
+        hits.append(
+            ArticleHit(
+                id=aid,
+                key=format_key(aid),
+                title=title,
+                category=path,
+                status=state,
+                excerpt=_excerpt(body),
+                rank=0.0,
+            )
         )
-        for aid, title, path, state, body in session.execute(query)
-    ]
+    return hits
 
 
 def _excerpt(body: str, width: int = 160) -> str:
@@ -391,9 +408,7 @@ def link_article(
     need = session.get(KbNeed, ticket.id)
     if need is not None:
         session.delete(need)
-    change.log(
-        EventKind.KB_LINKED, visible=False, article=format_key(article.id), title=article.title
-    )
+    change.log(KbLinked(article=format_key(article.id), title=article.title), visible=False)
     change.save()
     return _summary(session, ticket)
 
@@ -402,24 +417,19 @@ def ticket_articles(session: Session, actor: Actor, *, ref: str | int) -> list[A
     """The articles linked to a ticket, in the order they were linked."""
     ticket = _load(session, ref)
     rows = session.execute(
-        select(KbArticle.id, KbArticle.title, Category.path, KbArticle.status, KbArticle.body)
-        .join(KbTicket, KbTicket.article_id == KbArticle.id)
-        .outerjoin(Category, Category.id == KbArticle.category_id)
-        .where(KbTicket.ticket_id == ticket.id)
-        .order_by(KbTicket.linked_at, KbArticle.id)
-    )
-    return [
-        ArticleHit(
-            id=aid,
-            key=format_key(aid),
-            title=title,
-            category=path,
-            status=state,
-            excerpt=_excerpt(body),
-            rank=0.0,
+        select(
+            col(KbArticle.id),
+            col(KbArticle.title),
+            col(Category.path),
+            col(KbArticle.status),
+            col(KbArticle.body),
         )
-        for aid, title, path, state, body in rows
-    ]
+        .join(KbTicket, col(KbTicket.article_id) == col(KbArticle.id))
+        .outerjoin(Category, col(Category.id) == col(KbArticle.category_id))
+        .where(col(KbTicket.ticket_id) == ticket.id)
+        .order_by(col(KbTicket.linked_at), col(KbArticle.id))
+    )
+    return _hits(rows)
 
 
 def flag_article_needed(
@@ -436,7 +446,9 @@ def flag_article_needed(
     about = required_line(topic, field="topic", limit=200)
     ticket = _load(session, ref, expected_version)
     assert ticket.id is not None
-    linked = session.scalar(select(KbTicket.article_id).where(KbTicket.ticket_id == ticket.id))
+    linked = session.scalar(
+        select(col(KbTicket.article_id)).where(col(KbTicket.ticket_id) == ticket.id)
+    )
     if linked is not None:
         raise InvalidInput(
             f"{format_ref(ticket.id)} was solved with {format_key(linked)} already",
@@ -453,7 +465,7 @@ def flag_article_needed(
     need.category_id = ticket.category_id
     need.flagged_at = change.at
     need.flagged_by_id = actor.id
-    change.log(EventKind.KB_NEEDED, visible=False, topic=about)
+    change.log(KbNeeded(topic=about), visible=False)
     change.save()
     return _summary(session, ticket)
 
@@ -468,20 +480,20 @@ def gaps(
 ) -> list[GapPublic]:
     """Which articles to write next: flagged tickets counted by category and topic, the
     most wanted first."""
-    tickets = func.count(KbNeed.ticket_id)
-    latest = func.max(KbNeed.flagged_at)
+    tickets = func.count(col(KbNeed.ticket_id))
+    latest = func.max(col(KbNeed.flagged_at))
     query = (
-        select(Category.path, func.min(KbNeed.topic), tickets, latest)
+        select(col(Category.path), func.min(col(KbNeed.topic)), tickets, latest)
         .select_from(KbNeed)
-        .outerjoin(Category, Category.id == KbNeed.category_id)
-        .group_by(KbNeed.category_id, Category.path, KbNeed.topic_key)
-        .order_by(tickets.desc(), latest.desc(), KbNeed.topic_key)
+        .outerjoin(Category, col(Category.id) == col(KbNeed.category_id))
+        .group_by(col(KbNeed.category_id), col(Category.path), col(KbNeed.topic_key))
+        .order_by(tickets.desc(), latest.desc(), col(KbNeed.topic_key))
         .limit(max(1, min(limit, 1000)))
     )
     if since is not None:
-        query = query.where(KbNeed.flagged_at >= since)
+        query = query.where(col(KbNeed.flagged_at) >= since)
     if until is not None:
-        query = query.where(KbNeed.flagged_at < until)
+        query = query.where(col(KbNeed.flagged_at) < until)
     return [
         GapPublic(category=path, topic=topic, tickets=count, latest=last)
         for path, topic, count, last in session.execute(query)

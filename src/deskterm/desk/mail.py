@@ -52,7 +52,7 @@ from deskterm.db.models import (
     SupportGroup,
     Ticket,
 )
-from deskterm.desk import clock, tickets
+from deskterm.desk import clock, outbox, tickets
 from deskterm.desk.channels import ImapConfig
 from deskterm.desk.contacts import add_contact, checked_email
 from deskterm.desk.context import Desk
@@ -66,7 +66,8 @@ from deskterm.desk.mailparse import (
 )
 from deskterm.desk.outbox import OutboxStatus
 from deskterm.desk.schemas import Public
-from deskterm.domain.enums import Channel, EventKind, Status, Visibility
+from deskterm.domain import payloads as p
+from deskterm.domain.enums import Channel, Status
 from deskterm.domain.errors import DatabaseUnavailable, DeskError, InvalidInput, NotFound
 from deskterm.domain.permissions import Actor
 from deskterm.domain.refs import format_ref, parse_ref
@@ -383,14 +384,15 @@ def _new_ticket(
     # Part of the opening change: the mail's facts and files, its text being the description.
     change = tickets._Change(session, actor, ticket, created=True)
     change.log(
-        EventKind.CUSTOMER_MESSAGE,
+        p.CustomerMessage(
+            channel=Channel.EMAIL,
+            from_=parsed.from_address,
+            subject=parsed.subject,
+            message_id=parsed.message_id,
+            mail_id=result.mail_id,
+            attachments=files or None,
+        ),
         visible=True,
-        channel=Channel.EMAIL.value,
-        **{"from": parsed.from_address},
-        subject=parsed.subject,
-        message_id=parsed.message_id,
-        mail_id=result.mail_id,
-        attachments=files or None,
     )
     _say_what_was_not_shown(change, parsed, result.mail_id)
     change.save()
@@ -429,25 +431,23 @@ def _reply(
     files = _store_files(session, result.mail_id, ticket.id, parsed.attachments)
     change = tickets._Change(session, actor, ticket)
     change.log(
-        EventKind.CUSTOMER_MESSAGE,
+        p.CustomerMessage(
+            channel=Channel.EMAIL,
+            from_=parsed.from_address,
+            subject=parsed.subject,
+            text=parsed.body or None,
+            message_id=parsed.message_id,
+            mail_id=result.mail_id,
+            attachments=files or None,
+        ),
         visible=True,
-        channel=Channel.EMAIL.value,
-        **{"from": parsed.from_address},
-        subject=parsed.subject,
-        text=parsed.body or None,
-        message_id=parsed.message_id,
-        mail_id=result.mail_id,
-        attachments=files or None,
     )
     _say_what_was_not_shown(change, parsed, result.mail_id)
     if ticket.status == Status.WAITING_CUSTOMER:
         back = Status.IN_PROGRESS if ticket.assignee_id else Status.NEW
         ticket.status = back
         change.log(
-            EventKind.STATUS_CHANGED,
-            **{"from": Status.WAITING_CUSTOMER.value},
-            to=back.value,
-            reason="the customer replied",
+            p.StatusChanged(from_=Status.WAITING_CUSTOMER, to=back, reason="the customer replied")
         )
     change.save()
     return result
@@ -472,12 +472,12 @@ def not_shown_text(parsed: ParsedMail, mail_id: int) -> str | None:
 def _say_what_was_not_shown(change: tickets._Change, parsed: ParsedMail, mail_id: int) -> None:
     text = not_shown_text(parsed, mail_id)
     if text is not None:
-        change.log(EventKind.NOTE, visible=False, text=text)
+        change.log(p.Note(text=text), visible=False)
 
 
 def _store_files(
     session: Session, mail_id: int, ticket_id: int, attachments: Sequence[Attachment]
-) -> list[dict[str, Any]]:
+) -> list[p.MailFile]:
     listed = []
     for item in attachments:
         row = MailAttachment(
@@ -491,7 +491,7 @@ def _store_files(
         session.add(row)
         session.flush()
         listed.append(
-            {"id": row.id, "name": item.filename, "type": row.content_type, "size": item.size}
+            p.MailFile(id=row.id, name=item.filename, type=row.content_type, size=item.size)
         )
     return listed
 
@@ -511,30 +511,17 @@ def _note_bounce(session: Session, raw: bytes) -> None:
     reason = f"the customer's mail system returned it: {detail}"[:480]
     note.status = OutboxStatus.DEAD
     note.last_error = reason
-    # Locked, as outbox._log: the note must not slip behind a change committing meanwhile.
-    version = session.scalar(
-        select(Ticket.version).where(Ticket.id == note.ticket_id).with_for_update()
+    outbox.log_note(
+        session,
+        note.ticket_id,
+        p.NotificationFailed(
+            channel=note.channel,
+            to=note.recipient,
+            notice=note.kind,
+            outbox_id=note.id,
+            reason=reason,
+        ),
     )
-    from deskterm.db.models import TicketEvent
-
-    session.add(
-        TicketEvent(
-            ticket_id=note.ticket_id,
-            ticket_version=version or 1,
-            at=clock.now(),
-            actor_id=None,
-            kind=EventKind.NOTIFICATION_FAILED,
-            visibility=Visibility.INTERNAL,
-            data={
-                "channel": note.channel,
-                "to": note.recipient,
-                "notice": note.kind,
-                "outbox_id": note.id,
-                "reason": reason,
-            },
-        )
-    )
-    session.flush()
 
 
 # --------------------------------------------------------------------------- many messages

@@ -51,10 +51,11 @@ from deskterm.db.models import (
     Ticket,
     TicketEvent,
 )
-from deskterm.desk import clock
+from deskterm.desk import clock, ledger
 from deskterm.desk.schemas import Public
 from deskterm.desk.templates import TemplateProblem, render_notice
-from deskterm.domain.enums import LIVE_CHANNELS, Channel, EventKind, Status, Visibility
+from deskterm.domain import payloads as p
+from deskterm.domain.enums import LIVE_CHANNELS, Channel, EventKind, Status
 from deskterm.domain.errors import InvalidInput, NotFound, PermissionDenied
 from deskterm.domain.permissions import Actor
 from deskterm.domain.refs import format_ref, parse_ref
@@ -193,22 +194,21 @@ def queue_for_change(
 
 
 def _notice_for(event: TicketEvent, channel: str) -> Notice | None:
-    data = event.data or {}
-    match event.kind:
-        case EventKind.CREATED:
+    match p.parse(event.kind, event.data):
+        case p.Created():
             # On the phone or at the counter the customer hears it; by mail they need the ref.
             return None if channel in LIVE_CHANNELS else Notice.CREATED
-        case EventKind.ASSIGNED:
-            return Notice.ASSIGNED if data.get("to") else None
-        case EventKind.REASSIGNED:
+        case p.Assigned(to=to):
+            return Notice.ASSIGNED if to else None
+        case p.Reassigned():
             return Notice.ASSIGNED
-        case EventKind.ESCALATED:
+        case p.Escalated():
             return Notice.ESCALATED
-        case EventKind.STATUS_CHANGED:
-            return Notice.WAITING if data.get("to") == Status.WAITING_CUSTOMER else None
-        case EventKind.RESOLVED:
+        case p.StatusChanged(to=to):
+            return Notice.WAITING if to == Status.WAITING_CUSTOMER else None
+        case p.Resolved():
             return Notice.RESOLVED
-        case EventKind.CALLBACK_SCHEDULED:
+        case p.CallbackScheduled():
             return Notice.CALLBACK
     return None
 
@@ -218,32 +218,29 @@ def _details(session: Session, notice: Notice, event: TicketEvent) -> dict[str, 
     reassignment or escalation is internal: only its ``public_reason`` (what the analyst
     chose to tell the customer) and the fixed ``because`` are passed on; the template says
     the rest in plain words."""
-    data = event.data or {}
-    match notice:
-        case Notice.ASSIGNED:
-            told = {"reason": data.get("public_reason"), "because": _because(data)}
-            away = data.get("away") or (
-                data.get("requested") if data.get("reason") == Because.AWAY else None
-            )
+    match p.parse(event.kind, event.data):
+        case p.HolderChange() as moved if notice == Notice.ASSIGNED:
+            told = {"reason": moved.public_reason, "because": _because(moved.because)}
+            away = moved.away or (moved.requested if moved.reason == Because.AWAY else None)
             if away:
                 name = session.scalar(select(Analyst.name).where(Analyst.login == away))
                 told.update(away=name or away, because=Because.AWAY.value)
             return told
-        case Notice.ESCALATED:
-            return {"reason": data.get("public_reason"), "because": Because.SPECIALIST.value}
-        case Notice.WAITING:
-            return {"reason": data.get("reason")}
-        case Notice.RESOLVED:
-            return {"resolution": data.get("text")}
-        case Notice.CALLBACK:
-            return {"callback_at": data.get("due_at"), "reason": data.get("reason")}
+        case p.Escalated(public_reason=public_reason) if notice == Notice.ESCALATED:
+            return {"reason": public_reason, "because": Because.SPECIALIST.value}
+        case p.StatusChanged(reason=reason) if notice == Notice.WAITING:
+            return {"reason": reason}
+        case p.Resolved(text=text) if notice == Notice.RESOLVED:
+            return {"resolution": text}
+        case p.CallbackScheduled(due_at=due_at, reason=reason) if notice == Notice.CALLBACK:
+            return {"callback_at": due_at, "reason": reason}
     return {}
 
 
-def _because(data: dict[str, Any]) -> str | None:
+def _because(because: str | None) -> str | None:
     """The event's fixed "why"; anything else in it is not the customer's to read."""
     try:
-        return Because(str(data.get("because") or "")).value
+        return Because(because or "").value
     except ValueError:
         return None
 
@@ -729,15 +726,16 @@ def _sent(
         )
         if done.rowcount == 0:
             return Delivery(job.id, ref, job.channel, job.recipient, "lost")
-        _log(
+        log_note(
             session,
             job.ticket_id,
-            EventKind.NOTIFICATION_SENT,
-            channel=job.channel,
-            to=job.recipient,
-            notice=job.notice,
-            outbox_id=job.id,
-            message_id=mid,
+            p.NotificationSent(
+                channel=job.channel,
+                to=job.recipient,
+                notice=job.notice,
+                outbox_id=job.id,
+                message_id=mid,
+            ),
         )
     return Delivery(job.id, ref, job.channel, job.recipient, "sent")
 
@@ -780,16 +778,17 @@ def _failed(
         if done.rowcount == 0:
             return Delivery(job.id, ref, job.channel, job.recipient, "lost", reason)
         if dead:
-            _log(
+            log_note(
                 session,
                 job.ticket_id,
-                EventKind.NOTIFICATION_FAILED,
-                channel=job.channel,
-                to=job.recipient,
-                notice=job.notice,
-                outbox_id=job.id,
-                attempts=job.attempts,
-                reason=reason,
+                p.NotificationFailed(
+                    channel=job.channel,
+                    to=job.recipient,
+                    notice=job.notice,
+                    outbox_id=job.id,
+                    attempts=job.attempts,
+                    reason=reason,
+                ),
             )
     return Delivery(job.id, ref, job.channel, job.recipient, "dead" if dead else "retrying", reason)
 
@@ -813,16 +812,17 @@ def _bury_abandoned(session: Session, max_attempts: int) -> list[Delivery]:
         note.status = OutboxStatus.DEAD
         note.last_error = reason
         note.claimed_at = note.claimed_by = None
-        _log(
+        log_note(
             session,
             note.ticket_id,
-            EventKind.NOTIFICATION_FAILED,
-            channel=note.channel,
-            to=note.recipient,
-            notice=note.kind,
-            outbox_id=note.id,
-            attempts=note.attempts,
-            reason=reason,
+            p.NotificationFailed(
+                channel=note.channel,
+                to=note.recipient,
+                notice=note.kind,
+                outbox_id=note.id,
+                attempts=note.attempts,
+                reason=reason,
+            ),
         )
         buried.append(
             Delivery(note.id, format_ref(note.ticket_id), note.channel, note.recipient, "dead")
@@ -831,20 +831,20 @@ def _bury_abandoned(session: Session, max_attempts: int) -> list[Delivery]:
     return buried
 
 
-def _log(session: Session, ticket_id: int, kind: EventKind, **data: Any) -> None:
+def log_note(session: Session, ticket_id: int, payload: p.Payload) -> None:
+    """Write ``payload`` as the system's internal event at the ticket's current version: an
+    annotation (a message sent, failed or bounced), not a change."""
     # Locked: a change committing meanwhile would otherwise leave this note with the version
     # before it but an id after it, and the log's versions would go backwards.
     locked = select(Ticket.version).where(Ticket.id == ticket_id).with_for_update()
     version = session.scalar(locked)
-    session.add(
-        TicketEvent(
-            ticket_id=ticket_id,
-            ticket_version=version or 1,
-            at=clock.now(),
-            actor_id=None,
-            kind=kind,
-            visibility=Visibility.INTERNAL,
-            data={k: v for k, v in data.items() if v is not None},
-        )
+    ledger.record(
+        session,
+        payload,
+        ticket_id=ticket_id,
+        version=version or 1,
+        at=clock.now(),
+        actor_id=None,
+        visible=False,
     )
     session.flush()

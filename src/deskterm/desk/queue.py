@@ -11,15 +11,17 @@ from __future__ import annotations
 from sqlalchemy import func, literal, select, update
 from sqlalchemy.orm import Session
 
-from deskterm.db.models import SupportGroup, Ticket, TicketEvent
+from deskterm.db.models import SupportGroup, Ticket
 from deskterm.db.types import UTCDateTime
-from deskterm.desk import clock, outbox
+from deskterm.desk import clock, ledger, outbox
 from deskterm.desk.lookups import group_by_name
 from deskterm.desk.schemas import ClaimResult
 from deskterm.desk.tickets import get_ticket
-from deskterm.domain.enums import EventKind, Status, Visibility
+from deskterm.domain.enums import Status
 from deskterm.domain.errors import InvalidInput, PermissionDenied
+from deskterm.domain.payloads import Assigned
 from deskterm.domain.permissions import Actor, may_pull_from
+from deskterm.domain.replay import CLAIM_VIA
 
 
 def claim_next(session: Session, actor: Actor, *, group: str | None = None) -> ClaimResult:
@@ -76,16 +78,14 @@ def claim_next(session: Session, actor: Actor, *, group: str | None = None) -> C
     if claimed is None:
         return ClaimResult(ticket=None, groups=names)
     ticket_id, version = claimed
-    event = TicketEvent(
+    event = ledger.record(
+        session,
+        Assigned(to=actor.login, via=CLAIM_VIA, status=Status.ASSIGNED),
         ticket_id=ticket_id,
-        ticket_version=version,
+        version=version,
         at=now,
         actor_id=actor.id,
-        kind=EventKind.ASSIGNED,
-        visibility=Visibility.PUBLIC,
-        data={"to": actor.login, "via": "queue next", "status": Status.ASSIGNED.value},
     )
-    session.add(event)
     session.flush()
     outbox.queue_for_change(session, ticket_id, [event])
     return ClaimResult(ticket=get_ticket(session, actor, ref=ticket_id), groups=names)

@@ -22,6 +22,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from deskterm.db.models import (
     Analyst,
@@ -38,6 +39,7 @@ from deskterm.desk.schemas import Public
 from deskterm.desk.tickets import _Change, _hold, _load, _refusal
 from deskterm.domain.enums import OPEN_STATUSES, EventKind, Status
 from deskterm.domain.errors import InvalidInput, InvalidTransition, PermissionDenied
+from deskterm.domain.payloads import SurveyRecorded
 from deskterm.domain.permissions import Actor, may_record_survey
 from deskterm.domain.refs import format_ref
 
@@ -182,14 +184,16 @@ def first_contact(session: Session) -> ColumnElement[Any]:
     """1 for a ticket its opener resolved with no later contact, escalation, handover or
     reopening; else 0."""
     later = exists().where(
-        TicketEvent.ticket_id == Ticket.id,
-        TicketEvent.at > Ticket.created_at,
-        TicketEvent.kind.in_([k.value for k in _NOT_FIRST_CONTACT]),
+        col(TicketEvent.ticket_id) == col(Ticket.id),
+        col(TicketEvent.at) > col(Ticket.created_at),
+        col(TicketEvent.kind).in_([k.value for k in _NOT_FIRST_CONTACT]),
     )
     return case(
         (
             and_(
-                Ticket.resolved_at.is_not(None), Ticket.assignee_id == Ticket.created_by_id, ~later
+                col(Ticket.resolved_at).is_not(None),
+                col(Ticket.assignee_id) == col(Ticket.created_by_id),
+                ~later,
             ),
             1,
         ),
@@ -206,23 +210,18 @@ def sla_conditions(now: datetime) -> tuple[Any, Any, Any, Any]:
 
     Met: done by the due time. Missed: done late, or not done and already overdue. Tickets
     still inside their time are neither."""
-    t = Ticket
+    response_due, responded = col(Ticket.response_due_at), col(Ticket.first_response_at)
+    resolve_due, resolved = col(Ticket.resolve_due_at), col(Ticket.resolved_at)
     return (
-        and_(t.response_due_at.is_not(None), t.first_response_at <= t.response_due_at),
+        and_(response_due.is_not(None), responded <= response_due),
         and_(
-            t.response_due_at.is_not(None),
-            or_(
-                t.first_response_at > t.response_due_at,
-                and_(t.first_response_at.is_(None), t.response_due_at < now),
-            ),
+            response_due.is_not(None),
+            or_(responded > response_due, and_(responded.is_(None), response_due < now)),
         ),
-        and_(t.resolve_due_at.is_not(None), t.resolved_at <= t.resolve_due_at),
+        and_(resolve_due.is_not(None), resolved <= resolve_due),
         and_(
-            t.resolve_due_at.is_not(None),
-            or_(
-                t.resolved_at > t.resolve_due_at,
-                and_(t.resolved_at.is_(None), t.resolve_due_at < now),
-            ),
+            resolve_due.is_not(None),
+            or_(resolved > resolve_due, and_(resolved.is_(None), resolve_due < now)),
         ),
     )
 
@@ -270,7 +269,7 @@ def backlog_report(
     now = clock.now()
     bucket = case(
         *[
-            (Ticket.created_at >= now - timedelta(days=days), index)
+            (col(Ticket.created_at) >= now - timedelta(days=days), index)
             for index, (days, _label) in enumerate(AGE_BUCKETS)
             if days is not None
         ],
@@ -280,25 +279,25 @@ def backlog_report(
     # whose parameters are bound twice.
     open_tickets = (
         select(
-            Ticket.group_id.label("group_id"),
-            Ticket.priority.label("priority"),
+            col(Ticket.group_id).label("group_id"),
+            col(Ticket.priority).label("priority"),
             bucket.label("bucket"),
-            Ticket.created_at.label("created_at"),
+            col(Ticket.created_at).label("created_at"),
         )
-        .where(Ticket.status.in_(_OPEN), *_within(Ticket.created_at, since, until))
+        .where(col(Ticket.status).in_(_OPEN), *_within(col(Ticket.created_at), since, until))
         .subquery()
     )
     rows = session.execute(
         select(
-            SupportGroup.name,
+            col(SupportGroup.name),
             open_tickets.c.priority,
             open_tickets.c.bucket,
             func.count(),
             func.min(open_tickets.c.created_at),
         )
         .select_from(open_tickets)
-        .outerjoin(SupportGroup, SupportGroup.id == open_tickets.c.group_id)
-        .group_by(SupportGroup.name, open_tickets.c.priority, open_tickets.c.bucket)
+        .outerjoin(SupportGroup, col(SupportGroup.id) == open_tickets.c.group_id)
+        .group_by(col(SupportGroup.name), open_tickets.c.priority, open_tickets.c.bucket)
     ).all()
     columns = [
         "group",
@@ -353,10 +352,12 @@ def sla_report(
     without_jit(session)
     counts = sla_counts(clock.now())
     rows = session.execute(
-        select(Ticket.priority, func.count(), *counts)
-        .where(Ticket.status != Status.CANCELLED, *_within(Ticket.created_at, since, until))
-        .group_by(Ticket.priority)
-        .order_by(Ticket.priority)
+        select(col(Ticket.priority), func.count(), *counts)
+        .where(
+            col(Ticket.status) != Status.CANCELLED, *_within(col(Ticket.created_at), since, until)
+        )
+        .group_by(col(Ticket.priority))
+        .order_by(col(Ticket.priority))
     ).all()
     columns = [
         "priority",
@@ -411,11 +412,14 @@ def analysts_report(
     the first-contact resolution rate, and the median hours to first response and to resolve."""
     _may_report(actor)
     without_jit(session)
-    resolved_here = [Ticket.resolved_at.is_not(None), *_within(Ticket.resolved_at, since, until)]
+    resolved_here = [
+        col(Ticket.resolved_at).is_not(None),
+        *_within(col(Ticket.resolved_at), since, until),
+    ]
     # Grouped by an expression, not the column: SQLite would otherwise walk the whole assignee
     # index to skip a sort, instead of the resolved-time range (4.8 s against 0.3 s on a
     # million tickets). Unassigned tickets (0) match no analyst below.
-    holder = func.coalesce(Ticket.assignee_id, 0)
+    holder = func.coalesce(col(Ticket.assignee_id), 0)
     handled = {
         aid: (count, int(fcr or 0))
         for aid, count, fcr in session.execute(
@@ -426,27 +430,31 @@ def analysts_report(
     }
     workload = dict(
         session.execute(
-            select(Ticket.assignee_id, func.count())
-            .where(Ticket.status.in_(_OPEN), Ticket.assignee_id.is_not(None))
-            .group_by(Ticket.assignee_id)
+            select(col(Ticket.assignee_id), func.count())
+            .where(col(Ticket.status).in_(_OPEN), col(Ticket.assignee_id).is_not(None))
+            .group_by(col(Ticket.assignee_id))
         ).all()
     )
     to_response = medians(
         session,
-        Ticket.assignee_id,
-        seconds_between(session, Ticket.first_response_at, Ticket.created_at),
-        [*resolved_here, Ticket.first_response_at.is_not(None)],
+        col(Ticket.assignee_id),
+        seconds_between(session, col(Ticket.first_response_at), col(Ticket.created_at)),
+        [*resolved_here, col(Ticket.first_response_at).is_not(None)],
     )
     to_resolve = medians(
         session,
-        Ticket.assignee_id,
-        seconds_between(session, Ticket.resolved_at, Ticket.created_at),
+        col(Ticket.assignee_id),
+        seconds_between(session, col(Ticket.resolved_at), col(Ticket.created_at)),
         resolved_here,
     )
     people = session.execute(
-        select(Analyst.id, Analyst.login, Analyst.name, Analyst.level, Analyst.active).order_by(
-            Analyst.login
-        )
+        select(
+            col(Analyst.id),
+            col(Analyst.login),
+            col(Analyst.name),
+            col(Analyst.level),
+            col(Analyst.active),
+        ).order_by(col(Analyst.login))
     ).all()
     rows = []
     for aid, login, name, level, active in people:
@@ -501,12 +509,12 @@ def _satisfaction(rows: Any) -> list[Any]:
 def satisfaction_columns() -> list[Any]:
     return [
         func.count(),
-        func.count(Survey.csat),
-        func.coalesce(func.sum(Survey.csat), 0),
-        _count_if(Survey.csat >= 4),
-        func.count(Survey.nps),
-        _count_if(Survey.nps >= 9),
-        _count_if(Survey.nps <= 6),
+        func.count(col(Survey.csat)),
+        func.coalesce(func.sum(col(Survey.csat)), 0),
+        _count_if(col(Survey.csat) >= 4),
+        func.count(col(Survey.nps)),
+        _count_if(col(Survey.nps) >= 9),
+        _count_if(col(Survey.nps) <= 6),
     ]
 
 
@@ -522,15 +530,15 @@ def csat_report(
     detractors 0-6, in points)."""
     _may_report(actor)
     without_jit(session)
-    window = _within(Survey.recorded_at, since, until)
+    window = _within(col(Survey.recorded_at), since, until)
     per_analyst = session.execute(
-        select(Analyst.login, *satisfaction_columns())
+        select(col(Analyst.login), *satisfaction_columns())
         .select_from(Survey)
-        .join(Ticket, Ticket.id == Survey.ticket_id)
-        .outerjoin(Analyst, Analyst.id == Ticket.assignee_id)
+        .join(Ticket, col(Ticket.id) == col(Survey.ticket_id))
+        .outerjoin(Analyst, col(Analyst.id) == col(Ticket.assignee_id))
         .where(*window)
-        .group_by(Analyst.login)
-        .order_by(Analyst.login)
+        .group_by(col(Analyst.login))
+        .order_by(col(Analyst.login))
     ).all()
     rows = [[login or "(nobody)", *_satisfaction(values)] for login, *values in per_analyst]
     if rows:
@@ -567,28 +575,28 @@ def categories_report(
     with an article, flagged "article needed", and median hours to resolve."""
     _may_report(actor)
     without_jit(session)
-    window = _within(Ticket.created_at, since, until)
-    with_article = exists().where(KbTicket.ticket_id == Ticket.id)
-    needs_article = exists().where(KbNeed.ticket_id == Ticket.id)
+    window = _within(col(Ticket.created_at), since, until)
+    with_article = exists().where(col(KbTicket.ticket_id) == col(Ticket.id))
+    needs_article = exists().where(col(KbNeed.ticket_id) == col(Ticket.id))
     rows = session.execute(
         select(
-            Ticket.category_id,
+            col(Ticket.category_id),
             func.count(),
-            func.count(Ticket.resolved_at),
-            _count_if(Ticket.status.in_(_OPEN)),
-            _count_if(Ticket.level >= 2),
+            func.count(col(Ticket.resolved_at)),
+            _count_if(col(Ticket.status).in_(_OPEN)),
+            _count_if(col(Ticket.level) >= 2),
             _count_if(with_article),
             _count_if(needs_article),
         )
         .where(*window)
-        .group_by(Ticket.category_id)
+        .group_by(col(Ticket.category_id))
     ).all()
-    paths = dict(session.execute(select(Category.id, Category.path)).all())
+    paths = dict(session.execute(select(col(Category.id), col(Category.path))).all())
     to_resolve = medians(
         session,
-        Ticket.category_id,
-        seconds_between(session, Ticket.resolved_at, Ticket.created_at),
-        [*window, Ticket.resolved_at.is_not(None)],
+        col(Ticket.category_id),
+        seconds_between(session, col(Ticket.resolved_at), col(Ticket.created_at)),
+        [*window, col(Ticket.resolved_at).is_not(None)],
     )
     result = [
         [
@@ -684,7 +692,7 @@ def record_survey(
         session.add(survey)
     survey.csat, survey.nps, survey.via = csat, nps, how
     survey.recorded_at, survey.recorded_by_id = change.at, actor.id
-    change.log(EventKind.SURVEY_RECORDED, visible=False, csat=csat, nps=nps, via=how)
+    change.log(SurveyRecorded(csat=csat, nps=nps, via=how), visible=False)
     change.save()
     return SurveyPublic(
         ref=format_ref(ticket.id), csat=csat, nps=nps, via=how, recorded_at=change.at

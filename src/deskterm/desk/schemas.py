@@ -10,6 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from deskterm.domain import payloads
+
 
 class Public(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -131,6 +133,11 @@ class EventPublic(Public):
     data: dict[str, Any]
     ticket_version: int
     summary: str
+
+    @property
+    def payload(self) -> payloads.Payload:
+        """``data`` typed, an older shape upgraded; not part of the JSON, which is ``data``."""
+        return payloads.parse(self.kind, self.data)
 
 
 class LinkPublic(Public):

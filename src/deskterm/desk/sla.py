@@ -35,11 +35,12 @@ from deskterm.db.models import (
     Ticket,
     TicketEvent,
 )
-from deskterm.desk import clock, clocks, tickets
+from deskterm.desk import clock, clocks, ledger, tickets
 from deskterm.desk.lookups import group_by_name
 from deskterm.desk.outbox import OutboxStatus
 from deskterm.desk.schemas import Public
-from deskterm.domain.enums import Channel, EventKind, Role, Status, Visibility
+from deskterm.domain import payloads as p
+from deskterm.domain.enums import Channel, EventKind, Role, Status
 from deskterm.domain.errors import DeskError, InvalidInput, PermissionDenied
 from deskterm.domain.permissions import SYSTEM, Actor
 from deskterm.domain.refs import format_ref
@@ -206,14 +207,16 @@ def _alarms_of(session: Session, run: _Run, ticket: Ticket) -> None:
         plan, Alert(ticket.sla_alerts or 0), answered=answered, running=running, now=run.now
     )
     for alarm in raised:
+        kind: type[p.SlaAlarm] = p.SlaBreached if alarm.breach else p.SlaWarning
         _log(
             session,
             ticket,
-            EventKind.SLA_BREACHED if alarm.breach else EventKind.SLA_WARNING,
-            clock=alarm.clock.value,
-            due_at=_stamp(plan.due(alarm.clock)),
-            warn_at=None if alarm.breach else _stamp(alarm.at),
-            priority=f"P{ticket.priority}",
+            kind(
+                clock=alarm.clock,
+                due_at=_stamp(plan.due(alarm.clock)),
+                warn_at=None if alarm.breach else _stamp(alarm.at),
+                priority=f"P{ticket.priority}",
+            ),
         )
         run.alarms.append(
             AlarmPublic(
@@ -288,7 +291,7 @@ def _fired_while_unassigned(session: Session, ticket: Ticket, rule: EscalationRu
             TicketEvent.at >= since,
         )
     ).all()
-    return any(data.get("rule") == rule.name for data in found)
+    return any(p.EscalationRuleFired.model_validate(data).rule == rule.name for data in found)
 
 
 # --------------------------------------------------------------------------- firing a rule
@@ -322,14 +325,15 @@ def _fire(
     _log(
         session,
         ticket,
-        EventKind.ESCALATION_RULE,
-        rule=rule.name,
-        trigger=rule.when.value,
-        reason=rule.condition(f"P{ticket.priority}"),
-        outcome=outcome,
-        told=told or None,
-        no_email=unreachable or None,
-        no_supervisor=True if rule.tell_supervisor and not (told or unreachable) else None,
+        p.EscalationRuleFired(
+            rule=rule.name,
+            trigger=rule.when.value,
+            reason=rule.condition(f"P{ticket.priority}"),
+            outcome=outcome,
+            told=told or None,
+            no_email=unreachable or None,
+            no_supervisor=True if rule.tell_supervisor and not (told or unreachable) else None,
+        ),
     )
     run.firings.append(
         FiringPublic(
@@ -398,18 +402,16 @@ def _tell_supervisors(
     return told, unreachable
 
 
-def _log(session: Session, ticket: Ticket, kind: EventKind, **data: Any) -> None:
+def _log(session: Session, ticket: Ticket, payload: p.Payload) -> None:
     assert ticket.id is not None
-    session.add(
-        TicketEvent(
-            ticket_id=ticket.id,
-            ticket_version=ticket.version,
-            at=clock.now(),
-            actor_id=None,
-            kind=kind,
-            visibility=Visibility.INTERNAL,
-            data={k: v for k, v in data.items() if v is not None},
-        )
+    ledger.record(
+        session,
+        payload,
+        ticket_id=ticket.id,
+        version=ticket.version,
+        at=clock.now(),
+        actor_id=None,
+        visible=False,
     )
 
 

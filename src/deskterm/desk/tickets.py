@@ -28,7 +28,7 @@ from deskterm.db.models import (
     TicketEvent,
     TicketLink,
 )
-from deskterm.desk import clock, clocks, outbox
+from deskterm.desk import clock, clocks, ledger, outbox
 from deskterm.desk.contacts import contact_assets
 from deskterm.desk.lookups import (
     analyst_by_login,
@@ -56,13 +56,13 @@ from deskterm.desk.schemas import (
     TicketPublic,
 )
 from deskterm.domain import events as event_words
+from deskterm.domain import payloads as p
 from deskterm.domain.enums import (
     LIVE_CHANNELS,
     OPEN_STATUSES,
     Availability,
     CallDirection,
     Channel,
-    EventKind,
     Impact,
     LinkKind,
     Status,
@@ -82,22 +82,6 @@ from deskterm.domain.priority import parse_priority
 from deskterm.domain.refs import format_ref, parse_ref
 from deskterm.domain.text import long_text, optional_line, required_line
 from deskterm.domain.transitions import check_transition, status_for_holder
-
-#: Event kinds the customer may see (what happened to their case, not our internal talk).
-_PUBLIC_KINDS = frozenset(
-    {
-        EventKind.CREATED,
-        EventKind.ASSIGNED,
-        EventKind.REASSIGNED,
-        EventKind.ESCALATED,
-        EventKind.STATUS_CHANGED,
-        EventKind.RESOLVED,
-        EventKind.REOPENED,
-        EventKind.CLOSED,
-        EventKind.CALL_LOGGED,
-        EventKind.CALLBACK_SCHEDULED,
-    }
-)
 
 _MAX_CALL_SECONDS = 24 * 3600
 
@@ -122,22 +106,22 @@ class _Change:
         self.version = ticket.version
         self.events: list[TicketEvent] = []
 
-    def log(self, kind: EventKind, *, visible: bool | None = None, **data: Any) -> None:
-        visible = kind in _PUBLIC_KINDS if visible is None else visible
+    def log(self, payload: p.Payload, *, visible: bool | None = None) -> None:
+        """Write one event of this change; ``visible`` overrides the kind's default."""
         assert self.ticket.id is not None
-        event = TicketEvent(
+        event = ledger.record(
+            self.session,
+            payload,
             ticket_id=self.ticket.id,
-            ticket_version=self.version,
+            version=self.version,
             at=self.at,
             actor_id=self.actor.id,
-            kind=kind,
-            visibility=Visibility.PUBLIC if visible else Visibility.INTERNAL,
-            data={k: v for k, v in data.items() if v is not None},
+            visible=visible,
         )
-        self.session.add(event)
         self.events.append(event)
-        if visible and not self.actor.is_system and self.ticket.first_response_at is None:
-            if kind not in (EventKind.CREATED,):
+        public = event.visibility == Visibility.PUBLIC
+        if public and not self.actor.is_system and self.ticket.first_response_at is None:
+            if not isinstance(payload, p.Created):
                 self.ticket.first_response_at = self.at
 
     def save(self) -> None:
@@ -351,29 +335,26 @@ def create_ticket(
     session.flush()
     change = _Change(session, actor, ticket, created=True)
     change.log(
-        EventKind.CREATED,
-        subject=subject_text,
-        channel=channel_value.value,
-        contact=contact_row.name if contact_row else None,
-        contact_id=contact_row.id if contact_row else None,
-        category=category_row.path if category_row else None,
-        impact=impact_value.value,
-        urgency=urgency_value.value,
-        priority=f"P{chosen}",
-        priority_reason=ticket.priority_reason,
-        status=status.value,
-        level=ticket.level,
-        group=group_row.name if group_row else None,
-        assignee=holder.login if holder else None,
-        requested=redirected_from,
-        reason="away" if redirected_from else None,
+        p.Created(
+            subject=subject_text,
+            channel=channel_value.value,
+            contact=contact_row.name if contact_row else None,
+            contact_id=contact_row.id if contact_row else None,
+            category=category_row.path if category_row else None,
+            impact=impact_value.value,
+            urgency=urgency_value.value,
+            priority=f"P{chosen}",
+            priority_reason=ticket.priority_reason,
+            status=status.value,
+            level=ticket.level,
+            group=group_row.name if group_row else None,
+            assignee=holder.login if holder else None,
+            requested=redirected_from,
+            reason="away" if redirected_from else None,
+        )
     )
     if call_seconds is not None and channel_value == Channel.PHONE:
-        change.log(
-            EventKind.CALL_LOGGED,
-            direction=CallDirection.INBOUND.value,
-            duration_seconds=call_seconds,
-        )
+        change.log(p.CallLogged(direction=CallDirection.INBOUND, duration_seconds=call_seconds))
     if parent is not None:
         _link_pair(session, actor, ticket, parent, LinkKind.SPLIT_FROM, change=change)
     change.save()
@@ -647,7 +628,7 @@ def add_note(
     body = long_text(text, field="note", required=True)
     ticket = _load(session, ref, expected_version)
     change = _Change(session, actor, ticket)
-    change.log(EventKind.NOTE, visible=public, text=body)
+    change.log(p.Note(text=body), visible=public)
     change.save()
     return _summary(session, ticket)
 
@@ -678,11 +659,12 @@ def log_call(
             callback.done_by_id = actor.id
             kept += 1
     change.log(
-        EventKind.CALL_LOGGED,
-        direction=direction_value.value,
-        duration_seconds=duration_seconds,
-        outcome=summary or None,
-        kept_callbacks=kept or None,
+        p.CallLogged(
+            direction=direction_value,
+            duration_seconds=duration_seconds,
+            outcome=summary or None,
+            kept_callbacks=kept or None,
+        )
     )
     change.save()
     return _summary(session, ticket)
@@ -746,25 +728,22 @@ def assign(
     _log_internal_reason(change, why)
     _set_holder(change, target)
     redirected = requested is not None and target is not None and requested.id != target.id
-    kind = (
-        EventKind.UNASSIGNED
-        if target is None
-        else EventKind.ASSIGNED
-        if previous is None
-        else EventKind.REASSIGNED
+    kind: type[p.HolderChange] = (
+        p.Unassigned if target is None else p.Assigned if previous is None else p.Reassigned
     )
     holder_away = previous_row is not None and previous_row.availability == Availability.AWAY
     change.log(
-        kind,
-        **{"from": previous},
-        to=target.login if target else None,
-        # "away" is a fixed word, never what was typed: the typed reason is the note above.
-        reason="away" if redirected else None,
-        requested=requested.login if redirected and requested else None,
-        because=_because_moved(previous, holder_away) if target and not redirected else None,
-        away=previous if holder_away and not redirected else None,
-        public_reason=told,
-        status=ticket.status,
+        kind(
+            from_=previous,
+            to=target.login if target else None,
+            # "away" is a fixed word, never what was typed: the typed reason is the note above.
+            reason="away" if redirected else None,
+            requested=requested.login if redirected and requested else None,
+            because=_because_moved(previous, holder_away) if target and not redirected else None,
+            away=previous if holder_away and not redirected else None,
+            public_reason=told,
+            status=ticket.status,
+        )
     )
     change.save()
     return _summary(session, ticket)
@@ -785,7 +764,7 @@ def _log_internal_reason(change: _Change, why: str | None) -> None:
     for colleagues. The customer's message and the customer's view of the case never read
     it (they read the fixed ``because`` and what the analyst chose to tell them)."""
     if why:
-        change.log(EventKind.NOTE, visible=False, text=why, about="reason")
+        change.log(p.Note(text=why, about="reason"), visible=False)
 
 
 def _set_holder(change: _Change, target: Analyst | None) -> None:
@@ -854,14 +833,15 @@ def escalate(
         ticket.status = Status.NEW
     _log_internal_reason(change, why)
     change.log(
-        EventKind.ESCALATED,
-        from_group=current.name if current else None,
-        to_group=target.name,
-        from_level=from_level,
-        to_level=target.level,
-        from_assignee=previous_holder,
-        status=ticket.status,
-        public_reason=told,
+        p.Escalated(
+            from_group=current.name if current else None,
+            to_group=target.name,
+            from_level=from_level,
+            to_level=target.level,
+            from_assignee=previous_holder,
+            status=ticket.status,
+            public_reason=told,
+        )
     )
     _move_callbacks(change, previous_holder, target.name)
     change.save()
@@ -891,11 +871,12 @@ def _move_callbacks(change: _Change, holder: str | None, group: str) -> None:
     if pending:
         when = ", ".join(c.due_at.strftime("%Y-%m-%d %H:%M UTC") for c in pending)
         change.log(
-            EventKind.NOTE,
+            p.Note(
+                text=f"Callback due {when} (promised to the customer) moves with the ticket "
+                f"to {group}" + (f"; {holder} is no longer reminded" if holder else ""),
+                about="callbacks",
+            ),
             visible=False,
-            text=f"Callback due {when} (promised to the customer) moves with the ticket to "
-            f"{group}" + (f"; {holder} is no longer reminded" if holder else ""),
-            about="callbacks",
         )
 
 
@@ -935,21 +916,17 @@ def change_status(
     change = _Change(session, actor, ticket)
     previous = ticket.status
     if target == Status.NEW and ticket.assignee_id is not None:
-        change.log(
-            EventKind.UNASSIGNED,
-            **{"from": _login(session, ticket.assignee_id)},
-            status=target.value,
-        )
+        change.log(p.Unassigned(from_=_login(session, ticket.assignee_id), status=target))
         ticket.assignee_id = None
     elif target in (Status.ASSIGNED, Status.IN_PROGRESS) and ticket.assignee_id is None:
         if actor.id is None:
             raise InvalidInput("the system cannot start work on a ticket", field="status")
         ticket.assignee_id = actor.id
-        change.log(EventKind.ASSIGNED, to=actor.login, status=target.value)
+        change.log(p.Assigned(to=actor.login, status=target))
     ticket.status = target
     if target == Status.CANCELLED:
         ticket.closed_at = change.at
-    change.log(EventKind.STATUS_CHANGED, **{"from": previous}, to=target.value, reason=why)
+    change.log(p.StatusChanged(from_=previous, to=target, reason=why))
     change.save()
     return _summary(session, ticket)
 
@@ -977,12 +954,13 @@ def resolve(
     ticket.resolution_text = summary
     ticket.resolved_at = change.at
     change.log(
-        EventKind.RESOLVED,
-        **{"from": previous},
-        to=Status.RESOLVED.value,
-        code=code_row.code,
-        text=summary,
-        assignee=_login(session, ticket.assignee_id),
+        p.Resolved(
+            from_=previous,
+            to=Status.RESOLVED,
+            code=code_row.code,
+            text=summary,
+            assignee=_login(session, ticket.assignee_id),
+        )
     )
     change.save()
     return _summary(session, ticket)
@@ -1010,7 +988,7 @@ def reopen(
     ticket.resolution_code = None
     ticket.resolution_text = None
     ticket.resolved_at = None
-    change.log(EventKind.REOPENED, **{"from": Status.RESOLVED.value}, to=target.value, reason=why)
+    change.log(p.Reopened(from_=Status.RESOLVED, to=target, reason=why))
     change.save()
     return _summary(session, ticket)
 
@@ -1024,7 +1002,7 @@ def close(
     change = _Change(session, actor, ticket)
     ticket.status = Status.CLOSED
     ticket.closed_at = change.at
-    change.log(EventKind.CLOSED, **{"from": Status.RESOLVED.value}, to=Status.CLOSED.value)
+    change.log(p.Closed(from_=Status.RESOLVED, to=Status.CLOSED))
     change.save()
     return _summary(session, ticket)
 
@@ -1074,12 +1052,13 @@ def set_priority(
     for name, old, new in changes:
         # ``override`` says the reason stays on the ticket: the log alone then tells it.
         change.log(
-            EventKind.FIELD_CHANGED,
-            field=name,
-            **{"from": old},
-            to=new,
-            reason=why,
-            override=True if chosen != derived else None,
+            p.FieldChanged(
+                field=name,
+                from_=old,
+                to=new,
+                reason=why,
+                override=True if chosen != derived else None,
+            )
         )
     change.save()
     return _summary(session, ticket)
@@ -1157,10 +1136,10 @@ def _link_pair(
             created_by_id=actor.id,
         )
     )
-    event = EventKind.SPLIT if kind == LinkKind.SPLIT_FROM else EventKind.LINKED
-    change.log(event, link=kind.value, other=format_ref(other.id or 0))
+    event: type[p.Linked | p.Split] = p.Split if kind == LinkKind.SPLIT_FROM else p.Linked
+    change.log(event(link=kind, other=format_ref(other.id or 0)))
     other_change = _Change(session, actor, other)
-    other_change.log(event, link=kind.inverse.value, other=format_ref(ticket.id or 0))
+    other_change.log(event(link=kind.inverse, other=format_ref(ticket.id or 0)))
 
 
 def _ensure_open(ticket: Ticket, doing: str) -> None:

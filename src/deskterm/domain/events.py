@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
-from deskterm.domain.enums import EventKind
+from deskterm.domain import payloads as p
 
 
 def _label(value: Any) -> str:
@@ -14,84 +14,87 @@ def _label(value: Any) -> str:
     return str(value).replace("_", " ")
 
 
-def describe(kind: str, data: Mapping[str, Any]) -> str:
-    """A short sentence (without the actor) for a timeline or a conflict message."""
-    reason = data.get("reason")
-    why = f" ({reason})" if reason else ""
-    match kind:
-        case EventKind.CREATED:
-            return f"opened the ticket by {data.get('channel', 'phone')}"
-        case EventKind.CALL_LOGGED:
-            direction = "took a call from" if data.get("direction") == "inbound" else "called"
-            seconds = int(data.get("duration_seconds") or 0)
+def _why(reason: str | None) -> str:
+    return f" ({reason})" if reason else ""
+
+
+@overload
+def describe(event: p.Payload, /) -> str: ...
+@overload
+def describe(event: str, data: Mapping[str, Any], /) -> str: ...
+def describe(event: p.Payload | str, data: Mapping[str, Any] | None = None, /) -> str:
+    """A short sentence (without the actor) for a timeline or a conflict message: of a
+    payload, or of a stored event's kind and data."""
+    payload = event if isinstance(event, p.Payload) else p.parse(event, data)
+    match payload:
+        case p.Created(channel=channel):
+            return f"opened the ticket by {channel or 'phone'}"
+        case p.CallLogged(direction=direction, duration_seconds=seconds, outcome=outcome):
+            said = "took a call from" if direction == "inbound" else "called"
+            seconds = seconds or 0
             length = f" ({seconds // 60}m{seconds % 60:02d}s)" if seconds else ""
-            outcome = f": {data['outcome']}" if data.get("outcome") else ""
-            return f"{direction} the customer{length}{outcome}"
-        case EventKind.NOTE:
-            text = " ".join(str(data.get("text", "")).split())
+            return f"{said} the customer{length}{f': {outcome}' if outcome else ''}"
+        case p.Note(text=text):
+            text = " ".join((text or "").split())
             return f"noted: {text[:77]}…" if len(text) > 78 else f"noted: {text}"
-        case EventKind.FIELD_CHANGED:
-            field, old, new = data.get("field"), data.get("from"), data.get("to")
-            return f"changed {_label(field)} from {_label(old)} to {_label(new)}{why}"
-        case EventKind.ASSIGNED:
-            return f"assigned it to {_label(data.get('to'))}{why}"
-        case EventKind.REASSIGNED:
-            return f"handed it from {_label(data.get('from'))} to {_label(data.get('to'))}{why}"
-        case EventKind.UNASSIGNED:
-            return f"took it from {_label(data.get('from'))} back to the queue{why}"
-        case EventKind.ESCALATED:
+        case p.FieldChanged():
+            old, new = _label(payload.from_), _label(payload.to)
+            return f"changed {_label(payload.field)} from {old} to {new}{_why(payload.reason)}"
+        case p.Assigned(to=to, reason=reason):
+            return f"assigned it to {_label(to)}{_why(reason)}"
+        case p.Reassigned(to=to, reason=reason):
+            return f"handed it from {_label(payload.from_)} to {_label(to)}{_why(reason)}"
+        case p.Unassigned(reason=reason):
+            return f"took it from {_label(payload.from_)} back to the queue{_why(reason)}"
+        case p.Escalated():
             return (
-                f"escalated it from {_label(data.get('from_group'))} (L{data.get('from_level')}) "
-                f"to {_label(data.get('to_group'))} (L{data.get('to_level')}){why}"
+                f"escalated it from {_label(payload.from_group)} (L{payload.from_level}) "
+                f"to {_label(payload.to_group)} (L{payload.to_level}){_why(payload.reason)}"
             )
-        case EventKind.STATUS_CHANGED:
-            return f"set status {_label(data.get('from'))} → {_label(data.get('to'))}{why}"
-        case EventKind.CALLBACK_SCHEDULED:
-            return f"scheduled a callback for {data.get('due_at')}{why}"
-        case EventKind.LINKED:
-            return f"linked it as {_label(data.get('link'))} {data.get('other')}"
-        case EventKind.SPLIT:
-            return f"split it from the same call as {data.get('other')}"
-        case EventKind.RESOLVED:
-            return f"resolved it: {data.get('code')}"
-        case EventKind.REOPENED:
-            return f"reopened it{why}"
-        case EventKind.CLOSED:
+        case p.StatusChanged(to=to, reason=reason):
+            return f"set status {_label(payload.from_)} → {_label(to)}{_why(reason)}"
+        case p.CallbackScheduled(due_at=due_at, reason=reason):
+            return f"scheduled a callback for {due_at}{_why(reason)}"
+        case p.Linked(link=link, other=other):
+            return f"linked it as {_label(link)} {other}"
+        case p.Split(other=other):
+            return f"split it from the same call as {other}"
+        case p.Resolved(code=code):
+            return f"resolved it: {code}"
+        case p.Reopened(reason=reason):
+            return f"reopened it{_why(reason)}"
+        case p.Closed():
             return "closed it"
-        case EventKind.NOTIFICATION_QUEUED:
-            return f"queued a {data.get('channel', '')} message to the customer".replace("  ", " ")
-        case EventKind.NOTIFICATION_SENT:
-            channel = data.get("channel")
-            whom = "a supervisor" if data.get("notice") == "supervisor_alert" else "the customer"
+        case p.NotificationQueued(channel=channel):
+            return f"queued a {channel or ''} message to the customer".replace("  ", " ")
+        case p.NotificationSent(channel=channel, notice=notice):
+            whom = "a supervisor" if notice == "supervisor_alert" else "the customer"
             return f"told {whom} by {channel}" if channel else f"told {whom}"
-        case EventKind.CUSTOMER_MESSAGE:
-            text = " ".join(str(data.get("text", "")).split())
+        case p.CustomerMessage(channel=channel, text=text, attachments=files):
+            text = " ".join((text or "").split())
             said = f": {text[:67]}…" if len(text) > 68 else f": {text}" if text else ""
-            files = data.get("attachments") or []
-            names = ", ".join(str(f.get("name", "?")) for f in files)
+            names = ", ".join(str(f.name or "?") for f in files or [])
             attached = f" [attached: {names}]" if files else ""
-            return f"the customer wrote by {data.get('channel', 'email')}{said}{attached}"
-        case EventKind.NOTIFICATION_FAILED:
-            whom = "a supervisor" if data.get("notice") == "supervisor_alert" else "the customer"
-            return f"could not tell {whom}{why}"
-        case EventKind.SLA_WARNING:
-            return f"warned: {_label(data.get('clock'))} SLA nearly used up"
-        case EventKind.SLA_BREACHED:
-            return f"recorded a {_label(data.get('clock'))} SLA breach"
-        case EventKind.ESCALATION_RULE:
-            done = [str(data["outcome"])] if data.get("outcome") else []
-            if data.get("told"):
-                done.append("told " + ", ".join(str(t) for t in data["told"]))
+            return f"the customer wrote by {channel or 'email'}{said}{attached}"
+        case p.NotificationFailed(notice=notice, reason=reason):
+            whom = "a supervisor" if notice == "supervisor_alert" else "the customer"
+            return f"could not tell {whom}{_why(reason)}"
+        case p.SlaWarning(clock=clock):
+            return f"warned: {_label(clock)} SLA nearly used up"
+        case p.SlaBreached(clock=clock):
+            return f"recorded a {_label(clock)} SLA breach"
+        case p.EscalationRuleFired(rule=rule, outcome=outcome, told=told):
+            done = [outcome] if outcome else []
+            if told:
+                done.append("told " + ", ".join(told))
             said = f": {'; '.join(done)}" if done else ""
-            rule = f"escalation rule {data['rule']!r}" if data.get("rule") else "an escalation rule"
-            return f"applied {rule}{why}{said}"
-        case EventKind.KB_LINKED:
-            title = f" ({data['title']})" if data.get("title") else ""
-            return f"solved it with {data.get('article', 'an article')}{title}"
-        case EventKind.KB_NEEDED:
-            topic = f": {data['topic']}" if data.get("topic") else ""
-            return f"flagged that an article is needed{topic}"
-        case EventKind.SURVEY_RECORDED:
-            said = [f"{k.upper()} {data[k]}" for k in ("csat", "nps") if data.get(k) is not None]
-            return f"recorded the customer's survey{': ' + ', '.join(said) if said else ''}"
-    return _label(kind)
+            named = f"escalation rule {rule!r}" if rule else "an escalation rule"
+            return f"applied {named}{_why(payload.reason)}{said}"
+        case p.KbLinked(article=article, title=title):
+            return f"solved it with {article or 'an article'}{f' ({title})' if title else ''}"
+        case p.KbNeeded(topic=topic):
+            return f"flagged that an article is needed{f': {topic}' if topic else ''}"
+        case p.SurveyRecorded(csat=csat, nps=nps):
+            scores = [f"{n} {v}" for n, v in (("CSAT", csat), ("NPS", nps)) if v is not None]
+            return f"recorded the customer's survey{': ' + ', '.join(scores) if scores else ''}"
+    return _label(payload.event_kind)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
+from deskterm.domain import payloads as p
 from deskterm.domain.enums import LIVE_CHANNELS, EventKind, Status
 from deskterm.domain.transitions import status_for_holder
 
@@ -51,7 +52,8 @@ CLAIM_VIA = "queue next"
 
 @dataclass(frozen=True)
 class Event:
-    """One event of a ticket's log, with analysts named by login (``None``: the system)."""
+    """One event of a ticket's log, with analysts named by login (``None``: the system);
+    ``payload`` is ``data`` typed, an older shape upgraded."""
 
     id: int
     version: int
@@ -60,6 +62,10 @@ class Event:
     kind: str
     public: bool
     data: Mapping[str, Any]
+    payload: p.Payload = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "payload", p.parse(self.kind, self.data))
 
 
 @dataclass
@@ -168,76 +174,73 @@ def _changes(events: Sequence[Event]) -> Iterable[list[Event]]:
 
 
 def _apply(result: Replay, event: Event, levels: Mapping[str, int]) -> None:
-    state, data, kind = result.state, event.data, event.kind
-    match kind:
-        case EventKind.CREATED:
-            state.subject = data.get("subject")
-            state.channel = data.get("channel")
-            state.contact_id = data.get("contact_id")
-            state.category = data.get("category")
-            state.impact = data.get("impact")
-            state.urgency = data.get("urgency")
-            state.priority = _priority(data.get("priority"))
-            state.priority_reason = data.get("priority_reason")
-            state.status = data.get("status")
-            state.level = data.get("level")
-            state.group = data.get("group")
-            state.assignee = data.get("assignee")
+    state, payload = result.state, event.payload
+    match payload:
+        case p.Created():
+            state.subject = payload.subject
+            state.channel = payload.channel
+            state.contact_id = payload.contact_id
+            state.category = payload.category
+            state.impact = payload.impact
+            state.urgency = payload.urgency
+            state.priority = _priority(payload.priority)
+            state.priority_reason = payload.priority_reason
+            state.status = payload.status
+            state.level = payload.level
+            state.group = payload.group
+            state.assignee = payload.assignee
             state.created_by = event.actor
             state.created_at = event.at
             if state.channel in LIVE_CHANNELS:
                 state.first_response_at = event.at
-        case EventKind.ASSIGNED | EventKind.REASSIGNED:
-            if data.get("via") == CLAIM_VIA and state.assignee is not None:
+        case p.Assigned() | p.Reassigned():
+            if payload.via == CLAIM_VIA and state.assignee is not None:
                 # "Pull next" takes only a ticket nobody holds: this one was claimed twice.
                 result.double_claims.append(
-                    f"log: event #{event.id} claims it for {data.get('to')} while "
+                    f"log: event #{event.id} claims it for {payload.to} while "
                     f"{state.assignee} held it"
                 )
-            unheld = bool(data.get("unassigned")) or (
-                # Handovers to a group alone named the group as "to" before they said so.
-                data.get("to_group") is not None and data.get("to") == data.get("to_group")
-            )
-            state.assignee = None if unheld else data.get("to")
-            if data.get("to_group") is not None:
-                state.group = data["to_group"]
-                level = data.get("to_level", levels.get(data["to_group"]))
+            state.assignee = None if payload.unassigned else payload.to
+            if payload.to_group is not None:
+                state.group = payload.to_group
+                level = payload.to_level
+                if level is None:
+                    # Handovers logged before the event said the level: the group's own.
+                    level = levels.get(payload.to_group)
                 if level is None:
                     result.unknown.add("level")
                 state.level = level
-            state.status = data.get("status") or status_for_holder(
+            state.status = payload.status or status_for_holder(
                 state.status or Status.NEW, state.assignee is not None
             )
-        case EventKind.UNASSIGNED:
+        case p.Unassigned():
             state.assignee = None
-            state.status = data.get("status") or status_for_holder(
-                state.status or Status.NEW, False
-            )
-        case EventKind.ESCALATED:
-            state.group = data.get("to_group")
-            state.level = data.get("to_level")
+            state.status = payload.status or status_for_holder(state.status or Status.NEW, False)
+        case p.Escalated():
+            state.group = payload.to_group
+            state.level = payload.to_level
             state.assignee = None
-            state.status = data.get("status", Status.NEW.value)
-        case EventKind.STATUS_CHANGED:
-            state.status = data.get("to")
+            state.status = payload.status or Status.NEW
+        case p.StatusChanged():
+            state.status = payload.to
             if state.status == Status.CANCELLED:
                 state.closed_at = event.at
-        case EventKind.RESOLVED:
-            state.status = Status.RESOLVED.value
-            state.assignee = data.get("assignee", state.assignee)
-            state.resolution_code = data.get("code")
-            state.resolution_text = data.get("text")
+        case p.Resolved():
+            state.status = Status.RESOLVED
+            if payload.assignee is not None:
+                state.assignee = payload.assignee
+            state.resolution_code = payload.code
+            state.resolution_text = payload.text
             state.resolved_at = event.at
-        case EventKind.REOPENED:
-            state.status = data.get("to")
+        case p.Reopened():
+            state.status = payload.to
             state.resolution_code = state.resolution_text = None
             state.resolved_at = None
             result.reopened += 1
-        case EventKind.CLOSED:
-            state.status = Status.CLOSED.value
+        case p.Closed():
+            state.status = Status.CLOSED
             state.closed_at = event.at
-        case EventKind.FIELD_CHANGED:
-            name, value = data.get("field"), data.get("to")
+        case p.FieldChanged(field=name, to=value):
             if name == "impact":
                 state.impact = value
             elif name == "urgency":
@@ -247,7 +250,7 @@ def _apply(result: Replay, event: Event, levels: Mapping[str, int]) -> None:
             if name in ("impact", "urgency", "priority"):
                 # Each event of a priority change says whether the result overrides the
                 # matrix; without an override the reason explains the change, not the value.
-                state.priority_reason = data.get("reason") if data.get("override") else None
+                state.priority_reason = payload.reason if payload.override else None
 
 
 def _priority(value: Any) -> int | None:
