@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import inspect, select, text
+from sqlmodel import col
 
 from deskterm.bench.desk import MARKER as BENCH_MARKER  # a bench desk is fair game too
 from deskterm.bench.desk import write_marker
@@ -201,12 +202,14 @@ def _staff(db: Database, count: int) -> tuple[Persona, ...]:
     first-line agents, technicians at level 2 and 3, and a supervisor in every fifth seat."""
     with db.read() as session:
         groups = session.execute(
-            select(SupportGroup.name, SupportGroup.level).order_by(
-                SupportGroup.level, SupportGroup.name
+            select(col(SupportGroup.name), col(SupportGroup.level)).order_by(
+                col(SupportGroup.level), col(SupportGroup.name)
             )
         ).all()
         existing = set(
-            session.scalars(select(Analyst.login).where(Analyst.login.like(f"{LOGIN_PREFIX}%")))
+            session.scalars(
+                select(col(Analyst.login)).where(col(Analyst.login).like(f"{LOGIN_PREFIX}%"))
+            )
         )
     if not groups:
         raise InvalidInput(f"{db.describe()} has no support groups", field="database")
@@ -250,11 +253,11 @@ def _fill_queues(db: Database, personas: Sequence[Persona], *, per_group: int) -
             waiting = session.scalar(
                 select(text("count(*)"))
                 .select_from(Ticket)
-                .join(SupportGroup, SupportGroup.id == Ticket.group_id)
+                .join(SupportGroup, col(SupportGroup.id) == col(Ticket.group_id))
                 .where(
-                    SupportGroup.name == group,
-                    Ticket.status == Status.NEW,
-                    Ticket.assignee_id.is_(None),
+                    col(SupportGroup.name) == group,
+                    col(Ticket.status) == Status.NEW,
+                    col(Ticket.assignee_id).is_(None),
                 )
             )
         missing = wanted - int(waiting or 0)
@@ -360,9 +363,12 @@ class _Analyst:
         with self.db.read() as session:
             self.others = list(
                 session.scalars(
-                    select(Analyst.login)
-                    .where(Analyst.login.like(f"{LOGIN_PREFIX}%"), Analyst.login != self.login)
-                    .order_by(Analyst.login)
+                    select(col(Analyst.login))
+                    .where(
+                        col(Analyst.login).like(f"{LOGIN_PREFIX}%"),
+                        col(Analyst.login) != self.login,
+                    )
+                    .order_by(col(Analyst.login))
                 )
             )
         self._refresh_mine()
@@ -440,9 +446,9 @@ class _Analyst:
     def _open(self, ticket_id: int) -> tuple[int, str, str | None] | None:
         with self.db.read() as session:
             row = session.execute(
-                select(Ticket.version, Ticket.status, Analyst.login)
-                .outerjoin(Analyst, Analyst.id == Ticket.assignee_id)
-                .where(Ticket.id == ticket_id)
+                select(col(Ticket.version), col(Ticket.status), col(Analyst.login))
+                .outerjoin(Analyst, col(Analyst.id) == col(Ticket.assignee_id))
+                .where(col(Ticket.id) == ticket_id)
             ).first()
         return None if row is None else (row[0], row[1], row[2])
 
@@ -450,11 +456,11 @@ class _Analyst:
         with self.db.read() as session:
             self.mine = list(
                 session.scalars(
-                    select(Ticket.id)
-                    .join(Analyst, Analyst.id == Ticket.assignee_id)
+                    select(col(Ticket.id))
+                    .join(Analyst, col(Analyst.id) == col(Ticket.assignee_id))
                     .where(
-                        Analyst.login == self.login,
-                        Ticket.status.in_(
+                        col(Analyst.login) == self.login,
+                        col(Ticket.status).in_(
                             [
                                 Status.ASSIGNED.value,
                                 Status.IN_PROGRESS.value,
@@ -463,7 +469,7 @@ class _Analyst:
                             ]
                         ),
                     )
-                    .order_by(Ticket.id.desc())
+                    .order_by(col(Ticket.id).desc())
                     .limit(50)
                 )
             )
@@ -558,12 +564,16 @@ class _Analyst:
                 return None
             # One of the newest tickets: where the desk is busy and analysts collide.
             row = session.execute(
-                select(Ticket.id, Ticket.version)
-                .where(Ticket.id >= max(1, newest - self.rng.randrange(1, 300)))
-                .order_by(Ticket.id)
+                select(col(Ticket.id), col(Ticket.version))
+                .where(col(Ticket.id) >= max(1, newest - self.rng.randrange(1, 300)))
+                .order_by(col(Ticket.id))
                 .limit(1)
             ).first()
-        return None if row is None else (row[0], row[1])
+        if row is None:
+            return None
+        newest_id, version = row
+        assert newest_id is not None
+        return newest_id, version
 
     def _status(self) -> float | None:
         held = self._held()
@@ -871,18 +881,18 @@ def _logged_changes(db: Database, ticket_ids: Sequence[int]) -> dict[tuple[int, 
         for at in range(0, len(ticket_ids), 500):
             rows = session.execute(
                 select(
-                    TicketEvent.ticket_id,
-                    TicketEvent.ticket_version,
-                    Analyst.login,
-                    TicketEvent.kind,
-                    TicketEvent.data,
+                    col(TicketEvent.ticket_id),
+                    col(TicketEvent.ticket_version),
+                    col(Analyst.login),
+                    col(TicketEvent.kind),
+                    col(TicketEvent.data),
                 )
-                .outerjoin(Analyst, Analyst.id == TicketEvent.actor_id)
+                .outerjoin(Analyst, col(Analyst.id) == col(TicketEvent.actor_id))
                 .where(
-                    TicketEvent.ticket_id.in_(ticket_ids[at : at + 500]),
-                    TicketEvent.kind.not_in(annotations),
+                    col(TicketEvent.ticket_id).in_(ticket_ids[at : at + 500]),
+                    col(TicketEvent.kind).not_in(annotations),
                 )
-                .order_by(TicketEvent.id)
+                .order_by(col(TicketEvent.id))
             )
             for ticket_id, version, login, kind, data in rows:
                 claim = kind == EventKind.ASSIGNED and (data or {}).get("via") == CLAIM_VIA

@@ -9,12 +9,13 @@ import typer
 from deskterm.cli.common import State, err, literal, out, print_json, rich_console
 
 if TYPE_CHECKING:
+    from deskterm.db.engine import Database
     from deskterm.domain.priority import PriorityMatrix
     from deskterm.domain.sla import SlaPolicy
 
 db_app = typer.Typer(help="The database: migrations and where it is.", no_args_is_help=True)
 config_app = typer.Typer(
-    help="The desk's defaults: priority matrix, SLA, codes.", no_args_is_help=True
+    help="The settings and the desk's defaults: priority matrix, SLA, codes.", no_args_is_help=True
 )
 queue_app = typer.Typer(help="Pull work from your groups' queues.", no_args_is_help=True)
 
@@ -41,10 +42,10 @@ def db_upgrade(ctx: typer.Context) -> None:
         out.print(literal(f"{after.url}: {before or 'empty'} → {after.revision}"), soft_wrap=True)
 
 
-def _revision(db) -> str | None:  # type: ignore[no-untyped-def]
-    from deskterm.db.migrate import schema_state
+def _revision(db: Database) -> str | None:
+    from deskterm.desk.setup import schema_status
 
-    return schema_state(db).revision
+    return schema_status(db).revision
 
 
 @db_app.command("status")
@@ -53,13 +54,13 @@ def db_status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     from rich.table import Table
 
     from deskterm.db.engine import Database, translate_errors
-    from deskterm.db.migrate import schema_state
+    from deskterm.desk.setup import schema_status
 
     state: State = ctx.obj
     db = Database(state.database_url())
     try:
         with translate_errors(db):
-            s = schema_state(db)
+            s = schema_status(db)
     finally:
         db.dispose()
     verdict = (
@@ -225,10 +226,15 @@ def db_reindex(ctx: typer.Context) -> None:
 
 @config_app.command("check")
 def config_check() -> None:
-    """Validate the defaults in use (your copies in the config folder, else the shipped ones)."""
+    """Validate the settings file (every table and key) and the defaults in use (your copies
+    in the config folder, else the shipped ones)."""
     from deskterm import defaults
+    from deskterm.config import config_path
+    from deskterm.desk.channels import load_config
     from deskterm.paths import data_file
 
+    # The whole file, and what each channel needs besides its own keys (SMTP a sender).
+    load_config()
     defaults.priority_matrix.cache_clear()
     defaults.sla_policy.cache_clear()
     defaults.resolution_table.cache_clear()
@@ -251,6 +257,8 @@ def config_check() -> None:
         "categories.toml",
     ):
         out.print(literal(f"ok  {data_file(name)}"))
+    if config_path().is_file():
+        out.print(literal(f"ok  {config_path()}"))
     out.print(
         f"{len(matrix.levels)} priorities, {len(codes)} resolution codes, "
         f"{len(groups)} groups, {len(categories)} categories"
@@ -298,6 +306,26 @@ def _show_sla(policy: SlaPolicy) -> None:
         )
     for line in describe_rules(policy.rules):
         out.print(literal(f"  rule {line}"), soft_wrap=True)
+
+
+@config_app.command("show")
+def config_show(as_json: JsonOpt = False) -> None:
+    """Show the settings in force (the config file, DESKTERM_* winning), secrets masked."""
+    import json
+
+    from deskterm.config import config_path, load_settings, shown
+
+    tables = shown(load_settings())
+    if as_json:
+        print_json(tables)
+        return
+    path = config_path()
+    out.print(literal(f"# {path}{'' if path.is_file() else ' (not there)'}, then DESKTERM_*"))
+    for name, values in tables.items():
+        out.print(literal(f"\n[{name}]"))
+        for key, value in values.items():
+            # JSON's strings and numbers are TOML's: the lines can be pasted into the file.
+            out.print(literal(f"{key} = {json.dumps(value)}"), soft_wrap=True)
 
 
 @config_app.command("path")
@@ -392,7 +420,7 @@ def demo(
     ] = False,
 ) -> None:
     """Fill an empty database with a realistic demo desk (you are added as an L1 agent)."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     from deskterm.desk.demo import build_demo, check_demo_target
 
@@ -412,7 +440,7 @@ def demo(
         console=rich_console(err),
         transient=True,
     ) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
             if stage not in tasks:

@@ -47,7 +47,7 @@ class _LazyConsole:
         return self.made().__enter__()
 
     def __exit__(self, *exc: object) -> None:
-        self.made().__exit__(*exc)  # type: ignore[arg-type]
+        self.made().__exit__(*exc)
 
 
 def rich_console(console: Console) -> Console:

@@ -83,8 +83,8 @@ def db_restore(
 ) -> None:
     """Put a backup in place of the desk's database (SQLite; PostgreSQL: see pg_restore)."""
     from deskterm.db.engine import Database, translate_errors
-    from deskterm.db.migrate import HEAD
     from deskterm.desk import backup
+    from deskterm.desk.setup import SCHEMA_HEAD as HEAD
 
     state: State = ctx.obj
     db = Database(state.database_url())

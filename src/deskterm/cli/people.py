@@ -214,7 +214,7 @@ def analyst_away(
         return
     out.print(literal(f"{analyst.login} is away; backup: {analyst.backup or 'none'}"))
     if handover:
-        holders = sorted({t.assignee or "" for t in result.handed_over}) or [analyst.backup]
+        holders = sorted({t.assignee or "" for t in result.handed_over}) or [analyst.backup or ""]
         refs = ", ".join(t.ref for t in result.handed_over) or "none were open"
         out.print(literal(f"handed to {', '.join(h for h in holders if h)}: {refs}"))
 

@@ -61,7 +61,10 @@ def add_analyst(
         raise InvalidInput(
             f"unknown role {role!r}: use {', '.join(r.value for r in Role)}", field="role"
         ) from None
-    if session.scalars(select(Analyst.id).where(Analyst.login == login)).first() is not None:
+    if (
+        session.scalars(select(col(Analyst.id)).where(col(Analyst.login) == login)).first()
+        is not None
+    ):
         raise InvalidInput(f"an analyst with login {login!r} exists already", field="login")
     # By id, so "Network" and "network" given together make one membership, not a crash.
     group_rows = list({row.id: row for row in (group_by_name(session, g) for g in groups)}.values())
@@ -75,7 +78,9 @@ def add_analyst(
     )
     session.add(analyst)
     session.flush()
+    assert analyst.id is not None
     for group in group_rows:
+        assert group.id is not None
         session.add(AnalystGroup(analyst_id=analyst.id, group_id=group.id))
     session.flush()
     return _public(session, [analyst])[0]
@@ -85,22 +90,22 @@ def desk_is_empty(db: Database) -> bool:
     """No analysts and no tickets yet: a desk a demo may fill."""
     with db.read() as session:
         return not (
-            session.scalars(select(Analyst.id).limit(1)).first()
-            or session.scalars(select(Ticket.id).limit(1)).first()
+            session.scalars(select(col(Analyst.id)).limit(1)).first()
+            or session.scalars(select(col(Ticket.id)).limit(1)).first()
         )
 
 
 def list_analysts(
     session: Session, actor: Actor, *, group: str | None = None, include_inactive: bool = False
 ) -> list[AnalystPublic]:
-    query = select(Analyst).order_by(Analyst.login)
+    query = select(Analyst).order_by(col(Analyst.login))
     if group:
         group_row = group_by_name(session, group)
-        query = query.join(AnalystGroup, AnalystGroup.analyst_id == Analyst.id).where(
-            AnalystGroup.group_id == group_row.id
+        query = query.join(AnalystGroup, col(AnalystGroup.analyst_id) == col(Analyst.id)).where(
+            col(AnalystGroup.group_id) == group_row.id
         )
     if not include_inactive:
-        query = query.where(Analyst.active)
+        query = query.where(col(Analyst.active))
     return _public(session, session.scalars(query).all())
 
 
@@ -169,25 +174,25 @@ def _public(session: Session, analysts: Sequence[Analyst]) -> list[AnalystPublic
         return []
     groups: dict[int, list[str]] = {}
     for analyst_id, name in session.execute(
-        select(AnalystGroup.analyst_id, SupportGroup.name)
-        .join(SupportGroup, SupportGroup.id == AnalystGroup.group_id)
-        .where(AnalystGroup.analyst_id.in_(ids))
-        .order_by(SupportGroup.level, SupportGroup.name)
+        select(col(AnalystGroup.analyst_id), col(SupportGroup.name))
+        .join(SupportGroup, col(SupportGroup.id) == col(AnalystGroup.group_id))
+        .where(col(AnalystGroup.analyst_id).in_(ids))
+        .order_by(col(SupportGroup.level), col(SupportGroup.name))
     ):
         groups.setdefault(analyst_id, []).append(name)
     workload = dict(
         session.execute(
-            select(Ticket.assignee_id, func.count())
-            .where(Ticket.assignee_id.in_(ids), Ticket.status.in_(list(OPEN_STATUSES)))
-            .group_by(Ticket.assignee_id)
+            select(col(Ticket.assignee_id), func.count())
+            .where(col(Ticket.assignee_id).in_(ids), col(Ticket.status).in_(list(OPEN_STATUSES)))
+            .group_by(col(Ticket.assignee_id))
         ).all()
     )
     backup = aliased(Analyst)
     backups = dict(
         session.execute(
-            select(Analyst.id, backup.login)
-            .join(backup, backup.id == Analyst.backup_id)
-            .where(Analyst.id.in_(ids))
+            select(col(Analyst.id), col(backup.login))
+            .join(backup, col(backup.id) == col(Analyst.backup_id))
+            .where(col(Analyst.id).in_(ids))
         ).all()
     )
     return [
@@ -213,15 +218,15 @@ def _public(session: Session, analysts: Sequence[Analyst]) -> list[AnalystPublic
 def list_groups(session: Session, actor: Actor) -> list[GroupPublic]:
     escalation = aliased(SupportGroup)
     members = (
-        select(AnalystGroup.group_id, func.count().label("n"))
-        .group_by(AnalystGroup.group_id)
+        select(col(AnalystGroup.group_id), func.count().label("n"))
+        .group_by(col(AnalystGroup.group_id))
         .subquery()
     )
     rows = session.execute(
-        select(SupportGroup, escalation.name, func.coalesce(members.c.n, 0))
-        .outerjoin(escalation, escalation.id == SupportGroup.escalation_group_id)
-        .outerjoin(members, members.c.group_id == SupportGroup.id)
-        .order_by(SupportGroup.level, SupportGroup.name)
+        select(SupportGroup, col(escalation.name), func.coalesce(members.c.n, 0))
+        .outerjoin(escalation, col(escalation.id) == col(SupportGroup.escalation_group_id))
+        .outerjoin(members, members.c.group_id == col(SupportGroup.id))
+        .order_by(col(SupportGroup.level), col(SupportGroup.name))
     ).all()
     return [
         GroupPublic(
@@ -251,8 +256,8 @@ def add_group(
     # SQLite's lower() folds ASCII only: the exact name is checked too, so a non-ASCII
     # duplicate is a clear refusal rather than a unique-constraint crash.
     if session.scalars(
-        select(SupportGroup.id).where(
-            (func.lower(SupportGroup.name) == name.lower()) | (SupportGroup.name == name)
+        select(col(SupportGroup.id)).where(
+            (func.lower(col(SupportGroup.name)) == name.lower()) | (col(SupportGroup.name) == name)
         )
     ).first():
         raise InvalidInput(f"a group named {name!r} exists already", field="name")

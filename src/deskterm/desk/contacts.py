@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from deskterm.db.models import Asset, Contact, ContactWord, Organization, Ticket
 from deskterm.desk import clock
@@ -34,7 +35,7 @@ def organization_named(session: Session, name: str | None) -> Organization | Non
     org = session.scalars(
         # The exact name too: SQLite's lower() folds ASCII only.
         select(Organization).where(
-            (func.lower(Organization.name) == text.lower()) | (Organization.name == text)
+            (func.lower(col(Organization.name)) == text.lower()) | (col(Organization.name) == text)
         )
     ).first()
     if org is None:
@@ -99,7 +100,10 @@ def add_contact(
         raise InvalidInput(str(exc), field="phone_region") from None
     prefers = _preference(preferred_channel)
     address = checked_email(email)
-    if address and session.scalars(select(Contact.id).where(Contact.email == address)).first():
+    if (
+        address
+        and session.scalars(select(col(Contact.id)).where(col(Contact.email) == address)).first()
+    ):
         raise InvalidInput(f"a contact with email {address} exists already", field="email")
     phone_text, phone_d = _phone(phone, "phone")
     mobile_text, mobile_d = _phone(mobile, "mobile")
@@ -186,11 +190,11 @@ def get_contact(session: Session, actor: Actor, *, key: str) -> ContactPublic:
 def list_contacts(
     session: Session, actor: Actor, *, organization: str | None = None, limit: int = 50
 ) -> list[ContactPublic]:
-    query = select(Contact).order_by(Contact.name_lower, Contact.id).limit(_limit(limit))
+    query = select(Contact).order_by(col(Contact.name_lower), col(Contact.id)).limit(_limit(limit))
     if organization:
-        query = query.join(Organization, Organization.id == Contact.organization_id).where(
-            func.lower(Organization.name) == organization.strip().lower()
-        )
+        query = query.join(
+            Organization, col(Organization.id) == col(Contact.organization_id)
+        ).where(func.lower(col(Organization.name)) == organization.strip().lower())
     return [contact_public(session, c, with_assets=False) for c in session.scalars(query)]
 
 
@@ -217,25 +221,27 @@ def find_contacts(
     open_count = (
         select(func.count())
         .select_from(Ticket)
-        .where(Ticket.contact_id == Contact.id, Ticket.status.in_(list(OPEN_STATUSES)))
+        .where(
+            col(Ticket.contact_id) == col(Contact.id), col(Ticket.status).in_(list(OPEN_STATUSES))
+        )
         .scalar_subquery()
     )
     # Columns, not ORM objects: building twenty Contact objects cost more than the query.
     rows = session.execute(
         select(
-            Contact.id,
-            Contact.name,
-            Contact.email,
-            Contact.phone,
-            Contact.mobile,
-            Organization.name,
-            Contact.location,
-            Contact.language,
-            Contact.vip,
+            col(Contact.id),
+            col(Contact.name),
+            col(Contact.email),
+            col(Contact.phone),
+            col(Contact.mobile),
+            col(Organization.name),
+            col(Contact.location),
+            col(Contact.language),
+            col(Contact.vip),
             open_count,
         )
-        .outerjoin(Organization, Organization.id == Contact.organization_id)
-        .where(Contact.id.in_([f.id for f in found]))
+        .outerjoin(Organization, col(Organization.id) == col(Contact.organization_id))
+        .where(col(Contact.id).in_([f.id for f in found]))
     ).all()
     by_id = {row[0]: row for row in rows}
     return [
@@ -264,12 +270,12 @@ def contact_public(
     assets: Sequence[Asset] = ()
     if with_assets:
         assets = session.scalars(
-            select(Asset).where(Asset.contact_id == contact.id).order_by(Asset.id)
+            select(Asset).where(col(Asset.contact_id) == contact.id).order_by(col(Asset.id))
         ).all()
     open_count = session.scalar(
         select(func.count())
         .select_from(Ticket)
-        .where(Ticket.contact_id == contact.id, Ticket.status.in_(list(OPEN_STATUSES)))
+        .where(col(Ticket.contact_id) == contact.id, col(Ticket.status).in_(list(OPEN_STATUSES)))
     )
     return _public(contact, org.name if org else None, assets, open_count or 0)
 
@@ -297,15 +303,15 @@ def contact_assets(session: Session, contact_id: int) -> list[AssetPublic]:
     """A contact's assets, as a ticket's card lists them (columns: no ORM objects)."""
     rows = session.execute(
         select(
-            Asset.id,
-            Asset.kind,
-            Asset.product,
-            Asset.model_number,
-            Asset.serial_number,
-            Asset.account_number,
+            col(Asset.id),
+            col(Asset.kind),
+            col(Asset.product),
+            col(Asset.model_number),
+            col(Asset.serial_number),
+            col(Asset.account_number),
         )
-        .where(Asset.contact_id == contact_id)
-        .order_by(Asset.id)
+        .where(col(Asset.contact_id) == contact_id)
+        .order_by(col(Asset.id))
     )
     return [
         AssetPublic(

@@ -33,8 +33,8 @@ def _actor_query() -> Select[Any]:
     # The analyst and their groups in one statement: every desk call starts here, and on
     # PostgreSQL each statement is a round trip. Built once, and as plain columns of the
     # tables: an Analyst ORM object per call cost more than the statement itself.
-    analyst: Table = Analyst.__table__  # type: ignore[attr-defined]
-    member: Table = AnalystGroup.__table__  # type: ignore[attr-defined]
+    analyst: Table = Analyst.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
+    member: Table = AnalystGroup.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
     a = analyst.c
     return (
         select(a.id, a.login, a.name, a.role, a.level, a.active, member.c.group_id)

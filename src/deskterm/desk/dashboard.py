@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from deskterm.db.models import Survey, Ticket
 from deskterm.desk import clock
@@ -146,7 +147,7 @@ def _may_see(session: Session, actor: Actor) -> None:
 def _compliance(session: Session, since: datetime, now: datetime) -> Compliance:
     tickets, r_met, r_miss, s_met, s_miss = session.execute(
         select(func.count(), *sla_counts(now)).where(
-            Ticket.created_at >= since, Ticket.status != Status.CANCELLED
+            col(Ticket.created_at) >= since, col(Ticket.status) != Status.CANCELLED
         )
     ).one()
     return Compliance(
@@ -185,9 +186,9 @@ def escalation_panel(session: Session, actor: Actor, *, days: int = PERIOD_DAYS)
     when = period(days)
     levels = dict(
         session.execute(
-            select(Ticket.level, func.count())
-            .where(Ticket.created_at >= when.since, Ticket.status != Status.CANCELLED)
-            .group_by(Ticket.level)
+            select(col(Ticket.level), func.count())
+            .where(col(Ticket.created_at) >= when.since, col(Ticket.status) != Status.CANCELLED)
+            .group_by(col(Ticket.level))
         ).all()
     )
     total = sum(levels.values())
@@ -213,7 +214,7 @@ def satisfaction_panel(
     surveys, csat_n, csat_sum, satisfied, nps_n, promoters, detractors = (
         int(v or 0)
         for v in session.execute(
-            select(*satisfaction_columns()).where(Survey.recorded_at >= when.since)
+            select(*satisfaction_columns()).where(col(Survey.recorded_at) >= when.since)
         ).one()
     )
     return SatisfactionPanel(
@@ -232,8 +233,8 @@ def satisfaction_panel(
 def flow_panel(session: Session, actor: Actor, *, days: int = PERIOD_DAYS) -> FlowPanel:
     _may_see(session, actor)
     when = period(days)
-    opened = _per_day(session, Ticket.created_at, when.since)
-    resolved = _per_day(session, Ticket.resolved_at, when.since)
+    opened = _per_day(session, col(Ticket.created_at), when.since)
+    resolved = _per_day(session, col(Ticket.resolved_at), when.since)
     flow = []
     for offset in range(days):
         day = (when.since + timedelta(days=offset)).date()
@@ -327,48 +328,53 @@ def drill(
     now = clock.now()
     query, _holder, _contact = _rows_query()
     where: list[Any] = []
-    open_now = Ticket.status.in_([s.value for s in OPEN_STATUSES])
+    open_now = col(Ticket.status).in_([s.value for s in OPEN_STATUSES])
     since = figure.since
     match figure.kind:
         case "backlog":
             where.append(open_now)
             if figure.group == NO_GROUP:
-                where.append(Ticket.group_id.is_(None))
+                where.append(col(Ticket.group_id).is_(None))
             elif figure.group:
-                where.append(Ticket.group_id == group_by_name(session, figure.group).id)
+                where.append(col(Ticket.group_id) == group_by_name(session, figure.group).id)
             if figure.priority is not None:
-                where.append(Ticket.priority == figure.priority)
+                where.append(col(Ticket.priority) == figure.priority)
             if figure.age is not None:
                 where.extend(_age(figure.age, now))
         case "response_missed" | "resolution_missed":
             index = 1 if figure.kind == "response_missed" else 3
             where.append(sla_conditions(now)[index])
-            where.append(Ticket.status != Status.CANCELLED)
+            where.append(col(Ticket.status) != Status.CANCELLED)
             if since is not None:
-                where.append(Ticket.created_at >= since)
+                where.append(col(Ticket.created_at) >= since)
         case "opened" | "resolved":
             if figure.day is None:
                 raise InvalidInput("which day?", field="day")
             start = datetime(figure.day.year, figure.day.month, figure.day.day, tzinfo=now.tzinfo)
-            column = Ticket.created_at if figure.kind == "opened" else Ticket.resolved_at
+            column = col(Ticket.created_at) if figure.kind == "opened" else col(Ticket.resolved_at)
             where += [column >= start, column < start + timedelta(days=1)]
         case "analyst_open" | "analyst_resolved":
             who = analyst_by_login(session, figure.login or "")
-            where.append(Ticket.assignee_id == who.id)
+            where.append(col(Ticket.assignee_id) == who.id)
             if figure.kind == "analyst_open":
                 where.append(open_now)
             else:
-                where.append(Ticket.resolved_at.is_not(None))
+                where.append(col(Ticket.resolved_at).is_not(None))
                 if since is not None:
-                    where.append(Ticket.resolved_at >= since)
+                    where.append(col(Ticket.resolved_at) >= since)
         case "escalated":
-            where += [Ticket.level >= (figure.level or 2), Ticket.status != Status.CANCELLED]
+            where += [
+                col(Ticket.level) >= (figure.level or 2),
+                col(Ticket.status) != Status.CANCELLED,
+            ]
             if since is not None:
-                where.append(Ticket.created_at >= since)
+                where.append(col(Ticket.created_at) >= since)
         case _:
             raise InvalidInput(f"unknown figure {figure.kind!r}", field="figure")
     rows = session.execute(
-        query.where(*where).order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit)
+        query.where(*where)
+        .order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())
+        .limit(limit)
     )
     return [_public(row) for row in rows]
 
@@ -380,7 +386,7 @@ def _age(bucket: int, now: datetime) -> list[Any]:
     older = bounds[bucket - 1] if bucket > 0 else None
     where = []
     if newer is not None:
-        where.append(Ticket.created_at >= now - timedelta(days=newer))
+        where.append(col(Ticket.created_at) >= now - timedelta(days=newer))
     if older is not None:
-        where.append(Ticket.created_at < now - timedelta(days=older))
+        where.append(col(Ticket.created_at) < now - timedelta(days=older))
     return where

@@ -166,8 +166,7 @@ def _grant_login(session: Session, login: str) -> bool:
     changes too; without the grant, the database refuses them before any trigger runs)."""
     import psycopg
     from psycopg import sql
-
-    from deskterm.db.models import SQLModel
+    from sqlmodel import SQLModel
 
     if len(login.encode()) > _ROLE_MAX:
         raise InvalidInput(

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from deskterm.db.models import Analyst, Category, Contact, ResolutionCode, SupportGroup
 from deskterm.domain.errors import InvalidInput, NotFound, UnknownAnalyst
@@ -21,7 +22,7 @@ def analyst_by_login(session: Session, login: str) -> Analyst:
     # Logins are stored lower-case; people type them any way. Every name typed is cleaned
     # before it reaches a query: PostgreSQL refuses a NUL byte even in a WHERE clause.
     wanted = clean_line(login).lower()
-    analyst = session.scalars(select(Analyst).where(Analyst.login == wanted)).first()
+    analyst = session.scalars(select(Analyst).where(col(Analyst.login) == wanted)).first()
     if analyst is None:
         raise UnknownAnalyst(f"no analyst with login {login!r}")
     return analyst
@@ -30,10 +31,12 @@ def analyst_by_login(session: Session, login: str) -> Analyst:
 def group_by_name(session: Session, name: str) -> SupportGroup:
     wanted = clean_line(name)
     group = session.scalars(
-        select(SupportGroup).where(func.lower(SupportGroup.name) == wanted.lower())
+        select(SupportGroup).where(func.lower(col(SupportGroup.name)) == wanted.lower())
     ).first()
     if group is None:
-        names = ", ".join(session.scalars(select(SupportGroup.name).order_by(SupportGroup.name)))
+        names = ", ".join(
+            session.scalars(select(col(SupportGroup.name)).order_by(col(SupportGroup.name)))
+        )
         raise NotFound(f"no group named {name!r} (groups: {names or 'none yet'})")
     return group
 
@@ -41,12 +44,12 @@ def group_by_name(session: Session, name: str) -> SupportGroup:
 def category_by_path(session: Session, text: str) -> Category:
     wanted = " > ".join(part.strip() for part in clean_line(text).replace("/", ">").split(">"))
     category = session.scalars(
-        select(Category).where(func.lower(Category.path) == wanted.lower())
+        select(Category).where(func.lower(col(Category.path)) == wanted.lower())
     ).first()
     if category is None:
         # "Printer" alone is fine when only one leaf is called that.
         matches = session.scalars(
-            select(Category).where(func.lower(Category.name) == wanted.lower())
+            select(Category).where(func.lower(col(Category.name)) == wanted.lower())
         ).all()
         if len(matches) == 1:
             return matches[0]
@@ -59,9 +62,9 @@ def resolution_code(session: Session, code: str) -> ResolutionCode:
     if row is None or not row.active:
         codes = ", ".join(
             session.scalars(
-                select(ResolutionCode.code)
-                .where(ResolutionCode.active)
-                .order_by(ResolutionCode.code)
+                select(col(ResolutionCode.code))
+                .where(col(ResolutionCode.active))
+                .order_by(col(ResolutionCode.code))
             )
         )
         raise InvalidInput(f"unknown resolution code {code!r} (codes: {codes})", field="code")
@@ -89,7 +92,7 @@ def contact_by_key(session: Session, key: str, *, region: str | None = None) -> 
         return contact
     if "@" in typed:
         address = email_address(typed, field="contact")
-        rows = list(session.scalars(select(Contact).where(Contact.email == address).limit(5)))
+        rows = list(session.scalars(select(Contact).where(col(Contact.email) == address).limit(5)))
     elif looks_like_phone(typed):
         rows = _by_phone(session, typed, region)
     elif ascii_number(typed) is not None:
@@ -100,7 +103,9 @@ def contact_by_key(session: Session, key: str, *, region: str | None = None) -> 
         )
     else:
         rows = list(
-            session.scalars(select(Contact).where(Contact.name_lower == typed.lower()).limit(5))
+            session.scalars(
+                select(Contact).where(col(Contact.name_lower) == typed.lower()).limit(5)
+            )
         )
     if not rows:
         raise NotFound(f"no contact matches {key!r} (try `deskterm contact find`)")

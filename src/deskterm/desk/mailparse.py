@@ -565,7 +565,8 @@ def html_to_text(html: str) -> str:
     try:
         from inscriptis import get_text
 
-        return get_text(html)
+        text: str = get_text(html)
+        return text
     except Exception:
         import html as html_lib
 

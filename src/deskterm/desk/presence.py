@@ -31,8 +31,8 @@ from deskterm.domain.refs import format_ref
 STALE_AFTER = timedelta(seconds=15)
 
 # Core columns: typed as columns (SQLModel's fields read as plain values to a type checker).
-_presence: Table = Presence.__table__  # type: ignore[attr-defined]
-_analyst: Table = Analyst.__table__  # type: ignore[attr-defined]
+_presence: Table = Presence.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
+_analyst: Table = Analyst.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
 
 
 class Viewer(Public):

@@ -9,11 +9,13 @@ lookups (measured: a fifth of the CLI's start went to modules a listing never ru
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from enum import Enum
 from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, Table, bindparam, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from deskterm.db.models import Analyst, Category, Contact, SupportGroup, Ticket
 from deskterm.desk import clocks
@@ -25,7 +27,7 @@ from deskterm.domain.priority import parse_priority
 from deskterm.domain.refs import format_ref
 
 
-def _enum(enum: type, value: str, field: str) -> Any:
+def _enum(enum: type[Enum], value: str, field: str) -> Any:
     try:
         return enum(value.strip().lower())
     except ValueError:
@@ -197,29 +199,29 @@ def list_tickets(
     query, _holder, _contact = _rows_query()
     wanted = _statuses(statuses)
     if wanted is not None:
-        query = query.where(Ticket.status.in_(sorted(wanted)))
+        query = query.where(col(Ticket.status).in_(sorted(wanted)))
     if group:
         from deskterm.desk.lookups import group_by_name
 
-        query = query.where(Ticket.group_id == group_by_name(session, group).id)
+        query = query.where(col(Ticket.group_id) == group_by_name(session, group).id)
     if assignee:
         who = assignee.strip().lower()
         if who == "none":
-            query = query.where(Ticket.assignee_id.is_(None))
+            query = query.where(col(Ticket.assignee_id).is_(None))
         elif who == "me":
-            query = query.where(Ticket.assignee_id == actor.id)
+            query = query.where(col(Ticket.assignee_id) == actor.id)
         else:
             from deskterm.desk.lookups import analyst_by_login
 
-            query = query.where(Ticket.assignee_id == analyst_by_login(session, who).id)
+            query = query.where(col(Ticket.assignee_id) == analyst_by_login(session, who).id)
     if priority:
-        query = query.where(Ticket.priority == parse_priority(priority))
+        query = query.where(col(Ticket.priority) == parse_priority(priority))
     if contact_id is not None:
-        query = query.where(Ticket.contact_id == contact_id)
+        query = query.where(col(Ticket.contact_id) == contact_id)
     if sort == "urgent":
-        query = query.order_by(Ticket.priority, Ticket.resolve_due_at, Ticket.id)
+        query = query.order_by(col(Ticket.priority), col(Ticket.resolve_due_at), col(Ticket.id))
     elif sort == "newest":
-        query = query.order_by(Ticket.id.desc())
+        query = query.order_by(col(Ticket.id).desc())
     else:
         raise InvalidInput(f"unknown sort {sort!r}: use urgent or newest", field="sort")
     return [_public(row) for row in session.execute(query.limit(limit))]

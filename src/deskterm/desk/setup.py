@@ -6,13 +6,17 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from deskterm.db.engine import Database, translate_errors
-from deskterm.db.migrate import SchemaState, ensure_schema, schema_state, upgrade
+from deskterm.db.migrate import HEAD, SchemaState, ensure_schema, schema_state, upgrade
 from deskterm.db.models import Category, ResolutionCode, SupportGroup
 from deskterm.desk.schemas import CategoryPublic
 from deskterm.domain.errors import SchemaMismatch
 from deskterm.domain.permissions import Actor
+
+#: The schema revision this code works with; ``deskterm db upgrade`` migrates a desk to it.
+SCHEMA_HEAD = HEAD
 
 
 def open_database(url: str) -> Database:
@@ -31,6 +35,12 @@ def open_database(url: str) -> Database:
         db.dispose()
         raise
     return db
+
+
+def schema_status(db: Database) -> SchemaState:
+    """Where the desk's database is: its revision, the one this code needs, empty or not.
+    Read only: nothing is migrated or seeded."""
+    return schema_state(db)
 
 
 def upgrade_database(db: Database) -> SchemaState:
@@ -117,9 +127,9 @@ def _seed(session: Session) -> None:
 
 def list_categories(session: Session, actor: Actor) -> list[CategoryPublic]:
     rows = session.execute(
-        select(Category.id, Category.path, SupportGroup.name)
-        .outerjoin(SupportGroup, SupportGroup.id == Category.default_group_id)
-        .order_by(Category.path)
+        select(col(Category.id), col(Category.path), col(SupportGroup.name))
+        .outerjoin(SupportGroup, col(SupportGroup.id) == col(Category.default_group_id))
+        .order_by(col(Category.path))
     ).all()
     return [CategoryPublic(id=i, path=path, group=group) for i, path, group in rows]
 
@@ -127,8 +137,8 @@ def list_categories(session: Session, actor: Actor) -> list[CategoryPublic]:
 def list_resolution_codes(session: Session, actor: Actor) -> dict[str, str]:
     return dict(
         session.execute(
-            select(ResolutionCode.code, ResolutionCode.label)
-            .where(ResolutionCode.active)
-            .order_by(ResolutionCode.code)
+            select(col(ResolutionCode.code), col(ResolutionCode.label))
+            .where(col(ResolutionCode.active))
+            .order_by(col(ResolutionCode.code))
         ).all()
     )

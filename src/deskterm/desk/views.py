@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, Table, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
+from sqlmodel import col
 
 from deskterm.db.models import (
     Analyst,
@@ -85,7 +86,7 @@ class QueuePage(Public):
 
 def views_for(actor: Actor) -> list[QueueView]:
     """The views this analyst may open, in tab order."""
-    views = [v for v in QueueView if v != QueueView.ALL]
+    views: list[QueueView] = [v for v in QueueView if v != QueueView.ALL]
     return [*views, QueueView.ALL] if actor.is_supervisor else views
 
 
@@ -95,10 +96,10 @@ def views_for(actor: Actor) -> list[QueueView]:
 # groups, the statuses, the page's key, the typed text) travel as bound parameters. Building
 # a dozen SELECTs per page with SQLAlchemy's expression API cost more than running them.
 
-_TICKET: Table = Ticket.__table__  # type: ignore[attr-defined]
-_CONTACT: Table = Contact.__table__  # type: ignore[attr-defined]
-_ANALYST: Table = Analyst.__table__  # type: ignore[attr-defined]
-_CALLBACK: Table = Callback.__table__  # type: ignore[attr-defined]
+_TICKET: Table = Ticket.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
+_CONTACT: Table = Contact.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
+_ANALYST: Table = Analyst.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
+_CALLBACK: Table = Callback.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
 _T = _TICKET.c
 _LOOSE = tuple(s for s in _OPEN if s not in (Status.ASSIGNED, Status.IN_PROGRESS))
 
@@ -266,7 +267,7 @@ def _merged(
     streams: list[Iterable[tuple[int, datetime | None, int]]] = []
     for part in parts:
         query = _partition_query(part.shape, text, key, nulls_first, limit)
-        streams.append(connection.execute(query, {**params, **part.params("p_")}).all())  # type: ignore[arg-type]
+        streams.append(connection.execute(query, {**params, **part.params("p_")}).all())
     sort_key = _sort_key(nulls_first)
     seen: set[int] = set()
     merged: list[tuple[int, datetime | None, int]] = []
@@ -356,8 +357,8 @@ def _callback_query(supervisor: bool, text: str | None, after: bool, limit: int)
     query, holder, contact = _rows_query()
     callback = _CALLBACK.c
     by = _ANALYST.alias("scheduled_by")
-    group: Table = SupportGroup.__table__  # type: ignore[attr-defined]
-    category: Table = Category.__table__  # type: ignore[attr-defined]
+    group: Table = SupportGroup.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
+    category: Table = Category.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
     joined = (
         _CALLBACK.join(_TICKET, _T.id == callback.ticket_id)
         .outerjoin(by, by.c.id == callback.scheduled_by_id)
@@ -478,10 +479,10 @@ def latest_event_id(session: Session, actor: Actor) -> int:
 
     The primary key's index answers it at once on both databases.
     """
-    return session.scalar(select(func.max(TicketEvent.id))) or 0
+    return session.scalar(select(func.max(col(TicketEvent.id)))) or 0
 
 
 def ticket_version(session: Session, actor: Actor, *, ticket_id: int) -> int | None:
     """The ticket's current version (None if it is gone): a screen showing one ticket reloads
     only when this moved, not on every change to the desk."""
-    return session.scalar(select(Ticket.version).where(Ticket.id == ticket_id))
+    return session.scalar(select(col(Ticket.version)).where(col(Ticket.id) == ticket_id))
