@@ -12,8 +12,8 @@ from helpers import opened, settle, type_text, until
 from textual.widgets import DataTable, OptionList, Static
 
 from deskterm.desk import dashboard as figures
+from deskterm.desk import story as desk_story
 from deskterm.tui import benchmark
-from deskterm.tui.screens import ticket as ticket_screen
 from deskterm.tui.screens.dashboard import PANELS, PENDING, DashboardScreen
 from deskterm.tui.screens.intake import IntakeScreen
 from deskterm.tui.screens.queue import QueueScreen
@@ -90,7 +90,7 @@ async def test_without_warming_the_first_ctrl_n_builds_it(make_app, seeded) -> N
 async def test_a_saved_call_paints_its_ticket_head_before_the_story(
     make_app, seeded, marks, monkeypatch
 ) -> None:
-    story = held(monkeypatch, ticket_screen, "_load_all")
+    story = held(monkeypatch, desk_story, "ticket_story")
     app = make_app(AGENT)
     async with app.run_test(size=(120, 36)) as pilot:
         await opened(pilot)

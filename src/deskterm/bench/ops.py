@@ -506,13 +506,13 @@ class Suite:
 
     def open_long_ticket(self) -> Operation:
         # The ticket screen's own loader: one read of everything the screen shows.
-        from deskterm.tui.screens.ticket import _load_all
+        from deskterm.desk.story import ticket_story
 
         long_ids = self.bench.long_tickets
         raw = self.raw
 
         def app(i: int) -> Any:
-            return self.desk.read(_load_all, ref=self.pick(long_ids, i))
+            return self.desk.read(ticket_story, ref=self.pick(long_ids, i))
 
         def bound(i: int) -> Any:
             ticket_id = self.pick(long_ids, i)

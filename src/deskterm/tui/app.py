@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.message import Message
+from textual.reactive import var
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import AwaitMount
@@ -32,7 +34,9 @@ from deskterm.tui.messages import (
     DeskLost,
     DeskOpened,
     DeskReached,
+    DeskUpdated,
     Listening,
+    PresenceChanged,
     PresenceNoticed,
     SlaChecked,
 )
@@ -75,6 +79,9 @@ WARM_WAIT = 3.0
 
 class DeskApp(App[None]):
     """One analyst at one desk."""
+
+    offline: var[bool] = var(False, init=False)
+    """The database stopped answering: every screen's bar says so until it answers again."""
 
     #: One wait for a notification: the listener stops within this once told to.
     LISTEN_WAIT = 0.25
@@ -211,7 +218,6 @@ class DeskApp(App[None]):
         self.actor: Actor | None = None
         self.drafts: DraftStore | None = None
         self.last_event_id: int | None = None
-        self.offline = False
         #: While the database is away, how often to try it again (None: only when asked).
         self.retry_seconds: float | None = 2.0
         self._retrying: Timer | None = None
@@ -445,10 +451,7 @@ class DeskApp(App[None]):
         if first:
             return
         # Every screen of the current mode hears it; the ones underneath refresh on resume.
-        for screen in self.screen_stack:
-            handler = getattr(screen, "desk_changed", None)
-            if handler is not None:
-                handler()
+        self.tell_screens(DeskUpdated)
 
     def start_listening(self) -> None:
         """On PostgreSQL, hear every change as it commits; SQLite keeps polling."""
@@ -466,7 +469,7 @@ class DeskApp(App[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="listen")
     def listen_for_changes(self) -> None:
-        from deskterm.db.notify import EVENTS_CHANNEL, PRESENCE_CHANNEL, Listener
+        from deskterm.desk.live import EVENTS_CHANNEL, PRESENCE_CHANNEL, Listener
         from deskterm.desk.views import latest_event_id
 
         desk = self.desk
@@ -526,10 +529,13 @@ class DeskApp(App[None]):
 
     @on(PresenceNoticed)
     def spread_presence(self, event: PresenceNoticed) -> None:
+        self.tell_screens(lambda: PresenceChanged(event.ticket_ids))
+
+    def tell_screens(self, message: Callable[[], Message]) -> None:
+        """Post a new ``message()`` to each screen of the current mode (a message is handled
+        once: each screen gets its own)."""
         for screen in self.screen_stack:
-            handler = getattr(screen, "presence_changed", None)
-            if handler is not None:
-                handler(event.ticket_ids)
+            screen.post_message(message())
 
     # ------------------------------------------------------------------ presence
 
@@ -569,7 +575,6 @@ class DeskApp(App[None]):
         if self.offline:
             return
         self.offline = True
-        self.refresh_bars()
         self.notify(
             f"{event.reason}. Nothing you type is lost: deskterm keeps trying and says when "
             "the database is back.",
@@ -594,14 +599,13 @@ class DeskApp(App[None]):
         if self._retrying is not None:
             self._retrying.stop()
             self._retrying = None
-        self.refresh_bars()
         self.notify("The database is back.", title="Connected", timeout=4)
         self.start_listening()
         # What failed to load meanwhile loads now.
-        for screen in self.screen_stack:
-            handler = getattr(screen, "desk_changed", None)
-            if handler is not None:
-                handler()
+        self.tell_screens(DeskUpdated)
+
+    def watch_offline(self) -> None:
+        self.refresh_bars()
 
     def refresh_bars(self) -> None:
         from deskterm.tui.widgets.bar import DeskBar

@@ -8,15 +8,18 @@ control sequence that slipped past the desk (old rows, another writer).
 from __future__ import annotations
 
 from datetime import datetime
-from functools import cache
 
 from rich.text import Text
 
 from deskterm import defaults
-from deskterm.domain.due import DueState, DueWords, clock_words
+from deskterm.domain.due import clock_words
 from deskterm.domain.due import span as span  # where the screens have always found it
 from deskterm.domain.enums import Status
 from deskterm.domain.text import clean_line, clean_long
+
+# Shared with the CLI (deskterm/looks.py); the screens find them here as they always did.
+from deskterm.looks import due_text as due_text
+from deskterm.looks import priority_style as priority_style
 
 # Short forms for narrow tables; the ticket screen spells statuses out.
 _STATUS_SHORT = {
@@ -71,25 +74,6 @@ def priority_text(priority: str | int, *, long: bool = False) -> Text:
     return Text(code, style=priority_style(number), end="")
 
 
-def priority_style(number: int) -> str:
-    """The colour an admin gave the priority (priority.toml); none when Rich cannot read it
-    (`deskterm config check` says so), rather than a screen that fails to paint."""
-    level = defaults.priority_matrix().levels.get(number)
-    return _usable_style(level.colour) if level else ""
-
-
-@cache
-def _usable_style(style: str) -> str:
-    from rich.errors import StyleSyntaxError
-    from rich.style import Style
-
-    try:
-        Style.parse(style)
-    except StyleSyntaxError:
-        return ""
-    return style
-
-
 def age(created: datetime, now: datetime) -> str:
     """How long ago, in its largest unit only: ``12m``, ``5h``, ``3d``."""
     seconds = max(0, int((now - created).total_seconds()))
@@ -113,23 +97,6 @@ def sla_text(
     still shows without colour). A paused clock says so; a finished one whether it was met."""
     words = clock_words(due, now, warn_at=warn_at, paused=paused, done=done, finished=finished)
     return due_text(words)
-
-
-#: How each state of a clock looks, wherever it is shown (the CLI too).
-DUE_STYLES = {
-    DueState.NONE: "dim",
-    DueState.MET: "dim",
-    DueState.MISSED: "red",
-    DueState.PAUSED: "dim italic",
-    DueState.RUNNING: "",
-    DueState.WARNING: "bold yellow",
-    DueState.BREACHED: "bold red reverse",
-}
-
-
-def due_text(words: DueWords, *, long: bool = False) -> Text:
-    """A clock's words (``domain.due``) in its colour: the cell form, or ``long`` for a line."""
-    return Text(words.text if long else words.short, style=DUE_STYLES[words.state], end="")
 
 
 def local(at: datetime | None, now: datetime | None = None) -> str:

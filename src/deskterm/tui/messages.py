@@ -1,5 +1,13 @@
 """App-wide messages, named for what happened. Posted from worker threads, handled on the
-event loop."""
+event loop.
+
+The app hears the database (``DeskChanged``, ``PresenceNoticed``, ``DeskReached``) and tells
+the screens of the current mode (``DeskUpdated``, ``PresenceChanged``): a screen that shows
+something of the desk handles them (``@on(DeskUpdated)``), any other lets them pass. They
+are messages rather than Textual signals because the app picks who hears: the screens of the
+current mode, while the ones of other modes refresh when shown again; a signal reaches every
+subscriber, whatever mode it is in.
+"""
 
 from __future__ import annotations
 
@@ -47,6 +55,20 @@ class DeskChanged(Message):
 
     latest_event_id: int
     recheck: bool = False
+
+
+@dataclass
+class DeskUpdated(Message, bubble=False):
+    """Told to each screen of the current mode: the desk changed since it last read (or it
+    answers again after an outage): read again what is shown. It stays with that screen."""
+
+
+@dataclass
+class PresenceChanged(Message, bubble=False):
+    """Told to each screen of the current mode: someone arrived at, left, or started or
+    stopped editing one of these tickets (None: any of them)."""
+
+    ticket_ids: frozenset[int] | None
 
 
 @dataclass

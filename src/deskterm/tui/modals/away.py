@@ -71,7 +71,7 @@ class AwayModal(FormModal):
     def load_people(self) -> None:
         from deskterm.desk.analysts import list_analysts
 
-        desk = self.app.desk  # type: ignore[attr-defined]
+        desk = self.desk
         people = desk.read(list_analysts)
         self.app.call_from_thread(self.show_people, desk.login, people)
 

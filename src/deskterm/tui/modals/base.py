@@ -15,12 +15,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from deskterm.domain.errors import ConflictError, DeskError, InvalidInput
+from deskterm.tui.base import DeskModal
 from deskterm.tui.format import literal
 from deskterm.tui.widgets.footer import KeyFooter
 
@@ -33,7 +33,7 @@ class FieldError(Static):
         self.display = False
 
 
-class FormModal(ModalScreen[Any]):
+class FormModal(DeskModal[Any]):
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", priority=True, id="save"),
         Binding("escape", "cancel", "Cancel", id="cancel"),
@@ -84,7 +84,7 @@ class FormModal(ModalScreen[Any]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="form")
     def save(self, fn: Callable[..., Any], kwargs: dict[str, Any]) -> None:
-        desk = self.app.desk  # type: ignore[attr-defined]
+        desk = self.desk
         try:
             result = desk.write(fn, **kwargs)
         except ConflictError as exc:
@@ -128,7 +128,7 @@ class FormModal(ModalScreen[Any]):
         if message is None and isinstance(error, DeskError):
             message = str(error)
         elif message is None:
-            message = self.app.describe_error(error)  # type: ignore[attr-defined]
+            message = self.app.describe_error(error)
         field = getattr(error, "field", None)
         target = self.query(f"#error-{field}").results(Static) if field else None
         box = next(target, None) if target is not None else None

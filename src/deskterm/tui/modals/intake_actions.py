@@ -10,10 +10,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Input, Static, TextArea
 
 from deskterm.domain.text import phone_digits
+from deskterm.tui.base import DeskModal
 from deskterm.tui.format import clock_face, literal
 from deskterm.tui.modals.base import FieldError, FormModal, label
 from deskterm.tui.modals.ticket_actions import TicketModal
@@ -61,7 +61,7 @@ class ContactModal(FormModal):
             field: self.query_one(f"#{field}", Input).value or None for field, _ in self.FIELDS
         } | {
             "name": self.query_one("#name", Input).value,
-            "region": self.app.phone_region,  # type: ignore[attr-defined]
+            "region": self.app.phone_region,
         }
 
 
@@ -110,7 +110,7 @@ class AddCallModal(TicketModal):
         }
 
 
-class AskModal(ModalScreen[str | None]):
+class AskModal(DeskModal[str | None]):
     """One short question answered by one key; every answer is on screen and in the footer.
 
     ``choices``: (key, answer, what it does) in the order shown. No answer hides behind

@@ -19,9 +19,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.keys import key_to_character
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import Static
 
+from deskterm.tui.base import DeskModal
 from deskterm.tui.widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
@@ -205,7 +206,7 @@ def _table(rows: list[KeyRow], key_width: int) -> Table:
     return table
 
 
-class KeysScreen(ModalScreen[None]):
+class KeysScreen(DeskModal[None]):
     """The keys of the screen underneath; ``escape``, ``q``, ``?`` or ``f1`` close it."""
 
     BINDINGS = [

@@ -212,7 +212,7 @@ class CallbackModal(TicketModal):
     def load_proposal(self) -> None:
         from deskterm.desk.callbacks import propose_callback
 
-        proposal = self.app.desk.read(propose_callback, ref=self.ticket.id)  # type: ignore[attr-defined]
+        proposal = self.desk.read(propose_callback, ref=self.ticket.id)
         if proposal is not None:
             self.app.call_from_thread(self.show_proposal, proposal)
 
@@ -425,7 +425,7 @@ class AssignModal(TicketModal):
     def load_analysts(self) -> None:
         from deskterm.desk.analysts import list_analysts
 
-        analysts = self.app.desk.read(list_analysts)  # type: ignore[attr-defined]
+        analysts = self.desk.read(list_analysts)
         self.app.call_from_thread(self.show_analysts, analysts)
 
     def show_analysts(self, analysts: list[AnalystPublic]) -> None:
@@ -571,7 +571,7 @@ class EscalateModal(TicketModal):
     def load_targets(self) -> None:
         from deskterm.desk.analysts import list_analysts, list_groups
 
-        desk = self.app.desk  # type: ignore[attr-defined]
+        desk = self.desk
         groups = desk.read(list_groups)
         analysts = desk.read(list_analysts)
         self.app.call_from_thread(self.show_targets, groups, analysts)

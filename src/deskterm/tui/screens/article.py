@@ -19,7 +19,6 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.events import Key
 from textual.message import Message
-from textual.screen import ModalScreen, Screen
 from textual.widgets import (
     DataTable,
     Input,
@@ -32,6 +31,7 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
+from deskterm.tui.base import DeskModal, DeskScreen
 from deskterm.tui.format import literal, plain
 from deskterm.tui.modals.base import FieldError, FormModal, label
 from deskterm.tui.modals.ticket_actions import TicketModal
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from deskterm.desk.kb import ArticleHit, ArticlePublic
 
 
-class ArticleScreen(ModalScreen[str | None]):
+class ArticleScreen(DeskModal[str | None]):
     BINDINGS = [
         Binding("escape", "close", "Close", id="close"),
         Binding(
@@ -79,7 +79,7 @@ class ArticleScreen(ModalScreen[str | None]):
     def fetch(self) -> None:
         from deskterm.desk.kb import get_article
 
-        desk = self.app.desk  # type: ignore[attr-defined]
+        desk = self.desk
         self.post_message(self.Loaded(desk.read(get_article, key=self.article_id)))
 
     @on(Loaded)
@@ -183,7 +183,7 @@ class ArticleForm(FormModal):
 # --------------------------------------------------------------------------- browsing
 
 
-class KnowledgeScreen(Screen[None]):
+class KnowledgeScreen(DeskScreen[None]):
     """Every article, or those matching what is typed, best first; read, write, edit.
 
     People come here to find something, so typing always searches: the search field has
@@ -282,7 +282,7 @@ class KnowledgeScreen(Screen[None]):
     def find(self, text: str) -> None:
         from deskterm.desk.kb import list_articles, search_articles
 
-        desk = self.app.desk  # type: ignore[attr-defined]
+        desk = self.desk
         if text.strip():
             hits = desk.read(search_articles, query=text, drafts=True, limit=100)
         else:
@@ -356,7 +356,7 @@ class KnowledgeScreen(Screen[None]):
     def load_for_edit(self, article_id: int) -> None:
         from deskterm.desk.kb import get_article
 
-        article = self.app.desk.read(get_article, key=article_id)  # type: ignore[attr-defined]
+        article = self.desk.read(get_article, key=article_id)
         self.app.call_from_thread(self.app.push_screen, ArticleForm(article), self.saved)
 
     def saved(self, article: ArticlePublic | None) -> None:
@@ -409,7 +409,7 @@ class TicketArticleModal(TicketModal):
     def find(self, text: str) -> None:
         from deskterm.desk.kb import suggest_articles
 
-        desk = self.app.desk  # type: ignore[attr-defined]
+        desk = self.desk
         self.post_message(self.Found(text, desk.read(suggest_articles, text=text, limit=8)))
 
     @on(Found)

@@ -21,13 +21,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Sparkline, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from deskterm.tui import benchmark
+from deskterm.tui.base import DeskScreen
 from deskterm.tui.format import literal, priority_text, status_label
+from deskterm.tui.messages import DeskUpdated
 from deskterm.tui.widgets.bar import DeskBar
 from deskterm.tui.widgets.footer import KeyFooter
 
@@ -121,7 +122,7 @@ def _count(value: int, figure: bool = True) -> Text:
     return Text(str(value), style="underline" if figure and value else "")
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(DeskScreen[None]):
     BINDINGS = [
         Binding("escape", "back", "Queue", tooltip="Back to the queue", id="back"),
         Binding("r", "reload", "Refresh", tooltip="Read every figure again", id="reload"),
@@ -220,7 +221,8 @@ class DashboardScreen(Screen[None]):
         self._load_soon = None
         self.load()
 
-    def desk_changed(self) -> None:
+    @on(DeskUpdated)
+    def reload_soon(self) -> None:
         # Every figure is a scan of the desk: a busy minute is one reload, not one per change.
         if self._reload is None:
             self._reload = self.set_timer(RELOAD_SECONDS, self._reload_now)
@@ -248,7 +250,7 @@ class DashboardScreen(Screen[None]):
         from deskterm.desk import dashboard as figures
 
         read = getattr(figures, f"{name}_panel")
-        desk = self.app.desk  # type: ignore[attr-defined]
+        desk = self.desk
         panel = desk.read(read)
         if not get_current_worker().is_cancelled:
             self.post_message(self.PanelLoaded(name, panel))
@@ -260,7 +262,7 @@ class DashboardScreen(Screen[None]):
         # Said in the panel that failed, not in a toast: the other panels are fine.
         event.stop()
         name = group.removeprefix("dash-")
-        text = Text(f"Not read: {self.app.describe_error(event.worker.error)} (r reads again)")  # type: ignore[attr-defined]
+        text = Text(f"Not read: {self.app.describe_error(event.worker.error)} (r reads again)")
         note = self.query_one(NOTES[name], Static)
         note.update(text)
         note.display = True
@@ -478,7 +480,7 @@ class DashboardScreen(Screen[None]):
         self.app.push_screen(DrillScreen(figure))
 
 
-class DrillScreen(Screen[None]):
+class DrillScreen(DeskScreen[None]):
     """The tickets behind one number of the dashboard, newest first."""
 
     BINDINGS = [
@@ -511,7 +513,7 @@ class DrillScreen(Screen[None]):
     def fetch(self) -> None:
         from deskterm.desk.dashboard import drill
 
-        desk = self.app.desk  # type: ignore[attr-defined]
+        desk = self.desk
         self.post_message(self.Loaded(desk.read(drill, figure=self.figure)))
 
     @on(Loaded)
@@ -541,7 +543,7 @@ class DrillScreen(Screen[None]):
     def open_ticket(self, event: DataTable.RowSelected) -> None:
         event.stop()
         if event.row_key.value is not None:
-            self.app.open_ticket(int(event.row_key.value))  # type: ignore[attr-defined]
+            self.app.open_ticket(int(event.row_key.value))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.group == "drill":

@@ -10,13 +10,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Input, Select, SelectionList, Static
 from textual.widgets.selection_list import Selection
 from textual.worker import Worker, WorkerState
 
 from deskterm.domain.enums import Availability
 from deskterm.domain.errors import ConflictError, DeskError
+from deskterm.tui.base import DeskScreen
 from deskterm.tui.format import clip, literal, priority_text, status_label
 from deskterm.tui.modals.base import FieldError
 from deskterm.tui.widgets.bar import DeskBar
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from deskterm.desk.schemas import AnalystPublic, GroupPublic, TicketPublic
 
 
-class HandoverScreen(Screen[None]):
+class HandoverScreen(DeskScreen[None]):
     BINDINGS = [
         Binding("ctrl+s", "hand_over", "Hand over", priority=True, id="hand-over"),
         # Plain keys: in the note field they are letters, in the lists they tick.
@@ -97,7 +97,7 @@ class HandoverScreen(Screen[None]):
     def load_people(self) -> None:
         from deskterm.desk.analysts import list_analysts, list_groups
 
-        desk = self.app.desk  # type: ignore[attr-defined]
+        desk = self.desk
         analysts, groups = desk.read(lambda s, a: (list_analysts(s, a), list_groups(s, a)))
         self.app.call_from_thread(self.show_people, analysts, groups)
 
@@ -200,7 +200,7 @@ class HandoverScreen(Screen[None]):
     def load_tickets(self, login: str) -> None:
         from deskterm.desk.tickets import list_tickets
 
-        tickets = self.app.desk.read(list_tickets, assignee=login, limit=1000)  # type: ignore[attr-defined]
+        tickets = self.desk.read(list_tickets, assignee=login, limit=1000)
         self.app.call_from_thread(self.show_tickets, login, tickets)
 
     def show_tickets(self, login: str, tickets: list[TicketPublic]) -> None:
@@ -250,7 +250,7 @@ class HandoverScreen(Screen[None]):
     def hand(self, kwargs: dict[str, Any]) -> None:
         from deskterm.desk.handover import hand_over
 
-        moved = self.app.desk.write(hand_over, **kwargs)  # type: ignore[attr-defined]
+        moved = self.desk.write(hand_over, **kwargs)
         self.app.call_from_thread(self.handed, moved)
 
     def handed(self, moved: list[TicketPublic]) -> None:
@@ -273,7 +273,7 @@ class HandoverScreen(Screen[None]):
         self.saving = False
         error = event.worker.error
         field = getattr(error, "field", None)
-        message = str(error) if isinstance(error, DeskError) else self.app.describe_error(error)  # type: ignore[attr-defined]
+        message = str(error) if isinstance(error, DeskError) else self.app.describe_error(error)
         box = next(self.query(f"#error-{field}").results(Static), None) if field else None
         if box is not None:
             box.update(literal(message))

@@ -20,7 +20,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Input, OptionList, Select, Static, Tab, Tabs, TextArea
 from textual.widgets.option_list import Option
@@ -32,7 +31,8 @@ from deskterm.desk import clock
 from deskterm.domain.enums import Impact
 from deskterm.domain.errors import DeskError, InvalidInput
 from deskterm.tui import benchmark
-from deskterm.tui.drafts import CallDraft, ProblemDraft
+from deskterm.tui.base import DeskScreen
+from deskterm.tui.drafts import CallDraft, DraftStore, ProblemDraft
 from deskterm.tui.format import clock_face, literal, priority_text, status_label
 from deskterm.tui.modals.base import FieldError
 from deskterm.tui.widgets.bar import DeskBar
@@ -95,7 +95,7 @@ class MatchesFound(Message):
     contacts: list[ContactPublic]
 
 
-class IntakeScreen(Screen[None]):
+class IntakeScreen(DeskScreen[None]):
     # In the order a newcomer needs them: the footer shows as many as fit, whole, from the
     # first (at 80 columns: save, urgency, another problem, existing); the key help (? or
     # f1) lists every one.
@@ -195,6 +195,14 @@ class IntakeScreen(Screen[None]):
         self.shown = False
         _CALL_SCREENS.add(self)
 
+    @property
+    def drafts(self) -> DraftStore:
+        """Where the call under way is kept: the app opens it with the desk, before any
+        call screen is built."""
+        drafts = self.app.drafts
+        assert drafts is not None
+        return drafts
+
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
@@ -259,7 +267,7 @@ class IntakeScreen(Screen[None]):
     def on_mount(self) -> None:
         self.set_class(self.size.width < NARROW, "-narrow")
         self.query_one("#problems", Tabs).can_focus = False
-        kept = self.app.drafts.load()  # type: ignore[attr-defined]
+        kept = self.drafts.load()
         if kept is not None:
             self.draft = kept
         self.fill_form()
@@ -300,7 +308,7 @@ class IntakeScreen(Screen[None]):
         self._entering = False
         self.shown = True
         if self.draft.is_empty():
-            kept = self.app.drafts.load()  # type: ignore[attr-defined]
+            kept = self.drafts.load()
             if kept is not None:
                 # Another problem from a saved call, or a call kept by another terminal.
                 await self.take_draft(kept)
@@ -409,7 +417,7 @@ class IntakeScreen(Screen[None]):
     def flush_draft(self) -> None:
         self._draft_timer = None
         try:
-            self.app.drafts.save(self.draft)  # type: ignore[attr-defined]
+            self.drafts.save(self.draft)
         except OSError as exc:
             self.notify(f"The call draft cannot be kept: {exc}", severity="warning", markup=False)
 
@@ -589,7 +597,7 @@ class IntakeScreen(Screen[None]):
             tickets = list_tickets(session, actor, contact_id=contact_id, limit=50)
             return CallerLoaded(contact, tickets, chosen)
 
-        self.post_message(self.app.desk.read(read))  # type: ignore[attr-defined]
+        self.post_message(self.desk.read(read))
 
     @on(CallerLoaded)
     def show_caller(self, event: CallerLoaded) -> None:
@@ -716,7 +724,7 @@ class IntakeScreen(Screen[None]):
             )
             for index, p in enumerate(draft.problems)
         ]
-        desk = self.app.desk  # type: ignore[attr-defined]
+        desk = self.desk
         if draft.call_ref is not None:
             made = desk.write(
                 add_to_call, call=draft.call_ref, problems=problems, call_seconds=seconds
@@ -736,7 +744,7 @@ class IntakeScreen(Screen[None]):
         call = self.draft
         self.saving = False
         self.query_one(DeskBar).busy = False
-        self.app.drafts.discard()  # type: ignore[attr-defined]
+        self.drafts.discard()
         # Fresh at once, so leaving puts the cursor in Caller for the next call.
         self.start_afresh()
         refs = [t.ref for t in made]
@@ -744,7 +752,7 @@ class IntakeScreen(Screen[None]):
         self.notify(said, title="Call logged")
         another = call.another_problem(refs[0], saved_at or clock.now())
         self.app.switch_mode("queue")
-        if self.app.desk is not None:  # type: ignore[attr-defined]
+        if self.app.desk is not None:
             # What the save handed back paints the ticket's head at once; its story follows.
             first = made[0]
             row = first if isinstance(first, SavedTicket) else None
@@ -783,7 +791,7 @@ class IntakeScreen(Screen[None]):
     def show_error(self, error: BaseException | None) -> None:
         field = getattr(error, "field", None) or ""
         number, _, name = field.partition(".")
-        message = str(error) if isinstance(error, DeskError) else self.app.describe_error(error)  # type: ignore[attr-defined]
+        message = str(error) if isinstance(error, DeskError) else self.app.describe_error(error)
         if (
             isinstance(error, InvalidInput)
             and number.isdigit()
@@ -824,7 +832,7 @@ class IntakeScreen(Screen[None]):
         from deskterm.desk.kb import suggest_articles
 
         try:
-            hits = self.app.desk.read(suggest_articles, text=text, limit=5)  # type: ignore[attr-defined]
+            hits = self.desk.read(suggest_articles, text=text, limit=5)
         except Exception:
             # Suggestions are a help, not the call: an outage is for the save to report, not
             # for every keystroke of the description.
@@ -914,7 +922,7 @@ class IntakeScreen(Screen[None]):
             self.notify("Press ctrl+b again to throw this call away.", title="Bin call")
             return
         self.discard_armed = False
-        self.app.drafts.discard()  # type: ignore[attr-defined]
+        self.drafts.discard()
         self.start_afresh()
         self.notify("Call discarded.")
 
@@ -922,7 +930,7 @@ class IntakeScreen(Screen[None]):
     def load_categories(self) -> None:
         from deskterm.desk.setup import list_categories
 
-        categories = self.app.desk.read(list_categories)  # type: ignore[attr-defined]
+        categories = self.desk.read(list_categories)
         self.app.call_from_thread(self.show_categories, categories)
 
     def show_categories(self, categories: list[CategoryPublic]) -> None:

@@ -14,18 +14,18 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import LoadingIndicator, Static
 
 # Not tui.format: this screen paints before anything heavier than Textual is imported.
 from deskterm.domain.text import clean_line, clean_long
+from deskterm.tui.base import DeskScreen
 
 #: A start that has not shown the queue after this long shows a spinner.
 SPINNER_AFTER = 0.6
 
 
-class LoadingScreen(Screen[None]):
+class LoadingScreen(DeskScreen[None]):
     BINDINGS = [Binding("q", "app.quit", "Quit", id="quit")]
 
     def __init__(self, where: str) -> None:

@@ -11,14 +11,16 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
+from textual.reactive import var
 from textual.widgets import Input, Static, Tab, Tabs
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from deskterm.desk import clock
 from deskterm.desk.views import COUNT_CAP
 from deskterm.tui import benchmark
+from deskterm.tui.base import DeskScreen
 from deskterm.tui.format import age, clip, literal, local, priority_text, sla_text, status_label
+from deskterm.tui.messages import DeskUpdated
 from deskterm.tui.widgets.bar import DeskBar
 from deskterm.tui.widgets.footer import KeyFooter
 from deskterm.tui.widgets.queuetable import Column, Landing, QueueTable
@@ -88,7 +90,7 @@ class ViewTab(Tab):
             tabs._highlight_active()
 
 
-class QueueScreen(Screen[None]):
+class QueueScreen(DeskScreen[None]):
     """Queue views, filter as you type, pull next, pages of as many rows as fit."""
 
     BINDINGS = [
@@ -161,10 +163,14 @@ class QueueScreen(Screen[None]):
         page: QueuePage
         counts: dict[str, int] | None
 
+    view: var[str] = var("mine", init=False)
+    """The view on screen (a tab): a new one starts at its first page."""
+    text: var[str] = var("", init=False, always_update=True)
+    """What the filter holds, trimmed: each key typed in it starts again at the first page
+    (even one that left the words as they were, as it always did)."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.view = "mine"
-        self.text = ""
         #: Where each page of the current view starts: the last is the page on screen.
         self.starts: list[QueueKey | None] = [None]
         #: How many rows each page before the one on screen held (pages follow the window).
@@ -205,7 +211,7 @@ class QueueScreen(Screen[None]):
             table.focus()
 
     def allowed_views(self) -> list[tuple[str, str, str]]:
-        actor = getattr(self.app, "actor", None)
+        actor = self.app.actor
         supervisor = actor is not None and actor.is_supervisor
         return [v for v in VIEWS if v[0] != "all" or supervisor]
 
@@ -215,7 +221,7 @@ class QueueScreen(Screen[None]):
         self.query_one("#filter", Input).display = False
         self.focus_table()
         self.load()
-        poll = getattr(self.app, "poll_seconds", None)
+        poll = self.app.poll_seconds
         if poll:
             # SLA clocks and callbacks come due without any event: repaint from the desk.
             self.set_interval(30, self.load)
@@ -232,7 +238,8 @@ class QueueScreen(Screen[None]):
             # bench`, a 1M desk).
             self.set_timer(RELOAD_AFTER_RESUME, self.load)
 
-    def desk_changed(self) -> None:
+    @on(DeskUpdated)
+    def reload_changed(self) -> None:
         """Someone changed a ticket: reload now if on screen, else when we come back."""
         if self.is_current:
             self.load()
@@ -240,7 +247,7 @@ class QueueScreen(Screen[None]):
             self.stale = True
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        actor = getattr(self.app, "actor", None)
+        actor = self.app.actor
         if action == "handover":
             return actor is not None and actor.is_supervisor
         if action == "view" and parameters and parameters[0] == "all":
@@ -274,20 +281,13 @@ class QueueScreen(Screen[None]):
     def fetch(
         self, view: str, text: str, start: QueueKey | None, limit: int, counted: bool
     ) -> None:
-        from deskterm.desk.views import queue_counts, queue_page
+        from deskterm.desk.pages import page_and_counts
 
-        def page_and_counts(session: Any, actor: Any) -> tuple[Any, dict[str, int] | None]:
-            # One transaction: the analyst is loaded once, and the tab counts agree with the
-            # page they are shown beside.
-            page = queue_page(
-                session, actor, view=view, after=start, text=text or None, limit=limit
-            )
-            return page, queue_counts(session, actor) if counted else None
-
-        desk = self.app.desk  # type: ignore[attr-defined]
-        page, counts = desk.read(page_and_counts)
+        read = self.desk.read(
+            page_and_counts, view=view, after=start, text=text, limit=limit, counted=counted
+        )
         if not get_current_worker().is_cancelled:
-            self.post_message(self.PageLoaded(view, text, start, limit, page, counts))
+            self.post_message(self.PageLoaded(view, text, start, limit, read.page, read.counts))
 
     @on(PageLoaded)
     def show_page(self, event: PageLoaded) -> None:
@@ -464,10 +464,9 @@ class QueueScreen(Screen[None]):
     @on(Tabs.TabActivated)
     def switch_view(self, event: Tabs.TabActivated) -> None:
         event.stop()
-        view = (event.tab.id or "tab-mine").removeprefix("tab-")
-        if view == self.view:
-            return
-        self.view = view
+        self.view = (event.tab.id or "tab-mine").removeprefix("tab-")
+
+    def watch_view(self) -> None:
         self.starts, self.sizes = [None], []
         self.load()
         self.focus_table()
@@ -518,6 +517,8 @@ class QueueScreen(Screen[None]):
     @on(Input.Changed, "#filter")
     def filter_as_typed(self, event: Input.Changed) -> None:
         self.text = event.value.strip()
+
+    def watch_text(self) -> None:
         self.starts, self.sizes = [None], []
         self.load()
 
@@ -533,12 +534,12 @@ class QueueScreen(Screen[None]):
     @on(QueueTable.RowSelected, "#queue")
     def open_selected(self, event: QueueTable.RowSelected) -> None:
         event.stop()
-        self.app.open_ticket(event.id)  # type: ignore[attr-defined]
+        self.app.open_ticket(event.id)
 
     def action_open(self) -> None:
         ticket_id = self.highlighted()
         if ticket_id is not None:
-            self.app.open_ticket(ticket_id)  # type: ignore[attr-defined]
+            self.app.open_ticket(ticket_id)
 
     def action_pull_next(self) -> None:
         self.query_one(DeskBar).busy = True
@@ -548,7 +549,7 @@ class QueueScreen(Screen[None]):
     def claim(self) -> None:
         from deskterm.desk.queue import claim_next
 
-        result = self.app.desk.write(claim_next)  # type: ignore[attr-defined]
+        result = self.desk.write(claim_next)
         self.app.call_from_thread(self.claimed, result)
 
     def claimed(self, result: Any) -> None:
@@ -558,7 +559,7 @@ class QueueScreen(Screen[None]):
             self.notify(f"Nothing waiting in {where}.", title="Pull next", markup=False)
             return
         self.notify(f"{result.ticket.ref} is yours now.", title="Pull next")
-        self.app.open_ticket(result.ticket.id)  # type: ignore[attr-defined]
+        self.app.open_ticket(result.ticket.id)
         self.stale = True
 
     def action_take(self) -> None:
@@ -573,9 +574,7 @@ class QueueScreen(Screen[None]):
     def take(self, ticket_id: int, version: int) -> None:
         from deskterm.desk.tickets import assign
 
-        result = self.app.desk.write(  # type: ignore[attr-defined]
-            assign, ref=ticket_id, to="me", expected_version=version
-        )
+        result = self.desk.write(assign, ref=ticket_id, to="me", expected_version=version)
         self.app.call_from_thread(self.notify, f"{result.ref} is yours now.", title="Taken")
         self.app.call_from_thread(self.load)
 
@@ -599,7 +598,7 @@ class QueueScreen(Screen[None]):
 
         if result is None:
             return
-        mine = self.app.desk.login  # type: ignore[attr-defined]
+        mine = self.desk.login
         me = (result.analyst if isinstance(result, AwayResult) else result).login == mine
         if isinstance(result, AwayResult):
             moved = len(result.handed_over)

@@ -12,11 +12,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from deskterm.desk import clock
+from deskterm.tui.base import DeskScreen
 from deskterm.tui.format import age, clip, literal, local, priority_text, status_label
 from deskterm.tui.widgets.bar import DeskBar
 from deskterm.tui.widgets.footer import KeyFooter
@@ -43,7 +43,7 @@ def columns_for(width: int) -> list[tuple[str, str, int]]:
     return [*head, ("subject", "Subject", max(12, width - used)), *tail]
 
 
-class SearchScreen(Screen[None]):
+class SearchScreen(DeskScreen[None]):
     """Words typed at the top, the newest tickets holding all of them below."""
 
     BINDINGS = [
@@ -116,7 +116,7 @@ class SearchScreen(Screen[None]):
             time.sleep(DEBOUNCE_SECONDS)
             if worker.is_cancelled:
                 return
-        desk = self.app.desk  # type: ignore[attr-defined]
+        desk = self.desk
         hits = desk.read(search_tickets, query=text, limit=HITS)
         if not worker.is_cancelled:
             self.post_message(self.Found(text, hits))
@@ -207,7 +207,7 @@ class SearchScreen(Screen[None]):
     def open_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
         if event.row_key.value and event.row_key.value.isdigit():
-            self.app.open_ticket(int(event.row_key.value))  # type: ignore[attr-defined]
+            self.app.open_ticket(int(event.row_key.value))
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "to_hits":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -11,15 +11,16 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from deskterm.desk import clock
 from deskterm.domain.due import ticket_due
-from deskterm.domain.enums import OPEN_STATUSES, EventKind, Status
+from deskterm.domain.enums import OPEN_STATUSES, Status
+from deskterm.domain.payloads import CallLogged, Note, Resolved
 from deskterm.domain.refs import format_ref
 from deskterm.tui import benchmark
+from deskterm.tui.base import DeskScreen
 from deskterm.tui.format import (
     due_text,
     literal,
@@ -28,6 +29,7 @@ from deskterm.tui.format import (
     sla_text,
     status_label,
 )
+from deskterm.tui.messages import DeskUpdated, PresenceChanged
 from deskterm.tui.widgets.bar import DeskBar
 from deskterm.tui.widgets.footer import KeyFooter
 from deskterm.tui.widgets.presence import PresenceLine
@@ -36,51 +38,15 @@ if TYPE_CHECKING:
     from deskterm.desk.callbacks import CallbackPublic
     from deskterm.desk.intake import SavedTicket
     from deskterm.desk.presence import Viewer
-    from deskterm.desk.schemas import EventPublic, TicketDetail, TicketPublic
+    from deskterm.desk.schemas import EventPublic, TicketDetail
+    from deskterm.desk.story import TicketStory
     from deskterm.tui.drafts import CallDraft
 
 #: Below this width the caller's card sits above the timeline instead of beside it.
 NARROW = 100
 
 
-@dataclass
-class TicketData:
-    ticket: TicketDetail
-    others: list[TicketPublic] = field(default_factory=list)
-    callbacks: list[CallbackPublic] = field(default_factory=list)
-    codes: dict[str, str] = field(default_factory=dict)
-
-
-def _load_all(session: Any, actor: Any, *, ref: int) -> TicketData:
-    """Everything the screen shows, read in one transaction so it is one moment's truth."""
-    from deskterm.desk.callbacks import pending_callbacks
-    from deskterm.desk.setup import list_resolution_codes
-    from deskterm.desk.tickets import get_ticket, list_tickets
-
-    ticket = get_ticket(session, actor, ref=ref)
-    others: list[TicketPublic] = []
-    if ticket.contact_id is not None:
-        others = [
-            t
-            for t in list_tickets(
-                session,
-                actor,
-                contact_id=ticket.contact_id,
-                statuses=("all",),
-                sort="newest",
-                limit=9,
-            )
-            if t.id != ticket.id
-        ][:8]
-    return TicketData(
-        ticket=ticket,
-        others=others,
-        callbacks=pending_callbacks(session, actor, ref=ticket.id),
-        codes=list_resolution_codes(session, actor),
-    )
-
-
-class TicketScreen(Screen[None]):
+class TicketScreen(DeskScreen[None]):
     # In the order a newcomer needs them: the footer shows as many as fit, whole, from the
     # first; the key help (?) lists them all. Keys that do nothing now are left out
     # (check_action), so "reopen" and "close" take the place of "resolve" when resolved.
@@ -125,7 +91,7 @@ class TicketScreen(Screen[None]):
 
     @dataclass
     class Loaded(Message):
-        loaded: TicketData
+        loaded: TicketStory
 
     @dataclass
     class ViewersSeen(Message):
@@ -150,7 +116,7 @@ class TicketScreen(Screen[None]):
         self.row = row
         #: Opened by saving a call: what the toast said (for ``deskterm bench``).
         self.saved = saved
-        self.loaded: TicketData | None = None
+        self.loaded: TicketStory | None = None
         #: A dialog of this screen is open on the ticket: the others see "editing".
         self.editing = False
         self.viewers: list[Viewer] = []
@@ -179,12 +145,12 @@ class TicketScreen(Screen[None]):
             benchmark.mark(self, "saved", self.saved)
         self.load()
         self.be_seen()
-        heartbeat = getattr(self.app, "presence_seconds", None)
+        heartbeat = self.app.presence_seconds
         if heartbeat:
             self.set_interval(heartbeat, self.be_seen)
 
     def on_unmount(self) -> None:
-        self.app.leave_ticket(self.ticket_id)  # type: ignore[attr-defined]
+        self.app.leave_ticket(self.ticket_id)
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < NARROW, "-narrow")
@@ -195,17 +161,20 @@ class TicketScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="ticket")
     def fetch(self) -> None:
-        desk = self.app.desk  # type: ignore[attr-defined]
-        self.post_message(self.Loaded(desk.read(_load_all, ref=self.ticket_id)))
+        from deskterm.desk.story import ticket_story
 
-    def desk_changed(self) -> None:
+        self.post_message(self.Loaded(self.desk.read(ticket_story, ref=self.ticket_id)))
+
+    @on(DeskUpdated)
+    def look_for_changes(self) -> None:
+        """Someone changed some ticket: read this one again if it is among them."""
         self.check_version()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="ticket-version")
     def check_version(self) -> None:
         from deskterm.desk.views import ticket_version
 
-        desk = self.app.desk  # type: ignore[attr-defined]
+        desk = self.desk
         version = desk.read(ticket_version, ticket_id=self.ticket_id)
         if self.ticket is None or version != self.ticket.version:
             self.app.call_from_thread(self.load)
@@ -214,7 +183,7 @@ class TicketScreen(Screen[None]):
 
     def be_seen(self) -> None:
         """Tell the desk this ticket is (still) open here, and hear who else has it open."""
-        if self.app.desk is None or getattr(self.app, "offline", False):  # type: ignore[attr-defined]
+        if self.app.desk is None or self.app.offline:
             return  # the banner says the desk is away; the next heartbeat after it is back
         self.heartbeat(self.editing)
 
@@ -222,29 +191,31 @@ class TicketScreen(Screen[None]):
     def heartbeat(self, editing: bool) -> None:
         from deskterm.desk.presence import see_ticket
 
-        app: Any = self.app
-        found = app.desk.write(
-            see_ticket, ticket_id=self.ticket_id, app_session=app.app_session, editing=editing
+        found = self.desk.write(
+            see_ticket,
+            ticket_id=self.ticket_id,
+            app_session=self.app.app_session,
+            editing=editing,
         )
         self.post_message(self.ViewersSeen(found))
 
-    def presence_changed(self, ticket_ids: frozenset[int] | None) -> None:
+    @on(PresenceChanged)
+    def look_who_is_here(self, event: PresenceChanged) -> None:
         """Someone came, went, or opened a dialog on some ticket: look, if it is this one."""
-        if ticket_ids is None or self.ticket_id in ticket_ids:
+        if event.ticket_ids is None or self.ticket_id in event.ticket_ids:
             self.look_around()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="presence-read")
     def look_around(self) -> None:
         from deskterm.desk.presence import viewers
 
-        app: Any = self.app
-        found = app.desk.read(viewers, ticket_id=self.ticket_id, app_session=app.app_session)
+        found = self.desk.read(viewers, ticket_id=self.ticket_id, app_session=self.app.app_session)
         self.post_message(self.ViewersSeen(found))
 
     @on(ViewersSeen)
     def show_viewers(self, event: TicketScreen.ViewersSeen) -> None:
         self.viewers = event.viewers
-        actor = getattr(self.app, "actor", None)
+        actor = self.app.actor
         ref = self.ticket.ref if self.ticket else format_ref(self.ticket_id)
         self.query_one(PresenceLine).show_viewers(
             event.viewers, ref, actor.login if actor else None
@@ -262,7 +233,7 @@ class TicketScreen(Screen[None]):
         if event.worker.group == "ticket" and self.loaded is None:
             # Nothing to show (no such ticket, database gone): say why and go back.
             event.stop()
-            self.app.show_error(event.worker.error)  # type: ignore[attr-defined]
+            self.app.show_error(event.worker.error)
             self.dismiss()
 
     @on(Loaded)
@@ -415,15 +386,15 @@ class TicketScreen(Screen[None]):
         else:
             text.append("  internal", style="dim italic")
         text.append("\n")
-        data = event.data
+        payload = event.payload
         long_text = None
-        if event.kind == EventKind.NOTE:
-            summary, long_text = "noted:", data.get("text")
-        elif event.kind == EventKind.RESOLVED:
-            summary, long_text = f"resolved it: {data.get('code')}", data.get("text")
-        elif event.kind == EventKind.CALL_LOGGED and data.get("outcome"):
+        if isinstance(payload, Note):
+            summary, long_text = "noted:", payload.text
+        elif isinstance(payload, Resolved):
+            summary, long_text = f"resolved it: {payload.code}", payload.text
+        elif isinstance(payload, CallLogged) and payload.outcome:
             summary = event.summary.split(":", 1)[0] + ":"
-            long_text = data.get("outcome")
+            long_text = payload.outcome
         else:
             summary = event.summary
         text.append_text(literal(summary))
@@ -441,7 +412,7 @@ class TicketScreen(Screen[None]):
         if ticket is None:
             return action == "back"
         is_open = ticket.status in OPEN_STATUSES
-        actor = getattr(self.app, "actor", None)
+        actor = self.app.actor
         mine = actor is not None and ticket.assignee == actor.login
         if action in ("status", "callback", "escalate", "reassign", "priority"):
             return is_open
@@ -462,7 +433,7 @@ class TicketScreen(Screen[None]):
         """The caller has another problem, on the call just saved: a new problem on the
         new-call screen, the caller filled in, linked to the call when saved."""
         call = self.call
-        drafts = self.app.drafts  # type: ignore[attr-defined]
+        drafts = self.app.drafts
         if call is None or drafts is None:
             return
         kept = drafts.load()
@@ -578,7 +549,7 @@ class TicketScreen(Screen[None]):
     def close_it(self, ticket_id: int, version: int) -> None:
         from deskterm.desk.tickets import close
 
-        self.app.desk.write(close, ref=ticket_id, expected_version=version)  # type: ignore[attr-defined]
+        self.desk.write(close, ref=ticket_id, expected_version=version)
         self.app.call_from_thread(self.notify, "Closed.", title="Closed")
         self.app.call_from_thread(self.load)
 
@@ -606,7 +577,7 @@ class TicketScreen(Screen[None]):
     def take(self, ticket_id: int, version: int) -> None:
         from deskterm.desk.tickets import assign
 
-        desk = self.app.desk  # type: ignore[attr-defined]
+        desk = self.desk
         desk.write(assign, ref=ticket_id, to="me", expected_version=version)
         self.app.call_from_thread(self.notify, "It is yours now.", title="Taken")
         self.app.call_from_thread(self.load)
