@@ -1,9 +1,8 @@
 """How the desk reaches customers and reads their mail: SMTP, an SMS gateway, IMAP.
 
-Settings come from the ``[smtp]``, ``[sms]``, ``[imap]``, ``[mail]`` and ``[outbox]`` tables
-of the config file (``deskterm.toml`` in the config folder, or ``DESKTERM_CONFIG_FILE``),
-and ``DESKTERM_<TABLE>_<KEY>`` environment variables win over the file, so a secret can stay
-out of it. Nothing is read at import time.
+Settings are the ``[smtp]``, ``[sms]``, ``[imap]``, ``[mail]`` and ``[outbox]`` tables of
+the settings (``deskterm.config``: the config file, ``DESKTERM_<TABLE>_<KEY>`` winning over
+it); ``load_config()`` is the desk's view of them. Nothing is read at import time.
 
 The transports raise ``DeliveryError``; ``permanent`` says whether trying again later could
 help (a refused address will not; a server that is down may).
@@ -12,10 +11,8 @@ help (a refused address will not; a server that is down may).
 from __future__ import annotations
 
 import base64
-import os
 import smtplib
 import ssl
-import tomllib
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -24,24 +21,17 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deskterm.domain.errors import InvalidInput
 
+if TYPE_CHECKING:
+    from pydantic import SecretStr
+
+    from deskterm.config import ImapSettings, SmsSettings, SmtpSettings
+
 #: Seconds to wait for a mail server or SMS gateway before counting the try as failed.
 NETWORK_TIMEOUT = 30.0
-
-_TLS_MODES = {
-    "starttls": "starttls",
-    "tls": "tls",
-    "ssl": "tls",
-    "implicit": "tls",
-    "none": "none",
-    "off": "none",
-    "plain": "none",
-    "false": "none",
-    "no": "none",
-}
 
 
 class DeliveryError(Exception):
@@ -114,85 +104,37 @@ class CommsConfig:
         return frozenset({self.smtp.address} if self.smtp and self.smtp.address else set())
 
 
-def config_file() -> Path:
-    override = os.environ.get("DESKTERM_CONFIG_FILE")
-    if override:
-        return Path(override).expanduser()
-    from deskterm.paths import config_dir
-
-    return config_dir() / "deskterm.toml"
-
-
 def load_config(environ: Mapping[str, str] | None = None, path: Path | None = None) -> CommsConfig:
-    """The settings in force: the config file's tables, then ``DESKTERM_*`` over them."""
-    env = os.environ if environ is None else environ
-    path = path or config_file()
-    data: dict[str, Any] = {}
-    if path.is_file():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError) as exc:
-            raise InvalidInput(f"{path}: {exc}", field="config") from None
+    """The channels as the settings in force describe them (``deskterm.config``): what each
+    table needs besides its own keys (SMTP a sender, IMAP a login) is checked here.
 
-    def section(name: str) -> dict[str, Any]:
-        table = data.get(name, {})
-        if not isinstance(table, dict):
-            raise InvalidInput(f"{path}: [{name}] must be a table", field="config")
-        values = {str(k).lower(): v for k, v in table.items()}
-        prefix = f"DESKTERM_{name.upper()}_"
-        for key, value in env.items():
-            if key.upper().startswith(prefix) and value != "":
-                values[key[len(prefix) :].lower()] = value
-        return values
+    ``environ`` and ``path`` are as for ``load_settings``."""
+    from deskterm.config import config_path, load_settings
 
-    smtp = _smtp(section("smtp"))
-    outbox = section("outbox")
-    mail = section("mail")
+    settings = load_settings(environ, path)
+    path = path or config_path(environ)
     return CommsConfig(
-        smtp=smtp,
-        sms=_sms(section("sms")),
-        imap=_imap(section("imap")),
-        mail_group=_text(mail.get("group")),
-        max_attempts=_int(outbox.get("max_attempts", 5), "DESKTERM_OUTBOX_MAX_ATTEMPTS", 1, 100),
+        smtp=_smtp(settings.smtp),
+        sms=_sms(settings.sms),
+        imap=_imap(settings.imap),
+        mail_group=settings.mail.group,
+        max_attempts=settings.outbox.max_attempts,
         source=str(path) if path.is_file() else "environment",
     )
 
 
-def _text(value: Any) -> str | None:
-    text = str(value).strip() if value is not None else ""
-    return text or None
+def _reveal(secret: SecretStr | None) -> str | None:
+    # The one place a configured secret is unwrapped: the transports need the text, and
+    # their configs keep it out of repr().
+    return secret.get_secret_value() if secret is not None else None
 
 
-def _int(value: Any, name: str, low: int, high: int) -> int:
-    try:
-        number = int(str(value).strip())
-    except ValueError:
-        raise InvalidInput(f"{name}: {value!r} is not a number", field=name) from None
-    if not low <= number <= high:
-        raise InvalidInput(f"{name}: {number} is not between {low} and {high}", field=name)
-    return number
-
-
-def _tls(value: Any, name: str, default: str) -> str:
-    key = (_text(value) or default).lower()
-    if key not in _TLS_MODES:
-        raise InvalidInput(f"{name}: {value!r} is not one of starttls, tls, none", field=name)
-    return _TLS_MODES[key]
-
-
-def _smtp(values: dict[str, Any]) -> SmtpConfig | None:
-    host = _text(values.get("host"))
-    if host is None:
+def _smtp(values: SmtpSettings) -> SmtpConfig | None:
+    if values.host is None:
         return None
-    port_given = values.get("port")
-    tls = _tls(
-        values.get("tls"),
-        "DESKTERM_SMTP_TLS",
-        "tls" if str(port_given).strip() == "465" else "starttls",
-    )
+    tls = values.tls or ("tls" if values.port == 465 else "starttls")
     default_port = {"tls": 465, "starttls": 587, "none": 25}[tls]
-    port = _int(port_given, "DESKTERM_SMTP_PORT", 1, 65535) if port_given else default_port
-    sender = _text(values.get("from")) or _text(values.get("from_address"))
+    sender = values.sender or values.from_address
     if sender is None or "@" not in parseaddr(sender)[1]:
         raise InvalidInput(
             "DESKTERM_SMTP_FROM: give the address customers get mail from, e.g. "
@@ -200,55 +142,46 @@ def _smtp(values: dict[str, Any]) -> SmtpConfig | None:
             field="DESKTERM_SMTP_FROM",
         )
     return SmtpConfig(
-        host=host,
-        port=port,
+        host=values.host,
+        port=values.port or default_port,
         tls=tls,
         from_address=sender,
-        user=_text(values.get("user")),
-        password=_text(values.get("password")),
+        user=values.user,
+        password=_reveal(values.password),
     )
 
 
-def _imap(values: dict[str, Any]) -> ImapConfig | None:
-    host = _text(values.get("host"))
-    if host is None:
+def _imap(values: ImapSettings) -> ImapConfig | None:
+    if values.host is None:
         return None
-    port_given = values.get("port")
-    tls = _tls(values.get("tls"), "DESKTERM_IMAP_TLS", "tls")
+    tls = values.tls or "tls"
     default_port = {"tls": 993, "starttls": 143, "none": 143}[tls]
-    port = _int(port_given, "DESKTERM_IMAP_PORT", 1, 65535) if port_given else default_port
-    user, password = _text(values.get("user")), _text(values.get("password"))
-    if user is None or password is None:
+    password = _reveal(values.password)
+    if values.user is None or password is None:
         raise InvalidInput(
             "IMAP needs DESKTERM_IMAP_USER and DESKTERM_IMAP_PASSWORD", field="DESKTERM_IMAP_USER"
         )
     return ImapConfig(
-        host=host,
-        port=port,
+        host=values.host,
+        port=values.port or default_port,
         tls=tls,
-        user=user,
+        user=values.user,
         password=password,
-        folder=_text(values.get("folder")) or "INBOX",
+        folder=values.folder or "INBOX",
     )
 
 
-def _sms(values: dict[str, Any]) -> SmsConfig | None:
-    url = _text(values.get("url"))
-    if url is None:
+def _sms(values: SmsSettings) -> SmsConfig | None:
+    if values.url is None:
         return None
-    if not url.lower().startswith(("http://", "https://")):
-        raise InvalidInput("DESKTERM_SMS_URL must be an http:// or https:// URL", field="sms")
-    method = (_text(values.get("method")) or "POST").upper()
-    if method not in ("GET", "POST"):
-        raise InvalidInput("DESKTERM_SMS_METHOD must be GET or POST", field="sms")
-    body = _text(values.get("body"))
+    method = values.method or "POST"
     return SmsConfig(
-        url=url,
+        url=values.url,
         method=method,
-        body=(body or "to={to}&text={text}") if method == "POST" else None,
-        user=_text(values.get("user")),
-        password=_text(values.get("password")),
-        token=_text(values.get("token")),
+        body=(values.body or "to={to}&text={text}") if method == "POST" else None,
+        user=values.user,
+        password=_reveal(values.password),
+        token=_reveal(values.token),
     )
 
 
