@@ -6,6 +6,7 @@ import base64
 import json
 import shutil
 import subprocess
+import sys
 from functools import cache
 
 import asyncssh
@@ -15,8 +16,8 @@ from sqlalchemy import func, select, update
 from clirun import run_deskterm
 from deskterm.db.models import Analyst, AnalystKey
 from deskterm.desk.keys import add_keys, key_owner, key_used, list_keys, remove_key
+from deskterm.desk.sshkeys import parse_public_keys
 from deskterm.domain.errors import InvalidInput, NotFound, PermissionDenied, UnknownAnalyst
-from deskterm.domain.sshkeys import parse_public_keys
 from factories import ADMIN, AGENT, AGENT2, SUPERVISOR, TECH, KnownDesk
 
 
@@ -134,6 +135,86 @@ REFUSALS = [
 def test_what_is_not_a_usable_public_key_is_refused_in_words(text: str, said: str) -> None:
     with pytest.raises(InvalidInput, match=said.replace("(", r"\(")):
         parse_public_keys(text)
+
+
+def _wire(*fields: bytes) -> bytes:
+    return b"".join(len(f).to_bytes(4, "big") + f for f in fields)
+
+
+def _fields(algorithm: str) -> list[bytes]:
+    """The length-prefixed fields of a real key's data, its type name first."""
+    blob = _private(algorithm).public_data
+    fields = []
+    while blob:
+        size = int.from_bytes(blob[:4], "big")
+        fields.append(blob[4 : 4 + size])
+        blob = blob[4 + size :]
+    return fields
+
+
+def test_a_security_key_on_its_curve_is_accepted_as_the_server_reads_it() -> None:
+    """``ssh-keygen -t ecdsa-sk``: a P-256 point, then the application."""
+    _, curve, point = _fields("ecdsa-sha2-nistp256")
+    algorithm = "sk-ecdsa-sha2-nistp256@openssh.com"
+    line = (
+        f"{algorithm} {base64.b64encode(_wire(algorithm.encode(), curve, point, b'ssh:')).decode()}"
+    )
+    (key,) = parse_public_keys(line + " yubikey")
+    assert key.fingerprint == asyncssh.import_public_key(line).get_fingerprint("sha256")
+    assert (key.algorithm, key.text, key.comment) == (algorithm, line, "yubikey")
+
+
+def _as_line(algorithm: str, *fields: bytes) -> str:
+    return f"{algorithm} {base64.b64encode(_wire(algorithm.encode(), *fields)).decode()}"
+
+
+def _compressed(algorithm: str) -> bytes:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return (
+        _private(algorithm)
+        .pyca_key.public_key()
+        .public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
+    )
+
+
+def test_key_data_asyncssh_reads_but_openssh_never_writes_is_damaged() -> None:
+    """asyncssh reads these; no OpenSSH client could sign in with them."""
+    _, curve384, point384 = _fields("ecdsa-sha2-nistp384")
+    _, curve256, _ = _fields("ecdsa-sha2-nistp256")
+    _, exponent, modulus = _fields("ssh-rsa")
+    sk = "sk-ecdsa-sha2-nistp256@openssh.com"
+    _, _, point256 = _fields("ecdsa-sha2-nistp256")
+    for line in (
+        # A P-384 key under the P-256 type name.
+        _as_line("ecdsa-sha2-nistp256", curve384, point384),
+        # A compressed point (OpenSSH reads uncompressed points only).
+        _as_line("ecdsa-sha2-nistp256", curve256, _compressed("ecdsa-sha2-nistp256")),
+        # An RSA modulus with a needless leading zero: the same number, other bytes.
+        _as_line("ssh-rsa", exponent, b"\x00" + modulus),
+        # A security key with something after its application.
+        _as_line(sk, curve256, point256, b"ssh:", b"more"),
+        # A security key on a curve its type does not name.
+        _as_line(sk, curve384, point384, b"ssh:"),
+    ):
+        with pytest.raises(InvalidInput, match="damaged"):
+            parse_public_keys(line)
+
+
+def test_a_weak_rsa_key_is_refused_with_its_size() -> None:
+    weak = asyncssh.generate_private_key("ssh-rsa", key_size=1024)
+    with pytest.raises(InvalidInput, match="1024-bit RSA key is too weak"):
+        parse_public_keys(weak.export_public_key("openssh").decode())
+
+
+def test_reading_keys_loads_asyncssh_only_when_a_key_is_read() -> None:
+    """`key list` and every command that reads no key start without asyncssh."""
+    code = (
+        "import sys, deskterm.desk.keys, deskterm.cli.people;"
+        "print(sorted(m for m in ('asyncssh', 'cryptography') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_a_comment_cannot_carry_escape_sequences() -> None:

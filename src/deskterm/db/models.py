@@ -3,6 +3,10 @@
 Enumerated values are stored as short strings (validated by the desk layer against the
 ``domain.enums``) rather than native enum types, so one migration serves SQLite and
 PostgreSQL and a new value never needs an ``ALTER TYPE``.
+
+The migrations own the schema; these tables say the same, indexes and server defaults
+included (``tests/unit/test_schema_models.py`` compares them with a migrated database, and
+names what the migrations build on purpose outside them: search indexes, ``db_user``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -27,6 +33,9 @@ from deskterm.db.types import JSONData, UTCDateTime
 
 # SQLite only makes INTEGER PRIMARY KEY an alias of the rowid; BIGINT elsewhere.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+# The empty string as the migrations' DEFAULT: written as SQL so that Alembic's comparison
+# reads it on SQLite as the database gives it back (``''``), not as a Python "".
+_EMPTY = text("''")
 
 
 def _ts(nullable: bool = True, index: bool = False) -> Any:
@@ -186,6 +195,8 @@ class Ticket(SQLModel, table=True):
         ),
         Index("ix_ticket_contact", "contact_id", "created_at"),
         Index("ix_ticket_created", "created_at"),
+        # Reports count resolutions by day and analyst (migration 0005).
+        Index("ix_ticket_resolved", "resolved_at"),
         # The SLA check reads only the tickets whose next alarm has come (desk/sla.py).
         Index("ix_ticket_sla_next", "sla_next_at"),
         CheckConstraint("priority BETWEEN 1 AND 5", name="ck_ticket_priority"),
@@ -225,11 +236,11 @@ class Ticket(SQLModel, table=True):
     # ``sla_paused_at`` is set and the used time is frozen.
     sla_running_since: datetime | None = _ts()
     sla_paused_at: datetime | None = _ts()
-    sla_used_seconds: int = Field(default=0)
+    sla_used_seconds: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     response_warn_at: datetime | None = _ts()
     resolve_warn_at: datetime | None = _ts()
     #: Warnings and breaches already logged (bits, see domain/sla.py ``Alert``).
-    sla_alerts: int = Field(default=0)
+    sla_alerts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     #: When the SLA check must next look at this ticket; never later than needed.
     sla_next_at: datetime | None = _ts()
     unassigned_since: datetime | None = _ts()
@@ -387,7 +398,7 @@ class KbArticle(SQLModel, table=True):
     body: str = Field(default="", sa_type=Text)
     category_id: int | None = Field(default=None, foreign_key="category.id")
     #: Lower-case words separated by single spaces, so they are searched like the text.
-    tags: str = Field(default="", sa_type=String(400))
+    tags: str = Field(default="", sa_type=String(400), sa_column_kwargs={"server_default": _EMPTY})
     status: str = Field(default="draft", sa_type=String(16))
     created_at: datetime = _ts(nullable=False)
     updated_at: datetime = _ts(nullable=False)
@@ -451,7 +462,9 @@ class AnalystKey(SQLModel, table=True):
     #: OpenSSH's ``SHA256:...`` form, as ``ssh-keygen -lf`` prints it.
     fingerprint: str = Field(sa_type=String(100))
     public_key: str = Field(sa_type=Text)
-    comment: str = Field(default="", sa_type=String(200))
+    comment: str = Field(
+        default="", sa_type=String(200), sa_column_kwargs={"server_default": _EMPTY}
+    )
     added_at: datetime = _ts(nullable=False)
     added_by_id: int | None = Field(default=None, foreign_key="analyst.id")
     last_used_at: datetime | None = _ts()
@@ -469,4 +482,4 @@ class Presence(SQLModel, table=True):
     analyst_id: int = Field(foreign_key="analyst.id")
     since: datetime = _ts(nullable=False)
     seen_at: datetime = _ts(nullable=False)
-    editing: bool = Field(default=False)
+    editing: bool = Field(default=False, sa_column_kwargs={"server_default": false()})

@@ -13,14 +13,16 @@ from collections.abc import Sequence
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
+from sqlmodel import col
 
 from deskterm.db.models import Analyst, AnalystKey
 from deskterm.desk import clock
 from deskterm.desk.lookups import analyst_by_login
 from deskterm.desk.schemas import KeyPublic
+from deskterm.desk.sshkeys import parse_public_keys
 from deskterm.domain.errors import InvalidInput, NotFound, PermissionDenied
 from deskterm.domain.permissions import Actor, may_manage_keys, may_see_keys
-from deskterm.domain.sshkeys import COMMENT_MAX, fingerprint_form, parse_public_keys
+from deskterm.domain.sshkeys import COMMENT_MAX, fingerprint_form
 from deskterm.domain.text import clean_line, limit_length
 
 
@@ -41,11 +43,11 @@ def add_keys(
     label = None
     if comment is not None:
         label = limit_length(clean_line(comment), field="comment", limit=COMMENT_MAX)
-    holders = dict(
+    holders: dict[str, str] = dict(
         session.execute(
-            select(AnalystKey.fingerprint, Analyst.login)
-            .join(Analyst, Analyst.id == AnalystKey.analyst_id)
-            .where(AnalystKey.fingerprint.in_([k.fingerprint for k in keys]))
+            select(col(AnalystKey.fingerprint), col(Analyst.login))
+            .join(Analyst, col(Analyst.id) == col(AnalystKey.analyst_id))
+            .where(col(AnalystKey.fingerprint).in_([k.fingerprint for k in keys]))
         ).all()
     )
     for key in keys:
@@ -86,15 +88,15 @@ def add_keys(
 
 def list_keys(session: Session, actor: Actor, *, login: str | None = None) -> list[KeyPublic]:
     """The keys of ``login``; without it, every key a supervisor may see, or one's own."""
-    query = select(AnalystKey).order_by(AnalystKey.analyst_id, AnalystKey.id)
+    query = select(AnalystKey).order_by(col(AnalystKey.analyst_id), col(AnalystKey.id))
     if login is not None:
         analyst = analyst_by_login(session, login)
         assert analyst.id is not None
         if not may_see_keys(actor, analyst.id):
             raise PermissionDenied(f"only a supervisor may see the keys of {analyst.login}")
-        query = query.where(AnalystKey.analyst_id == analyst.id)
+        query = query.where(col(AnalystKey.analyst_id) == analyst.id)
     elif not actor.is_supervisor:
-        query = query.where(AnalystKey.analyst_id == actor.id)
+        query = query.where(col(AnalystKey.analyst_id) == actor.id)
     return _public(session, session.scalars(query).all())
 
 
@@ -106,12 +108,12 @@ def remove_key(session: Session, actor: Actor, *, login: str, key: str) -> KeyPu
     if not may_manage_keys(actor, analyst.id):
         raise PermissionDenied(f"only an admin may remove keys of {analyst.login}")
     wanted = clean_line(key)
-    query = select(AnalystKey).where(AnalystKey.analyst_id == analyst.id)
+    query = select(AnalystKey).where(col(AnalystKey.analyst_id) == analyst.id)
     number = wanted.removeprefix("#")
     if number.isascii() and number.isdigit() and len(number) < 10:
-        query = query.where(AnalystKey.id == int(number))
+        query = query.where(col(AnalystKey.id) == int(number))
     else:
-        query = query.where(AnalystKey.fingerprint == fingerprint_form(wanted))
+        query = query.where(col(AnalystKey.fingerprint) == fingerprint_form(wanted))
     row = session.scalars(query).first()
     if row is None:
         raise NotFound(
@@ -129,8 +131,8 @@ def key_owner(session: Session, actor: Actor, *, fingerprint: str) -> KeyPublic 
     server asks this on every connection)."""
     row = session.scalars(
         select(AnalystKey)
-        .join(Analyst, Analyst.id == AnalystKey.analyst_id)
-        .where(AnalystKey.fingerprint == fingerprint, Analyst.active)
+        .join(Analyst, col(Analyst.id) == col(AnalystKey.analyst_id))
+        .where(col(AnalystKey.fingerprint) == fingerprint, col(Analyst.active))
     ).first()
     return None if row is None else _public(session, [row])[0]
 
@@ -139,7 +141,7 @@ def key_used(session: Session, actor: Actor, *, fingerprint: str) -> None:
     """Remember that a key just signed someone in (``key list`` shows when)."""
     session.execute(
         update(AnalystKey)
-        .where(AnalystKey.fingerprint == fingerprint)
+        .where(col(AnalystKey.fingerprint) == fingerprint)
         .values(last_used_at=clock.now())
     )
 
@@ -151,10 +153,10 @@ def _public(session: Session, rows: Sequence[AnalystKey]) -> list[KeyPublic]:
     people = {
         key_id: (login, name, added_by)
         for key_id, login, name, added_by in session.execute(
-            select(AnalystKey.id, Analyst.login, Analyst.name, adder.login)
-            .join(Analyst, Analyst.id == AnalystKey.analyst_id)
-            .outerjoin(adder, adder.id == AnalystKey.added_by_id)
-            .where(AnalystKey.id.in_([r.id for r in rows]))
+            select(col(AnalystKey.id), col(Analyst.login), col(Analyst.name), col(adder.login))
+            .join(Analyst, col(Analyst.id) == col(AnalystKey.analyst_id))
+            .outerjoin(adder, col(adder.id) == col(AnalystKey.added_by_id))
+            .where(col(AnalystKey.id).in_([r.id for r in rows if r.id is not None]))
         )
     }
     result = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 import deskterm.db.models  # noqa: F401  (registers the tables)
@@ -23,12 +24,14 @@ def run_migrations_online() -> None:
     _run(connection)
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # As tests/unit/test_schema_models.py compares: a new default is seen too.
+        compare_server_default=True,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -121,7 +122,7 @@ def _warn(start: datetime, due: datetime | None) -> datetime | None:
     return None if due is None else start + (due - start) * _WARNING_SHARE
 
 
-def _clock_for(row: sa.Row[tuple[object, ...]]) -> dict[str, object]:
+def _clock_for(row: sa.Row[*tuple[Any, ...]]) -> dict[str, object]:
     created: datetime = row.created_at
     waiting = row.status == "waiting_customer"
     used = int((row.updated_at - created).total_seconds()) if waiting else 0
