@@ -17,7 +17,7 @@ from deskterm.desk.context import Desk
 from deskterm.desk.handover import hand_over
 from deskterm.desk.intake import Problem, record_call
 from deskterm.desk.queue import claim_next
-from deskterm.desk.sla import run_check
+from deskterm.desk.sla_check import run_check
 from deskterm.desk.tickets import (
     add_note,
     assign,

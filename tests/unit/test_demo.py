@@ -173,7 +173,7 @@ def test_priorities_follow_the_matrix_and_due_times_the_sla(db: Database) -> Non
         assert ticket.priority == matrix.priority(ticket.impact, ticket.urgency), ticket.id
         calendar = policy.calendar(ticket.priority)
         assert ticket.resolve_due_at is not None and calendar.is_working(ticket.resolve_due_at)
-        # The clock as desk/clocks.py keeps it: the due time follows from the working time
+        # The clock as desk/sla_clock.py keeps it: the due time follows from the working time
         # used before the current stretch (waits on the customer do not count).
         anchor = ticket.sla_running_since or ticket.sla_paused_at
         assert anchor is not None, ticket.id

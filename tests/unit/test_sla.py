@@ -19,7 +19,7 @@ from deskterm.desk import clock
 from deskterm.desk.mail import import_message
 from deskterm.desk.outbox import Senders, deliver_due
 from deskterm.desk.queue import claim_next
-from deskterm.desk.sla import SUPERVISOR_ALERT, run_check, sla_report
+from deskterm.desk.sla_check import SUPERVISOR_ALERT, run_check, sla_report
 from deskterm.desk.tickets import (
     add_note,
     change_status,

@@ -12,7 +12,7 @@ from deskterm.cli.common import State, literal, out, print_json
 if TYPE_CHECKING:
     from rich.text import Text
 
-    from deskterm.desk.sla import CheckResult, ComplianceRow
+    from deskterm.desk.sla_check import CheckResult, ComplianceRow
 
 sla_app = typer.Typer(
     help="Service levels: warnings, breaches, automatic escalation, compliance.",
@@ -35,7 +35,7 @@ def check(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     """
     from rich.text import Text
 
-    from deskterm.desk.sla import run_check
+    from deskterm.desk.sla_check import run_check
 
     result = run_check(_state(ctx).database())
     if as_json:
@@ -95,7 +95,7 @@ def report(
     from rich.table import Table
 
     from deskterm.desk.reports import day_range
-    from deskterm.desk.sla import sla_report
+    from deskterm.desk.sla_check import sla_report
 
     since, until = day_range(from_, to, default_days=30)
     assert since is not None and until is not None

@@ -197,7 +197,7 @@ class Ticket(SQLModel, table=True):
         Index("ix_ticket_created", "created_at"),
         # Reports count resolutions by day and analyst (migration 0005).
         Index("ix_ticket_resolved", "resolved_at"),
-        # The SLA check reads only the tickets whose next alarm has come (desk/sla.py).
+        # The SLA check reads only the tickets whose next alarm has come (desk/sla_check.py).
         Index("ix_ticket_sla_next", "sla_next_at"),
         CheckConstraint("priority BETWEEN 1 AND 5", name="ck_ticket_priority"),
         CheckConstraint("level BETWEEN 1 AND 3", name="ck_ticket_level"),
@@ -231,7 +231,7 @@ class Ticket(SQLModel, table=True):
     closed_at: datetime | None = _ts()
     response_due_at: datetime | None = _ts()
     resolve_due_at: datetime | None = _ts()
-    # SLA clock (desk/clocks.py): working seconds used before the running stretch that began
+    # SLA clock (desk/sla_clock.py): working seconds used before the running stretch that began
     # at ``sla_running_since``; while paused (waiting on the customer, or finished) only
     # ``sla_paused_at`` is set and the used time is frozen.
     sla_running_since: datetime | None = _ts()

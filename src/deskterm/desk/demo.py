@@ -135,7 +135,7 @@ _PACE = (0.0, 0.1, 0.3, 1.0, 1.5, 2.5)
 
 _HOUR = 3600
 _DAY = 86400
-#: Statuses in which a ticket's SLA clock stands still (desk/clocks.py ``PAUSED``).
+#: Statuses in which a ticket's SLA clock stands still (desk/sla_clock.py ``PAUSED``).
 _SLA_PAUSED = frozenset({_WAITING_CUSTOMER, _RESOLVED, _CLOSED, _CANCELLED})
 
 # The status the "me" tickets stop at, so the person trying the demo finds work of every kind.
@@ -428,7 +428,7 @@ class _Tk:
     response_due: int | None
     resolve_due: int | None
     version: int
-    # The SLA clock, as desk/clocks.py keeps it (whole seconds).
+    # The SLA clock, as desk/sla_clock.py keeps it (whole seconds).
     sla_priority: int
     sla_run: int | None
     sla_paused: int | None

@@ -69,7 +69,7 @@ def claim_next(session: Session, actor: Actor, *, group: str | None = None) -> C
             updated_at=now,
             # The assignment is public, so it is the first response, as when assigned by hand.
             first_response_at=func.coalesce(Ticket.first_response_at, literal(now, UTCDateTime)),
-            # Held now: the "unassigned for N minutes" clock stops, as clocks.follow stops it.
+            # Held now: the "unassigned for N minutes" clock stops, as sla_clock.follow stops it.
             unassigned_since=None,
         )
         .returning(Ticket.id, Ticket.version)

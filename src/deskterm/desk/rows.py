@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from deskterm.db.models import Analyst, Category, Contact, SupportGroup, Ticket
-from deskterm.desk import clocks
+from deskterm.desk import sla_clock
 from deskterm.desk.schemas import TicketPublic
 from deskterm.domain.enums import OPEN_STATUSES, Status
 from deskterm.domain.errors import InvalidInput
@@ -165,7 +165,7 @@ def _public_fields(row: Any) -> dict[str, Any]:
         "response_warn_at": response_warn_at,
         "resolve_warn_at": resolve_warn_at,
         "sla_paused_at": paused_at,
-        "sla_left_seconds": clocks.left_paused(status, priority, paused_at, used_seconds),
+        "sla_left_seconds": sla_clock.left_paused(status, priority, paused_at, used_seconds),
         "version": version,
     }
 

@@ -28,7 +28,7 @@ from deskterm.db.models import (
     TicketEvent,
     TicketLink,
 )
-from deskterm.desk import clock, clocks, ledger, outbox
+from deskterm.desk import clock, ledger, outbox, sla_clock
 from deskterm.desk.contacts import contact_assets
 from deskterm.desk.lookups import (
     analyst_by_login,
@@ -99,7 +99,7 @@ class _Change:
         # The change that opens a ticket happens when the ticket says it was created: a second
         # clock reading would put the first event after the row's updated_at.
         self.at = ticket.created_at if created else clock.now()
-        self.before = clocks.before(ticket)
+        self.before = sla_clock.before(ticket)
         if not created:
             ticket.version = ticket.version + 1
             ticket.updated_at = self.at
@@ -126,7 +126,7 @@ class _Change:
 
     def save(self) -> None:
         # Pauses, resumes or re-plans the SLA clock for whatever this change did.
-        clocks.follow(self.ticket, self.before, self.at)
+        sla_clock.follow(self.ticket, self.before, self.at)
         try:
             self.session.flush()
         except StaleDataError:
@@ -330,7 +330,7 @@ def create_ticket(
         first_response_at=now if channel_value in LIVE_CHANNELS else None,
         version=1,
     )
-    clocks.start(ticket, now)
+    sla_clock.start(ticket, now)
     session.add(ticket)
     session.flush()
     change = _Change(session, actor, ticket, created=True)

@@ -150,7 +150,7 @@ def replay(events: Sequence[Event], *, group_levels: Mapping[str, int] | None = 
             continue
         state.version = first.version
         state.updated_at = first.at
-        # As desk/clocks.py ``follow``: the "unassigned for N minutes" rules count from the
+        # As desk/sla_clock.py ``follow``: the "unassigned for N minutes" rules count from the
         # moment a ticket lands unassigned in a queue, afresh in each new queue.
         if state.assignee is not None:
             state.unassigned_since = None

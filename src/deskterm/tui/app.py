@@ -621,7 +621,7 @@ class DeskApp(App[None]):
         """Warnings, breaches and escalation rules (as ``deskterm sla check``), then this
         analyst's callbacks that have come due."""
         from deskterm.desk.callbacks import due_callbacks
-        from deskterm.desk.sla import run_check
+        from deskterm.desk.sla_check import run_check
 
         if self.desk is None or self.offline:
             return

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from deskterm.desk.callbacks import DueCallback
     from deskterm.desk.context import Desk
     from deskterm.desk.schemas import TicketDetail
-    from deskterm.desk.sla import CheckResult
+    from deskterm.desk.sla_check import CheckResult
     from deskterm.domain.permissions import Actor
 
 

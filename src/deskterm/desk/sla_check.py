@@ -1,7 +1,7 @@
 """The SLA check (warnings, breaches, automatic escalation) and the compliance report.
 
 ``run_check`` is what ``deskterm sla check`` and the app's background worker run. It reads
-only tickets whose next alarm has come (``sla_next_at``, indexed; see ``clocks``) and the few
+only tickets whose next alarm has come (``sla_next_at``, indexed; see ``sla_clock``) and the few
 that match an "unassigned for N minutes" rule, in short write transactions of at most
 ``BATCH`` tickets, so it stays fast on a desk of any size and never holds the write lock for
 long. It is idempotent: a warning or a breach is written to a ticket's log once (flags on
@@ -35,7 +35,7 @@ from deskterm.db.models import (
     Ticket,
     TicketEvent,
 )
-from deskterm.desk import clock, clocks, ledger, tickets
+from deskterm.desk import clock, ledger, sla_clock, tickets
 from deskterm.desk.lookups import group_by_name
 from deskterm.desk.outbox import OutboxStatus
 from deskterm.desk.schemas import Public
@@ -55,7 +55,7 @@ from deskterm.domain.sla import (
 )
 
 BATCH = 200
-_STOPPED = sorted(s.value for s in clocks.PAUSED)
+_STOPPED = sorted(s.value for s in sla_clock.PAUSED)
 #: The outbox message a supervisor gets when a rule says to tell them.
 SUPERVISOR_ALERT = "supervisor_alert"
 
@@ -201,8 +201,8 @@ def _alarms_of(session: Session, run: _Run, ticket: Ticket) -> None:
     assert ticket.id is not None
     run.looked_at += 1
     answered = ticket.first_response_at is not None
-    running = ticket.sla_running_since is not None and clocks.runs(ticket.status)
-    plan = clocks.stored_plan(ticket)
+    running = ticket.sla_running_since is not None and sla_clock.runs(ticket.status)
+    plan = sla_clock.stored_plan(ticket)
     raised, alerts = alarms_due(
         plan, Alert(ticket.sla_alerts or 0), answered=answered, running=running, now=run.now
     )
