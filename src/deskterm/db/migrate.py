@@ -15,7 +15,7 @@ from sqlalchemy import inspect, text
 from deskterm.db.engine import Database
 from deskterm.domain.errors import SchemaMismatch
 
-HEAD = "0011_caller_lookup"
+HEAD = "0012_lookup_grants"
 #: Every revision this code knows, oldest first.
 KNOWN = (
     "0001_initial",
@@ -29,6 +29,7 @@ KNOWN = (
     "0009_mail_trust",
     "0010_event_writer",
     "0011_caller_lookup",
+    "0012_lookup_grants",
 )
 
 MIGRATIONS = Path(__file__).with_name("migrations")
