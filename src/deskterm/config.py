@@ -37,7 +37,7 @@ from pydantic_settings import (
 )
 
 from deskterm.domain.errors import InvalidInput
-from deskterm.paths import config_dir, default_database_path
+from deskterm.paths import config_dir, data_dir, data_file
 
 #: How the desk knows who is acting: what the person says (``--as``, ``DESKTERM_USER``,
 #: the OS login), or the database login they connect with (PostgreSQL only).
@@ -185,6 +185,12 @@ class Settings(BaseSettings):
     #: US): ``0118 496 6515`` is stored as +441184966515 under GB. GB by default, as the
     #: demo desk. Numbers are normalised when written, so change it before the desk fills.
     phone_region: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$")] = "GB"
+    #: Where the default desk (``desk.db``), the drafts of calls not yet saved and the SSH
+    #: server's host key are kept: the user's data folder unless set.
+    data_dir: Path | None = None
+    #: The SLA policy (targets per priority, working hours, holidays): ``sla.toml`` in the
+    #: config folder, else the shipped one, unless set.
+    sla_file: Path | None = None
     #: Read from the environment only: it says where the rest is.
     config_file: Path | None = None
 
@@ -211,7 +217,13 @@ class Settings(BaseSettings):
             return override
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{default_database_path()}"
+        return f"sqlite:///{self.data_folder() / 'desk.db'}"
+
+    def data_folder(self) -> Path:
+        return self.data_dir.expanduser() if self.data_dir else data_dir()
+
+    def sla_path(self) -> Path:
+        return self.sla_file.expanduser() if self.sla_file else data_file("sla.toml")
 
 
 def _desk_keys(*, in_file: bool = False) -> list[str]:

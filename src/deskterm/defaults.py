@@ -38,11 +38,19 @@ def priority_matrix() -> PriorityMatrix:
         raise InvalidInput(f"{data_file('priority.toml')}: {exc}") from None
 
 
+def sla_path() -> Path:
+    """The SLA policy in force: the ``sla_file`` setting, else ``sla.toml`` (yours, else the
+    shipped one)."""
+    from deskterm.config import load_settings
+
+    return load_settings().sla_path()
+
+
 @cache
 def sla_policy() -> SlaPolicy:
-    path = data_file("sla.toml")
+    path = sla_path()
     try:
-        return SlaPolicy.from_mapping(_load("sla.toml"), holidays=public_holidays, zone=time_zone)
+        return SlaPolicy.from_mapping(read_toml(path), holidays=public_holidays, zone=time_zone)
     except InvalidInput as exc:
         raise InvalidInput(f"{path}: {exc}") from None
 
@@ -60,7 +68,7 @@ def resolution_seconds(priority: int) -> int | None:
 
 @cache
 def resolution_table() -> dict[int, int]:
-    path = data_file("sla.toml")
+    path = sla_path()
     try:
         policy = SlaPolicy.from_mapping(read_toml(path), holidays=_no_holidays, zone=time_zone)
     except InvalidInput as exc:

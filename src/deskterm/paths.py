@@ -21,10 +21,6 @@ def config_dir() -> Path:
     return user_config_path(APP, appauthor=False)
 
 
-def default_database_path() -> Path:
-    return data_dir() / "desk.db"
-
-
 def shipped_data_dir() -> Path:
     """The shipped defaults: ``deskterm/data`` in a wheel, ``data/`` in a checkout."""
     packaged = Path(str(files("deskterm"))) / "data"

@@ -122,13 +122,21 @@ def test_the_app_resolves_its_login_by_the_same_rule(monkeypatch, tmp_path: Path
 
     opened: list[tuple[str | None, Identity | None]] = []
     regions: list[str] = []
+    folders: list[Path] = []
 
     class Recorder:
         def __init__(
-            self, url: str, login: str | None, *, identity: Identity | None, phone_region: str
+            self,
+            url: str,
+            login: str | None,
+            *,
+            identity: Identity | None,
+            phone_region: str,
+            data_dir: Path,
         ) -> None:
             opened.append((login, identity))
             regions.append(phone_region)
+            folders.append(data_dir)
             self.desk, self.exit_code = None, 0
 
         def run(self) -> None:
@@ -144,6 +152,11 @@ def test_the_app_resolves_its_login_by_the_same_rule(monkeypatch, tmp_path: Path
     monkeypatch.setenv("DESKTERM_PHONE_REGION", "DE")
     tui.run(url, Identity(given="ada"))
     assert regions == ["GB", "DE"]
+    # ... and where the drafts of calls not yet saved are kept.
+    monkeypatch.setenv("DESKTERM_DATA_DIR", str(tmp_path / "drafts-here"))
+    tui.run(url, Identity(given="ada"))
+    assert folders[-1] == tmp_path / "drafts-here"
+    del opened[-1]
     monkeypatch.setenv("DESKTERM_IDENTITY", "database")
     tui.run(url)
     assert [login for login, _ in opened] == ["bob", "ada", None]
@@ -256,6 +269,21 @@ def test_acting_as_yourself_works_and_is_stamped(shared: Shared, monkeypatch, ca
             )
         ).all()
     assert rows and all(row == (shared.agent, shared.agent) for row in rows)
+
+
+def test_a_database_login_can_add_a_contact_whose_name_words_are_new(
+    shared: Shared, monkeypatch, capsys
+) -> None:
+    # A new contact's words go into the lookup's vocabulary (name_word) by a trigger that
+    # runs with the analyst's own rights: the login must be granted that table too.
+    url = shared.url(shared.agent)
+    code, out, err = run_deskterm(
+        monkeypatch, capsys, "--db", url, "contact", "add", "--name", "Zdeňka Quaxworthy"
+    )
+    assert code == 0, err
+    code, out, err = run_deskterm(monkeypatch, capsys, "--db", url, "contact", "find", "Quaxw")
+    assert code == 0, err
+    assert "Quaxworthy" in out
 
 
 class _open:

@@ -207,3 +207,36 @@ def test_the_database_named_in_the_file_is_the_one_opened(
     code, out, err = run_deskterm(monkeypatch, capsys, "--as", ADMIN, "ticket", "list", "--json")
     assert code == 0, err
     assert [t["ref"] for t in json.loads(out)] == [format_ref(ticket.id)]
+
+
+def test_the_data_folder_and_the_sla_file_are_settings(
+    cli_env: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from deskterm import defaults
+    from deskterm.paths import shipped_data_dir
+
+    folder, sla = tmp_path / "desk-data", tmp_path / "our-sla.toml"
+    text = (shipped_data_dir() / "sla.toml").read_text(encoding="utf-8")
+    sla.write_text(text, encoding="utf-8")
+    cli_env.write_text(f"[desk]\ndata_dir = {json.dumps(str(folder))}\n")
+    monkeypatch.setenv("DESKTERM_SLA_FILE", str(sla))
+    settings = load_settings()
+    assert settings.resolved_database_url() == f"sqlite:///{folder / 'desk.db'}"
+    code, out, err = run_deskterm(monkeypatch, capsys, "config", "path")
+    assert code == 0, err
+    assert f"default database {folder / 'desk.db'}" in out
+    assert f"sla policy       {sla}" in out
+
+    code, out, err = run_deskterm(monkeypatch, capsys, "config", "check")
+    assert code == 0, err
+    assert f"ok  {sla}" in out
+
+    # The policy the desk runs on is the file the setting names: a broken one is named.
+    sla.write_text("[targets]\nP1 = 'soon'\n", encoding="utf-8")
+    code, out, err = run_deskterm(monkeypatch, capsys, "config", "check")
+    assert code == 1 and err.count("\n") == 1 and str(sla) in err
+    defaults.sla_policy.cache_clear()
+    defaults.resolution_table.cache_clear()

@@ -245,7 +245,7 @@ def config_check() -> None:
     if missing:
         from deskterm.domain.errors import InvalidInput
 
-        raise InvalidInput(f"{data_file('sla.toml')}: no targets for {', '.join(missing)}")
+        raise InvalidInput(f"{defaults.sla_path()}: no targets for {', '.join(missing)}")
     codes = defaults.resolution_codes()
     groups = defaults.group_specs()
     categories = defaults.category_specs()
@@ -256,7 +256,8 @@ def config_check() -> None:
         "desk.toml",
         "categories.toml",
     ):
-        out.print(literal(f"ok  {data_file(name)}"))
+        shown = defaults.sla_path() if name == "sla.toml" else data_file(name)
+        out.print(literal(f"ok  {shown}"))
     if config_path().is_file():
         out.print(literal(f"ok  {config_path()}"))
     out.print(
@@ -331,11 +332,14 @@ def config_show(as_json: JsonOpt = False) -> None:
 @config_app.command("path")
 def config_path() -> None:
     """Show where deskterm looks for your copies of the defaults, and its default database."""
-    from deskterm.paths import config_dir, default_database_path, shipped_data_dir
+    from deskterm.config import load_settings
+    from deskterm.paths import config_dir, shipped_data_dir
 
+    settings = load_settings()
     out.print(literal(f"config folder    {config_dir()}"))
     out.print(literal(f"shipped defaults {shipped_data_dir()}"))
-    out.print(literal(f"default database {default_database_path()}"))
+    out.print(literal(f"default database {settings.data_folder() / 'desk.db'}"))
+    out.print(literal(f"sla policy       {settings.sla_path()}"))
 
 
 @config_app.command("priorities")

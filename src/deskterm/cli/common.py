@@ -71,12 +71,12 @@ class State:
 
     def database_url(self) -> str:
         from deskterm.config import load_settings
-        from deskterm.paths import default_database_path
 
-        url = load_settings().resolved_database_url(self.db_url)
-        if not self.db_url and not load_settings().database_url:
-            # The default desk lives in the user's data folder; make the folder on first use.
-            default_database_path().parent.mkdir(parents=True, exist_ok=True)
+        settings = load_settings()
+        url = settings.resolved_database_url(self.db_url)
+        if not self.db_url and not settings.database_url:
+            # The default desk lives in the data folder; make the folder on first use.
+            settings.data_folder().mkdir(parents=True, exist_ok=True)
         return url
 
     def identity(self) -> Identity:

@@ -100,9 +100,9 @@ class ServeError(DeskError):
 
 
 def default_host_key_path() -> Path:
-    from deskterm.paths import data_dir
+    from deskterm.config import load_settings
 
-    return data_dir() / HOST_KEY_NAME
+    return load_settings().data_folder() / HOST_KEY_NAME
 
 
 def load_host_key(path: Path) -> tuple[asyncssh.SSHKey, bool]:

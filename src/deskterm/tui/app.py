@@ -851,7 +851,13 @@ def run(database_url: str, who: Identity | str | None = None) -> int:
         identity = None
     else:
         login, identity = who.local_login(), who
-    app = DeskApp(database_url, login, identity=identity, phone_region=settings.phone_region)
+    app = DeskApp(
+        database_url,
+        login,
+        identity=identity,
+        phone_region=settings.phone_region,
+        data_dir=settings.data_folder(),
+    )
     gc.freeze()  # what the start imported, as in show_desk: no full collection walks it again
     app.run()
     if app.desk is not None:
