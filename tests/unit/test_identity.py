@@ -286,6 +286,39 @@ def test_a_database_login_can_add_a_contact_whose_name_words_are_new(
     assert "Quaxworthy" in out
 
 
+def test_the_upgrade_grants_the_vocabulary_to_logins_made_before_it(
+    shared: Shared, monkeypatch, capsys
+) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    # As a login made before 0012 was: every table of the models, not the vocabulary.
+    with _open(shared.owner_url) as db:
+        with db.engine.begin() as conn:
+            conn.execute(text(f'REVOKE ALL ON TABLE name_word FROM "{shared.agent}"'))
+        config = Config()
+        config.set_main_option("script_location", str(migrate.MIGRATIONS))
+        with db.engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "0011_caller_lookup")
+    may_add = text(
+        "SELECT has_table_privilege(:login, "
+        "format('%I.name_word', CAST(:schema AS text)), 'INSERT')"
+    )
+    with _open(shared.owner_url) as db:
+        with db.engine.connect() as conn:
+            params = {"login": shared.agent, "schema": shared.schema}
+            assert conn.execute(may_add, params).scalar() is False
+        assert migrate.upgrade(db).revision == migrate.HEAD
+        with db.engine.connect() as conn:
+            assert conn.execute(may_add, params).scalar() is True
+    url = shared.url(shared.agent)
+    code, _out, err = run_deskterm(
+        monkeypatch, capsys, "--db", url, "contact", "add", "--name", "Quirina Blomqvist"
+    )
+    assert code == 0, err
+
+
 class _open:
     """A database for a ``with`` block."""
 
