@@ -1,6 +1,6 @@
 """Out of office in one step: mark an analyst away and hand their open tickets to the backup.
 
-New work meant for someone away already goes to their backup (``tickets._available``); this
+New work meant for someone away already goes to their backup (``tickets.holder_for``); this
 moves what they hold now. Each ticket's log says it was handed over with the reason
 ``away`` and who was meant, so the customer's message says who has the case now and that
 the usual analyst is away (see ``outbox._details``). All or nothing: one ticket the actor
@@ -105,7 +105,7 @@ def hand_to_backup(
         raise InvalidInput(f"{away.login} has no backup to hand tickets to", field="backup")
     backup = session.get(Analyst, away.backup_id)
     assert backup is not None
-    target = tickets._available(session, backup)
+    target = tickets.holder_for(session, backup)
     if target.id == away.id:
         raise InvalidInput(
             f"{away.login}'s backups lead back to {away.login}: choose another backup",
@@ -125,13 +125,13 @@ def hand_to_backup(
     moved: list[TicketPublic] = []
     for ticket_id in held:
         assert ticket_id is not None
-        ticket = tickets._load(session, ticket_id)
-        if not may_assign(actor, tickets._hold(ticket), target.id):
+        ticket = tickets.load(session, ticket_id)
+        if not may_assign(actor, tickets.hold(ticket), target.id):
             raise PermissionDenied(
                 f"{format_ref(ticket_id)} is not yours to hand over: only a supervisor of "
-                f"{tickets._group_name(session, ticket.group_id) or 'its group'} may"
+                f"{tickets.group_name(session, ticket.group_id) or 'its group'} may"
             )
-        change = tickets._Change(session, actor, ticket)
+        change = tickets.Change(session, actor, ticket)
         ticket.assignee_id = target.id
         ticket.status = status_for_holder(ticket.status, True)
         change.log(
@@ -146,5 +146,5 @@ def hand_to_backup(
             )
         )
         change.save()
-        moved.append(tickets._summary(session, ticket))
+        moved.append(tickets.summary(session, ticket))
     return moved

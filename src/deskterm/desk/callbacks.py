@@ -89,9 +89,9 @@ def schedule_callback(
         raise InvalidInput("that time has passed: a callback is promised ahead", field="when")
     if due_at > now + HORIZON:
         raise InvalidInput("a callback more than 90 days ahead is not a callback", field="when")
-    ticket = tickets._load(session, ref, expected_version)
-    tickets._ensure_open(ticket, "given a callback")
-    change = tickets._Change(session, actor, ticket)
+    ticket = tickets.load(session, ref, expected_version)
+    tickets.ensure_open(ticket, "given a callback")
+    change = tickets.Change(session, actor, ticket)
     assert ticket.id is not None
     session.add(
         Callback(
@@ -108,7 +108,7 @@ def schedule_callback(
         )
     )
     change.save()
-    return tickets._summary(session, ticket)
+    return tickets.summary(session, ticket)
 
 
 @cache

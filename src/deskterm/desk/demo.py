@@ -1727,7 +1727,7 @@ class _Desk:
         return at
 
     # ----------------------------------------------------------------- the desk's changes
-    # Each mirrors one use case of desk/tickets.py or desk/queue.py: the same state change,
+    # Each mirrors one use case of desk/tickets/ or desk/queue.py: the same state change,
     # the same event kinds and data, one version per change.
 
     def _log(
@@ -1758,7 +1758,7 @@ class _Desk:
         if visible and actor is not None and tk.first_response is None:
             if not isinstance(payload, p.Created):
                 tk.first_response = at
-        # Every change logs, so the clock follows here, as it does in tickets._Change.save().
+        # Every change logs, so the clock follows here, as it does in tickets.Change.save().
         if tk.priority != tk.sla_priority or (tk.sla_run is None) == (tk.status not in _SLA_PAUSED):
             self._sla_follow(tk, at)
         if tk.assignee is not None:

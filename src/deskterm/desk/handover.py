@@ -54,21 +54,21 @@ def hand_over(
         raise InvalidInput("hand them to an analyst or to a group", field="to")
     target: Analyst | None = None
     if to:
-        target = tickets._available(session, analyst_by_login(session, to))
+        target = tickets.holder_for(session, analyst_by_login(session, to))
     target_group: SupportGroup | None = group_by_name(session, group) if group else None
     moved: list[TicketPublic] = []
     for ticket_id in sorted(versions):
-        ticket = tickets._load(session, ticket_id, versions[ticket_id])
-        tickets._ensure_open(ticket, "handed over")
-        if not may_hand_over(actor, tickets._hold(ticket)):
+        ticket = tickets.load(session, ticket_id, versions[ticket_id])
+        tickets.ensure_open(ticket, "handed over")
+        if not may_hand_over(actor, tickets.hold(ticket)):
             # One ticket outside the supervisor's groups refuses the lot: nothing moves.
             raise PermissionDenied(
-                f"{format_ref(ticket_id)} is in {tickets._group_name(session, ticket.group_id)}, "
+                f"{format_ref(ticket_id)} is in {tickets.group_name(session, ticket.group_id)}, "
                 "not one of your groups: only its supervisor or an admin hands it over"
             )
         holder = session.get(Analyst, ticket.assignee_id) if ticket.assignee_id else None
         previous = holder.login if holder else None
-        previous_group = tickets._group_name(session, ticket.group_id)
+        previous_group = tickets.group_name(session, ticket.group_id)
         same_holder = target is not None and ticket.assignee_id == target.id
         same_group = target_group is None or ticket.group_id == target_group.id
         if same_holder and same_group:
@@ -76,8 +76,8 @@ def hand_over(
                 f"{format_ref(ticket_id)} is already with {target.login if target else ''}",
                 field="to",
             )
-        change = tickets._Change(session, actor, ticket)
-        tickets._log_internal_reason(change, why)
+        change = tickets.Change(session, actor, ticket)
+        tickets.log_internal_reason(change, why)
         if target_group is not None:
             ticket.group_id = target_group.id
             ticket.level = target_group.level
@@ -99,7 +99,7 @@ def hand_over(
         }
         change.log(Reassigned.model_validate(facts))
         change.save()
-        moved.append(tickets._summary(session, ticket))
+        moved.append(tickets.summary(session, ticket))
     return moved
 
 

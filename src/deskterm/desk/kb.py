@@ -22,7 +22,7 @@ from deskterm.db.models import Analyst, Category, KbArticle, KbNeed, KbTicket
 from deskterm.desk import clock
 from deskterm.desk.lookups import category_by_path
 from deskterm.desk.schemas import Public, TicketPublic
-from deskterm.desk.tickets import _Change, _load, _summary
+from deskterm.desk.tickets import Change, load, summary
 from deskterm.domain.enums import ArticleStatus
 from deskterm.domain.errors import InvalidInput, NotFound, PermissionDenied
 from deskterm.domain.payloads import KbLinked, KbNeeded
@@ -392,14 +392,14 @@ def link_article(
     """Record that ``key`` solved the ticket ("solved with KB-12"); the ticket's log says so.
     Anyone on the desk may, like a note; an "article needed" flag on the ticket is lifted."""
     article = _article(session, key)
-    ticket = _load(session, ref, expected_version)
+    ticket = load(session, ref, expected_version)
     assert article.id is not None and ticket.id is not None
     if session.get(KbTicket, (article.id, ticket.id)) is not None:
         raise InvalidInput(
             f"{format_ref(ticket.id)} is linked to {format_key(article.id)} already",
             field="article",
         )
-    change = _Change(session, actor, ticket)
+    change = Change(session, actor, ticket)
     session.add(
         KbTicket(
             article_id=article.id, ticket_id=ticket.id, linked_at=change.at, linked_by_id=actor.id
@@ -410,12 +410,12 @@ def link_article(
         session.delete(need)
     change.log(KbLinked(article=format_key(article.id), title=article.title), visible=False)
     change.save()
-    return _summary(session, ticket)
+    return summary(session, ticket)
 
 
 def ticket_articles(session: Session, actor: Actor, *, ref: str | int) -> list[ArticleHit]:
     """The articles linked to a ticket, in the order they were linked."""
-    ticket = _load(session, ref)
+    ticket = load(session, ref)
     rows = session.execute(
         select(
             col(KbArticle.id),
@@ -444,7 +444,7 @@ def flag_article_needed(
 
     Flagging again replaces the topic; a ticket that already has an article is refused."""
     about = required_line(topic, field="topic", limit=200)
-    ticket = _load(session, ref, expected_version)
+    ticket = load(session, ref, expected_version)
     assert ticket.id is not None
     linked = session.scalar(
         select(col(KbTicket.article_id)).where(col(KbTicket.ticket_id) == ticket.id)
@@ -454,7 +454,7 @@ def flag_article_needed(
             f"{format_ref(ticket.id)} was solved with {format_key(linked)} already",
             field="topic",
         )
-    change = _Change(session, actor, ticket)
+    change = Change(session, actor, ticket)
     need = session.get(KbNeed, ticket.id)
     if need is None:
         need = KbNeed(ticket_id=ticket.id, topic=about, topic_key="", flagged_at=change.at)
@@ -467,7 +467,7 @@ def flag_article_needed(
     need.flagged_by_id = actor.id
     change.log(KbNeeded(topic=about), visible=False)
     change.save()
-    return _summary(session, ticket)
+    return summary(session, ticket)
 
 
 def gaps(

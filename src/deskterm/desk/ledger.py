@@ -1,6 +1,6 @@
 """The ticket log's one writer: every event of every ticket is written here.
 
-A change to a ticket (``tickets._Change``), the claim of "pull next", an SLA alarm, an
+A change to a ticket (``tickets.Change``), the claim of "pull next", an SLA alarm, an
 escalation rule, a message sent or bounced: each hands this module a typed payload
 (``domain.payloads``), and the row it writes holds exactly ``payloads.dump`` of it. A payload
 with facts its model does not name is refused: a misspelt key would otherwise be a fact no

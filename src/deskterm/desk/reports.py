@@ -36,7 +36,7 @@ from deskterm.db.models import (
 )
 from deskterm.desk import clock
 from deskterm.desk.schemas import Public
-from deskterm.desk.tickets import _Change, _hold, _load, _refusal
+from deskterm.desk.tickets import Change, hold, load, refusal
 from deskterm.domain.enums import OPEN_STATUSES, EventKind, Status
 from deskterm.domain.errors import InvalidInput, InvalidTransition, PermissionDenied
 from deskterm.domain.payloads import SurveyRecorded
@@ -676,16 +676,16 @@ def record_survey(
     how = via.strip().lower()
     if how not in _VIA:
         raise InvalidInput(f"unknown way {via!r}: use {', '.join(_VIA)}", field="via")
-    ticket = _load(session, ref)
+    ticket = load(session, ref)
     assert ticket.id is not None
     if ticket.status not in (Status.RESOLVED, Status.CLOSED):
         raise InvalidTransition(
             f"{format_ref(ticket.id)} is {Status(ticket.status).label}: surveys are for "
             "resolved tickets"
         )
-    if not may_record_survey(actor, _hold(ticket)):
-        raise _refusal(session, actor, ticket, "record its survey")
-    change = _Change(session, actor, ticket)
+    if not may_record_survey(actor, hold(ticket)):
+        raise refusal(session, actor, ticket, "record its survey")
+    change = Change(session, actor, ticket)
     survey = session.get(Survey, ticket.id)
     if survey is None:
         survey = Survey(ticket_id=ticket.id, recorded_at=change.at)

@@ -1,6 +1,6 @@
 """A ticket's SLA clock kept in step with every change to it.
 
-``tickets._Change`` takes a ``Before`` snapshot when a change begins and calls ``follow`` as
+``tickets.Change`` takes a ``Before`` snapshot when a change begins and calls ``follow`` as
 it saves, so every path that changes a ticket (a status set by hand, a mail reply that ends
 a wait, an escalation, a handover, a new priority) moves the clock the same way: paused while
 the ticket waits on the customer or is finished, resumed when it comes back, and due times

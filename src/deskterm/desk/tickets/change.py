@@ -1,0 +1,185 @@
+"""The unit of work every change to a ticket goes through, and what every change checks first.
+
+``Change`` bumps the version and writes the events; ``load`` locks a ticket and checks the
+version the analyst saw; the refusals name the rule that says no. Apart because every use case
+of the package (and of ``away``, ``handover``, ``callbacks``, ``kb``, ``mail``, ``reports``)
+builds on them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import col
+
+from deskterm.db.models import Analyst, SupportGroup, Ticket, TicketEvent
+from deskterm.desk import clock, ledger, outbox, sla_clock
+from deskterm.domain import events as event_words
+from deskterm.domain import payloads as p
+from deskterm.domain.enums import OPEN_STATUSES, Status, Visibility
+from deskterm.domain.errors import (
+    ChangeSeen,
+    ConflictError,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    PermissionDenied,
+)
+from deskterm.domain.permissions import Actor, TicketHold, may_work
+from deskterm.domain.refs import format_ref, parse_ref
+
+
+class Change:
+    """One change to one ticket: one version bump, any number of events."""
+
+    def __init__(
+        self, session: Session, actor: Actor, ticket: Ticket, *, created: bool = False
+    ) -> None:
+        self.session = session
+        self.actor = actor
+        self.ticket = ticket
+        # The change that opens a ticket happens when the ticket says it was created: a second
+        # clock reading would put the first event after the row's updated_at.
+        self.at = ticket.created_at if created else clock.now()
+        self.before = sla_clock.before(ticket)
+        if not created:
+            ticket.version = ticket.version + 1
+            ticket.updated_at = self.at
+        self.version = ticket.version
+        self.events: list[TicketEvent] = []
+
+    def log(self, payload: p.Payload, *, visible: bool | None = None) -> None:
+        """Write one event of this change; ``visible`` overrides the kind's default."""
+        assert self.ticket.id is not None
+        event = ledger.record(
+            self.session,
+            payload,
+            ticket_id=self.ticket.id,
+            version=self.version,
+            at=self.at,
+            actor_id=self.actor.id,
+            visible=visible,
+        )
+        self.events.append(event)
+        public = event.visibility == Visibility.PUBLIC
+        if public and not self.actor.is_system and self.ticket.first_response_at is None:
+            if not isinstance(payload, p.Created):
+                self.ticket.first_response_at = self.at
+
+    def save(self) -> None:
+        """Flush the change (refused with what the analyst has not seen if it is stale)."""
+        # Pauses, resumes or re-plans the SLA clock for whatever this change did.
+        sla_clock.follow(self.ticket, self.before, self.at)
+        try:
+            self.session.flush()
+        except StaleDataError:
+            ticket_id, seen = self.ticket.id, self.version - 1
+            self.session.rollback()
+            assert ticket_id is not None
+            raise _conflict(self.session, ticket_id, seen) from None
+        # The customer's message commits or rolls back with the change it tells about.
+        assert self.ticket.id is not None
+        outbox.queue_for_change(
+            self.session, self.ticket.id, self.events, channel=self.ticket.channel
+        )
+
+
+def _conflict(session: Session, ticket_id: int, seen_version: int) -> ConflictError:
+    """The changes made to the ticket since ``seen_version``, each in the log's own words."""
+    rows = session.execute(
+        select(TicketEvent, col(Analyst.login))
+        .outerjoin(Analyst, col(Analyst.id) == col(TicketEvent.actor_id))
+        .where(
+            col(TicketEvent.ticket_id) == ticket_id,
+            col(TicketEvent.ticket_version) > seen_version,
+        )
+        .order_by(col(TicketEvent.id))
+    ).all()
+    changes = [
+        ChangeSeen(
+            actor=login or "system",
+            at=event.at.strftime("%H:%M:%S UTC"),
+            what=event_words.describe(p.parse(event.kind, event.data)),
+        )
+        for event, login in rows
+    ]
+    return ConflictError(format_ref(ticket_id), changes)
+
+
+def load(session: Session, ref: str | int, expected_version: int | None = None) -> Ticket:
+    """The ticket, locked for this transaction, checked against the version the analyst saw."""
+    ticket_id = ref if isinstance(ref, int) else parse_ref(ref)
+    ticket = session.scalars(
+        select(Ticket).where(col(Ticket.id) == ticket_id).with_for_update()
+    ).first()
+    if ticket is None:
+        raise NotFound(f"no ticket {format_ref(ticket_id)}")
+    if expected_version is not None and ticket.version != expected_version:
+        if expected_version > ticket.version:
+            raise InvalidInput(
+                f"{format_ref(ticket_id)} is at version {ticket.version}; "
+                f"version {expected_version} does not exist yet",
+                field="expected_version",
+            )
+        raise _conflict(session, ticket_id, expected_version)
+    return ticket
+
+
+def hold(ticket: Ticket) -> TicketHold:
+    """Who holds ``ticket``, as the permission rules read it."""
+    return TicketHold(assignee_id=ticket.assignee_id, group_id=ticket.group_id, level=ticket.level)
+
+
+def require_work(actor: Actor, ticket: Ticket, doing: str) -> None:
+    """Refuse ``actor`` unless they may work ``ticket``; ``doing`` words the refusal."""
+    if not may_work(actor, hold(ticket)):
+        session = Session.object_session(ticket)
+        assert session is not None
+        raise refusal(session, actor, ticket, doing)
+
+
+def refusal(session: Session, actor: Actor, ticket: Ticket, doing: str) -> PermissionDenied:
+    """Why ``actor`` may not touch ``ticket``, in the words of the rule that says no."""
+    ref = format_ref(ticket.id or 0)
+    group = group_name(session, ticket.group_id)
+    boss = f"a supervisor of {group}" if group else "a supervisor"
+    if ticket.assignee_id is not None:
+        holder = login_of(session, ticket.assignee_id)
+        return PermissionDenied(
+            f"{ref} is held by someone else ({holder}): only its holder or {boss} may {doing}"
+        )
+    if ticket.group_id is not None and ticket.group_id not in actor.group_ids:
+        return PermissionDenied(
+            f"{ref} waits in {group}, not one of your groups: only its analysts or {boss} "
+            f"may {doing}"
+        )
+    return PermissionDenied(
+        f"{ref} is at level {ticket.level}, above your level {actor.level}: only an analyst "
+        f"at that level or {boss} may {doing}"
+    )
+
+
+def ensure_open(ticket: Ticket, doing: str) -> None:
+    """Refuse to change a resolved, closed or cancelled ticket; ``doing`` words the refusal."""
+    if ticket.status not in OPEN_STATUSES:
+        raise InvalidTransition(
+            f"{format_ref(ticket.id or 0)} is {Status(ticket.status).label} and cannot be {doing}; "
+            "reopen it first"
+        )
+
+
+def login_of(session: Session, analyst_id: int | None) -> str | None:
+    """The login of an analyst by id (``None`` for nobody)."""
+    if analyst_id is None:
+        return None
+    analyst = session.get(Analyst, analyst_id)
+    return analyst.login if analyst else None
+
+
+def group_name(session: Session, group_id: int | None) -> str | None:
+    """The name of a support group by id (``None`` for no group)."""
+    if group_id is None:
+        return None
+    group = session.get(SupportGroup, group_id)
+    return group.name if group else None
