@@ -32,9 +32,13 @@ from deskterm.desk.callbacks import schedule_callback
 from deskterm.desk.channels import EmailTransport, load_config
 from deskterm.desk.contacts import add_contact
 from deskterm.desk.outbox import (
+    BACKOFF_CAP,
     LEASE,
     Senders,
     _claim,
+    _failed,
+    _sent,
+    backoff,
     deliver_due,
     list_outbox,
     retry,
@@ -496,6 +500,41 @@ def test_a_worker_dying_before_it_sends_leaves_the_message_for_the_next(
 
     assert delivery.status == "sent" and len(smtp.arrived) == 1
     assert rows(known)[0].attempts == 2
+
+
+def test_a_worker_whose_claim_was_taken_over_reports_it_lost_and_logs_nothing(
+    known: KnownDesk, now: Clock
+) -> None:
+    """A slow worker past its lease finds the row claimed by another: what it sent or failed
+    to send is not its to record, and the row stays the other worker's."""
+    ticket = known.ticket(AGENT)
+    known.as_(AGENT).write(escalate, ref=ticket.id, level=2, reason="Hardware")
+    with known.db.write() as session:
+        slow = _claim(session, "slow-worker")
+    assert slow is not None
+    now.advance(LEASE + timedelta(seconds=1))
+    with known.db.write() as session:
+        taken = _claim(session, "next-worker")
+    assert taken is not None and taken.id == slow.id
+    logged = kinds_of_log(known, ticket.id)
+
+    sent = _sent(known.db, slow, "slow-worker", "<late@desk.example>", "Subject", "Body")
+    failed = _failed(known.db, slow, "slow-worker", "too late", permanent=True, max_attempts=3)
+
+    assert (sent.status, failed.status) == ("lost", "lost")
+    (row,) = rows(known)
+    assert (row.status, row.claimed_by, row.message_id) == ("sending", "next-worker", None)
+    assert kinds_of_log(known, ticket.id) == logged
+
+    done = _sent(known.db, taken, "next-worker", "<on-time@desk.example>", "Subject", "Body")
+    assert done.status == "sent" and rows(known)[0].message_id == "<on-time@desk.example>"
+    assert kinds_of_log(known, ticket.id) == [*logged, "notification_sent"]
+
+
+def test_the_wait_between_tries_doubles_up_to_an_hour() -> None:
+    waits = [backoff(attempts) for attempts in range(0, 10)]
+    assert waits[:8] == [timedelta(minutes=m) for m in (1, 1, 2, 4, 8, 16, 32, 60)]
+    assert waits[8:] == [BACKOFF_CAP, BACKOFF_CAP] and BACKOFF_CAP == timedelta(hours=1)
 
 
 def test_a_worker_dying_between_send_and_commit_resends_with_the_same_message_id(

@@ -8,12 +8,13 @@ what we wait for, and how it ended; never an internal note or an internal reason
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from deskterm.db.models import Analyst, Contact, SupportGroup, Ticket, TicketEvent
 from deskterm.desk.mailparse import describe_size
@@ -56,13 +57,17 @@ def customer_view(session: Session, actor: Actor, *, ref: str | int) -> Customer
         raise NotFound(f"no ticket {format_ref(ticket_id)}")
     events = session.scalars(
         select(TicketEvent)
-        .where(TicketEvent.ticket_id == ticket_id, TicketEvent.visibility == Visibility.PUBLIC)
-        .order_by(TicketEvent.id)
+        .where(
+            col(TicketEvent.ticket_id) == ticket_id,
+            col(TicketEvent.visibility) == Visibility.PUBLIC,
+        )
+        .order_by(col(TicketEvent.id))
     ).all()
-    names = _names(session, events, ticket)
+    told = [(event, p.parse(event.kind, event.data)) for event in events]
+    names = _names(session, told, ticket)
     entries = []
-    for event in events:
-        text = _words(event.kind, event.data or {}, names)
+    for event, payload in told:
+        text = _words(payload, names)
         if text is None:
             continue
         by = (
@@ -85,15 +90,17 @@ def customer_view(session: Session, actor: Actor, *, ref: str | int) -> Customer
     )
 
 
-def _names(session: Session, events: Sequence[TicketEvent], ticket: Ticket) -> _Names:
+def _names(
+    session: Session, told: Sequence[tuple[TicketEvent, p.Payload]], ticket: Ticket
+) -> _Names:
     """Analysts' full names by id and by login: the customer knows people, not logins."""
-    ids = {e.actor_id for e in events if e.actor_id is not None}
+    ids = {e.actor_id for e, _ in told if e.actor_id is not None}
     if ticket.assignee_id is not None:
         ids.add(ticket.assignee_id)
     logins: set[str] = set()
-    for event in events:
+    for _, payload in told:
         said: tuple[str | None, ...] = ()
-        match p.parse(event.kind, event.data):
+        match payload:
             case p.HolderChange() as moved:
                 said = (moved.to, moved.from_, moved.requested, moved.away)
             case p.Created(assignee=assignee, requested=requested):
@@ -102,8 +109,8 @@ def _names(session: Session, events: Sequence[TicketEvent], ticket: Ticket) -> _
                 said = (assignee,)
         logins.update(login for login in said if login)
     rows = session.execute(
-        select(Analyst.id, Analyst.login, Analyst.name).where(
-            Analyst.id.in_(ids) | Analyst.login.in_(logins)
+        select(col(Analyst.id), col(Analyst.login), col(Analyst.name)).where(
+            col(Analyst.id).in_(ids) | col(Analyst.login).in_(logins)
         )
     ).all()
     names: _Names = {}
@@ -119,9 +126,8 @@ def _who(names: _Names, login: str | None) -> str | None:
     return names.get(("login", login))
 
 
-def _words(kind: str, data: Mapping[str, Any], names: _Names) -> str | None:
+def _words(payload: p.Payload, names: _Names) -> str | None:
     """One public event as the customer may read it; ``None`` leaves it out."""
-    payload = p.parse(kind, data)
     match payload:
         case p.Created(channel=channel, subject=subject):
             return f"Case opened ({channel or 'phone'}): {subject or ''}"

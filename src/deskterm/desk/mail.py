@@ -35,7 +35,6 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -263,16 +262,20 @@ def _find_ticket(session: Session, parsed: ParsedMail) -> tuple[Ticket | None, i
         if ours:
             # Our own Message-IDs carry a secret token: only who received our mail knows it.
             ticket_id = session.scalar(
-                select(Notification.ticket_id).where(Notification.token == ours[2].lower())
+                select(col(Notification.ticket_id)).where(
+                    col(Notification.token) == ours[2].lower()
+                )
             )
             if ticket_id is not None:
                 return session.get(Ticket, ticket_id), None
             continue
         ticket_id = session.scalar(
-            select(MailMessage.ticket_id)
-            .where(MailMessage.message_id == thread_id, MailMessage.ticket_id.is_not(None))
+            select(col(MailMessage.ticket_id))
+            .where(
+                col(MailMessage.message_id) == thread_id, col(MailMessage.ticket_id).is_not(None)
+            )
             # Message-IDs are not unique: the first mail that had it, not whichever.
-            .order_by(MailMessage.id)
+            .order_by(col(MailMessage.id))
             .limit(1)
         )
         if ticket_id is None:
@@ -314,15 +317,15 @@ def _contact(session: Session, actor: Actor, parsed: ParsedMail) -> Contact:
     address = parsed.from_address
     assert address is not None
     found = session.scalars(
-        select(Contact).where(Contact.email == address).order_by(Contact.id).limit(1)
+        select(Contact).where(col(Contact.email) == address).order_by(col(Contact.id)).limit(1)
     ).first()
     if found is not None:
         return found
     domain = address.partition("@")[2]
     org = session.scalars(
         select(Organization)
-        .where(func.lower(Organization.email_domain).in_([domain, "@" + domain]))
-        .order_by(Organization.id)
+        .where(func.lower(col(Organization.email_domain)).in_([domain, "@" + domain]))
+        .order_by(col(Organization.id))
         .limit(1)
     ).first()
     name = (parsed.from_name or address.partition("@")[0])[:NAME_MAX]
@@ -344,7 +347,10 @@ def _intake_group(session: Session, wanted: str | None) -> str | None:
     if wanted:
         return wanted
     return session.scalar(
-        select(SupportGroup.name).where(SupportGroup.level == 1).order_by(SupportGroup.id).limit(1)
+        select(col(SupportGroup.name))
+        .where(col(SupportGroup.level) == 1)
+        .order_by(col(SupportGroup.id))
+        .limit(1)
     )
 
 
@@ -380,9 +386,9 @@ def _new_ticket(
     )
     assert result.mail_id is not None
     files = _store_files(session, result.mail_id, detail.id, parsed.attachments)
-    ticket = tickets._load(session, detail.id)
+    ticket = tickets.load(session, detail.id)
     # Part of the opening change: the mail's facts and files, its text being the description.
-    change = tickets._Change(session, actor, ticket, created=True)
+    change = tickets.Change(session, actor, ticket, created=True)
     change.log(
         p.CustomerMessage(
             channel=Channel.EMAIL,
@@ -415,7 +421,7 @@ def _reply(
     ticket: Ticket,
 ) -> ImportResult:
     assert ticket.id is not None
-    ticket = tickets._load(session, ticket.id)
+    ticket = tickets.load(session, ticket.id)
     assert ticket.id is not None
     result = _file(
         session,
@@ -429,7 +435,7 @@ def _reply(
     )
     assert result.mail_id is not None
     files = _store_files(session, result.mail_id, ticket.id, parsed.attachments)
-    change = tickets._Change(session, actor, ticket)
+    change = tickets.Change(session, actor, ticket)
     change.log(
         p.CustomerMessage(
             channel=Channel.EMAIL,
@@ -469,7 +475,7 @@ def not_shown_text(parsed: ParsedMail, mail_id: int) -> str | None:
     )
 
 
-def _say_what_was_not_shown(change: tickets._Change, parsed: ParsedMail, mail_id: int) -> None:
+def _say_what_was_not_shown(change: tickets.Change, parsed: ParsedMail, mail_id: int) -> None:
     text = not_shown_text(parsed, mail_id)
     if text is not None:
         change.log(p.Note(text=text), visible=False)
@@ -502,7 +508,7 @@ def _note_bounce(session: Session, raw: bytes) -> None:
     if match is None:
         return
     note = session.scalars(
-        select(Notification).where(Notification.token == match[2].decode().lower())
+        select(Notification).where(col(Notification.token) == match[2].decode().lower())
     ).first()
     if note is None or note.status == OutboxStatus.DEAD:
         return
@@ -556,7 +562,9 @@ def import_message(
     return desk.write(_keep_aside, raw=raw, source=source, reason=reason[:480])
 
 
-def _keep_aside(session: Session, actor: Actor, *, raw: bytes, source: str, reason: str) -> Any:
+def _keep_aside(
+    session: Session, actor: Actor, *, raw: bytes, source: str, reason: str
+) -> ImportResult:
     try:
         parsed: ParsedMail | None = parse_mail(raw)
     except Exception:
@@ -668,7 +676,8 @@ def fetch_imap(
         status, _ = client.select(_quoted(config.folder))
         if status != "OK":
             raise MailServerError(f"IMAP folder {config.folder!r} cannot be opened")
-        status, data = client.uid("SEARCH", None, "UNSEEN")
+        # No charset: imaplib leaves a None argument out, so this is the same command.
+        status, data = client.uid("SEARCH", "UNSEEN")
         if status != "OK":
             raise MailServerError(f"IMAP search in {config.folder!r} failed")
         uids = data[0].split() if data and data[0] else []
@@ -745,8 +754,8 @@ def list_mail(
             ) from None
     rows = session.scalars(
         select(MailMessage)
-        .where(MailMessage.outcome.in_(wanted))
-        .order_by(MailMessage.id.desc())
+        .where(col(MailMessage.outcome).in_(wanted))
+        .order_by(col(MailMessage.id).desc())
         .limit(limit)
     )
     return [
@@ -771,15 +780,15 @@ def list_attachments(session: Session, actor: Actor, *, ref: str) -> list[Attach
         raise NotFound(f"no ticket {format_ref(ticket_id)}")
     rows = session.execute(
         select(
-            MailAttachment.id,
-            MailAttachment.filename,
-            MailAttachment.content_type,
-            MailAttachment.size,
-            MailMessage.received_at,
+            col(MailAttachment.id),
+            col(MailAttachment.filename),
+            col(MailAttachment.content_type),
+            col(MailAttachment.size),
+            col(MailMessage.received_at),
         )
-        .join(MailMessage, MailMessage.id == MailAttachment.mail_id)
-        .where(MailAttachment.ticket_id == ticket_id)
-        .order_by(MailAttachment.id)
+        .join(MailMessage, col(MailMessage.id) == col(MailAttachment.mail_id))
+        .where(col(MailAttachment.ticket_id) == ticket_id)
+        .order_by(col(MailAttachment.id))
     ).all()
     return [
         AttachmentPublic(

@@ -1,6 +1,6 @@
 """The outbox: what the customer is told, written with the change, delivered afterwards.
 
-Queuing. ``tickets._Change.save()`` and ``queue.claim_next`` hand this module the events of
+Queuing. ``tickets.Change.save()`` and ``queue.claim_next`` hand this module the events of
 each change; when one of them is news for the customer (a new holder, an escalation, waiting
 on them, resolved, a callback promised, or a mail-opened case acknowledged) a row is added to
 the ``outbox`` table in the same session, so it commits or rolls back with the change: no
@@ -38,8 +38,19 @@ from enum import StrEnum
 from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import Select, and_, bindparam, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Select,
+    Update,
+    and_,
+    bindparam,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
+from sqlmodel import col
 
 from deskterm.db.engine import Database
 from deskterm.db.models import (
@@ -120,13 +131,20 @@ def _change_query() -> Select[Any]:
     # its aliases) each time cost more than running it.
     holder, group = aliased(Analyst), aliased(SupportGroup)
     return (
-        select(Ticket.channel, Ticket.subject, Ticket.level, Ticket.status, Contact, holder.name)
-        .add_columns(group.name)
+        select(
+            col(Ticket.channel),
+            col(Ticket.subject),
+            col(Ticket.level),
+            col(Ticket.status),
+            Contact,
+            col(holder.name),
+        )
+        .add_columns(col(group.name))
         .select_from(Ticket)
-        .join(Contact, Contact.id == Ticket.contact_id)
-        .outerjoin(holder, holder.id == Ticket.assignee_id)
-        .outerjoin(group, group.id == Ticket.group_id)
-        .where(Ticket.id == bindparam("ticket_id"))
+        .join(Contact, col(Contact.id) == col(Ticket.contact_id))
+        .outerjoin(holder, col(holder.id) == col(Ticket.assignee_id))
+        .outerjoin(group, col(group.id) == col(Ticket.group_id))
+        .where(col(Ticket.id) == bindparam("ticket_id"))
     )
 
 
@@ -143,16 +161,17 @@ def queue_for_change(
     news for nobody on that channel (opening a ticket on the phone, with the customer
     listening) then costs no query at all.
     """
-    if not any(e.kind in _CANDIDATES for e in events):
+    news = [(e, p.parse(e.kind, e.data)) for e in events if e.kind in _CANDIDATES]
+    if not news:
         return None
-    if channel is not None and all(_notice_for(e, channel) is None for e in events):
+    if channel is not None and all(_notice_for(payload, channel) is None for _, payload in news):
         return None
     row = session.execute(_change_query(), {"ticket_id": ticket_id}).first()
     if row is None:  # no contact: nobody to tell
         return None
     channel, subject, level, status, contact, holder_name, group_name = row
-    for event in events:
-        notice = _notice_for(event, channel)
+    for event, payload in news:
+        notice = _notice_for(payload, channel)
         if notice is None:
             continue
         context = {
@@ -170,7 +189,7 @@ def queue_for_change(
             "resolution": None,
             "callback_at": None,
         }
-        context.update(_details(session, notice, event))
+        context.update(_details(session, notice, payload))
         route, recipient = choose_route(contact)
         now = clock.now()
         note = Notification(
@@ -193,8 +212,8 @@ def queue_for_change(
     return None
 
 
-def _notice_for(event: TicketEvent, channel: str) -> Notice | None:
-    match p.parse(event.kind, event.data):
+def _notice_for(payload: p.Payload, channel: str) -> Notice | None:
+    match payload:
         case p.Created():
             # On the phone or at the counter the customer hears it; by mail they need the ref.
             return None if channel in LIVE_CHANNELS else Notice.CREATED
@@ -213,17 +232,17 @@ def _notice_for(event: TicketEvent, channel: str) -> Notice | None:
     return None
 
 
-def _details(session: Session, notice: Notice, event: TicketEvent) -> dict[str, Any]:
+def _details(session: Session, notice: Notice, payload: p.Payload) -> dict[str, Any]:
     """The parts of the event the customer may read. A reason typed for a handover,
     reassignment or escalation is internal: only its ``public_reason`` (what the analyst
     chose to tell the customer) and the fixed ``because`` are passed on; the template says
     the rest in plain words."""
-    match p.parse(event.kind, event.data):
+    match payload:
         case p.HolderChange() as moved if notice == Notice.ASSIGNED:
             told = {"reason": moved.public_reason, "because": _because(moved.because)}
             away = moved.away or (moved.requested if moved.reason == Because.AWAY else None)
             if away:
-                name = session.scalar(select(Analyst.name).where(Analyst.login == away))
+                name = session.scalar(select(col(Analyst.name)).where(col(Analyst.login) == away))
                 told.update(away=name or away, because=Because.AWAY.value)
             return told
         case p.Escalated(public_reason=public_reason) if notice == Notice.ESCALATED:
@@ -368,16 +387,18 @@ def list_outbox(
     """Messages by status (``waiting``: pending, sending and dead), oldest first."""
     if not 1 <= limit <= 1000:
         raise InvalidInput(f"limit must be between 1 and 1000, not {limit}", field="limit")
-    query = select(Notification).where(Notification.status.in_(_statuses(statuses)))
+    query = select(Notification).where(col(Notification.status).in_(_statuses(statuses)))
     if ref:
-        query = query.where(Notification.ticket_id == parse_ref(ref))
-    query = query.order_by(Notification.id).limit(limit)
+        query = query.where(col(Notification.ticket_id) == parse_ref(ref))
+    query = query.order_by(col(Notification.id)).limit(limit)
     return [_public(n) for n in session.scalars(query)]
 
 
 def ticket_notifications(session: Session, ticket_id: int) -> list[NotificationPublic]:
     rows = session.scalars(
-        select(Notification).where(Notification.ticket_id == ticket_id).order_by(Notification.id)
+        select(Notification)
+        .where(col(Notification.ticket_id) == ticket_id)
+        .order_by(col(Notification.id))
     )
     return [_public(n) for n in rows]
 
@@ -403,8 +424,8 @@ def retry(
         rows = list(
             session.scalars(
                 select(Notification)
-                .where(Notification.status == OutboxStatus.DEAD)
-                .order_by(Notification.id)
+                .where(col(Notification.status) == OutboxStatus.DEAD)
+                .order_by(col(Notification.id))
                 .with_for_update()
             )
         )
@@ -412,7 +433,7 @@ def retry(
         rows = []
         for note_id in sorted(set(ids)):
             note = session.scalars(
-                select(Notification).where(Notification.id == note_id).with_for_update()
+                select(Notification).where(col(Notification.id) == note_id).with_for_update()
             ).first()
             if note is None:
                 raise NotFound(f"no outbox message {note_id}")
@@ -547,40 +568,46 @@ def deliver_due(
     return summary
 
 
-def _due(now: datetime) -> Any:
+def _due(now: datetime) -> ColumnElement[bool]:
     return or_(
-        and_(Notification.status == OutboxStatus.PENDING, Notification.next_attempt_at <= now),
-        and_(Notification.status == OutboxStatus.SENDING, Notification.claimed_at < now - LEASE),
+        and_(
+            col(Notification.status) == OutboxStatus.PENDING,
+            col(Notification.next_attempt_at) <= now,
+        ),
+        and_(
+            col(Notification.status) == OutboxStatus.SENDING,
+            col(Notification.claimed_at) < now - LEASE,
+        ),
     )
 
 
 def _claim(session: Session, worker: str) -> _Job | None:
     now = clock.now()
     candidate = (
-        select(Notification.id)
+        select(col(Notification.id))
         .where(_due(now))
-        .order_by(Notification.next_attempt_at, Notification.id)
+        .order_by(col(Notification.next_attempt_at), col(Notification.id))
         .limit(1)
     )
     if session.get_bind().dialect.name == "postgresql":
         candidate = candidate.with_for_update(skip_locked=True)
     claimed = session.execute(
         update(Notification)
-        .where(Notification.id == candidate.scalar_subquery(), _due(now))
+        .where(col(Notification.id) == candidate.scalar_subquery(), _due(now))
         .values(
             status=OutboxStatus.SENDING,
             claimed_at=now,
             claimed_by=worker,
-            attempts=Notification.attempts + 1,
+            attempts=col(Notification.attempts) + 1,
         )
-        .returning(Notification.id)
+        .returning(col(Notification.id))
         .execution_options(synchronize_session=False)
     ).first()
     if claimed is None:
         return None
     note = session.scalars(
         select(Notification)
-        .where(Notification.id == claimed[0])
+        .where(col(Notification.id) == claimed[0])
         .execution_options(populate_existing=True)
     ).one()
     contact = session.get(Contact, note.contact_id) if note.contact_id else None
@@ -588,9 +615,11 @@ def _claim(session: Session, worker: str) -> _Job | None:
         choose_route(contact) if contact is not None else (note.channel, note.recipient)
     )
     thread = session.scalar(
-        select(MailMessage.message_id)
-        .where(MailMessage.ticket_id == note.ticket_id, MailMessage.message_id.is_not(None))
-        .order_by(MailMessage.id.desc())
+        select(col(MailMessage.message_id))
+        .where(
+            col(MailMessage.ticket_id) == note.ticket_id, col(MailMessage.message_id).is_not(None)
+        )
+        .order_by(col(MailMessage.id).desc())
         .limit(1)
     )
     assert note.id is not None
@@ -705,12 +734,13 @@ def _sent(
     ref = format_ref(job.ticket_id)
     with db.write() as session:
         now = clock.now()
-        done = session.execute(
+        done = _changed(
+            session,
             update(Notification)
             .where(
-                Notification.id == job.id,
-                Notification.status == OutboxStatus.SENDING,
-                Notification.claimed_by == worker,
+                col(Notification.id) == job.id,
+                col(Notification.status) == OutboxStatus.SENDING,
+                col(Notification.claimed_by) == worker,
             )
             .values(
                 status=OutboxStatus.SENT,
@@ -722,9 +752,9 @@ def _sent(
                 body=body,
                 last_error=None,
             )
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
         )
-        if done.rowcount == 0:
+        if done == 0:
             return Delivery(job.id, ref, job.channel, job.recipient, "lost")
         log_note(
             session,
@@ -740,9 +770,17 @@ def _sent(
     return Delivery(job.id, ref, job.channel, job.recipient, "sent")
 
 
+def _changed(session: Session, statement: Update) -> int:
+    """How many rows ``statement`` updated. An UPDATE's result is a ``CursorResult``;
+    ``Session.execute`` is typed for any statement, so it says only ``Result``."""
+    result = session.execute(statement)
+    assert isinstance(result, CursorResult)
+    return result.rowcount
+
+
 def backoff(attempts: int) -> timedelta:
     """The wait before try ``attempts + 1``: 1, 2, 4, 8 ... minutes, at most an hour."""
-    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_CAP)
+    return min(BACKOFF_BASE * (1 << max(attempts - 1, 0)), BACKOFF_CAP)
 
 
 def _failed(
@@ -765,17 +803,18 @@ def _failed(
         else:
             values["status"] = OutboxStatus.PENDING
             values["next_attempt_at"] = now + backoff(job.attempts)
-        done = session.execute(
+        done = _changed(
+            session,
             update(Notification)
             .where(
-                Notification.id == job.id,
-                Notification.status == OutboxStatus.SENDING,
-                Notification.claimed_by == worker,
+                col(Notification.id) == job.id,
+                col(Notification.status) == OutboxStatus.SENDING,
+                col(Notification.claimed_by) == worker,
             )
             .values(**values)
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
         )
-        if done.rowcount == 0:
+        if done == 0:
             return Delivery(job.id, ref, job.channel, job.recipient, "lost", reason)
         if dead:
             log_note(
@@ -799,9 +838,9 @@ def _bury_abandoned(session: Session, max_attempts: int) -> list[Delivery]:
     rows = session.scalars(
         select(Notification)
         .where(
-            Notification.status == OutboxStatus.SENDING,
-            Notification.claimed_at < now - LEASE,
-            Notification.attempts >= max_attempts,
+            col(Notification.status) == OutboxStatus.SENDING,
+            col(Notification.claimed_at) < now - LEASE,
+            col(Notification.attempts) >= max_attempts,
         )
         .with_for_update()
     ).all()
@@ -836,7 +875,7 @@ def log_note(session: Session, ticket_id: int, payload: p.Payload) -> None:
     annotation (a message sent, failed or bounced), not a change."""
     # Locked: a change committing meanwhile would otherwise leave this note with the version
     # before it but an id after it, and the log's versions would go backwards.
-    locked = select(Ticket.version).where(Ticket.id == ticket_id).with_for_update()
+    locked = select(col(Ticket.version)).where(col(Ticket.id) == ticket_id).with_for_update()
     version = session.scalar(locked)
     ledger.record(
         session,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, literal, select, update
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from deskterm.db.models import SupportGroup, Ticket
 from deskterm.db.types import UTCDateTime
@@ -30,6 +31,7 @@ def claim_next(session: Session, actor: Actor, *, group: str | None = None) -> C
         raise InvalidInput("the system cannot pull tickets", field="group")
     if group is not None:
         row = group_by_name(session, group)
+        assert row.id is not None
         if not may_pull_from(actor, row.id):
             raise PermissionDenied(f"{actor.login} is not in {row.name}")
         group_ids = [row.id]
@@ -37,23 +39,23 @@ def claim_next(session: Session, actor: Actor, *, group: str | None = None) -> C
         group_ids = sorted(actor.group_ids)
     names = list(
         session.scalars(
-            select(SupportGroup.name)
-            .where(SupportGroup.id.in_(group_ids))
-            .order_by(SupportGroup.name)
+            select(col(SupportGroup.name))
+            .where(col(SupportGroup.id).in_(group_ids))
+            .order_by(col(SupportGroup.name))
         )
     )
     if not group_ids:
         return ClaimResult(ticket=None, groups=[])
     candidate = (
-        select(Ticket.id)
+        select(col(Ticket.id))
         .where(
-            Ticket.group_id.in_(group_ids),
-            Ticket.status == Status.NEW,
-            Ticket.assignee_id.is_(None),
+            col(Ticket.group_id).in_(group_ids),
+            col(Ticket.status) == Status.NEW,
+            col(Ticket.assignee_id).is_(None),
             # Technicians pull at their level; a supervisor's or admin's groups are theirs.
-            *(() if actor.is_supervisor else (Ticket.level <= actor.level,)),
+            *(() if actor.is_supervisor else (col(Ticket.level) <= actor.level,)),
         )
-        .order_by(Ticket.priority, Ticket.resolve_due_at, Ticket.id)
+        .order_by(col(Ticket.priority), col(Ticket.resolve_due_at), col(Ticket.id))
         .limit(1)
     )
     if session.get_bind().dialect.name == "postgresql":
@@ -61,23 +63,26 @@ def claim_next(session: Session, actor: Actor, *, group: str | None = None) -> C
     now = clock.now()
     claimed = session.execute(
         update(Ticket)
-        .where(Ticket.id == candidate.scalar_subquery(), Ticket.assignee_id.is_(None))
+        .where(col(Ticket.id) == candidate.scalar_subquery(), col(Ticket.assignee_id).is_(None))
         .values(
             assignee_id=actor.id,
             status=Status.ASSIGNED,
-            version=Ticket.version + 1,
+            version=col(Ticket.version) + 1,
             updated_at=now,
             # The assignment is public, so it is the first response, as when assigned by hand.
-            first_response_at=func.coalesce(Ticket.first_response_at, literal(now, UTCDateTime)),
+            first_response_at=func.coalesce(
+                col(Ticket.first_response_at), literal(now, UTCDateTime)
+            ),
             # Held now: the "unassigned for N minutes" clock stops, as sla_clock.follow stops it.
             unassigned_since=None,
         )
-        .returning(Ticket.id, Ticket.version)
+        .returning(col(Ticket.id), col(Ticket.version))
         .execution_options(synchronize_session=False)
     ).first()
     if claimed is None:
         return ClaimResult(ticket=None, groups=names)
     ticket_id, version = claimed
+    assert ticket_id is not None
     event = ledger.record(
         session,
         Assigned(to=actor.login, via=CLAIM_VIA, status=Status.ASSIGNED),

@@ -20,10 +20,11 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import and_, case, func, not_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, not_, or_, select
 from sqlalchemy.orm import Session
+from sqlmodel import col
 
 from deskterm import defaults
 from deskterm.db.engine import Database
@@ -55,6 +56,7 @@ from deskterm.domain.sla import (
 )
 
 BATCH = 200
+_Row = TypeVarTuple("_Row")
 _STOPPED = sorted(s.value for s in sla_clock.PAUSED)
 #: The outbox message a supervisor gets when a rule says to tell them.
 SUPERVISOR_ALERT = "supervisor_alert"
@@ -117,16 +119,29 @@ class _Run:
     def load_people(self, session: Session) -> None:
         if self.group_names is not None:
             return
-        self.group_names = dict(session.execute(select(SupportGroup.id, SupportGroup.name)).all())
+        self.group_names = _group_names(session)
         self.supervisors = {}
         rows = session.execute(
-            select(AnalystGroup.group_id, Analyst.login, Analyst.name, Analyst.email)
-            .join(Analyst, Analyst.id == AnalystGroup.analyst_id)
-            .where(Analyst.role == Role.SUPERVISOR.value, Analyst.active)
-            .order_by(Analyst.login)
+            select(
+                col(AnalystGroup.group_id),
+                col(Analyst.login),
+                col(Analyst.name),
+                col(Analyst.email),
+            )
+            .join(Analyst, col(Analyst.id) == col(AnalystGroup.analyst_id))
+            .where(col(Analyst.role) == Role.SUPERVISOR.value, col(Analyst.active))
+            .order_by(col(Analyst.login))
         )
         for group_id, login, name, email in rows:
             self.supervisors.setdefault(group_id, []).append((login, name, email))
+
+
+def _group_names(session: Session) -> dict[int, str]:
+    names: dict[int, str] = {}
+    for group_id, name in session.execute(select(col(SupportGroup.id), col(SupportGroup.name))):
+        assert group_id is not None
+        names[group_id] = name
+    return names
 
 
 # --------------------------------------------------------------------------- the check
@@ -137,7 +152,7 @@ def run_check(db: Database, *, batch: int = BATCH) -> CheckResult:
     run = _Run(now=clock.now(), policy=defaults.sla_policy())
     # A read first: most runs find nothing due, and then take no write lock at all (on
     # SQLite every open app runs this each minute beside the analysts' own writes).
-    if _anything(db, select(Ticket.id).where(Ticket.sla_next_at <= run.now)):
+    if _anything(db, select(col(Ticket.id)).where(col(Ticket.sla_next_at) <= run.now)):
         after: tuple[datetime, int] | None = None
         more = True
         while more:
@@ -146,7 +161,7 @@ def run_check(db: Database, *, batch: int = BATCH) -> CheckResult:
     for rule in run.policy.rules:
         if rule.when != Trigger.UNASSIGNED:
             continue
-        if not _anything(db, select(Ticket.id).where(*_unassigned_conditions(rule, run.now))):
+        if not _anything(db, select(col(Ticket.id)).where(*_unassigned_conditions(rule, run.now))):
             continue
         last, more = 0, True
         while more:
@@ -155,12 +170,12 @@ def run_check(db: Database, *, batch: int = BATCH) -> CheckResult:
     return CheckResult(at=run.now, looked_at=run.looked_at, alarms=run.alarms, firings=run.firings)
 
 
-def _anything(db: Database, query: Any) -> bool:
+def _anything(db: Database, query: Select[*_Row]) -> bool:
     with db.read() as session:
         return session.execute(query.limit(1)).first() is not None
 
 
-def _locked(session: Session, query: Any) -> Any:
+def _locked(session: Session, query: Select[*_Row]) -> Select[*_Row]:
     # PostgreSQL: two checks at once (cron and an open app) pass over each other's rows.
     if session.get_bind().dialect.name == "postgresql":
         return query.with_for_update(skip_locked=True)
@@ -170,31 +185,35 @@ def _locked(session: Session, query: Any) -> Any:
 def _alarm_batch(
     session: Session, run: _Run, after: tuple[datetime, int] | None, limit: int
 ) -> tuple[tuple[datetime, int] | None, bool]:
-    query = select(Ticket.id, Ticket.sla_next_at).where(Ticket.sla_next_at <= run.now)
+    query = select(col(Ticket.id), col(Ticket.sla_next_at)).where(
+        col(Ticket.sla_next_at) <= run.now
+    )
     if after is not None:
         moment, last_id = after
         query = query.where(
             or_(
-                Ticket.sla_next_at > moment,
-                and_(Ticket.sla_next_at == moment, Ticket.id > last_id),
+                col(Ticket.sla_next_at) > moment,
+                and_(col(Ticket.sla_next_at) == moment, col(Ticket.id) > last_id),
             )
         )
     keys = session.execute(
-        _locked(session, query.order_by(Ticket.sla_next_at, Ticket.id).limit(limit))
+        _locked(session, query.order_by(col(Ticket.sla_next_at), col(Ticket.id)).limit(limit))
     ).all()
     if not keys:
         return after, False
     rows = session.scalars(
         select(Ticket)
-        .where(Ticket.id.in_([k.id for k in keys]))
-        .order_by(Ticket.id)
+        .where(col(Ticket.id).in_([k.id for k in keys]))
+        .order_by(col(Ticket.id))
         .execution_options(populate_existing=True)
     ).all()
     for ticket in rows:
         _alarms_of(session, run, ticket)
     session.flush()
-    last = keys[-1]
-    return (last.sla_next_at, last.id), len(keys) == limit
+    end_id, end_at = keys[-1]
+    # The query asked for sla_next_at <= now: neither is NULL.
+    assert end_id is not None and end_at is not None
+    return (end_at, end_id), len(keys) == limit
 
 
 def _alarms_of(session: Session, run: _Run, ticket: Ticket) -> None:
@@ -241,9 +260,9 @@ def _unassigned_batch(
     keys = session.scalars(
         _locked(
             session,
-            select(Ticket.id)
-            .where(*conditions, Ticket.id > after_id)
-            .order_by(Ticket.id)
+            select(col(Ticket.id))
+            .where(*conditions, col(Ticket.id) > after_id)
+            .order_by(col(Ticket.id))
             .limit(limit),
         )
     ).all()
@@ -251,8 +270,8 @@ def _unassigned_batch(
         return after_id, False
     rows = session.scalars(
         select(Ticket)
-        .where(Ticket.id.in_(keys), *conditions)
-        .order_by(Ticket.id)
+        .where(col(Ticket.id).in_(keys), *conditions)
+        .order_by(col(Ticket.id))
         .execution_options(populate_existing=True)
     ).all()
     for ticket in rows:
@@ -260,23 +279,25 @@ def _unassigned_batch(
         if not _fired_while_unassigned(session, ticket, rule):
             _fire(session, run, ticket, rule, None)
     session.flush()
-    return keys[-1], len(keys) == limit
+    last = keys[-1]
+    assert last is not None
+    return last, len(keys) == limit
 
 
-def _unassigned_conditions(rule: EscalationRule, now: datetime) -> list[Any]:
+def _unassigned_conditions(rule: EscalationRule, now: datetime) -> list[ColumnElement[bool]]:
     assert rule.after is not None
-    conditions: list[Any] = [
+    conditions: list[ColumnElement[bool]] = [
         # The queue index (assignee, status, priority, ...) finds these few rows.
-        Ticket.assignee_id.is_(None),
-        Ticket.status == Status.NEW.value,
-        Ticket.unassigned_since <= now - rule.after,
+        col(Ticket.assignee_id).is_(None),
+        col(Ticket.status) == Status.NEW.value,
+        col(Ticket.unassigned_since) <= now - rule.after,
     ]
     if rule.priorities:
-        conditions.append(Ticket.priority.in_(sorted(rule.priorities)))
+        conditions.append(col(Ticket.priority).in_(sorted(rule.priorities)))
     if rule.to_level is not None:
-        conditions.append(Ticket.level < rule.to_level)
+        conditions.append(col(Ticket.level) < rule.to_level)
     elif rule.up:
-        conditions.append(Ticket.level < 3)
+        conditions.append(col(Ticket.level) < 3)
     return conditions
 
 
@@ -285,13 +306,17 @@ def _fired_while_unassigned(session: Session, ticket: Ticket, rule: EscalationRu
     since = ticket.unassigned_since
     assert since is not None
     found = session.scalars(
-        select(TicketEvent.data).where(
-            TicketEvent.ticket_id == ticket.id,
-            TicketEvent.kind == EventKind.ESCALATION_RULE.value,
-            TicketEvent.at >= since,
+        select(col(TicketEvent.data)).where(
+            col(TicketEvent.ticket_id) == ticket.id,
+            col(TicketEvent.kind) == EventKind.ESCALATION_RULE.value,
+            col(TicketEvent.at) >= since,
         )
     ).all()
-    return any(p.EscalationRuleFired.model_validate(data).rule == rule.name for data in found)
+    return any(
+        isinstance(fired := p.parse(EventKind.ESCALATION_RULE, data), p.EscalationRuleFired)
+        and fired.rule == rule.name
+        for data in found
+    )
 
 
 # --------------------------------------------------------------------------- firing a rule
@@ -511,27 +536,27 @@ def sla_report(
     group_row = group_by_name(session, group) if group else None
     one, zero = 1, 0
 
-    answered = Ticket.first_response_at.is_not(None)
+    answered = col(Ticket.first_response_at).is_not(None)
     response_late = or_(
-        Ticket.sla_alerts.op("&")(int(Alert.RESPONSE_BREACHED)) != 0,
-        and_(answered, Ticket.first_response_at > Ticket.response_due_at),
-        and_(not_(answered), Ticket.response_due_at <= now),
+        col(Ticket.sla_alerts).op("&")(int(Alert.RESPONSE_BREACHED)) != 0,
+        and_(answered, col(Ticket.first_response_at) > col(Ticket.response_due_at)),
+        and_(not_(answered), col(Ticket.response_due_at) <= now),
     )
-    resolved = Ticket.resolved_at.is_not(None)
-    running = and_(Ticket.sla_running_since.is_not(None), Ticket.status.not_in(_STOPPED))
+    resolved = col(Ticket.resolved_at).is_not(None)
+    running = and_(col(Ticket.sla_running_since).is_not(None), col(Ticket.status).not_in(_STOPPED))
     resolution_late = or_(
-        Ticket.sla_alerts.op("&")(int(Alert.RESOLUTION_BREACHED)) != 0,
-        and_(resolved, Ticket.resolved_at > Ticket.resolve_due_at),
-        and_(not_(resolved), running, Ticket.resolve_due_at <= now),
+        col(Ticket.sla_alerts).op("&")(int(Alert.RESOLUTION_BREACHED)) != 0,
+        and_(resolved, col(Ticket.resolved_at) > col(Ticket.resolve_due_at)),
+        and_(not_(resolved), running, col(Ticket.resolve_due_at) <= now),
     )
 
-    def count(condition: Any) -> Any:
+    def count(condition: ColumnElement[bool]) -> ColumnElement[int]:
         return func.sum(case((condition, one), else_=zero))
 
     query = (
         select(
-            Ticket.priority,
-            Ticket.group_id,
+            col(Ticket.priority),
+            col(Ticket.group_id),
             func.count(),
             count(and_(answered, not_(response_late))),
             count(response_late),
@@ -541,21 +566,21 @@ def sla_report(
             count(and_(not_(resolved), not_(resolution_late))),
         )
         .where(
-            Ticket.created_at >= since,
-            Ticket.created_at < until,
-            Ticket.status != Status.CANCELLED.value,
+            col(Ticket.created_at) >= since,
+            col(Ticket.created_at) < until,
+            col(Ticket.status) != Status.CANCELLED.value,
         )
-        .group_by(Ticket.priority, Ticket.group_id)
+        .group_by(col(Ticket.priority), col(Ticket.group_id))
     )
     if group_row is not None:
-        query = query.where(Ticket.group_id == group_row.id)
-    names = dict(session.execute(select(SupportGroup.id, SupportGroup.name)).all())
+        query = query.where(col(Ticket.group_id) == group_row.id)
+    names = _group_names(session)
     rows = []
     for priority, group_id, total, *counts in session.execute(query):
         rows.append(
             ComplianceRow(
                 priority=f"P{priority}",
-                group=names.get(group_id),
+                group=names.get(group_id) if group_id is not None else None,
                 tickets=total,
                 **dict(zip(_COUNTS, (int(c or 0) for c in counts), strict=True)),
             )
