@@ -257,9 +257,9 @@ def config_check() -> None:
         "categories.toml",
     ):
         shown = defaults.sla_path() if name == "sla.toml" else data_file(name)
-        out.print(literal(f"ok  {shown}"))
+        out.print(literal(f"ok  {shown}"), soft_wrap=True)
     if config_path().is_file():
-        out.print(literal(f"ok  {config_path()}"))
+        out.print(literal(f"ok  {config_path()}"), soft_wrap=True)
     out.print(
         f"{len(matrix.levels)} priorities, {len(codes)} resolution codes, "
         f"{len(groups)} groups, {len(categories)} categories"
@@ -336,10 +336,11 @@ def config_path() -> None:
     from deskterm.paths import config_dir, shipped_data_dir
 
     settings = load_settings()
-    out.print(literal(f"config folder    {config_dir()}"))
-    out.print(literal(f"shipped defaults {shipped_data_dir()}"))
-    out.print(literal(f"default database {settings.data_folder() / 'desk.db'}"))
-    out.print(literal(f"sla policy       {settings.sla_path()}"))
+    # A path is copied whole: never broken across lines at the terminal's width.
+    out.print(literal(f"config folder    {config_dir()}"), soft_wrap=True)
+    out.print(literal(f"shipped defaults {shipped_data_dir()}"), soft_wrap=True)
+    out.print(literal(f"default database {settings.data_folder() / 'desk.db'}"), soft_wrap=True)
+    out.print(literal(f"sla policy       {settings.sla_path()}"), soft_wrap=True)
 
 
 @config_app.command("priorities")
