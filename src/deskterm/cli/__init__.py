@@ -10,7 +10,19 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from deskterm import __version__
-from deskterm.cli import admin, bench, comms, data, kb, people, report, serve, sla, tickets
+from deskterm.cli import (
+    admin,
+    bench,
+    calls,
+    comms,
+    data,
+    kb,
+    people,
+    report,
+    serve,
+    sla,
+    tickets,
+)
 from deskterm.cli.common import State, env_flag, fail, one_line
 
 if TYPE_CHECKING:
@@ -25,6 +37,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(tickets.ticket_app, name="ticket")
+app.add_typer(calls.call_app, name="call")
 app.add_typer(admin.queue_app, name="queue")
 app.add_typer(people.analyst_app, name="analyst")
 app.add_typer(people.group_app, name="group")

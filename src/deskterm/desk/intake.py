@@ -59,14 +59,24 @@ def record_call(
     *,
     problems: Sequence[Problem],
     contact_id: int | None = None,
+    contact: str | None = None,
     call_seconds: int | None = None,
     channel: str = Channel.PHONE,
 ) -> list[SavedTicket]:
     """Open one ticket per problem; all are created or none.
 
-    A refusal names the problem: ``InvalidInput.field`` is ``"<n>.<field>"`` with ``n``
-    counted from 1, so a form can show the message beside the right input.
+    The caller: ``contact_id`` (a form that found them), or ``contact`` as the CLI names
+    them (``#12``, a phone number or 4+ of its digits, an email, an exact name); neither for
+    a caller who gave no name. A refusal names the problem: ``InvalidInput.field`` is
+    ``"<n>.<field>"`` with ``n`` counted from 1, so a form can show the message beside the
+    right input.
     """
+    if contact is not None:
+        from deskterm.desk.lookups import contact_by_key
+
+        if contact_id is not None:
+            raise InvalidInput("name the caller once: by id or by key", field="contact")
+        contact_id = contact_by_key(session, contact).id
     return _open_problems(
         session,
         actor,

@@ -1,0 +1,162 @@
+"""``deskterm call``: a phone call as the new-call screen saves it, from a script.
+
+One call, several problems: one ticket each, all saved or none, the first carrying the call
+and every other linked to it as split from the same call, each with the article that solved
+it linked ("solved with"): the same transaction as the app's ``ctrl+s``
+(``desk.intake.record_call``). ``--to REF`` adds problems to a call already saved, as the
+app's "another problem from this call".
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from deskterm.cli.common import State, literal, out, print_json, read_text
+from deskterm.cli.tickets import JsonOpt
+
+call_app = typer.Typer(
+    help="Save a phone call with one ticket per problem, as the new-call screen does.",
+    no_args_is_help=True,
+)
+
+#: What a problem may say in the file, and the ``Problem`` field each fills.
+_KEYS = {
+    "subject": "subject",
+    "description": "description",
+    "category": "category",
+    "asset": "asset_id",
+    "impact": "impact",
+    "urgency": "urgency",
+    "article": "article",
+}
+
+
+def _problems(text: str, where: str) -> list[Any]:
+    """The problems a file lists, each checked for keys it should not have."""
+    from deskterm.desk.intake import MAX_PROBLEMS, Problem
+    from deskterm.domain.errors import InvalidInput
+
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(
+            f"{where} is not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+            field="problems",
+        ) from None
+    items = [data] if isinstance(data, dict) else data
+    if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+        raise InvalidInput(
+            f"{where}: give a problem as an object, or a list of them "
+            '([{"subject": "...", "impact": "high"}])',
+            field="problems",
+        )
+    if len(items) > MAX_PROBLEMS:
+        raise InvalidInput(f"at most {MAX_PROBLEMS} problems in one call", field="problems")
+    problems = []
+    for number, item in enumerate(items, start=1):
+        unknown = sorted(set(item) - set(_KEYS))
+        if unknown:
+            raise InvalidInput(
+                f"problem {number}: {', '.join(map(repr, unknown))} is not a problem's key "
+                f"(known: {', '.join(_KEYS)})",
+                field="problems",
+            )
+        wrong = [
+            key
+            for key, value in item.items()
+            if value is not None
+            and not (
+                isinstance(value, int) and not isinstance(value, bool)
+                if key == "asset"
+                else isinstance(value, str | int) and not isinstance(value, bool)
+                if key == "article"
+                else isinstance(value, str)
+            )
+        ]
+        if wrong:
+            raise InvalidInput(
+                f"problem {number}: {wrong[0]!r} must be "
+                + ("a number (the asset's id)" if wrong[0] == "asset" else "text"),
+                field="problems",
+            )
+        problems.append(
+            Problem(**{_KEYS[key]: value for key, value in item.items() if value is not None})
+        )
+    return problems
+
+
+@call_app.command("save")
+def save(
+    ctx: typer.Context,
+    problems: Annotated[
+        str,
+        typer.Argument(
+            help="A JSON file of the problems ('-' for standard input): a list of objects "
+            "with subject, and any of description, category, asset, impact, urgency, article."
+        ),
+    ],
+    contact: Annotated[
+        str | None,
+        typer.Option(
+            "--contact",
+            "-c",
+            help="The caller: id (#12), phone (or 4+ of its digits), email or exact name.",
+        ),
+    ] = None,
+    anonymous: Annotated[
+        bool, typer.Option("--anonymous", help="The caller gave no name.")
+    ] = False,
+    seconds: Annotated[
+        int | None, typer.Option("--seconds", help="How long the call ran, in seconds.")
+    ] = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to",
+            help="A ticket of a call already saved: add these problems to that call "
+            "(its caller; --seconds is how long the call ran on since).",
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Save a call: one ticket per problem, all or none, linked as one call."""
+    from deskterm.desk.intake import add_to_call, record_call
+    from deskterm.domain.errors import InvalidInput
+
+    named = bool(contact and contact.strip())
+    if to is not None and (named or anonymous):
+        raise InvalidInput(
+            "--to adds to a saved call and takes its caller: leave out --contact and --anonymous",
+            field="contact",
+        )
+    if to is None and anonymous == named:
+        said = "not both" if anonymous else "--anonymous if the caller gave no name"
+        raise InvalidInput(f"give the caller with --contact, or {said}", field="contact")
+    where = "standard input" if problems == "-" else problems
+    listed = _problems(read_text(problems, field="problems"), where)
+    state: State = ctx.obj
+    desk = state.desk()
+    if to is not None:
+        saved = desk.write(add_to_call, call=to, problems=listed, call_seconds=seconds)
+    else:
+        saved = desk.write(
+            record_call, problems=listed, contact=contact if named else None, call_seconds=seconds
+        )
+    if as_json:
+        print_json([ticket.to_json() for ticket in saved])
+        return
+    from rich.text import Text
+
+    for ticket in saved:
+        line = Text()
+        line.append(ticket.ref, style="bold")
+        line.append(f" opened · {ticket.status.replace('_', ' ')} · {ticket.priority} · ")
+        line.append(ticket.assignee or "unassigned")
+        line.append(" · ")
+        line.append_text(literal(ticket.group or "no group"))
+        line.append(" · ")
+        line.append_text(literal(ticket.subject))
+        out.print(line, soft_wrap=True)
