@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from deskterm.cli.common import State, literal, out, print_json, read_text
-from deskterm.cli.tickets import JsonOpt
+from deskterm.cli.tickets import AnonymousOpt, CallerOpt, JsonOpt
 
 call_app = typer.Typer(
     help="Save a phone call with one ticket per problem, as the new-call screen does.",
@@ -98,17 +98,8 @@ def save(
             "with subject, and any of description, category, asset, impact, urgency, article."
         ),
     ],
-    contact: Annotated[
-        str | None,
-        typer.Option(
-            "--contact",
-            "-c",
-            help="The caller: id (#12), phone (or 4+ of its digits), email or exact name.",
-        ),
-    ] = None,
-    anonymous: Annotated[
-        bool, typer.Option("--anonymous", help="The caller gave no name.")
-    ] = False,
+    contact: CallerOpt = None,
+    anonymous: AnonymousOpt = False,
     seconds: Annotated[
         int | None, typer.Option("--seconds", help="How long the call ran, in seconds.")
     ] = None,

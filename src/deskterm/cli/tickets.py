@@ -30,6 +30,18 @@ if TYPE_CHECKING:
 ticket_app = typer.Typer(help="Open, find, read and work tickets.", no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+CallerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--contact",
+        "-c",
+        help="The caller: id (#12), phone (or 4+ of its digits), email or exact name.",
+    ),
+]
+AnonymousOpt = Annotated[
+    bool,
+    typer.Option("--anonymous", help="The caller gave no name: open it without a contact."),
+]
 ExpectOpt = Annotated[
     int | None,
     typer.Option(
@@ -65,18 +77,8 @@ def _done(ticket: TicketPublic, said: str, as_json: bool) -> None:
 def new(
     ctx: typer.Context,
     subject: Annotated[str, typer.Option("--subject", "-s", help="One line: what is wrong.")],
-    contact: Annotated[
-        str | None,
-        typer.Option(
-            "--contact",
-            "-c",
-            help="The caller: id (#12), phone (or 4+ of its digits), email or exact name.",
-        ),
-    ] = None,
-    anonymous: Annotated[
-        bool,
-        typer.Option("--anonymous", help="The caller gave no name: open it without a contact."),
-    ] = False,
+    contact: CallerOpt = None,
+    anonymous: AnonymousOpt = False,
     description: Annotated[
         str, typer.Option("--description", "-d", help="The whole story, as told.")
     ] = "",
