@@ -185,6 +185,11 @@ class Settings(BaseSettings):
     #: US): ``0118 496 6515`` is stored as +441184966515 under GB. GB by default, as the
     #: demo desk. Numbers are normalised when written, so change it before the desk fills.
     phone_region: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$")] = "GB"
+    #: PostgreSQL connections a process (an app, a command) keeps open at rest: 1 by
+    #: default; 0 keeps none and connects for each unit of work (as behind PgBouncer).
+    pool_size: Annotated[int, AfterValidator(_between(0, 20))] = 1
+    #: More connections a process may open for a burst of work, closed as soon as it ends.
+    pool_overflow: Annotated[int, AfterValidator(_between(0, 50))] = 4
     #: Where the default desk (``desk.db``), the drafts of calls not yet saved and the SSH
     #: server's host key are kept: the user's data folder unless set.
     data_dir: Path | None = None

@@ -50,7 +50,7 @@ def _revision(db: Database) -> str | None:
 
 @db_app.command("status")
 def db_status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """Say where the database is and at which revision."""
+    """Say where the database is, at which revision, and (PostgreSQL) who is connected."""
     from rich.table import Table
 
     from deskterm.db.engine import Database, translate_errors
@@ -61,6 +61,7 @@ def db_status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     try:
         with translate_errors(db):
             s = schema_status(db)
+        connections = db.connections()
     finally:
         db.dispose()
     verdict = (
@@ -80,6 +81,18 @@ def db_status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
                 "revision": s.revision,
                 "head": s.head,
                 "state": verdict,
+                # None on SQLite: no server, no connections to count.
+                "connections": None
+                if connections is None
+                else {
+                    "in_use": connections.in_use,
+                    "active": connections.active,
+                    "idle": connections.idle,
+                    "deskterm": connections.desk,
+                    "listeners": connections.listeners,
+                    "server_in_use": connections.server_in_use,
+                    "max_connections": connections.max_connections,
+                },
             }
         )
         return
@@ -91,6 +104,14 @@ def db_status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     grid.add_row("Revision", literal(s.revision or "none"))
     grid.add_row("Code needs", s.head)
     grid.add_row("State", verdict)
+    if connections is not None:
+        c = connections
+        grid.add_row(
+            "Connections",
+            f"{c.in_use} ({c.active} active, {c.idle} idle; {c.desk} deskterm, "
+            f"{c.listeners} listening)",
+        )
+        grid.add_row("Server", f"{c.server_in_use} of max_connections {c.max_connections}")
     out.print(grid)
 
 

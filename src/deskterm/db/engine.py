@@ -14,13 +14,15 @@ import logging
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 from sqlmodel import create_engine
 
 from deskterm.domain.errors import DatabaseUnavailable, InvalidInput
@@ -29,6 +31,9 @@ _WRITE = "deskterm_write"
 _QUIET = logging.NullHandler()
 #: How long a SQLite writer waits for another's lock before "database is locked".
 BUSY_TIMEOUT_MS = 5000
+#: What the desk's own connections are called in ``pg_stat_activity`` (the listener's is
+#: ``deskterm-listen``, db/notify.py), so ``db status`` and an admin can tell them apart.
+APPLICATION_NAME = "deskterm"
 
 
 # A colon before the first slash is a URL gone wrong ("sqlite:desk.db", "::::"), not a
@@ -69,22 +74,46 @@ def describe_url(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
-def make_engine(url: str | URL, *, echo: bool = False) -> Engine:
+def make_engine(
+    url: str | URL,
+    *,
+    echo: bool = False,
+    pool_size: int | None = None,
+    pool_overflow: int | None = None,
+) -> Engine:
+    """An engine for ``url``. On PostgreSQL ``pool_size`` connections are kept open at rest
+    (0: none, each unit of work connects afresh, as behind PgBouncer) and ``pool_overflow``
+    more are opened for a burst and closed as soon as they are given back; unset, both come
+    from the settings (``pool_size``, ``pool_overflow``)."""
     url = normalise_url(url) if isinstance(url, str) else url
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url, echo=echo)
+    if pool_size is None or pool_overflow is None:
+        from deskterm.config import load_settings
+
+        settings = load_settings()
+        pool_size = settings.pool_size if pool_size is None else pool_size
+        pool_overflow = settings.pool_overflow if pool_overflow is None else pool_overflow
     # psycopg logs "error ignored terminating <Pipeline ...>: pipeline aborted" after a failed
     # batch; the error itself is raised and said. Unhandled, the log line lands on the
     # terminal under the one-line refusal (or across the app's screen). One handler, however
     # many engines: adding the same one twice is a no-op.
     logging.getLogger("psycopg").addHandler(_QUIET)
+    # QueuePool closes a connection given back while pool_size are already waiting, so at
+    # rest an engine holds pool_size at most: an open app counts once against the server's
+    # max_connections, not five times (issue 17). QueuePool reads 0 as "no limit", hence
+    # NullPool for "keep none".
+    pooling: dict[str, Any] = (
+        {"poolclass": NullPool}
+        if pool_size == 0
+        else {"pool_size": pool_size, "max_overflow": pool_overflow}
+    )
     engine = create_engine(
         url,
         echo=echo,
         pool_pre_ping=True,
-        pool_size=5,
-        max_overflow=10,
-        connect_args={"connect_timeout": 5, "application_name": "deskterm"},
+        connect_args={"connect_timeout": 5, "application_name": APPLICATION_NAME},
+        **pooling,
     )
 
     @event.listens_for(engine, "connect")
@@ -136,9 +165,18 @@ def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
 class Database:
     """One database: its engine and the two kinds of session the desk uses."""
 
-    def __init__(self, url: str | URL, *, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str | URL,
+        *,
+        echo: bool = False,
+        pool_size: int | None = None,
+        pool_overflow: int | None = None,
+    ) -> None:
         self.url = normalise_url(url) if isinstance(url, str) else url
-        self.engine = make_engine(self.url, echo=echo)
+        self.engine = make_engine(
+            self.url, echo=echo, pool_size=pool_size, pool_overflow=pool_overflow
+        )
         write_bind = self.engine.execution_options(**{_WRITE: True})
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
         self._writes = sessionmaker(write_bind, expire_on_commit=False)
@@ -169,8 +207,70 @@ class Database:
         with translate_errors(self), self._writes() as session, session.begin():
             yield session
 
+    def connections(self) -> Connections | None:
+        """Who is connected to this desk's database now (``pg_stat_activity``); ``None`` on
+        SQLite, which has no server to ask."""
+        if self.is_sqlite:
+            return None
+        with translate_errors(self), self.engine.connect() as conn:
+            limit = int(conn.execute(text("SHOW max_connections")).scalar_one())
+            rows = conn.execute(_ACTIVITY).all()
+        server = sum(int(n) for _here, _app, _state, n in rows)
+        counts = {
+            (str(app or ""), str(state or "")): int(n) for here, app, state, n in rows if here
+        }
+
+        def total(*, app: str | None = None, state: str | None = None) -> int:
+            return sum(
+                n
+                for (a, s), n in counts.items()
+                if (app is None or a == app) and (state is None or s == state)
+            )
+
+        return Connections(
+            in_use=total(),
+            active=total(state="active"),
+            idle=total(state="idle"),
+            desk=total(app=APPLICATION_NAME),
+            listeners=total(app=LISTEN_APPLICATION_NAME),
+            server_in_use=server,
+            max_connections=limit,
+        )
+
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+#: What the desk's shared ``LISTEN`` connection is called in ``pg_stat_activity``.
+LISTEN_APPLICATION_NAME = "deskterm-listen"
+
+# Client connections only (not the server's own workers), whoever the user: another login's
+# rows are counted too, though without pg_read_all_stats their state reads NULL (neither
+# active nor idle). Other databases' count only towards the server's total.
+_ACTIVITY = text(
+    "SELECT datname IS NOT DISTINCT FROM current_database(), application_name, state, "
+    "count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' GROUP BY 1, 2, 3"
+)
+
+
+@dataclass(frozen=True)
+class Connections:
+    """The connections to a PostgreSQL desk's database, as ``db status`` shows them."""
+
+    in_use: int
+    """Every client connection to the database, this one included."""
+    active: int
+    """Running a statement now."""
+    idle: int
+    """Open and waiting (a pooled connection at rest, a listener between notices)."""
+    desk: int
+    """Opened by deskterm's engines (``application_name`` deskterm)."""
+    listeners: int
+    """deskterm's ``LISTEN`` connections: one per process with a live view open."""
+    server_in_use: int
+    """Every client connection to the server, whichever database."""
+    max_connections: int
+    """The server's limit, for every database together."""
 
 
 @contextmanager
