@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncssh
 import pyte
@@ -47,13 +48,14 @@ def register(desk: KnownDesk, login: str = SUPERVISOR) -> asyncssh.SSHKey:
 
 
 @contextlib.asynccontextmanager
-async def serving(desk: KnownDesk) -> AsyncIterator[SshServer]:
+async def serving(desk: KnownDesk, **options: Any) -> AsyncIterator[SshServer]:
     ssh = SshServer(
         desk.db,
         asyncssh.generate_private_key("ssh-ed25519"),
         host="127.0.0.1",
         port=0,
         grace_seconds=1.0,
+        **options,
     )
     await ssh.start()
     try:

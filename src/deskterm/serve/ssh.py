@@ -11,10 +11,15 @@ terminal as its controlling tty: a window change is set on the terminal with ``T
 and the kernel sends the app ``SIGWINCH``, exactly as on a local terminal. Bytes are pumped
 both ways by the event loop, with back-pressure on both sides. When the app ends, the
 channel closes with its exit status; when the client goes away first, the app's process
-group gets ``SIGHUP``, then ``SIGTERM`` and ``SIGKILL`` if it lingers, and is reaped.
+group gets ``SIGHUP``, then ``SIGTERM`` and ``SIGKILL`` if it lingers, and is reaped. The app
+starts with every signal at its default and none blocked, whatever the server was started
+with (``nohup`` ignores ``SIGHUP``), so a hang-up ends it at once.
 
 Nothing else is served: a command (``ssh host ls``), a session without a terminal, a
-subsystem (sftp), port, agent and X11 forwarding are all refused.
+subsystem (sftp), port, socket, tunnel, agent and X11 forwarding are all refused, and each
+refusal is a line in the log naming the client (address, analyst, key) and what it asked, as
+is each app's start and end (its pid, exit status or signal, how long it ran). Whatever the
+client chose (a command, a path, a terminal type, a variable's name) is quoted with ``repr``.
 """
 
 from __future__ import annotations
@@ -88,11 +93,37 @@ _FROM_CLIENT = {"COLORTERM": {"truecolor", "24bit"}, "NO_COLOR": None}
 # Run in the new session before the app: make the pseudo-terminal (its stdin) the session's
 # controlling tty, which a process cannot be given from outside, then become the app. Without
 # a controlling tty the kernel would send no SIGWINCH on a resize and no SIGHUP on hang-up.
-_ATTACH_TTY = (
-    "import fcntl, os, sys, termios; "
-    "fcntl.ioctl(0, termios.TIOCSCTTY, 0); "
-    "os.execv(sys.argv[1], sys.argv[1:])"
-)
+# An ignored or blocked signal survives exec: under `nohup` (SIGHUP ignored) the app would
+# outlive its hang-up until SIGTERM, so every signal goes back to its default first, as sshd
+# and login do for a shell. This runs after fork in a fresh interpreter, where it is safe
+# (a preexec_fn in the server's threaded process is not).
+_ATTACH_TTY = """\
+import fcntl, os, signal, sys, termios
+fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+for signum in signal.valid_signals():
+    if signal.getsignal(signum) is signal.SIG_IGN:
+        signal.signal(signum, signal.SIG_DFL)
+signal.pthread_sigmask(signal.SIG_SETMASK, ())
+os.execv(sys.argv[1], sys.argv[1:])
+"""
+#: How much of a string the client chose (a command, a path, a variable name) a log line
+#: quotes; a client that sends 100 KB gets one short line, not 100 KB of log.
+_QUOTE_MAX = 60
+#: How many refused environment variables one log line names.
+_NAMES_MAX = 10
+
+
+def quoted(text: str | bytes) -> str:
+    """Text the client chose, for a log line: ``repr`` (no control character gets through),
+    cut at ``_QUOTE_MAX`` characters; bytes that are not UTF-8 as bytes (``b'\\xff'``)."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode()
+        except UnicodeDecodeError:
+            return repr(text[:_QUOTE_MAX])
+    if len(text) > _QUOTE_MAX:
+        text = text[: _QUOTE_MAX - 1] + "…"
+    return repr(text)
 
 
 class ServeError(DeskError):
@@ -174,6 +205,20 @@ def app_environment(
     env["TERM"] = term_type or DEFAULT_TERM
     env["DESKTERM_DATABASE_URL"] = database_url
     return env
+
+
+def refused_environment(client: Mapping[bytes, bytes]) -> list[str]:
+    """The names (quoted) of the variables a client sent that do not reach the app: any
+    name but those of ``_FROM_CLIENT``, and those with a value it does not allow."""
+    refused = []
+    for key, value in client.items():
+        name = key.decode("utf-8", "replace")
+        if name in _FROM_CLIENT:
+            allowed = _FROM_CLIENT[name]
+            if allowed is None or value.decode("utf-8", "replace") in allowed:
+                continue
+        refused.append(quoted(key))
+    return refused
 
 
 def _set_size(fd: int, columns: int, rows: int, xpixels: int = 0, ypixels: int = 0) -> None:
@@ -274,6 +319,12 @@ class SshServer:
         await asyncio.to_thread(Desk(self.db, None).write, key_used, fingerprint=fingerprint)
 
 
+def _no_forwarding() -> asyncssh.ChannelOpenError:
+    return asyncssh.ChannelOpenError(
+        asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED, "deskterm serves the app only: no forwarding"
+    )
+
+
 class SignIn(asyncssh.SSHServer):
     """One connection: who it is (by key), and the sessions it may open."""
 
@@ -285,19 +336,39 @@ class SignIn(asyncssh.SSHServer):
         self._offered: KeyPublic | None = None
         self.owner: KeyPublic | None = None
 
+    @property
+    def client(self) -> str:
+        """Who is at the other end, for the log: address and port, then the analyst and key
+        once signed in (else the user name the client gave)."""
+        if self.owner is not None:
+            return f"{self._peer} ({self.owner.login}, key {self.owner.fingerprint})"
+        if self._username:
+            return f"{self._peer} (user {quoted(self._username)}, not signed in)"
+        return self._peer
+
+    def refused(self, what: str) -> None:
+        """Log a request of this client's that is not served."""
+        log.info("%s: refused %s", self.client, what)
+
     def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
         self._conn = conn
         peer = conn.get_extra_info("peername") or ("?", 0)
         self._peer = f"{peer[0]}:{peer[1]}"
         self._server._connections.add(conn)
+        # asyncssh refuses agent and X11 forwarding itself (the server is created without
+        # them) and tells the application nothing. A session's request reaches these two
+        # methods of the connection; ours refuse it too, having said so. Should asyncssh
+        # stop calling them, the requests are still refused, only not logged.
+        conn.create_agent_listener = self._agent_requested  # type: ignore[method-assign]
+        conn.attach_x11_listener = self._x11_requested  # type: ignore[method-assign]
         log.info("connection from %s", self._peer)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._conn is not None:
             self._server._connections.discard(self._conn)
-        who = self.owner.login if self.owner else "unauthenticated"
-        reason = f": {exc}" if exc else ""
-        log.info("%s disconnected from %s%s", who, self._peer, reason)
+        # A disconnect's reason may be the client's own words.
+        reason = f": {quoted(str(exc))}" if exc else ""
+        log.info("%s: disconnected%s", self.client, reason)
 
     def begin_auth(self, username: str) -> bool:
         self._username = username
@@ -359,34 +430,54 @@ class SignIn(asyncssh.SSHServer):
 
     def session_requested(self) -> AppSession:
         assert self.owner is not None
-        return AppSession(self._server, self.owner, self._peer)
+        return AppSession(self._server, self.owner, self)
 
     # Port and socket forwarding: refused, and said so (asyncssh's default reply would read
     # "connection refused", as if the target were down).
-    def connection_requested(self, *_args: Any) -> bool:
-        raise asyncssh.ChannelOpenError(
-            asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED, "deskterm serves the app only: no forwarding"
-        )
+    def connection_requested(
+        self, dest_host: str, dest_port: int, orig_host: str, orig_port: int
+    ) -> bool:
+        self.refused(f"port forwarding to {quoted(dest_host)} port {dest_port} (ssh -L)")
+        raise _no_forwarding()
 
-    def server_requested(self, *_args: Any) -> bool:
+    def server_requested(self, listen_host: str, listen_port: int) -> bool:
+        self.refused(f"port forwarding from {quoted(listen_host)} port {listen_port} (ssh -R)")
         return False
 
-    def unix_connection_requested(self, *_args: Any) -> bool:
-        raise asyncssh.ChannelOpenError(
-            asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED, "deskterm serves the app only: no forwarding"
-        )
+    def unix_connection_requested(self, dest_path: str) -> bool:
+        self.refused(f"socket forwarding to {quoted(dest_path)} (ssh -L)")
+        raise _no_forwarding()
 
-    def unix_server_requested(self, *_args: Any) -> bool:
+    def unix_server_requested(self, listen_path: str) -> bool:
+        self.refused(f"socket forwarding from {quoted(listen_path)} (ssh -R)")
         return False
+
+    def tun_requested(self, unit: int | None) -> bool:
+        self.refused(f"a layer 3 tunnel (ssh -w), unit {unit if unit is not None else 'any'}")
+        return False
+
+    def tap_requested(self, unit: int | None) -> bool:
+        self.refused(f"a layer 2 tunnel (ssh -w), unit {unit if unit is not None else 'any'}")
+        return False
+
+    async def _agent_requested(self) -> bool:
+        self.refused("agent forwarding (ssh -A)")
+        return False
+
+    async def _x11_requested(
+        self, chan: asyncssh.SSHServerChannel[Any], auth_proto: bytes, auth_data: bytes, screen: int
+    ) -> str | None:
+        self.refused("X11 forwarding (ssh -X)")
+        return None
 
 
 class AppSession(asyncssh.SSHServerSession[bytes]):
     """One SSH session: the app on a pseudo-terminal of its own."""
 
-    def __init__(self, server: SshServer, owner: KeyPublic, peer: str) -> None:
+    def __init__(self, server: SshServer, owner: KeyPublic, sign_in: SignIn) -> None:
         self._server = server
         self.owner = owner
-        self._peer = peer
+        self._sign_in = sign_in
         self._chan: asyncssh.SSHServerChannel[bytes] | None = None
         self._term_type: str | None = None
         self._size = (80, 24, 0, 0)
@@ -402,6 +493,9 @@ class AppSession(asyncssh.SSHServerSession[bytes]):
         self._gone = False
         self._hanging_up: asyncio.Task[None] | None = None
         self._hang_up_reason: str | None = None
+        #: When the app was sent SIGHUP, and the last signal it was sent.
+        self._hung_up_at: float | None = None
+        self._last_signal: signal.Signals | None = None
         self._run_task: asyncio.Task[None] | None = None
 
     @property
@@ -436,28 +530,29 @@ class AppSession(asyncssh.SSHServerSession[bytes]):
         return True
 
     def subsystem_requested(self, subsystem: str) -> bool:
-        log.info(
-            "%s asked for subsystem %r from %s: refused", self.owner.login, subsystem, self._peer
-        )
+        self._sign_in.refused(f"subsystem {quoted(subsystem)}")
         return False
 
     def session_started(self) -> None:
         if self._command is not None:
-            shown = self._command if len(self._command) <= 40 else self._command[:39] + "…"
-            log.info("%s asked to run %r from %s: refused", self.owner.login, shown, self._peer)
+            self._sign_in.refused(f"command {quoted(self._command)}")
             self._refuse(
                 "this server opens the deskterm app and runs no commands: "
                 "connect with `ssh -t` and no command"
             )
             return
         if self._term_type is None:
-            log.info(
-                "%s opened a session without a terminal from %s: refused",
-                self.owner.login,
-                self._peer,
-            )
+            self._sign_in.refused("a session without a terminal (ssh -T)")
             self._refuse("the deskterm app needs a terminal: connect with `ssh -t` (no command)")
             return
+        assert self._chan is not None
+        names = refused_environment(self._chan.get_environment_bytes())
+        if names:
+            more = f" and {len(names) - _NAMES_MAX} more" if len(names) > _NAMES_MAX else ""
+            self._sign_in.refused(
+                f"environment {', '.join(names[:_NAMES_MAX])}{more} "
+                f"(only {', '.join(_FROM_CLIENT)} reach the app)"
+            )
         self._server.sessions.add(self)
         self._run_task = asyncio.get_running_loop().create_task(self._run())
 
@@ -470,7 +565,12 @@ class AppSession(asyncssh.SSHServerSession[bytes]):
         return True
 
     def break_received(self, msec: int) -> bool:
+        self._sign_in.refused(f"a break of {msec} ms")
         return False
+
+    def signal_received(self, name: str) -> None:
+        # The app hears only what the terminal sends it (ctrl+c is a key to it).
+        self._sign_in.refused(f"signal {quoted(name)}")
 
     def pause_writing(self) -> None:
         # The client reads more slowly than the app writes: stop reading the app's terminal
@@ -496,7 +596,7 @@ class AppSession(asyncssh.SSHServerSession[bytes]):
         then ``SIGTERM`` and ``SIGKILL`` to whatever is left after a grace period each."""
         if self._hanging_up is None and self.process is not None:
             self._hang_up_reason = reason
-            log.info("%s: hanging up the app (pid %s): %s", self.owner.login, self.pid, reason)
+            log.info("%s: hanging up the app (pid %s): %s", self._sign_in.client, self.pid, reason)
             self._hanging_up = asyncio.get_running_loop().create_task(self._hang_up())
 
     async def finished(self) -> None:
@@ -513,6 +613,9 @@ class AppSession(asyncssh.SSHServerSession[bytes]):
                 os.killpg(process.pid, signum)
             except ProcessLookupError:
                 return
+            self._last_signal = signum
+            if self._hung_up_at is None:
+                self._hung_up_at = time.monotonic()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(process.wait()), self._server.grace_seconds)
 
@@ -546,7 +649,7 @@ class AppSession(asyncssh.SSHServerSession[bytes]):
             )
         except OSError as exc:
             os.close(master)
-            log.error("%s: the app could not start: %s", login, exc)
+            log.error("%s: the app could not start: %s", self._sign_in.client, exc)
             self._refuse("the app could not start on the server; tell an admin")
             self._finish()
             return
@@ -554,29 +657,38 @@ class AppSession(asyncssh.SSHServerSession[bytes]):
             os.close(slave)
         self._master = master
         log.info(
-            "%s: app started (pid %s, %sx%s, %s) for %s",
-            login,
+            "%s: app started (pid %s, %sx%s, %s)",
+            self._sign_in.client,
             self.process.pid,
             columns,
             rows,
-            self._term_type,
-            self._peer,
+            quoted(self._term_type),
         )
         self._start_reading()
         self._write_app()
         if self._gone:  # the client left while the app was starting
             self.hang_up("the client went away")
         status = await self.process.wait()
+        ended = time.monotonic()
         # What the app wrote last may still be in the terminal: read it to the end, but a
         # process it left behind holding the terminal must not keep the session open.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._output_done.wait(), 1.0)
         self._close_terminal()
+        how = f"exit {status}" if status >= 0 else f"signal {signal.Signals(-status).name}"
+        hung_up = ""
+        if self._hung_up_at is not None and self._last_signal is not None:
+            hung_up = (
+                f"; hung up ({self._hang_up_reason}), gone {ended - self._hung_up_at:.2f}s "
+                f"after SIGHUP, last sent {self._last_signal.name}"
+            )
         log.info(
-            "%s: app ended (%s) after %.0fs",
-            login,
-            f"exit {status}" if status >= 0 else f"signal {signal.Signals(-status).name}",
-            time.monotonic() - started,
+            "%s: app ended (pid %s, %s) after %.1fs%s",
+            self._sign_in.client,
+            self.process.pid,
+            how,
+            ended - started,
+            hung_up,
         )
         if not self._gone:
             if status >= 0:
