@@ -1,5 +1,8 @@
 """Handover, for supervisors: pick an analyst (say, one who is away), select their open
-tickets, and hand them all to another analyst or group with one note."""
+tickets, and hand them all to another analyst or group with one note.
+
+It follows the desk as the queue does: a ticket resolved or moved by someone else meanwhile
+leaves the list (and the handover) at once, the ticks of the others stay as they were."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from deskterm.domain.enums import Availability
 from deskterm.domain.errors import ConflictError, DeskError
 from deskterm.tui.base import DeskScreen
 from deskterm.tui.format import clip, literal, priority_text, status_label
+from deskterm.tui.messages import DeskUpdated
 from deskterm.tui.modals.base import FieldError
 from deskterm.tui.widgets.bar import DeskBar
 from deskterm.tui.widgets.footer import KeyFooter
@@ -48,8 +52,12 @@ class HandoverScreen(DeskScreen[None]):
         super().__init__()
         self.analysts: list[AnalystPublic] = []
         self.versions: dict[int, int] = {}
+        #: Whose tickets the list shows (their ticks are the supervisor's to keep).
+        self.shown_for: str | None = None
         self.source: str | None = None
         self.saving = False
+        #: The desk changed while a dialog was on top: read again when it closes.
+        self.stale = False
 
     def compose(self) -> ComposeResult:
         yield DeskBar("Handover", id="bar")
@@ -90,6 +98,25 @@ class HandoverScreen(DeskScreen[None]):
 
     def action_back(self) -> None:
         self.dismiss()
+
+    @on(DeskUpdated)
+    def follow_desk(self) -> None:
+        """Someone changed a ticket: read the analysts and the tickets again, now if on
+        screen, else when the dialog on top closes."""
+        if self.is_current:
+            self.reload()
+        else:
+            self.stale = True
+
+    def on_screen_resume(self) -> None:
+        if self.stale:
+            self.reload()
+
+    def reload(self) -> None:
+        self.stale = False
+        self.load_people()
+        if self.source:
+            self.load_tickets(self.source)
 
     # ------------------------------------------------------------------ loading
 
@@ -190,11 +217,8 @@ class HandoverScreen(DeskScreen[None]):
             self.app.push_screen(AwayModal(self.source), self.marked)
 
     def marked(self, result: Any) -> None:
-        if result is None:
-            return
-        self.load_people()
-        if self.source:
-            self.load_tickets(self.source)
+        if result is not None:
+            self.reload()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="tickets")
     def load_tickets(self, login: str) -> None:
@@ -206,8 +230,17 @@ class HandoverScreen(DeskScreen[None]):
     def show_tickets(self, login: str, tickets: list[TicketPublic]) -> None:
         if login != self.source:
             return
+        listing: SelectionList[int] = self.query_one("#tickets", SelectionList)
+        # The same analyst's list read again (the desk changed): the ticks stay as they
+        # were; a ticket new to the list is ticked only if every one was.
+        again = self.shown_for == login
+        ticked = set(listing.selected) if again else set()
+        every = not again or len(ticked) == len(self.versions)
+        highlighted = listing.highlighted
+        at = listing.get_option_at_index(highlighted).value if highlighted is not None else None
+        known = set(self.versions) if again else set()
         self.versions = {t.id: t.version for t in tickets}
-        listing = self.query_one("#tickets", SelectionList)
+        self.shown_for = login
         listing.clear_options()
         width = max(20, listing.size.width - 24)
         for ticket in tickets:
@@ -215,7 +248,10 @@ class HandoverScreen(DeskScreen[None]):
             line.append_text(priority_text(ticket.priority))
             line.append(f" {status_label(ticket.status, short=True):<9}", style="dim")
             line.append_text(literal(clip(ticket.subject, width)))
-            listing.add_option(Selection(line, ticket.id, initial_state=True))
+            tick = ticket.id in ticked or (ticket.id not in known and every)
+            listing.add_option(Selection(line, ticket.id, initial_state=tick))
+        if at in self.versions:
+            listing.highlighted = list(self.versions).index(at)
         title = self.query_one("#tickets-title", Static)
         title.update(literal(f"Open tickets of {login}: {len(tickets)} · space ticks"))
 
@@ -259,9 +295,7 @@ class HandoverScreen(DeskScreen[None]):
         holders = sorted({t.assignee or t.group or "" for t in moved})
         self.notify(f"Handed {len(moved)} ticket(s) to {', '.join(holders)}.", markup=False)
         self.query_one("#note", Input).value = ""
-        self.load_people()
-        if self.source:
-            self.load_tickets(self.source)
+        self.reload()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state != WorkerState.ERROR:

@@ -32,7 +32,7 @@ from deskterm.domain.enums import Impact
 from deskterm.domain.errors import DeskError, InvalidInput
 from deskterm.tui import benchmark
 from deskterm.tui.base import DeskScreen
-from deskterm.tui.drafts import CallDraft, DraftStore, ProblemDraft
+from deskterm.tui.drafts import CallDraft, DraftGone, DraftStore, DraftTaken, Kept, ProblemDraft
 from deskterm.tui.format import clock_face, literal, priority_text, status_label
 from deskterm.tui.modals.base import FieldError
 from deskterm.tui.widgets.bar import DeskBar
@@ -73,6 +73,24 @@ def _level_keys() -> list[Binding]:
                 )
             )
     return keys
+
+
+class CallElsewhere(Static):
+    """Beside the form: the call another session of this analyst has open (and the key that
+    takes it over), or that this one's call was taken over from here."""
+
+    DEFAULT_CSS = """
+    CallElsewhere {
+        display: none;
+        height: auto;
+        padding: 0 1;
+        background: $boost;
+        color: $text-warning;
+    }
+    CallElsewhere.-shown {
+        display: block;
+    }
+    """
 
 
 @dataclass
@@ -164,6 +182,15 @@ class IntakeScreen(DeskScreen[None]):
             show=False,
             id="remove-problem",
         ),
+        Binding(
+            "f8",
+            "take_over",
+            "Take over",
+            tooltip="Take over here the unsaved call another session of yours has open",
+            priority=True,
+            show=False,
+            id="take-over",
+        ),
         # Here ctrl+n (the app's "New call") is this very screen: off its footer, which
         # needs the room. Textual runs the app's binding first, so the key does as anywhere.
         Binding("ctrl+n", "app.new_call", "New call", priority=True, show=False, id="call-new"),
@@ -193,6 +220,13 @@ class IntakeScreen(DeskScreen[None]):
         #: Shown at least once: built ahead of the first ctrl+n (see DeskApp.build_mode), a
         #: call screen nobody opened this session has no call under way to ask about.
         self.shown = False
+        #: A call left by a session that ended, in the form ahead of the first ctrl+n: taken
+        #: up (made this session's) when the screen is shown.
+        self._left: Kept | None = None
+        #: The call another running session of this analyst has open, told beside the form.
+        self.elsewhere: Kept | None = None
+        #: Why this session's call is no longer its own (taken over by another session).
+        self.lost: str | None = None
         _CALL_SCREENS.add(self)
 
     @property
@@ -207,6 +241,7 @@ class IntakeScreen(DeskScreen[None]):
 
     def compose(self) -> ComposeResult:
         yield DeskBar("New call", id="bar")
+        yield CallElsewhere(id="call-elsewhere", markup=False)
         with Horizontal(id="intake-body"):
             with Vertical(id="caller"):
                 yield Static("Caller · ⏎ takes the first, ↓ another", classes="section")
@@ -267,9 +302,11 @@ class IntakeScreen(DeskScreen[None]):
     def on_mount(self) -> None:
         self.set_class(self.size.width < NARROW, "-narrow")
         self.query_one("#problems", Tabs).can_focus = False
-        kept = self.drafts.load()
-        if kept is not None:
-            self.draft = kept
+        kept = self.drafts.find()
+        if kept is not None and not kept.alive:
+            # Shown ahead; it becomes this session's when the screen is (on_screen_resume).
+            self.draft = kept.draft
+            self._left = None if kept.mine else kept
         self.fill_form()
         if self.draft.contact_id is not None:
             self.load_caller(self.draft.contact_id)
@@ -307,17 +344,105 @@ class IntakeScreen(DeskScreen[None]):
             return
         self._entering = False
         self.shown = True
-        if self.draft.is_empty():
-            kept = self.drafts.load()
-            if kept is not None:
-                # Another problem from a saved call, or a call kept by another terminal.
-                await self.take_draft(kept)
-            else:
-                # A fresh call: the clock starts now, not when the screen was first built.
-                self.draft.started_at = clock.now().isoformat()
+        await self.take_up()
         self.focus_start()
         self.tick()
         benchmark.mark(self, "intake")
+
+    async def take_up(self) -> None:
+        """The call this screen shows now: its own; another problem from a call just saved;
+        a call left by a session that ended (taken up without asking); else a fresh one,
+        told beside the form of a call another running session has open."""
+        self.elsewhere = None
+        if self._left is not None:
+            left, self._left = self._left, None
+            try:
+                self.drafts.adopt(left)
+                self.warn_if_interrupted(left)
+            except (DraftGone, OSError):
+                # Another session took it up first: it is theirs, this one starts clean.
+                await self.take_draft(CallDraft(started_at=clock.now().isoformat()))
+        if self.draft.is_empty() and self.lost is None:
+            kept = self.drafts.find()
+            if kept is not None and kept.alive:
+                self.elsewhere = kept
+            elif kept is not None:
+                try:
+                    if not kept.mine:
+                        self.drafts.adopt(kept)
+                        self.warn_if_interrupted(kept)
+                    # Another problem from a saved call, or a call left by a session that ended.
+                    await self.take_draft(kept.draft)
+                except (DraftGone, OSError):
+                    pass
+            if self.draft.is_empty():
+                # A fresh call: the clock starts now, not when the screen was first built.
+                self.draft.started_at = clock.now().isoformat()
+        self.show_elsewhere()
+
+    def warn_if_interrupted(self, kept: Kept) -> None:
+        if kept.interrupted:
+            self.notify(
+                "The session that had this call ended while saving it: it may be in the desk "
+                "already. Look at the caller's open tickets before saving it again.",
+                title="Call draft",
+                severity="warning",
+                timeout=15,
+            )
+
+    def show_elsewhere(self) -> None:
+        """Tell beside the form about a call of another session, or this call's loss."""
+        notice = self.query_one(CallElsewhere)
+        said = self.lost
+        if said is None and self.elsewhere is not None and self.draft.is_empty():
+            said = (
+                "An unsaved call is open in another session "
+                f"(since {self.elsewhere.since_label()}): f8 takes it over here, "
+                "or start a new call."
+            )
+        if said is None:
+            notice.remove_class("-shown")
+            return
+        notice.update(said)
+        notice.add_class("-shown")
+
+    async def action_take_over(self) -> None:
+        """f8: the call another session of this analyst has open becomes this session's;
+        that session can no longer save it."""
+        kept = self.elsewhere or self.drafts.find()
+        if kept is None or not kept.alive:
+            self.notify("No unsaved call is open in another session.", title="Take over")
+            return
+        self.read_form()
+        if self.lost is None and not self.draft.is_empty():
+            self.notify(
+                "This session has a call of its own under way: save it or bin it (ctrl+b) first.",
+                title="Take over",
+            )
+            return
+        try:
+            draft = self.drafts.take_over(kept)
+        except (DraftGone, OSError) as refused:
+            self.elsewhere = None
+            self.show_elsewhere()
+            self.notify(str(refused), title="Not taken over", severity="warning", markup=False)
+            return
+        self.lost = self.elsewhere = None
+        self.saving = False
+        await self.take_draft(draft)
+        self.show_elsewhere()
+        self.focus_start()
+        self.tick()
+        self.notify("The call is this session's now.", title="Taken over")
+
+    def lose(self, taken: DraftTaken) -> None:
+        """Another session took this call over: what was typed stays on screen, but it is
+        neither kept nor saved from here any more."""
+        self.lost = str(taken)
+        if self._draft_timer is not None:
+            self._draft_timer.stop()
+            self._draft_timer = None
+        self.show_elsewhere()
 
     async def take_draft(self, draft: CallDraft) -> None:
         self.draft = draft
@@ -330,6 +455,22 @@ class IntakeScreen(DeskScreen[None]):
         seconds = self.seconds()
         who = f" · {self.draft.contact_name}" if self.draft.contact_name else ""
         self.query_one(DeskBar).place = f"New call {clock_face(seconds)}{who}"
+        if self.shown:
+            self.look_elsewhere()
+
+    def look_elsewhere(self) -> None:
+        """Once a second: whether this call was taken over from here, or the other
+        session's call was saved or binned meanwhile (a look at a file or two)."""
+        try:
+            if self.lost is None and not self.draft.is_empty():
+                taken_at = self.drafts.taken_at()
+                if taken_at is not None:
+                    self.lose(DraftTaken(taken_at or None))
+            elif self.elsewhere is not None and not self.drafts.holds(self.elsewhere):
+                self.elsewhere = None
+        except OSError:
+            return
+        self.show_elsewhere()
 
     def seconds(self) -> int:
         """How long the call has run: since the first ctrl+n, across its saves."""
@@ -407,6 +548,8 @@ class IntakeScreen(DeskScreen[None]):
         if self._draft_timer is not None:
             self._draft_timer.stop()
             self.flush_draft()
+        # The session ends: its call (if any) is left for the next session to take up.
+        self.drafts.close()
 
     def keep_now(self) -> None:
         """Write the draft now, not after the pause a burst of typing waits for."""
@@ -416,8 +559,12 @@ class IntakeScreen(DeskScreen[None]):
 
     def flush_draft(self) -> None:
         self._draft_timer = None
+        if self.lost is not None:
+            return
         try:
             self.drafts.save(self.draft)
+        except DraftTaken as taken:
+            self.lose(taken)
         except OSError as exc:
             self.notify(f"The call draft cannot be kept: {exc}", severity="warning", markup=False)
 
@@ -672,10 +819,14 @@ class IntakeScreen(DeskScreen[None]):
             return
         self.read_form()
         note = self.draft.problems[self.current].description
+        if not self.claim():
+            return
 
         def added(result: TicketPublic | None) -> None:
             if result is not None:
                 self.finish([result])
+            else:
+                self.unclaim()
 
         self.app.push_screen(AddCallModal(ticket, self.seconds_to_log, note), added)
 
@@ -689,9 +840,35 @@ class IntakeScreen(DeskScreen[None]):
         if self.draft.contact_id is None and not self.draft.anonymous:
             self.ask_for_caller()
             return
+        if not self.claim():
+            return
         self.saving = True
         self.query_one(DeskBar).busy = True
         self.record(self.draft, self.seconds_to_log(), dict(self.kb_links))
+
+    def claim(self) -> bool:
+        """Before a save: the call is still this session's, and no other session can take it
+        over while it is saved. Refused (what was typed stays) when it was taken over."""
+        if self._draft_timer is not None:
+            self._draft_timer.stop()
+            self._draft_timer = None
+        try:
+            self.drafts.claim(self.draft)
+        except DraftTaken as taken:
+            self.lose(taken)
+            self.notify(str(taken), title="Not saved", severity="error", markup=False)
+            return False
+        except OSError:
+            # Nothing on disk to take over from another session either: the save goes on.
+            pass
+        return True
+
+    def unclaim(self) -> None:
+        """The save did not go through: the call may change hands again."""
+        try:
+            self.drafts.unclaim()
+        except OSError:
+            pass
 
     def ask_for_caller(self) -> None:
         """No caller picked: ask once; whatever the answer, nothing typed is lost."""
@@ -782,6 +959,7 @@ class IntakeScreen(DeskScreen[None]):
         event.stop()
         self.saving = False
         self.query_one(DeskBar).busy = False
+        self.unclaim()
         self.show_error(event.worker.error)
 
     def clear_errors(self) -> None:
@@ -923,7 +1101,9 @@ class IntakeScreen(DeskScreen[None]):
             return
         self.discard_armed = False
         self.drafts.discard()
+        self.lost = None
         self.start_afresh()
+        self.show_elsewhere()
         self.notify("Call discarded.")
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="categories")
