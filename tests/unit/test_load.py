@@ -10,6 +10,7 @@ from sqlalchemy import text
 
 from clirun import run_deskterm
 from deskterm.bench.load import OPERATIONS, WorkerReport, Write, verify
+from deskterm.db.engine import Database
 from deskterm.desk.analysts import add_analyst
 from deskterm.desk.context import Desk
 from deskterm.desk.queue import claim_next
@@ -39,6 +40,34 @@ def test_two_analysts_for_two_seconds_report_every_operation_and_pass_the_checks
         ("every ticket is its log's replay", True),
     ]
     assert result["writes"] > 0 and result["analysts"] == 2
+    # The report says where it ran, and what the issue asks of every operation.
+    assert result["database"] == Database(db_url).describe()
+    assert result["dialect"] == ("sqlite" if db_url.startswith("sqlite") else "postgresql")
+    for op in result["operations"]:
+        assert {"per_second", "p50_ms", "p95_ms", "p99_ms", "conflicts", "errors"} <= set(op)
+        if op["count"]:
+            assert op["p50_ms"] <= op["p95_ms"] <= op["p99_ms"], op
+    assert result["conflicts"] == sum(op["conflicts"] for op in result["operations"])
+    assert result["lost_updates"] == 0 and result["double_claims"] == 0
+    assert all(c["found"] == 0 for c in result["checks"])
+
+
+@pytest.mark.slow
+def test_without_db_it_runs_on_the_database_the_settings_name(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    url = f"sqlite:///{tmp_path / 'from-env.db'}"
+    monkeypatch.setenv("DESKTERM_DATABASE_URL", url)
+    code, out, err = run_deskterm(
+        monkeypatch,
+        capsys,
+        *("bench", "load", "--analysts", "1", "--seconds", "1", "--tickets", "100", "--json"),
+    )
+    assert code == 0, err
+    assert json.loads(out)["database"] == url
+    # Said on stderr too, even with --json: a run on the wrong desk shows at once.
+    assert f"load desk: {url}" in err
+    assert (tmp_path / "from-env.db").exists()
 
 
 def test_refuses_a_desk_that_is_not_a_load_desk_and_changes_nothing(
@@ -52,6 +81,68 @@ def test_refuses_a_desk_that_is_not_a_load_desk_and_changes_nothing(
     assert "not a load or bench desk" in err
     with db.read() as session:
         assert session.execute(text("SELECT count(*) FROM analyst")).scalar_one() == 1
+
+
+def test_both_benches_take_the_settings_database_and_refuse_a_desk_there(
+    db, db_url: str, monkeypatch, capsys
+) -> None:
+    # Without --db, DESKTERM_DATABASE_URL is the database: a team's desk there is refused,
+    # where the bench used to fill a SQLite file of its own without a word.
+    Desk(db, "ada").bootstrap(add_analyst, login="ada", name="Ada Admin")
+    monkeypatch.setenv("DESKTERM_DATABASE_URL", db_url)
+    code, out, err = run_deskterm(
+        monkeypatch, capsys, "bench", "load", "--analysts", "1", "--seconds", "1"
+    )
+    assert code == 1 and out == "" and "not a load or bench desk" in err
+    code, out, err = run_deskterm(monkeypatch, capsys, "bench", "--tickets", "1000")
+    assert code == 1 and out == "" and "not a bench desk" in err
+
+
+def test_db_wins_over_the_settings_and_neither_means_the_bench_file(monkeypatch) -> None:
+    from deskterm.cli.bench import _given_url
+    from deskterm.cli.common import State
+
+    monkeypatch.setenv("DESKTERM_DATABASE_URL", "sqlite:////tmp/from-env.db")
+    assert _given_url(State(db_url="sqlite:////tmp/given.db")) == "sqlite:////tmp/given.db"
+    assert _given_url(State()) == "sqlite:////tmp/from-env.db"
+    monkeypatch.delenv("DESKTERM_DATABASE_URL")
+    assert _given_url(State()) is None
+
+
+def test_the_report_hides_the_password_of_the_database() -> None:
+    from deskterm.bench.load import Check, LoadDesk, LoadResult, OperationStats
+
+    where = Database("postgresql+psycopg://desk:s3cret@db.example/load").describe()
+    assert "s3cret" not in where
+    desk = LoadDesk(
+        url="postgresql+psycopg://desk:s3cret@db.example/load",
+        where=where,
+        analysts=(),
+        built_seconds=None,
+        queued=0,
+    )
+    result = LoadResult(
+        dialect="postgresql",
+        url=desk.url,
+        where=desk.where,
+        analysts=1,
+        seconds=2.0,
+        operations=(OperationStats("note", 4, 2.0, 1.0, 2.0, 3.0, 1, 0),),
+        checks=(
+            Check("no lost update", False, "4 saved changes", ("x",), 3),
+            Check("no ticket claimed twice", True, "0 claims"),
+        ),
+        errors=(),
+        empty_pulls=0,
+        writes=4,
+        claims=0,
+    )
+    data = result.to_json()
+    assert "s3cret" not in json.dumps(data)
+    assert data["database"] == where
+    assert data["operations"][0]["p95_ms"] == 2.0
+    assert (data["conflicts"], data["lost_updates"], data["double_claims"]) == (1, 3, 0)
+    assert data["total"]["per_second"] == 2.0 and data["checks"][0]["passed"] is False
 
 
 def test_bad_options_are_one_line() -> None:

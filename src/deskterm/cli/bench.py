@@ -24,6 +24,15 @@ bench_app = typer.Typer(
 )
 
 
+def _given_url(state: State) -> str | None:
+    """The database named by ``--db``, else by the settings (``DESKTERM_DATABASE_URL`` or
+    the config file); None leaves the bench to its own SQLite file. Never the analyst's
+    default desk: a bench fills the database it runs on."""
+    from deskterm.config import load_settings
+
+    return state.db_url or load_settings().database_url or None
+
+
 @bench_app.callback()
 def bench(
     ctx: typer.Context,
@@ -64,8 +73,9 @@ def bench(
     state: State = ctx.obj
     check_size(tickets)
     load_before = os.getloadavg()[0]
-    own = state.db_url is None
-    url = default_url(tickets) if own else str(state.db_url)
+    given = _given_url(state)
+    own = given is None
+    url = default_url(tickets) if given is None else given
     with Progress(
         TextColumn("{task.description:<52}"),
         BarColumn(),
@@ -83,6 +93,7 @@ def bench(
             bar.update(tasks[stage], completed=done, total=total)
 
         desk = prepare(url, tickets=tickets, seed=seed, own_file=own, progress=progress)
+        err.print(literal(f"bench desk: {desk.db.describe()}"))
         try:
             measuring = bar.add_task("measuring", total=1)
 
@@ -94,7 +105,8 @@ def bench(
         finally:
             desk.db.dispose()
     if as_json:
-        print_json([r.to_json() for r in results])
+        where = desk.db.describe()
+        print_json([r.to_json() | {"database": where} for r in results])
         return
     out.print(_table(desk, results, (load_before, os.getloadavg()[0])))
     for line in _missed(results):
@@ -214,7 +226,7 @@ def load(
 
     state: State = ctx.obj
     check_options(analysts=analysts, seconds=seconds, tickets=tickets)
-    url = default_url() if state.db_url is None else str(state.db_url)
+    url = _given_url(state) or default_url()
     load_before = os.getloadavg()[0]
 
     def say(message: str) -> None:
@@ -223,6 +235,8 @@ def load(
 
     say("preparing the load desk")
     desk = prepare(url, analysts=analysts, seconds=seconds, tickets=tickets, seed=seed)
+    # Always said, even with --json: a run on the wrong database must not pass unnoticed.
+    err.print(literal(f"load desk: {desk.where}"))
     if desk.built_seconds is not None:
         say(f"made a demo desk of {tickets:,} tickets in {desk.built_seconds:.0f} s")
     result = run_load(desk, seconds=seconds, seed=seed, report=say)
@@ -254,14 +268,15 @@ def _load_table(result: LoadResult, load: tuple[float, float]) -> Table:
             f"deskterm bench load: {kind}, {result.analysts} analysts for {result.seconds:.0f} s"
         ),
         caption=Text(
-            f"load average {load[0]:.1f} before, {load[1]:.1f} after ({os.cpu_count()} cores); "
+            f"{result.where}; load average {load[0]:.1f} before, {load[1]:.1f} after "
+            f"({os.cpu_count()} cores); "
             f"{result.empty_pulls:,} pulls found the queues empty; times in ms",
             style="dim",
         ),
         caption_justify="left",
     )
     table.add_column("operation", min_width=12, ratio=1)
-    for name in ("count", "ops/s", "p50", "p99", "conflicts", "errors"):
+    for name in ("count", "ops/s", "p50", "p95", "p99", "conflicts", "errors"):
         table.add_column(name, justify="right", no_wrap=True)
     for op in result.operations:
         table.add_row(
@@ -269,6 +284,7 @@ def _load_table(result: LoadResult, load: tuple[float, float]) -> Table:
             f"{op.count:,}",
             f"{op.per_second:.1f}",
             "-" if op.p50_ms is None else f"{op.p50_ms:.1f}",
+            "-" if op.p95_ms is None else f"{op.p95_ms:.1f}",
             "-" if op.p99_ms is None else f"{op.p99_ms:.1f}",
             f"{op.conflicts:,}",
             Text(f"{op.errors:,}", style="bold red" if op.errors else ""),
@@ -278,6 +294,7 @@ def _load_table(result: LoadResult, load: tuple[float, float]) -> Table:
         "total",
         f"{result.total:,}",
         f"{result.per_second:.1f}",
+        "",
         "",
         "",
         f"{sum(op.conflicts for op in result.operations):,}",

@@ -21,7 +21,7 @@ from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
 from deskterm.desk.schemas import Public, TicketPublic
-from deskterm.desk.tickets import create_ticket, summary
+from deskterm.desk.tickets import open_ticket, summary
 from deskterm.domain.enums import Channel, Impact, Urgency
 from deskterm.domain.errors import InvalidInput, NotFound
 from deskterm.domain.permissions import Actor
@@ -138,7 +138,7 @@ def _open_problems(
     created: list[SavedTicket] = []
     for number, problem in enumerate(problems, start=1):
         try:
-            ticket = create_ticket(
+            ticket = open_ticket(
                 session,
                 actor,
                 subject=problem.subject,
@@ -157,7 +157,9 @@ def _open_problems(
             raise InvalidInput(
                 f"problem {number}: {exc}" if len(problems) > 1 else str(exc), field=field
             ) from None
-        created.append(_row(ticket))
+        # The list row, not the card: a call's answer is its tickets' rows, and reading
+        # each new ticket's whole story back was a third of an intake's statements.
+        created.append(_row(summary(session, ticket), ticket))
     changed = {created[0].id} if len(created) > 1 else set()
     for number, (problem, made) in enumerate(zip(problems, created, strict=True), start=1):
         if problem.article is None:
@@ -173,8 +175,8 @@ def _open_problems(
 
 
 def _row(ticket: TicketPublic, clocks: Any = None) -> SavedTicket:
-    """What a save hands back of a ticket (``create_ticket`` reads its whole story);
-    ``clocks``: where the fields a list row lacks come from, if not from ``ticket``."""
+    """What a save hands back of a ticket; ``clocks``: where the fields a list row lacks
+    come from (the saved row or an earlier answer), if not from ``ticket``."""
     fields = {name: getattr(ticket, name) for name in TicketPublic.model_fields}
     source: Any = ticket if clocks is None else clocks
     return SavedTicket.model_construct(

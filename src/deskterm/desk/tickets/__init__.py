@@ -23,7 +23,7 @@ from deskterm.desk.tickets.change import (
     refusal,
     require_work,
 )
-from deskterm.desk.tickets.create import create_ticket
+from deskterm.desk.tickets.create import create_ticket, open_ticket
 from deskterm.desk.tickets.holders import assign, escalate, holder_for, log_internal_reason
 from deskterm.desk.tickets.read import detail, get_ticket, list_tickets, summary, ticket_events
 from deskterm.desk.tickets.status import change_status, close, reopen, resolve, set_priority
@@ -51,6 +51,7 @@ __all__ = [
     "log_call",
     "log_internal_reason",
     "login_of",
+    "open_ticket",
     "refusal",
     "reopen",
     "require_work",
