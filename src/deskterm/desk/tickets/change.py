@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import col
 
+from deskterm import defaults
 from deskterm.db.models import Analyst, SupportGroup, Ticket, TicketEvent
 from deskterm.desk import clock, ledger, outbox, sla_clock
 from deskterm.domain import events as event_words
 from deskterm.domain import payloads as p
-from deskterm.domain.enums import OPEN_STATUSES, Status, Visibility
+from deskterm.domain.enums import OPEN_STATUSES, Impact, Status, Urgency, Visibility
 from deskterm.domain.errors import (
     ChangeSeen,
     ConflictError,
@@ -27,7 +28,9 @@ from deskterm.domain.errors import (
     PermissionDenied,
 )
 from deskterm.domain.permissions import Actor, TicketHold, may_work
+from deskterm.domain.priority import parse_priority
 from deskterm.domain.refs import format_ref, parse_ref
+from deskterm.domain.text import optional_line
 
 
 class Change:
@@ -183,3 +186,20 @@ def group_name(session: Session, group_id: int | None) -> str | None:
         return None
     group = session.get(SupportGroup, group_id)
     return group.name if group else None
+
+
+def chosen_priority(
+    impact: Impact, urgency: Urgency, priority: str | None, reason: str | None, *, field: str
+) -> tuple[int, int, str | None]:
+    """The matrix's priority for ``impact`` and ``urgency``, the one chosen (``priority``, an
+    override, needs a ``reason``: refused on ``field`` without one) and the reason given."""
+    derived = defaults.priority_matrix().priority(impact, urgency)
+    chosen = parse_priority(priority) if priority else derived
+    why = optional_line(reason, field=field)
+    if chosen != derived and not why:
+        raise InvalidInput(
+            f"impact {impact} and urgency {urgency} give P{derived}; "
+            f"overriding to P{chosen} needs a reason",
+            field=field,
+        )
+    return derived, chosen, why

@@ -14,13 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from deskterm import defaults
 from deskterm.db.models import Analyst, Asset, Contact, SupportGroup, Ticket
 from deskterm.desk import clock, sla_clock
 from deskterm.desk.lookups import analyst_by_login, category_by_path, contact_by_key, group_by_name
 from deskterm.desk.rows import _enum
 from deskterm.desk.schemas import TicketDetail
-from deskterm.desk.tickets.change import Change, load
+from deskterm.desk.tickets.change import Change, chosen_priority, load
 from deskterm.desk.tickets.holders import holder_for
 from deskterm.desk.tickets.read import detail
 from deskterm.desk.tickets.work import MAX_CALL_SECONDS, link_pair
@@ -36,8 +35,7 @@ from deskterm.domain.enums import (
 )
 from deskterm.domain.errors import InvalidInput, NotFound
 from deskterm.domain.permissions import Actor
-from deskterm.domain.priority import parse_priority
-from deskterm.domain.text import long_text, optional_line, required_line
+from deskterm.domain.text import long_text, required_line
 
 P = ParamSpec("P")
 
@@ -75,16 +73,9 @@ def open_ticket(
     channel_value = _enum(Channel, channel, "channel")
     impact_value = _enum(Impact, impact, "impact")
     urgency_value = _enum(Urgency, urgency, "urgency")
-    matrix = defaults.priority_matrix()
-    derived = matrix.priority(impact_value, urgency_value)
-    chosen = parse_priority(priority) if priority else derived
-    reason = optional_line(priority_reason, field="priority_reason")
-    if chosen != derived and not reason:
-        raise InvalidInput(
-            f"impact {impact_value} and urgency {urgency_value} give P{derived}; "
-            f"overriding to P{chosen} needs a reason",
-            field="priority_reason",
-        )
+    derived, chosen, reason = chosen_priority(
+        impact_value, urgency_value, priority, priority_reason, field="priority_reason"
+    )
 
     contact_row: Contact | None = None
     if contact_id is not None:

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from deskterm import defaults
 from deskterm.desk.lookups import resolution_code
 from deskterm.desk.rows import _enum
 from deskterm.desk.schemas import TicketPublic
-from deskterm.desk.tickets.change import Change, ensure_open, load, login_of, require_work
+from deskterm.desk.tickets.change import (
+    Change,
+    chosen_priority,
+    ensure_open,
+    load,
+    login_of,
+    require_work,
+)
 from deskterm.desk.tickets.read import summary
 from deskterm.domain import payloads as p
 from deskterm.domain.enums import Impact, Status, Urgency
 from deskterm.domain.errors import InvalidInput, InvalidTransition
 from deskterm.domain.permissions import Actor
-from deskterm.domain.priority import parse_priority
 from deskterm.domain.refs import format_ref
 from deskterm.domain.text import long_text, optional_line, required_line
 from deskterm.domain.transitions import check_transition
@@ -155,15 +160,9 @@ def set_priority(
     require_work(actor, ticket, "change its priority")
     new_impact = _enum(Impact, impact, "impact") if impact else Impact(ticket.impact)
     new_urgency = _enum(Urgency, urgency, "urgency") if urgency else Urgency(ticket.urgency)
-    derived = defaults.priority_matrix().priority(new_impact, new_urgency)
-    chosen = parse_priority(priority) if priority else derived
-    why = optional_line(reason, field="reason")
-    if chosen != derived and not why:
-        raise InvalidInput(
-            f"impact {new_impact} and urgency {new_urgency} give P{derived}; "
-            f"overriding to P{chosen} needs a reason",
-            field="reason",
-        )
+    derived, chosen, why = chosen_priority(
+        new_impact, new_urgency, priority, reason, field="reason"
+    )
     changes = [
         (name, old, new)
         for name, old, new in (
