@@ -517,17 +517,7 @@ def _note_bounce(session: Session, raw: bytes) -> None:
     reason = f"the customer's mail system returned it: {detail}"[:480]
     note.status = OutboxStatus.DEAD
     note.last_error = reason
-    outbox.log_note(
-        session,
-        note.ticket_id,
-        p.NotificationFailed(
-            channel=note.channel,
-            to=note.recipient,
-            notice=note.kind,
-            outbox_id=note.id,
-            reason=reason,
-        ),
-    )
+    outbox.log_given_up(session, note, reason)
 
 
 # --------------------------------------------------------------------------- many messages

@@ -851,23 +851,30 @@ def _bury_abandoned(session: Session, max_attempts: int) -> list[Delivery]:
         note.status = OutboxStatus.DEAD
         note.last_error = reason
         note.claimed_at = note.claimed_by = None
-        log_note(
-            session,
-            note.ticket_id,
-            p.NotificationFailed(
-                channel=note.channel,
-                to=note.recipient,
-                notice=note.kind,
-                outbox_id=note.id,
-                attempts=note.attempts,
-                reason=reason,
-            ),
-        )
+        log_given_up(session, note, reason, attempts=note.attempts)
         buried.append(
             Delivery(note.id, format_ref(note.ticket_id), note.channel, note.recipient, "dead")
         )
     session.flush()
     return buried
+
+
+def log_given_up(
+    session: Session, note: Notification, reason: str, *, attempts: int | None = None
+) -> None:
+    """The ticket's log says the customer could not be told by ``note``, and why."""
+    log_note(
+        session,
+        note.ticket_id,
+        p.NotificationFailed(
+            channel=note.channel,
+            to=note.recipient,
+            notice=note.kind,
+            outbox_id=note.id,
+            attempts=attempts,
+            reason=reason,
+        ),
+    )
 
 
 def log_note(session: Session, ticket_id: int, payload: p.Payload) -> None:
