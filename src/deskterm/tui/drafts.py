@@ -258,7 +258,7 @@ class DraftStore:
         """Keep this session's call as it stands; refused (``DraftTaken``) once another
         session took it over."""
         with self._mutex():
-            self._check_not_taken()
+            self.check_not_taken()
             if draft.is_empty():
                 self._forget()
                 return
@@ -268,7 +268,7 @@ class DraftStore:
         """Before a save goes to the desk: still this session's (else ``DraftTaken``), and
         marked as being saved, so no other session can take it over meanwhile."""
         with self._mutex():
-            self._check_not_taken()
+            self.check_not_taken()
             self._write(draft, saving=True)
 
     def unclaim(self) -> None:
@@ -332,14 +332,6 @@ class DraftStore:
         self._lock_fd = self._release = None
         self._since = None
 
-    def taken_at(self) -> str | None:
-        """When another session took this one's call over; ``None`` while it is its own."""
-        try:
-            self._check_not_taken()
-        except DraftTaken as taken:
-            return taken.at or ""
-        return None
-
     def holds(self, kept: Kept) -> bool:
         """Whether that other session's call is still on disk (not saved or binned since)."""
         return self._json(kept.session).exists()
@@ -350,7 +342,8 @@ class DraftStore:
     def _tombstone(self, session: str) -> Path:
         return self.folder / f"{session}.taken"
 
-    def _check_not_taken(self) -> None:
+    def check_not_taken(self) -> None:
+        """Raises ``DraftTaken`` (saying when) once another session took this one's call over."""
         try:
             raw = json.loads(self._tombstone(self.session).read_text(encoding="utf-8"))
         except FileNotFoundError:

@@ -463,11 +463,11 @@ class IntakeScreen(DeskScreen[None]):
         session's call was saved or binned meanwhile (a look at a file or two)."""
         try:
             if self.lost is None and not self.draft.is_empty():
-                taken_at = self.drafts.taken_at()
-                if taken_at is not None:
-                    self.lose(DraftTaken(taken_at or None))
+                self.drafts.check_not_taken()
             elif self.elsewhere is not None and not self.drafts.holds(self.elsewhere):
                 self.elsewhere = None
+        except DraftTaken as taken:
+            self.lose(taken)
         except OSError:
             return
         self.show_elsewhere()
