@@ -10,33 +10,37 @@ app's "another problem from this call".
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from deskterm.cli.common import State, literal, out, print_json, read_text
 from deskterm.cli.tickets import AnonymousOpt, CallerOpt, JsonOpt
 
+if TYPE_CHECKING:
+    from deskterm.desk.intake import Problem
+
 call_app = typer.Typer(
     help="Save a phone call with one ticket per problem, as the new-call screen does.",
     no_args_is_help=True,
 )
 
-#: What a problem may say in the file, and the ``Problem`` field each fills.
-_KEYS = {
-    "subject": "subject",
-    "description": "description",
-    "category": "category",
-    "asset": "asset_id",
-    "impact": "impact",
-    "urgency": "urgency",
-    "article": "article",
+#: What a problem may say in the file: the ``Problem`` field each fills, the JSON types it
+#: takes, and how a wrong one is named.
+_KEYS: dict[str, tuple[str, tuple[type, ...], str]] = {
+    "subject": ("subject", (str,), "text"),
+    "description": ("description", (str,), "text"),
+    "category": ("category", (str,), "text"),
+    "asset": ("asset_id", (int,), "a number (the asset's id)"),
+    "impact": ("impact", (str,), "text"),
+    "urgency": ("urgency", (str,), "text"),
+    "article": ("article", (str, int), "an article's key (KB-12) or id"),
 }
 
 
-def _problems(text: str, where: str) -> list[Any]:
+def _problems(text: str, where: str) -> list[Problem]:
     """The problems a file lists, each checked for keys it should not have."""
-    from deskterm.desk.intake import MAX_PROBLEMS, Problem
+    from deskterm.desk.intake import Problem
     from deskterm.domain.errors import InvalidInput
 
     try:
@@ -53,8 +57,6 @@ def _problems(text: str, where: str) -> list[Any]:
             '([{"subject": "...", "impact": "high"}])',
             field="problems",
         )
-    if len(items) > MAX_PROBLEMS:
-        raise InvalidInput(f"at most {MAX_PROBLEMS} problems in one call", field="problems")
     problems = []
     for number, item in enumerate(items, start=1):
         unknown = sorted(set(item) - set(_KEYS))
@@ -64,27 +66,13 @@ def _problems(text: str, where: str) -> list[Any]:
                 f"(known: {', '.join(_KEYS)})",
                 field="problems",
             )
-        wrong = [
-            key
-            for key, value in item.items()
-            if value is not None
-            and not (
-                isinstance(value, int) and not isinstance(value, bool)
-                if key == "asset"
-                else isinstance(value, str | int) and not isinstance(value, bool)
-                if key == "article"
-                else isinstance(value, str)
-            )
-        ]
-        if wrong:
-            raise InvalidInput(
-                f"problem {number}: {wrong[0]!r} must be "
-                + ("a number (the asset's id)" if wrong[0] == "asset" else "text"),
-                field="problems",
-            )
-        problems.append(
-            Problem(**{_KEYS[key]: value for key, value in item.items() if value is not None})
-        )
+        given = {key: value for key, value in item.items() if value is not None}
+        for key, value in given.items():
+            kinds, said = _KEYS[key][1:]
+            # JSON's true and false are Python ints: never an id.
+            if isinstance(value, bool) or not isinstance(value, kinds):
+                raise InvalidInput(f"problem {number}: {key!r} must be {said}", field="problems")
+        problems.append(Problem(**{_KEYS[key][0]: value for key, value in given.items()}))
     return problems
 
 
