@@ -95,3 +95,38 @@ def test_a_bad_call_is_one_line_and_saves_nothing(
 def _tickets(known: KnownDesk) -> int:
     with known.db.engine.connect() as conn:
         return conn.execute(text("SELECT count(*) FROM ticket")).scalar_one()
+
+
+def test_a_script_retrying_a_save_with_its_key_saves_the_call_once(
+    known: KnownDesk, call, tmp_path: Path
+) -> None:
+    problems = tmp_path / "call.json"
+    problems.write_text(json.dumps([{"subject": "Saved by a script that retries"}]), "utf-8")
+    key = "crm-4711-call-0001"
+    code, out, err = call(str(problems), "--contact", CONTACT_NAME, "--key", key, "--json")
+    assert code == 0, err
+    (first,) = json.loads(out)
+    # The script lost the answer and tries again: the same ticket, nothing new.
+    code, out, err = call(str(problems), "--contact", CONTACT_NAME, "--key", key)
+    assert code == 0, err
+    assert f"{first['ref']} saved before under this key" in out
+    with known.db.read() as session:
+        assert (
+            session.execute(
+                text("SELECT count(*) FROM ticket WHERE subject = :s"),
+                {"s": "Saved by a script that retries"},
+            ).scalar()
+            == 1
+        )
+
+
+def test_a_bad_key_is_one_line_and_saves_nothing(known: KnownDesk, call, tmp_path: Path) -> None:
+    problems = tmp_path / "call.json"
+    problems.write_text(json.dumps([{"subject": "Never saved"}]), "utf-8")
+    code, out, err = call(str(problems), "--contact", CONTACT_NAME, "--key", "no spaces here")
+    assert code != 0 and out == ""
+    assert "key" in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    with known.db.read() as session:
+        assert not session.execute(
+            text("SELECT count(*) FROM ticket WHERE subject = 'Never saved'")
+        ).scalar()

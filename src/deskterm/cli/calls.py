@@ -18,7 +18,10 @@ from deskterm.cli.common import State, literal, out, print_json, read_text
 from deskterm.cli.tickets import AnonymousOpt, CallerOpt, JsonOpt
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from deskterm.desk.intake import Problem
+    from deskterm.desk.schemas import TicketPublic
 
 call_app = typer.Typer(
     help="Save a phone call with one ticket per problem, as the new-call screen does.",
@@ -99,10 +102,20 @@ def save(
             "(its caller; --seconds is how long the call ran on since).",
         ),
     ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            help="A key of the script's own for this call (8-64 letters, digits, - or _): "
+            "the same key saved again opens nothing and prints the call's tickets, so a "
+            "script may retry a save whose answer it lost.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Save a call: one ticket per problem, all or none, linked as one call."""
     from deskterm.desk.intake import add_to_call, record_call
+    from deskterm.desk.saved_calls import check_key, save_call
     from deskterm.domain.errors import InvalidInput
 
     named = bool(contact and contact.strip())
@@ -114,11 +127,25 @@ def save(
     if to is None and anonymous == named:
         said = "not both" if anonymous else "--anonymous if the caller gave no name"
         raise InvalidInput(f"give the caller with --contact, or {said}", field="contact")
+    if key is not None:
+        check_key(key)
     where = "standard input" if problems == "-" else problems
     listed = _problems(read_text(problems, field="problems"), where)
     state: State = ctx.obj
     desk = state.desk()
-    if to is not None:
+    earlier = False
+    saved: Sequence[TicketPublic]
+    if key is not None:
+        result = desk.write(
+            save_call,
+            key=key,
+            problems=listed,
+            contact=contact if named else None,
+            call=to,
+            call_seconds=seconds,
+        )
+        saved, earlier = result.tickets, result.earlier
+    elif to is not None:
         saved = desk.write(add_to_call, call=to, problems=listed, call_seconds=seconds)
     else:
         saved = desk.write(
@@ -132,7 +159,8 @@ def save(
     for ticket in saved:
         line = Text()
         line.append(ticket.ref, style="bold")
-        line.append(f" opened · {ticket.status.replace('_', ' ')} · {ticket.priority} · ")
+        said = "saved before under this key" if earlier else "opened"
+        line.append(f" {said} · {ticket.status.replace('_', ' ')} · {ticket.priority} · ")
         line.append(ticket.assignee or "unassigned")
         line.append(" · ")
         line.append_text(literal(ticket.group or "no group"))

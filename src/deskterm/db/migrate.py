@@ -15,7 +15,7 @@ from sqlalchemy import inspect, text
 from deskterm.db.engine import Database
 from deskterm.domain.errors import SchemaMismatch
 
-HEAD = "0012_lookup_grants"
+HEAD = "0013_saved_calls"
 #: Every revision this code knows, oldest first.
 KNOWN = (
     "0001_initial",
@@ -30,6 +30,7 @@ KNOWN = (
     "0010_event_writer",
     "0011_caller_lookup",
     "0012_lookup_grants",
+    "0013_saved_calls",
 )
 
 MIGRATIONS = Path(__file__).with_name("migrations")

@@ -483,3 +483,18 @@ class Presence(SQLModel, table=True):
     since: datetime = _ts(nullable=False)
     seen_at: datetime = _ts(nullable=False)
     editing: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+
+
+class SavedCall(SQLModel, table=True):
+    """A call the intake form saved, by the key its draft carried: saving the same draft
+    again (the app stopped between the desk's commit and forgetting the draft, or the
+    answer to a save was lost with the network) finds the tickets it made instead of
+    opening them twice."""
+
+    __tablename__ = "saved_call"
+
+    key: str = Field(sa_type=String(64), primary_key=True)
+    #: The call's tickets, the first one first (the others are linked to it).
+    ticket_ids: list[int] = Field(default_factory=list, sa_type=JSONData)
+    analyst_id: int | None = Field(default=None, foreign_key="analyst.id")
+    saved_at: datetime = _ts(nullable=False)

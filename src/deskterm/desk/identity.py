@@ -197,6 +197,7 @@ def _grant_login(session: Session, login: str) -> bool:
                     "ticket_event": "SELECT, INSERT",
                     "alembic_version": "SELECT",
                     "name_word": "SELECT, INSERT",
+                    "saved_call": "SELECT, INSERT",
                 }.get(table, "SELECT, INSERT, UPDATE, DELETE")
                 cursor.execute(
                     sql.SQL("GRANT {} ON TABLE {} TO {}").format(

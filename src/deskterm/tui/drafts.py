@@ -61,6 +61,10 @@ class CallDraft:
     #: ticket (the new ones are linked to it) and until when its time is logged.
     call_ref: str | None = None
     logged_until: str | None = None
+    #: What the desk knows this save of the call by (``desk.saved_calls``): a draft saved
+    #: again after its save went through (the app stopped before forgetting it) opens
+    #: nothing twice. Each save of a call (another problem after a save) has its own.
+    key: str = field(default_factory=lambda: secrets.token_hex(16))
 
     @property
     def started(self) -> datetime:
@@ -80,7 +84,7 @@ class CallDraft:
             anonymous=self.anonymous,
             call_ref=self.call_ref or call_ref,
             logged_until=saved_at.isoformat(),
-        )
+        )  # and a key of its own: it is another save
 
     def started_label(self) -> str:
         return self.started.astimezone().strftime("%H:%M")
@@ -105,6 +109,8 @@ class CallDraft:
             anonymous=bool(raw.get("anonymous")),
             call_ref=raw.get("call_ref"),
             logged_until=raw.get("logged_until"),
+            # A draft kept before calls had keys was never saved under one.
+            **({"key": raw["key"]} if isinstance(raw.get("key"), str) else {}),
         )
 
 

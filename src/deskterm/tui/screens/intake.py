@@ -381,14 +381,39 @@ class IntakeScreen(DeskScreen[None]):
         self.show_elsewhere()
 
     def warn_if_interrupted(self, kept: Kept) -> None:
-        if kept.interrupted:
+        """A call whose session ended in the middle of saving it: the desk knows, by the
+        draft's key, whether that save went through."""
+        if kept.interrupted and self.app.desk is not None:
+            self.look_for_saved(kept.draft)
+
+    @work(thread=True, exit_on_error=False, group="saved")
+    def look_for_saved(self, draft: CallDraft) -> None:
+        from deskterm.desk.saved_calls import saved_call
+
+        tickets = self.desk.read(saved_call, key=draft.key)
+        self.app.call_from_thread(self.saved_before, draft, tickets)
+
+    def saved_before(self, draft: CallDraft, tickets: list[TicketPublic] | None) -> None:
+        if tickets is None:
             self.notify(
-                "The session that had this call ended while saving it: it may be in the desk "
-                "already. Look at the caller's open tickets before saving it again.",
+                "The session that had this call ended while saving it, before the desk had "
+                "it: nothing of it was saved. Save it when it is ready.",
                 title="Call draft",
-                severity="warning",
-                timeout=15,
+                timeout=10,
             )
+            return
+        refs = ", ".join(t.ref for t in tickets)
+        if draft is self.draft and not self.saving:
+            # It is in the desk: showing it as unsaved would invite a second save.
+            self.drafts.discard()
+            self.start_afresh()
+        self.notify(
+            f"The call its ended session was saving is in the desk as {refs}: "
+            "nothing to save again.",
+            title="Call logged before",
+            severity="warning",
+            timeout=15,
+        )
 
     def show_elsewhere(self) -> None:
         """Tell beside the form about a call of another session, or this call's loss."""
@@ -886,7 +911,8 @@ class IntakeScreen(DeskScreen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="record")
     def record(self, draft: CallDraft, seconds: int, links: dict[int, int] | None = None) -> None:
-        from deskterm.desk.intake import Problem, add_to_call, record_call
+        from deskterm.desk.intake import Problem
+        from deskterm.desk.saved_calls import save_call
 
         links = links or {}
         problems = [
@@ -901,20 +927,27 @@ class IntakeScreen(DeskScreen[None]):
             )
             for index, p in enumerate(draft.problems)
         ]
-        desk = self.desk
-        if draft.call_ref is not None:
-            made = desk.write(
-                add_to_call, call=draft.call_ref, problems=problems, call_seconds=seconds
-            )
-        else:
-            made = desk.write(
-                record_call, problems=problems, contact_id=draft.contact_id, call_seconds=seconds
-            )
-        self.app.call_from_thread(self.finish, made, clock.now())
+        saved = self.desk.write(
+            save_call,
+            key=draft.key,
+            problems=problems,
+            # Another problem from a saved call keeps that call's caller.
+            contact_id=None if draft.call_ref is not None else draft.contact_id,
+            call=draft.call_ref,
+            call_seconds=seconds,
+        )
+        self.app.call_from_thread(self.finish, saved.tickets, clock.now(), saved.earlier)
 
-    def finish(self, made: Sequence[TicketPublic], saved_at: datetime | None = None) -> None:
+    def finish(
+        self,
+        made: Sequence[TicketPublic],
+        saved_at: datetime | None = None,
+        earlier: bool = False,
+    ) -> None:
         """The call is in the desk: forget the draft, start clean, show the ticket. The
-        ticket screen offers another problem from the same call (same caller, same clock)."""
+        ticket screen offers another problem from the same call (same caller, same clock).
+        ``earlier``: an earlier save of this very draft had gone through already (its answer
+        was lost, or the app stopped before forgetting the draft): nothing was opened now."""
         from deskterm.desk.intake import SavedTicket
         from deskterm.tui.screens.ticket import TicketScreen
 
@@ -925,8 +958,15 @@ class IntakeScreen(DeskScreen[None]):
         # Fresh at once, so leaving puts the cursor in Caller for the next call.
         self.start_afresh()
         refs = [t.ref for t in made]
-        said = f"Saved {', '.join(refs)}."
-        self.notify(said, title="Call logged")
+        if earlier:
+            self.notify(
+                f"This call was in the desk already as {', '.join(refs)}: nothing was saved twice.",
+                title="Call logged before",
+                severity="warning",
+                timeout=10,
+            )
+        else:
+            self.notify(f"Saved {', '.join(refs)}.", title="Call logged")
         another = call.another_problem(refs[0], saved_at or clock.now())
         self.app.switch_mode("queue")
         if self.app.desk is not None:
