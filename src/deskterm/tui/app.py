@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
@@ -41,6 +41,7 @@ from deskterm.tui.messages import (
     SlaChecked,
 )
 from deskterm.tui.screens.loading import LoadingScreen
+from deskterm.tui.typeahead import route_key
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -254,6 +255,12 @@ class DeskApp(App[None]):
             scheme, rest = url.split("://", 1)
             url = f"{scheme}://…@{rest.rsplit('@', 1)[1]}"
         return f"the desk at {url} as {self.login or 'your database login'}"
+
+    async def on_event(self, event: events.Event) -> None:
+        # Keys typed ahead of the screen: see tui/typeahead.py.
+        if isinstance(event, events.Key) and not event.is_forwarded and route_key(self, event):
+            return
+        await super().on_event(event)
 
     def on_mount(self) -> None:
         self.open_desk()

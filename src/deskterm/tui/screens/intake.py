@@ -21,6 +21,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Input, OptionList, Select, Static, Tab, Tabs, TextArea
 from textual.widgets.option_list import Option
 from textual.widgets.select import InvalidSelectValueError
@@ -724,6 +725,29 @@ class IntakeScreen(DeskScreen[None]):
             if self.take_when_found:
                 self.take_match()
         self.take_when_found = False
+
+    def key_ahead(self, key: str, focused: Widget) -> bool:
+        """enter on Caller takes a caller and goes on to Subject at once: what is typed after
+        it belongs there, even before the caller's card has come (tui/typeahead.py). Only
+        when enter takes one: a caller marked among the matches of what is typed, or matches
+        still on their way for two letters or more (the best of them is taken)."""
+        if key != "enter" or focused.id != "lookup":
+            return False
+        typed = self.query_one("#lookup", Input).value
+        if self.matches_for != typed:
+            if len(typed.strip()) < 2:
+                return False
+        else:
+            matches = self.query_one("#matches", OptionList)
+            index = matches.highlighted if matches.highlighted is not None else 0
+            if index >= matches.option_count:
+                return False
+            option = matches.get_option_at_index(index)
+            if option.disabled or not (option.id and option.id.isdigit()):
+                return False
+        self.to_matches()
+        self.set_focus(self.query_one("#subject"), scroll_visible=False)
+        return True
 
     @on(Input.Submitted, "#lookup")
     def to_matches(self) -> None:
