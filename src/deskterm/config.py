@@ -26,6 +26,7 @@ from pydantic import (
     SecretStr,
     StringConstraints,
     ValidationError,
+    model_validator,
 )
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
@@ -42,6 +43,9 @@ from deskterm.paths import config_dir, data_dir, data_file
 #: How the desk knows who is acting: what the person says (``--as``, ``DESKTERM_USER``,
 #: the OS login), or the database login they connect with (PostgreSQL only).
 Identity = Literal["claimed", "database"]
+#: What stands between the desk and PostgreSQL: nothing, or PgBouncer (or the like) pooling
+#: by transaction or by session.
+Pooler = Literal["none", "transaction", "session"]
 
 PREFIX = "DESKTERM_"
 
@@ -84,6 +88,21 @@ def _between(low: int, high: int) -> Callable[[int | None], int | None]:
         return number
 
     return check
+
+
+def _seconds(low: float, high: float) -> Callable[[float], float]:
+    def check(number: float) -> float:
+        if not low <= number <= high:
+            raise ValueError(f"is not between {low:g} and {high:g} seconds")
+        return number
+
+    return check
+
+
+def _database_address(url: str | None) -> str | None:
+    if url is not None and not url.lower().startswith(("postgresql://", "postgresql+psycopg://")):
+        raise ValueError("must be a postgresql:// URL")
+    return url
 
 
 def _web_address(url: str | None) -> str | None:
@@ -190,6 +209,17 @@ class Settings(BaseSettings):
     pool_size: Annotated[int, AfterValidator(_between(0, 20))] = 1
     #: More connections a process may open for a burst of work, closed as soon as it ends.
     pool_overflow: Annotated[int, AfterValidator(_between(0, 50))] = 4
+    #: Seconds after which the pooled connections nobody uses are closed (0: never). Short,
+    #: so that a centre of a couple hundred open apps, each refreshing now and then, holds
+    #: few connections at once: reconnecting costs a few milliseconds (about 3.4 on the
+    #: database's own host), a burst of work none.
+    pool_idle_seconds: Annotated[float, AfterValidator(_seconds(0, 3600))] = 0.5
+    #: Where the live queues ``LISTEN`` when not at ``database_url``: the database itself or
+    #: a session-mode pool, as ``LISTEN`` needs one session throughout.
+    listen_url: Annotated[Text, AfterValidator(_database_address)] = None
+    #: What ``database_url`` goes through: ``none`` (PostgreSQL itself), ``transaction``
+    #: (a transaction-mode pool: needs ``listen_url``) or ``session``.
+    pooler: Pooler = "none"
     #: Where the default desk (``desk.db``), the drafts of calls not yet saved and the SSH
     #: server's host key are kept: the user's data folder unless set.
     data_dir: Path | None = None
@@ -216,6 +246,15 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         environment = _Environment(settings_cls, os.environ)
         return (init_settings, environment, _ConfigFile(settings_cls, environment.config_file))
+
+    @model_validator(mode="after")
+    def _listen_past_a_transaction_pool(self) -> Settings:
+        if self.pooler == "transaction" and not self.listen_url:
+            raise ValueError(
+                "pooler = 'transaction' needs listen_url (the database itself or a "
+                "session-mode pool): LISTEN through a transaction pool hears nothing"
+            )
+        return self
 
     def resolved_database_url(self, override: str | None = None) -> str:
         if override:
@@ -354,7 +393,8 @@ def load_settings(environ: Mapping[str, str] | None = None, path: Path | None = 
     except ValidationError as exc:
         problem = exc.errors()[0]
         raise InvalidInput(
-            _describe(problem, environment, file.path), field=str(problem["loc"][-1])
+            _describe(problem, environment, file.path),
+            field=str(problem["loc"][-1]) if problem["loc"] else "pooler",
         ) from None
 
 
@@ -366,6 +406,9 @@ def _describe(problem: ErrorDetails, environment: _Environment, path: Path) -> s
     """One line: where the value came from (the variable, or the file's table and key), and
     what is wrong with it."""
     place = tuple(str(part) for part in problem["loc"])
+    if not place:
+        # A rule between settings, said whole.
+        return str(problem.get("ctx", {}).get("error", problem["msg"]))
     if place in environment.names:
         where = environment.names[place]
     elif len(place) == 1:
@@ -404,8 +447,9 @@ def shown(settings: Settings) -> dict[str, dict[str, Any]]:
     out and every secret (passwords, tokens, a password in the database URL) masked."""
     values = settings.model_dump(mode="json", by_alias=True, exclude_none=True)
     desk = {key: values[key] for key in _desk_keys(in_file=True) if key in values}
-    if "database_url" in desk:
-        desk["database_url"] = _hide_password(desk["database_url"])
+    for key in ("database_url", "listen_url"):
+        if key in desk:
+            desk[key] = _hide_password(desk[key])
     tables = {"desk": desk}
     tables.update((name, values[name]) for name in TABLES if values.get(name))
     return tables

@@ -1,6 +1,6 @@
-"""Connections sized for a team (issue 17): an app holds one pooled connection at rest, every
-listener of a process shares one ``LISTEN`` connection, the pool is a setting, and
-``db status`` counts who is connected."""
+"""Connections sized for a team (issue 17): an app holds at most one pooled connection (let go
+once idle: tests/unit/test_connections_at_rest.py), every listener of a process shares one
+``LISTEN`` connection, the pool is a setting, and ``db status`` counts who is connected."""
 
 from __future__ import annotations
 
@@ -193,6 +193,15 @@ def test_pool_settings_have_defaults_and_bounds(tmp_path: Path) -> None:
     empty = tmp_path / "none.toml"
     settings = load_settings({}, empty)
     assert (settings.pool_size, settings.pool_overflow) == (1, 4)
+    assert (settings.pool_idle_seconds, settings.pooler, settings.listen_url) == (0.5, "none", None)
+    with pytest.raises(
+        InvalidInput, match=r"DESKTERM_POOL_IDLE_SECONDS: '-1' is not between 0 and 3600 seconds"
+    ):
+        load_settings({"DESKTERM_POOL_IDLE_SECONDS": "-1"}, empty)
+    with pytest.raises(InvalidInput, match=r"DESKTERM_POOLER: 'bouncer' is not one of"):
+        load_settings({"DESKTERM_POOLER": "bouncer"}, empty)
+    with pytest.raises(InvalidInput, match=r"DESKTERM_LISTEN_URL: .* must be a postgresql:// URL"):
+        load_settings({"DESKTERM_LISTEN_URL": "sqlite:///x.db"}, empty)
     with pytest.raises(InvalidInput, match=r"DESKTERM_POOL_SIZE: '21' is not between 0 and 20"):
         load_settings({"DESKTERM_POOL_SIZE": "21"}, empty)
     with pytest.raises(InvalidInput, match=r"DESKTERM_POOL_OVERFLOW: 'many' is not a number"):
@@ -264,3 +273,32 @@ def test_a_listener_that_cannot_connect_says_so_and_leaves_nothing_behind() -> N
         )
     finally:
         db.dispose()
+
+
+def test_the_live_pace_answers_at_once_then_coalesces_and_slows_while_busy() -> None:
+    from deskterm.desk.live import LivePace
+
+    pace = LivePace(first=0.5, busiest=2.0)
+    # Quiet: the first notice is looked at at once.
+    assert pace.due(True, 100.0)
+    pace.looked(100.0)
+    # More within the interval: coalesced, and the wait says when the next look is due.
+    assert not pace.due(True, 100.2)
+    assert pace.wait(True, 0.25, 100.2) == pytest.approx(0.3)
+    assert pace.wait(False, 0.25, 100.2) == 0.25
+    # Notices never stop: each look doubles the wait, up to the busiest pace.
+    looks = [100.0]
+    now = 100.0
+    while now < 120.0:
+        now += 0.05
+        if pace.due(True, now):
+            pace.looked(now)
+            looks.append(now)
+    gaps = [round(b - a, 2) for a, b in zip(looks, looks[1:], strict=False)]
+    assert gaps[0] == pytest.approx(0.5, abs=0.06) and max(gaps) == pytest.approx(2.0, abs=0.06)
+    assert len(looks) < 14  # not 400
+    # A quiet spell: back to answering at once, then at the first pace.
+    assert not pace.due(False, now + 5)
+    assert pace.due(True, now + 5.01)
+    pace.looked(now + 5.01)
+    assert not pace.due(True, now + 5.3) and pace.due(True, now + 5.52)

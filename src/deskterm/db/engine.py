@@ -11,18 +11,29 @@ deferred ``BEGIN`` and never block writers under WAL.
 from __future__ import annotations
 
 import logging
+import os
+import random
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DatabaseError,
+    DBAPIError,
+    DisconnectionError,
+    OperationalError,
+)
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool, QueuePool
+from sqlalchemy.util import queue as pool_queue
 from sqlmodel import create_engine
 
 from deskterm.domain.errors import DatabaseUnavailable, InvalidInput
@@ -34,6 +45,18 @@ BUSY_TIMEOUT_MS = 5000
 #: What the desk's own connections are called in ``pg_stat_activity`` (the listener's is
 #: ``deskterm-listen``, db/notify.py), so ``db status`` and an admin can tell them apart.
 APPLICATION_NAME = "deskterm"
+#: A pooled connection that sat unused this long is pinged before it is handed out (the
+#: database may have restarted meanwhile); a younger one is used as it is, so a burst of
+#: work pays no round trip per unit of work.
+PING_AFTER_SECONDS = 2.0
+#: A server that is full ("too many clients", SQLSTATE 53300) is asked again for this long,
+#: in short jittered steps, before the unit of work fails: a busy centre's connections come
+#: and go within a second (``pool_idle_seconds``).
+FULL_SERVER_PATIENCE = 5.0
+#: When a pooled connection was last given back (in its record's ``info``).
+_CHECKED_IN = "deskterm_checked_in"
+
+_T = TypeVar("_T")
 
 
 # A colon before the first slash is a URL gone wrong ("sqlite:desk.db", "::::"), not a
@@ -80,20 +103,27 @@ def make_engine(
     echo: bool = False,
     pool_size: int | None = None,
     pool_overflow: int | None = None,
+    pool_idle_seconds: float | None = None,
+    pooler: str | None = None,
 ) -> Engine:
-    """An engine for ``url``. On PostgreSQL ``pool_size`` connections are kept open at rest
-    (0: none, each unit of work connects afresh, as behind PgBouncer) and ``pool_overflow``
-    more are opened for a burst and closed as soon as they are given back; unset, both come
-    from the settings (``pool_size``, ``pool_overflow``)."""
+    """An engine for ``url``. On PostgreSQL ``pool_size`` connections are kept open while in
+    use (0: none, each unit of work connects afresh) and ``pool_overflow`` more are opened
+    for a burst and closed as soon as they are given back; the kept ones are closed too once
+    nobody has used them for ``pool_idle_seconds`` (0: never). Behind a transaction-mode
+    pooler (``pooler="transaction"``) no statement is prepared on the server, where the next
+    transaction may find another session. Unset, each comes from the settings."""
     url = normalise_url(url) if isinstance(url, str) else url
     if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url, echo=echo)
-    if pool_size is None or pool_overflow is None:
+    if pool_size is None or pool_overflow is None or pool_idle_seconds is None or pooler is None:
         from deskterm.config import load_settings
 
         settings = load_settings()
         pool_size = settings.pool_size if pool_size is None else pool_size
         pool_overflow = settings.pool_overflow if pool_overflow is None else pool_overflow
+        if pool_idle_seconds is None:
+            pool_idle_seconds = settings.pool_idle_seconds
+        pooler = settings.pooler if pooler is None else pooler
     # psycopg logs "error ignored terminating <Pipeline ...>: pipeline aborted" after a failed
     # batch; the error itself is raised and said. Unhandled, the log line lands on the
     # terminal under the one-line refusal (or across the app's screen). One handler, however
@@ -106,15 +136,41 @@ def make_engine(
     pooling: dict[str, Any] = (
         {"poolclass": NullPool}
         if pool_size == 0
-        else {"pool_size": pool_size, "max_overflow": pool_overflow}
+        else {
+            "poolclass": _ReleasingPool,
+            "pool_size": pool_size,
+            "max_overflow": pool_overflow,
+        }
     )
-    engine = create_engine(
-        url,
-        echo=echo,
-        pool_pre_ping=True,
-        connect_args={"connect_timeout": 5, "application_name": APPLICATION_NAME},
-        **pooling,
-    )
+    connect_args: dict[str, Any] = {"connect_timeout": 5, "application_name": APPLICATION_NAME}
+    if pooler == "transaction":
+        # A prepared statement lives in one server session; behind a transaction pool the
+        # next transaction may run in another, which has never heard of it.
+        connect_args["prepare_threshold"] = None
+    engine = create_engine(url, echo=echo, connect_args=connect_args, **pooling)
+    if isinstance(engine.pool, _ReleasingPool):
+        engine.pool.idle_seconds = pool_idle_seconds
+
+    @event.listens_for(engine, "do_connect")
+    def _connect_patiently(
+        dialect: Any, _record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]
+    ) -> Any:
+        return connect_patiently(lambda: dialect.connect(*cargs, **cparams))
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+        # SQLAlchemy's "pessimistic disconnect handling" recipe, for the connections that
+        # rested only: pool_pre_ping's round trip on every checkout cost 11% of the CPU of
+        # `bench load`. A connection broken by a restart within the last seconds is noticed
+        # by its first statement instead, said once, and replaced at the next unit of work.
+        rested = record.info.get(_CHECKED_IN)
+        if rested is None or time.monotonic() - rested < PING_AFTER_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool throws this one away and connects afresh (up to three times).
+            raise DisconnectionError(f"a pooled connection went stale: {exc}") from exc
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -127,6 +183,106 @@ def make_engine(
         dbapi_connection.commit()
 
     return engine
+
+
+def connect_patiently(connect: Callable[[], _T], *, patience: float = FULL_SERVER_PATIENCE) -> _T:
+    """``connect()``, asked again for up to ``patience`` seconds while the server says it is
+    full: another process lets its connection go within a second or so (``pool_idle_seconds``),
+    and an analyst's action had better wait a moment than fail. Jittered, so that many
+    waiting processes do not knock again all at once. Any other failure is raised at once."""
+    deadline = time.monotonic() + patience
+    pause = 0.05
+    while True:
+        try:
+            return connect()
+        except Exception as exc:
+            if not _server_full(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(random.uniform(pause / 2, pause))
+        pause = min(pause * 2, 0.5)
+
+
+def _server_full(exc: BaseException) -> bool:
+    # psycopg gives no SQLSTATE for a refused connection: its message is all there is.
+    if getattr(exc, "sqlstate", None) == "53300":
+        return True
+    said = str(exc).lower()
+    return any(
+        marker in said
+        for marker in (
+            "too many clients",
+            "too many connections",
+            "remaining connection slots are reserved",
+        )
+    )
+
+
+class _ReleasingPool(QueuePool):
+    """A ``QueuePool`` that also closes the connections nobody has used for
+    ``idle_seconds``: an app left open all day holds nothing on the server at rest.
+
+    Only a connection waiting in the pool is ever closed (one checked out is not in the
+    queue). Its place in the pool stays, so the pool's count of connections is unchanged
+    and the next checkout simply connects again. A timer thread runs only while some
+    connection waits to be let go, and is started again after a fork (threads do not
+    survive one).
+    """
+
+    idle_seconds: float = 0.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._timer_lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._timer_pid = 0
+
+    def recreate(self) -> QueuePool:
+        pool = super().recreate()
+        if isinstance(pool, _ReleasingPool):
+            pool.idle_seconds = self.idle_seconds
+        return pool
+
+    def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
+        record.info[_CHECKED_IN] = time.monotonic()
+        super()._do_return_conn(record)
+        if self.idle_seconds > 0:
+            self._release_later(self.idle_seconds)
+
+    def _release_later(self, delay: float) -> None:
+        with self._timer_lock:
+            if self._timer is not None and self._timer_pid == os.getpid():
+                return
+            timer = threading.Timer(delay, self.release_idle)
+            timer.daemon = True
+            self._timer, self._timer_pid = timer, os.getpid()
+        timer.start()
+
+    def release_idle(self) -> int:
+        """Close the pooled connections unused for ``idle_seconds``; how many were."""
+        with self._timer_lock:
+            self._timer = None
+        taken: list[ConnectionPoolEntry] = []
+        # Out of the queue, a record is ours alone: no checkout can hand it out meanwhile.
+        with suppress(pool_queue.Empty):
+            while True:
+                taken.append(self._pool.get(False))
+        now = time.monotonic()
+        closed, sooner = 0, None
+        for record in taken:
+            if record.dbapi_connection is not None and self.idle_seconds > 0:
+                rested = now - record.info.get(_CHECKED_IN, now)
+                if rested >= self.idle_seconds:
+                    with suppress(Exception):
+                        record.close()
+                    closed += 1
+                else:
+                    left = self.idle_seconds - rested
+                    sooner = left if sooner is None else min(sooner, left)
+            # Back in the queue without a new time: it was not used.
+            QueuePool._do_return_conn(self, record)
+        if sooner is not None:
+            self._release_later(sooner)
+        return closed
 
 
 def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
@@ -172,10 +328,25 @@ class Database:
         echo: bool = False,
         pool_size: int | None = None,
         pool_overflow: int | None = None,
+        pool_idle_seconds: float | None = None,
+        listen_url: str | URL | None = None,
     ) -> None:
         self.url = normalise_url(url) if isinstance(url, str) else url
         self.engine = make_engine(
-            self.url, echo=echo, pool_size=pool_size, pool_overflow=pool_overflow
+            self.url,
+            echo=echo,
+            pool_size=pool_size,
+            pool_overflow=pool_overflow,
+            pool_idle_seconds=pool_idle_seconds,
+        )
+        if listen_url is None and not self.is_sqlite:
+            from deskterm.config import load_settings
+
+            listen_url = load_settings().listen_url
+        #: Where ``LISTEN`` goes (db/notify.py), when not to ``url``: past a transaction
+        #: pooler, to the database itself or a session-mode pool.
+        self.listen_url: URL | None = (
+            normalise_url(listen_url) if isinstance(listen_url, str) else listen_url
         )
         write_bind = self.engine.execution_options(**{_WRITE: True})
         self._reads = sessionmaker(self.engine, expire_on_commit=False)
@@ -262,11 +433,13 @@ class Connections:
     active: int
     """Running a statement now."""
     idle: int
-    """Open and waiting (a pooled connection at rest, a listener between notices)."""
+    """Open and waiting (a pooled connection not yet let go, a listener between notices)."""
     desk: int
     """Opened by deskterm's engines (``application_name`` deskterm)."""
     listeners: int
-    """deskterm's ``LISTEN`` connections: one per process with a live view open."""
+    """deskterm's ``LISTEN`` connections: one per host and user with a live view open (the
+    processes of one user on one host share it through a relay, db/notify.py), one per
+    process off Linux."""
     server_in_use: int
     """Every client connection to the server, whichever database."""
     max_connections: int

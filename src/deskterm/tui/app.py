@@ -476,19 +476,38 @@ class DeskApp(App[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="listen")
     def listen_for_changes(self) -> None:
-        from deskterm.desk.live import EVENTS_CHANNEL, PRESENCE_CHANNEL, Listener
+        from deskterm.desk.live import RelayGone
+
+        worker = get_current_worker()
+        # The process that listened for this one (db/notify.py) ended: the database may be
+        # fine, and one of its peers becomes the next relay in a moment, so listen again at
+        # once, jittered, instead of after the pause of a broken database. Once in a row.
+        for attempt in range(2):
+            try:
+                self._listen_until_cancelled(worker)
+                return
+            except RelayGone:
+                if attempt or worker.is_cancelled:
+                    raise
+            time.sleep(0.02 + secrets.randbelow(180) / 1000)
+
+    def _listen_until_cancelled(self, worker: Worker[None]) -> None:
+        from deskterm.desk.live import EVENTS_CHANNEL, PRESENCE_CHANNEL, Listener, LivePace
         from deskterm.desk.views import latest_event_id
 
         desk = self.desk
         assert desk is not None
-        worker = get_current_worker()
         with Listener(desk.db) as listener:
             self.post_message(Listening(listener.backend_pid))
             # What changed while nobody listened was announced to nobody: look once now.
             self.post_message(DeskChanged(desk.read(latest_event_id), recheck=True))
             self.post_message(PresenceNoticed(None))
+            pace = LivePace()
+            pending: list[int] = []
             while not worker.is_cancelled:
-                notices = listener.wait(self.LISTEN_WAIT)
+                notices = listener.wait(
+                    pace.wait(bool(pending), self.LISTEN_WAIT, time.monotonic())
+                )
                 tickets = frozenset(
                     int(n.payload)
                     for n in notices
@@ -496,17 +515,20 @@ class DeskApp(App[None]):
                 )
                 if tickets:
                     self.post_message(PresenceNoticed(tickets))
-                events = [
+                pending += [
                     int(n.payload)
                     for n in notices
                     if n.channel == EVENTS_CHANNEL and n.payload.isdigit()
                 ]
-                if events:
-                    # The channel is shared by every desk (schema) of the database: a notice
-                    # is a hint, our own newest event is the news. An event id above ours
-                    # is another desk's; one at or below it may be ours committed late.
-                    latest = desk.read(latest_event_id)
-                    self.post_message(DeskChanged(latest, recheck=min(events) <= latest))
+                if not pace.due(bool(pending), time.monotonic()):
+                    continue
+                # The channel is shared by every desk (schema) of the database: a notice is
+                # a hint, our own newest event is the news. An event id above ours is
+                # another desk's; one at or below it may be ours committed late.
+                latest = desk.read(latest_event_id)
+                pace.looked(time.monotonic())
+                self.post_message(DeskChanged(latest, recheck=min(pending) <= latest))
+                pending = []
 
     @on(Listening)
     def hearing_changes(self, event: Listening) -> None:
