@@ -210,6 +210,13 @@ def load(
         int, typer.Option(help="Size of the demo desk made in an empty database.")
     ] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed of the desk and the analysts.")] = 7,
+    apps: Annotated[
+        int,
+        typer.Option(
+            help="Open apps beside the analysts (PostgreSQL, 0-500): each its own pool and "
+            "listener, refreshing its queue on every change; none may be refused."
+        ),
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Many analysts at once for a fixed time, then check that nothing was lost.
@@ -219,14 +226,20 @@ def load(
     ticket claimed twice, no update lost, every touched ticket equal to its log's replay.
     Without --db it uses its own SQLite file in the data folder; with --db an empty
     database (made a demo desk) or one an earlier load or bench run made; any other desk is
-    refused. Exit 6 when a check fails.
+    refused. With --apps N, N open apps (threads in a few processes) wait on the queue
+    screen meanwhile, and the server's peak of connections is counted. Exit 6 when a check
+    fails.
     """
+    from deskterm.bench.apps import AppsHolder, check_apps, merged
     from deskterm.bench.load import check_options, default_url, prepare, run_load
+    from deskterm.db.engine import normalise_url
     from deskterm.domain.errors import DeskError, Inconsistent
 
     state: State = ctx.obj
     check_options(analysts=analysts, seconds=seconds, tickets=tickets)
     url = _given_url(state) or default_url()
+    # Before the desk is made: a refused run leaves the database as it was.
+    check_apps(apps, backend=normalise_url(url).get_backend_name())
     load_before = os.getloadavg()[0]
 
     def say(message: str) -> None:
@@ -239,14 +252,27 @@ def load(
     err.print(literal(f"load desk: {desk.where}"))
     if desk.built_seconds is not None:
         say(f"made a demo desk of {tickets:,} tickets in {desk.built_seconds:.0f} s")
-    result = run_load(desk, seconds=seconds, seed=seed, report=say)
+    if apps:
+        # Open before the analysts start and closed after they stop, so the analysts work
+        # beside all of them the whole time.
+        logins = [persona.login for persona in desk.analysts]
+        with AppsHolder(desk.url, logins, apps, report=say) as holder:
+            result = run_load(desk, seconds=seconds, seed=seed, report=say)
+        held = holder.stop()
+        result = merged(result, held)
+    else:
+        held = None
+        result = run_load(desk, seconds=seconds, seed=seed, report=say)
     load_after = os.getloadavg()[0]
     if as_json:
         data = result.to_json()
+        data["apps"] = None if held is None else held.to_json()
         data["load_average"] = {"before": load_before, "after": load_after}
         print_json(data)
     else:
         out.print(_load_table(result, (load_before, load_after)))
+        for line in [] if held is None else held.lines_for_people():
+            out.print(literal(line))
         out.print(_checks_table(result))
         for line in result.errors:
             err.print(literal(line))
@@ -317,3 +343,71 @@ def _checks_table(result: LoadResult) -> Table:
         for problem in check.problems:
             table.add_row(literal(f"  {problem}"), "", "")
     return table
+
+
+@bench_app.command("ssh")
+def ssh(
+    ctx: typer.Context,
+    sessions: Annotated[
+        int, typer.Option(min=1, max=200, help="SSH sessions opened one after another.")
+    ] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """What an SSH session costs: time to its painted queue, and the server's memory.
+
+    Starts `deskterm serve ssh` on a free port and opens the sessions with OpenSSH's `ssh`,
+    keeping them all open; each is timed from starting `ssh` to its painted queue, and the
+    server's total memory (PSS of it and every process under it) is read before and after
+    each. Without --db it makes a small demo desk in a temporary folder; with --db an empty
+    database (made a demo desk) or one an earlier `bench ssh` made. Exit 6 when a goal is
+    missed or a session did not end.
+    """
+    from rich.table import Table
+    from rich.text import Text
+
+    from deskterm.bench.ssh import MEMORY_GOAL_MB, PAINT_GOAL_MS, BenchFailed, run_ssh_bench
+
+    state: State = ctx.obj
+
+    def say(message: str) -> None:
+        if not as_json or err.is_terminal:
+            err.print(literal(message))
+
+    result = run_ssh_bench(_given_url(state), sessions=sessions, report=say)
+    if as_json:
+        print_json(result.to_json())
+    else:
+        table = Table(
+            title=Text(f"deskterm bench ssh: {sessions} sessions with OpenSSH's ssh"),
+            caption=Text(
+                f"{result.where}; sessions {'forked warm' if result.warm else 'started cold'}; "
+                f"server {result.baseline_mb:.0f} MB before, {result.final_mb:.0f} MB with all "
+                f"open; load average {result.load_average[0]:.1f} before, "
+                f"{result.load_average[1]:.1f} after ({os.cpu_count()} cores)",
+                style="dim",
+            ),
+            caption_justify="left",
+        )
+        table.add_column("session", justify="right")
+        table.add_column("paint ms", justify="right", no_wrap=True)
+        table.add_column("server MB", justify="right", no_wrap=True)
+        for sample in result.samples:
+            table.add_row(str(sample.number), f"{sample.paint_ms:.0f}", f"{sample.memory_mb:.0f}")
+        out.print(table)
+        verdicts = (
+            (
+                f"paint p50 {result.paint_p50:.0f} ms, max {result.paint_max:.0f} ms",
+                result.paint_max <= PAINT_GOAL_MS,
+                f"<= {PAINT_GOAL_MS:.0f} ms",
+            ),
+            (
+                f"memory {result.memory_per_session:.1f} MB per session",
+                result.memory_per_session <= MEMORY_GOAL_MB,
+                f"<= {MEMORY_GOAL_MB:.0f} MB",
+            ),
+            ("every app ended, server stopped cleanly", result.all_ended, "yes"),
+        )
+        for what, met, goal in verdicts:
+            out.print(literal(f"{what}: {'met' if met else 'MISSED'} (goal {goal})"))
+    if not result.passed:
+        raise BenchFailed("the ssh bench missed a goal")

@@ -6,9 +6,11 @@ looked up on every connection, so a removed key or a deactivated analyst is refu
 moment on. Passwords and keyboard-interactive sign-in are not offered at all.
 
 Each session gets the real app (``python -m deskterm --as LOGIN``) as a process of its own on
-a fresh pseudo-terminal, at the client's terminal size, as its session leader with the
-terminal as its controlling tty: a window change is set on the terminal with ``TIOCSWINSZ``
-and the kernel sends the app ``SIGWINCH``, exactly as on a local terminal. Bytes are pumped
+a fresh pseudo-terminal (forked from a warm process that did the app's imports once, see
+``serve/warm.py``; or, while there is none, started cold as a new interpreter), at the
+client's terminal size, as its session leader with the terminal as its controlling tty: a
+window change is set on the terminal with ``TIOCSWINSZ`` and the kernel sends the app
+``SIGWINCH``, exactly as on a local terminal. Bytes are pumped
 both ways by the event loop, with back-pressure on both sides. When the app ends, the
 channel closes with its exit status; when the client goes away first, the app's process
 group gets ``SIGHUP``, then ``SIGTERM`` and ``SIGKILL`` if it lingers, and is reaped. The app
@@ -46,6 +48,7 @@ from deskterm.desk.context import Desk
 from deskterm.desk.keys import key_owner, key_used
 from deskterm.desk.schemas import KeyPublic
 from deskterm.domain.errors import DeskError
+from deskterm.serve.warm import WarmChild, WarmProcess, WarmUnavailable
 
 log = logging.getLogger("deskterm.serve.ssh")
 
@@ -240,6 +243,7 @@ class SshServer:
         command: Callable[[str], list[str]] = app_command,
         grace_seconds: float = 3.0,
         keepalive_seconds: float = 30.0,
+        warm: bool = True,
     ) -> None:
         self.db = db
         self.host_key = host_key
@@ -255,6 +259,16 @@ class SshServer:
         self._acceptor: asyncssh.SSHAcceptor | None = None
         # The app is given the URL with its password; only the log shows it hidden.
         self.database_url = db.url.render_as_string(hide_password=False)
+        #: Sessions are forked from it (the app's own command only: another ``command`` is
+        #: a stand-in that must run as given).
+        self.warm: WarmProcess | None = None
+        if warm and command is app_command:
+            environment = app_environment(os.environ, self.database_url, DEFAULT_TERM, {})
+            # glibc gives each thread that allocates an arena of its own; every session's
+            # Textual threads would then hold pages of several half-empty arenas. Read by
+            # malloc when the warm process starts, and inherited by its forks.
+            environment.setdefault("MALLOC_ARENA_MAX", "2")
+            self.warm = WarmProcess(self.database_url, environment, log)
 
     @property
     def fingerprint(self) -> str:
@@ -294,6 +308,8 @@ class SshServer:
                 f"cannot listen on {self.host}:{self.port}: {exc.strerror or exc}"
             ) from None
         self.port = self._acceptor.get_port() or self.port
+        if self.warm is not None:
+            self.warm.start()
 
     async def close(self) -> None:
         """Stop listening, hang up every app, wait until each is reaped, close connections."""
@@ -303,6 +319,8 @@ class SshServer:
         for session in sessions:
             session.hang_up("the server is stopping")
         await asyncio.gather(*(s.finished() for s in sessions), return_exceptions=True)
+        if self.warm is not None:
+            await self.warm.close()
         for conn in list(self._connections):
             conn.close()
         if self._acceptor is not None:
@@ -482,8 +500,8 @@ class AppSession(asyncssh.SSHServerSession[bytes]):
         self._term_type: str | None = None
         self._size = (80, 24, 0, 0)
         self._command: str | None = None
-        #: The app's process, once started.
-        self.process: asyncio.subprocess.Process | None = None
+        #: The app's process, once started: forked warm, or a cold start's.
+        self.process: asyncio.subprocess.Process | WarmChild | None = None
         self._master: int | None = None
         self._to_app = bytearray()
         self._reading = False
@@ -634,19 +652,21 @@ class AppSession(asyncssh.SSHServerSession[bytes]):
                 os.environ, self._server.database_url, self._term_type, chan.get_environment()
             )
             command = self._server.command(login)
-            self.process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-I",
-                "-S",
-                "-c",
-                _ATTACH_TTY,
-                *command,
-                stdin=slave,
-                stdout=slave,
-                stderr=slave,
-                env=env,
-                start_new_session=True,
-            )
+            self.process = await self._fork_warm(slave, command, env)
+            if self.process is None:
+                self.process = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-I",
+                    "-S",
+                    "-c",
+                    _ATTACH_TTY,
+                    *command,
+                    stdin=slave,
+                    stdout=slave,
+                    stderr=slave,
+                    env=env,
+                    start_new_session=True,
+                )
         except OSError as exc:
             os.close(master)
             log.error("%s: the app could not start: %s", self._sign_in.client, exc)
@@ -657,12 +677,13 @@ class AppSession(asyncssh.SSHServerSession[bytes]):
             os.close(slave)
         self._master = master
         log.info(
-            "%s: app started (pid %s, %sx%s, %s)",
+            "%s: app started (pid %s, %sx%s, %s)%s",
             self._sign_in.client,
             self.process.pid,
             columns,
             rows,
             quoted(self._term_type),
+            " forked warm" if isinstance(self.process, WarmChild) else "",
         )
         self._start_reading()
         self._write_app()
@@ -675,7 +696,12 @@ class AppSession(asyncssh.SSHServerSession[bytes]):
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._output_done.wait(), 1.0)
         self._close_terminal()
-        how = f"exit {status}" if status >= 0 else f"signal {signal.Signals(-status).name}"
+        if status is None:
+            how = "status unknown: the warm process it was forked from had ended"
+        elif status >= 0:
+            how = f"exit {status}"
+        else:
+            how = f"signal {signal.Signals(-status).name}"
         hung_up = ""
         if self._hung_up_at is not None and self._last_signal is not None:
             hung_up = (
@@ -691,7 +717,10 @@ class AppSession(asyncssh.SSHServerSession[bytes]):
             hung_up,
         )
         if not self._gone:
-            if status >= 0:
+            if status is None:
+                chan.write(_RESTORE_TERMINAL)
+                chan.exit(0)
+            elif status >= 0:
                 chan.exit(status)
             else:
                 name = signal.Signals(-status).name
@@ -699,6 +728,21 @@ class AppSession(asyncssh.SSHServerSession[bytes]):
                 chan.write(_RESTORE_TERMINAL + f"deskterm: {why}\r\n".encode())
                 chan.exit_with_signal(name.removeprefix("SIG"))
         self._finish()
+
+    async def _fork_warm(
+        self, terminal: int, command: list[str], env: Mapping[str, str]
+    ) -> WarmChild | None:
+        """The app forked from the warm process, or None: then it starts cold (logged)."""
+        warm = self._server.warm
+        if warm is None:
+            return None
+        # The warm process runs `python -m deskterm` itself: what follows is its arguments.
+        argv = command[3:]
+        try:
+            return await warm.spawn(terminal, argv, env)
+        except WarmUnavailable as exc:
+            log.warning("%s: starting the app cold: %s", self._sign_in.client, exc)
+            return None
 
     def _finish(self) -> None:
         self._server.sessions.discard(self)
