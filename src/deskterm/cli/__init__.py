@@ -15,6 +15,7 @@ from deskterm.cli import (
     bench,
     calls,
     comms,
+    cti,
     data,
     kb,
     people,
@@ -51,6 +52,7 @@ app.add_typer(kb.kb_app, name="kb")
 app.add_typer(report.report_app, name="report")
 app.add_typer(sla.sla_app, name="sla")
 app.add_typer(serve.serve_app, name="serve")
+app.add_typer(cti.cti_app, name="cti")
 app.command("survey")(report.survey)
 app.command("demo")(admin.demo)
 data.register(app)

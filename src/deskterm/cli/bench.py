@@ -411,3 +411,8 @@ def ssh(
             out.print(literal(f"{what}: {'met' if met else 'MISSED'} (goal {goal})"))
     if not result.passed:
         raise BenchFailed("the ssh bench missed a goal")
+
+
+from deskterm.cli import cti as _cti  # noqa: E402  (the command lives with the other CTI ones)
+
+bench_app.command("cti")(_cti.bench_cti)

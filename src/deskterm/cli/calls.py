@@ -167,3 +167,40 @@ def save(
         line.append(" · ")
         line.append_text(literal(ticket.subject))
         out.print(line, soft_wrap=True)
+
+
+@call_app.command("list")
+def call_list(
+    ctx: typer.Context,
+    missed: Annotated[
+        bool, typer.Option("--missed", help="Only calls nobody answered, newest first.")
+    ] = False,
+    limit: Annotated[int, typer.Option(help="At most this many calls.", min=1, max=1000)] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """The phone system's call log (`deskterm serve cti`), newest first."""
+    from rich.text import Text
+
+    from deskterm.cli.common import when
+    from deskterm.desk.cti import list_calls
+
+    state: State = ctx.obj
+    rows = state.desk().read(list_calls, missed=missed, limit=limit)
+    if as_json:
+        print_json([call.to_json() for call in rows])
+        return
+    if not rows:
+        out.print("no missed calls" if missed else "no calls yet")
+    for call in rows:
+        line = Text()
+        line.append(when(call.started_at), style="bold")
+        line.append(f" {call.direction} ")
+        line.append_text(literal(call.caller_number or "unknown number"))
+        line.append(" · ")
+        line.append_text(literal(call.contact or "unknown caller"))
+        line.append(f" · {call.analyst or 'nobody'} · {call.outcome or call.state}")
+        if call.duration_seconds:
+            line.append(f" · {call.duration_seconds // 60}m{call.duration_seconds % 60:02d}s")
+        if call.called_back_at:
+            line.append(f" · called back by {call.called_back_by or 'someone'}")
+        out.print(line, soft_wrap=True)

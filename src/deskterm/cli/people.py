@@ -69,6 +69,10 @@ def analyst_add(
         list[str] | None, typer.Option("--group", "-g", help="A group; repeat for several.")
     ] = None,
     email: Annotated[str | None, typer.Option(help="Email address.")] = None,
+    extension: Annotated[
+        str | None,
+        typer.Option(help="The phone extension the PBX rings them on (`deskterm serve cti`)."),
+    ] = None,
     create_role: Annotated[
         bool,
         typer.Option(
@@ -80,7 +84,7 @@ def analyst_add(
     as_json: JsonOpt = False,
 ) -> None:
     """Add an analyst (admins only; on an empty desk the first analyst becomes admin)."""
-    from deskterm.desk.analysts import add_analyst
+    from deskterm.desk.analysts import add_analyst, add_analyst_with_extension
     from deskterm.desk.identity import add_analyst_with_login
 
     state: State = ctx.obj
@@ -88,6 +92,7 @@ def analyst_add(
     role_created: bool | None = None
     if create_role:
         added = desk.bootstrap(
+            add_analyst_with_extension,
             add_analyst_with_login,
             login=login,
             name=name,
@@ -95,6 +100,7 @@ def analyst_add(
             level=level,
             groups=group or [],
             email=email,
+            extension=extension,
         )
         analyst, role_created = added.analyst, added.role_created
     else:
@@ -106,9 +112,16 @@ def analyst_add(
             level=level,
             groups=group or [],
             email=email,
+            extension=extension,
         )
     if as_json:
-        print_json({**analyst.to_json(), **({"role_created": role_created} if create_role else {})})
+        print_json(
+            {
+                **analyst.to_json(),
+                "extension": extension.strip() if extension else None,
+                **({"role_created": role_created} if create_role else {}),
+            }
+        )
         return
     groups = ", ".join(analyst.groups) or "no group"
     out.print(
@@ -127,6 +140,33 @@ def analyst_add(
         )
     elif create_role:
         out.print(literal(f"gave the existing database login {analyst.login} the desk's rights"))
+
+
+@analyst_app.command("edit")
+def analyst_edit(
+    ctx: typer.Context,
+    login: Annotated[str, typer.Argument(help="Whose.")],
+    extension: Annotated[
+        str | None,
+        typer.Option(
+            help="The phone extension the PBX rings them on ('' for none); supervisors only."
+        ),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Change an analyst's settings: their phone extension (`deskterm serve cti`)."""
+    from deskterm.desk.cti import set_extension
+    from deskterm.domain.errors import InvalidInput
+
+    if extension is None:
+        raise InvalidInput("nothing to change: give --extension", field="extension")
+    state: State = ctx.obj
+    value = state.desk().write(set_extension, login=login, extension=extension)
+    if as_json:
+        print_json({"login": login.strip().lower(), "extension": value})
+        return
+    said = f"extension {value}" if value else "no extension"
+    out.print(literal(f"{login.strip().lower()} has {said}"))
 
 
 @analyst_app.command("list")

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from deskterm.serve.ssh import SshServer
 
 serve_app = typer.Typer(
-    help="Serve the app to analysts elsewhere: `deskterm serve ssh`.", no_args_is_help=True
+    help="Serve the app to analysts elsewhere (`deskterm serve ssh`); take the phone "
+    "system's call events (`deskterm serve cti`).",
+    no_args_is_help=True,
 )
 
 
@@ -107,4 +109,60 @@ def serve_ssh(
 
     server = SshServer(db, key, host=host, port=port)
     asyncio.run(serve(server, on_ready=ready))
+    log.info("stopped")
+
+
+@serve_app.command("cti")
+def serve_cti(
+    ctx: typer.Context,
+    host: Annotated[
+        str,
+        typer.Option(help="Address to listen on: 0.0.0.0 (or ::) for a PBX on the network."),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 8090,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            help="How the phone system reaches this server, e.g. https://desk.example.com "
+            "behind a TLS proxy (sipgate.io is told to post answer and hangup there).",
+        ),
+    ] = None,
+) -> None:
+    """Take a phone system's call events (newCall, answer, hangup) at /cti/TOKEN.
+
+    Tokens are made with `deskterm cti token add`; a post with any other is refused (404).
+    Each call lands in the call log (`deskterm call list`) and rings the analyst of its
+    extension. Plain HTTP: put a TLS proxy in front to reach it from outside. ctrl+c stops.
+    """
+    import asyncio
+
+    from deskterm.config import load_settings
+    from deskterm.serve.cti import CtiServer
+
+    state: State = ctx.obj
+    db = state.database()
+    _log_to_stderr()
+    log = logging.getLogger("deskterm.serve.cti")
+
+    def ready(server: CtiServer) -> None:
+        log.info(
+            "deskterm serve cti: listening on http://%s:%s/cti/TOKEN for the desk at %s; "
+            "ctrl+c stops",
+            server.host,
+            server.port,
+            db.describe(),
+        )
+
+    if public_url is not None and not public_url.startswith(("http://", "https://")):
+        fail("--public-url must start with http:// or https://")
+    server = CtiServer(
+        db, host=host, port=port, region=load_settings().phone_region, public_url=public_url
+    )
+    try:
+        asyncio.run(server.serve(on_ready=ready))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        fail(f"cannot listen on {host} port {port}: {exc.strerror or exc}")
     log.info("stopped")

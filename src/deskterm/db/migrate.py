@@ -15,7 +15,7 @@ from sqlalchemy import inspect, text
 from deskterm.db.engine import Database
 from deskterm.domain.errors import SchemaMismatch
 
-HEAD = "0013_saved_calls"
+HEAD = "0014_cti"
 #: Every revision this code knows, oldest first.
 KNOWN = (
     "0001_initial",
@@ -31,6 +31,7 @@ KNOWN = (
     "0011_caller_lookup",
     "0012_lookup_grants",
     "0013_saved_calls",
+    "0014_cti",
 )
 
 MIGRATIONS = Path(__file__).with_name("migrations")

@@ -498,3 +498,82 @@ class SavedCall(SQLModel, table=True):
     ticket_ids: list[int] = Field(default_factory=list, sa_type=JSONData)
     analyst_id: int | None = Field(default=None, foreign_key="analyst.id")
     saved_at: datetime = _ts(nullable=False)
+
+
+class PhoneCall(SQLModel, table=True):
+    """A call the phone system announced (``deskterm serve cti``), one row per PBX call id.
+
+    The numbers are kept as the PBX sent them (a control character refuses the post) and in E.164
+    for matching; ``contact_id`` is the caller the new-call screen's lookup found. ``missed``
+    is set on a hangup that nobody answered (busy and cancelled included, not a forwarded
+    call): the missed-calls view reads it with ``called_back_at`` still empty.
+    """
+
+    __tablename__ = "phone_call"
+    __table_args__ = (
+        UniqueConstraint("call_id", name="uq_phone_call_call_id"),
+        # Missed calls, newest first, a page at a time.
+        Index("ix_phone_call_missed", "missed", "started_at", "id"),
+        Index("ix_phone_call_started", "started_at", "id"),
+    )
+
+    id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
+    call_id: str = Field(sa_type=String(250))
+    direction: str = Field(sa_type=String(8))
+    from_number: str = Field(sa_type=String(64))
+    to_number: str = Field(sa_type=String(64))
+    from_e164: str | None = Field(default=None, sa_type=String(32))
+    to_e164: str | None = Field(default=None, sa_type=String(32))
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    #: Who answered it, or (before an answer) the analyst it rang first.
+    analyst_id: int | None = Field(default=None, foreign_key="analyst.id")
+    #: ``user[]`` and ``answeringNumber`` as the PBX named them, for a reader.
+    users: str = Field(default="", sa_type=String(300), sa_column_kwargs={"server_default": _EMPTY})
+    queue: str | None = Field(default=None, sa_type=String(100))
+    state: str = Field(default="ringing", sa_type=String(16))
+    outcome: str | None = Field(default=None, sa_type=String(24))
+    cause: str | None = Field(default=None, sa_type=String(32))
+    missed: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    started_at: datetime = _ts(nullable=False)
+    answered_at: datetime | None = _ts()
+    ended_at: datetime | None = _ts()
+    duration_seconds: int | None = None
+    called_back_at: datetime | None = _ts()
+    called_back_by_id: int | None = Field(default=None, foreign_key="analyst.id")
+    #: The ticket the call was saved to, or the one a call-back was logged on.
+    ticket_id: int | None = Field(default=None, sa_type=BigId, foreign_key="ticket.id")
+
+
+class PhoneCallRing(SQLModel, table=True):
+    """Each analyst a call rings (a group call rings several): "calls ringing for me"."""
+
+    __tablename__ = "phone_call_ring"
+    __table_args__ = (Index("ix_phone_call_ring_analyst", "analyst_id", "call_pk"),)
+
+    call_pk: int = Field(sa_type=BigId, foreign_key="phone_call.id", primary_key=True)
+    analyst_id: int = Field(foreign_key="analyst.id", primary_key=True)
+
+
+class AnalystExtension(SQLModel, table=True):
+    """The phone extension the PBX rings an analyst on (``answeringNumber``): one each, and
+    no two alike. A table of its own rather than a column of ``analyst``, so that code
+    reading analysts is the same on a desk before and after migration 0014."""
+
+    __tablename__ = "analyst_extension"
+    __table_args__ = (UniqueConstraint("extension", name="uq_analyst_extension"),)
+
+    analyst_id: int = Field(foreign_key="analyst.id", primary_key=True)
+    extension: str = Field(sa_type=String(32))
+
+
+class CtiToken(SQLModel, table=True):
+    """A secret in the URL a phone system posts its call events to; only its SHA-256 kept."""
+
+    __tablename__ = "cti_token"
+    __table_args__ = (UniqueConstraint("token_hash", name="uq_cti_token_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(sa_type=String(64))
+    created_at: datetime = _ts(nullable=False)
+    created_by_id: int | None = Field(default=None, foreign_key="analyst.id")
+    last_used_at: datetime | None = _ts()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
@@ -17,6 +18,7 @@ from deskterm.desk.schemas import AnalystPublic, GroupPublic
 from deskterm.domain.enums import OPEN_STATUSES, Availability, Role
 from deskterm.domain.errors import InvalidInput, PermissionDenied
 from deskterm.domain.permissions import (
+    SYSTEM,
     Actor,
     may_manage_analysts,
     may_manage_desk,
@@ -24,6 +26,7 @@ from deskterm.domain.permissions import (
 )
 from deskterm.domain.text import email_address, optional_line, required_line
 
+_Added = TypeVar("_Added")
 _LOGIN = re.compile(r"^[a-z][a-z0-9._-]{0,63}$")
 
 
@@ -43,8 +46,10 @@ def add_analyst(
     level: int = 1,
     groups: Sequence[str] = (),
     email: str | None = None,
+    extension: str | None = None,
 ) -> AnalystPublic:
-    """Add an analyst. On a desk with no analysts, anyone may add the first, as an admin."""
+    """Add an analyst. On a desk with no analysts, anyone may add the first, as an admin.
+    ``extension``: the phone extension the PBX rings them on (desk/cti.py)."""
     login = login.strip().lower()
     if not _LOGIN.match(login):
         raise InvalidInput(
@@ -83,7 +88,30 @@ def add_analyst(
         assert group.id is not None
         session.add(AnalystGroup(analyst_id=analyst.id, group_id=group.id))
     session.flush()
+    if extension:
+        from deskterm.desk.cti import set_extension
+
+        # Adding an analyst takes an admin (or the first on an empty desk), who may set it.
+        set_extension(session, actor or SYSTEM, login=login, extension=extension)
     return _public(session, [analyst])[0]
+
+
+def add_analyst_with_extension(
+    session: Session,
+    actor: Actor | None,
+    add: Callable[..., _Added],
+    *,
+    extension: str | None = None,
+    **fields: Any,
+) -> _Added:
+    """``add`` (another way of adding, such as with a database login) and the extension,
+    in one transaction."""
+    added = add(session, actor, **fields)
+    if extension:
+        from deskterm.desk.cti import set_extension
+
+        set_extension(session, actor or SYSTEM, login=fields["login"], extension=extension)
+    return added
 
 
 def desk_is_empty(db: Database) -> bool:

@@ -1,0 +1,183 @@
+"""``deskterm cti``: the phone system's tokens, and a simulated PBX to try the server with."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Annotated
+
+import typer
+
+from deskterm.cli.common import State, fail, out, print_json, when
+
+cti_app = typer.Typer(
+    help="The phone system (CTI): tokens for `deskterm serve cti`, and a simulated call.",
+    no_args_is_help=True,
+)
+token_app = typer.Typer(
+    help="Secrets in the URL a phone system posts call events to (supervisors only).",
+    no_args_is_help=True,
+)
+cti_app.add_typer(token_app, name="token")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+@token_app.command("add")
+def token_add(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Make a token; it is printed once and only its hash is kept."""
+    from deskterm.desk.cti import add_token
+
+    state: State = ctx.obj
+    made = state.desk().write(add_token)
+    if as_json:
+        print_json({"token": made.secret, "id": made.token.id})
+        return
+    out.print(f"token {made.token.id}: {made.secret}", soft_wrap=True)
+    out.print(
+        "keep it now: it is not shown again. The phone system posts to "
+        f"http://HOST:8090/cti/{made.secret}",
+        soft_wrap=True,
+    )
+
+
+@token_app.command("list")
+def token_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """The tokens by id, when made and last used (never the secret)."""
+    from deskterm.desk.cti import list_tokens
+
+    state: State = ctx.obj
+    rows = state.desk().read(list_tokens)
+    if as_json:
+        print_json([t.to_json() for t in rows])
+        return
+    if not rows:
+        out.print("no tokens yet: `deskterm cti token add`")
+    for t in rows:
+        out.print(
+            f"{t.id}  made {when(t.created_at)} by {t.created_by or 'system'}  "
+            f"last used {when(t.last_used_at) if t.last_used_at else 'never'}"
+        )
+
+
+@token_app.command("remove")
+def token_remove(
+    ctx: typer.Context,
+    token_id: Annotated[int, typer.Argument(metavar="ID", help="The token's id (`list`).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Revoke a token: posts with it are refused (404) from now on."""
+    from deskterm.desk.cti import remove_token
+
+    state: State = ctx.obj
+    removed = state.desk().write(remove_token, token_id=token_id)
+    if as_json:
+        print_json(removed.to_json())
+        return
+    out.print(f"removed token {removed.id}")
+
+
+def _post(url: str, fields: dict[str, object]) -> int:
+    """POST one event as JSON; the HTTP status (a refusal is no exception here)."""
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(fields).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        # The URL was checked to be http(s) above: no file: or custom scheme reaches here.
+        with urllib.request.urlopen(request, timeout=10) as answer:  # nosec B310
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except (urllib.error.URLError, OSError) as exc:
+        fail(f"cannot reach {url.rsplit('/', 1)[0]}/…: {getattr(exc, 'reason', exc)}")
+
+
+@cti_app.command("simulate")
+def simulate(
+    from_: Annotated[str, typer.Option("--from", help="The caller's number.")],
+    to: Annotated[str, typer.Option("--to", help="The extension or number called.")],
+    url: Annotated[
+        str,
+        typer.Option(
+            "--url",
+            help="The server's URL with its token: http://127.0.0.1:8090/cti/TOKEN.",
+            envvar="DESKTERM_CTI_URL",
+        ),
+    ],
+    answer_after: Annotated[
+        float | None,
+        typer.Option("--answer-after", help="Seconds until answered (left out: nobody answers)."),
+    ] = None,
+    hangup_after: Annotated[
+        float | None,
+        typer.Option("--hangup-after", help="Seconds after the answer (or the ring) to hang up."),
+    ] = None,
+    user: Annotated[
+        list[str] | None, typer.Option("--user", help="A user[] the call rings; repeat.")
+    ] = None,
+    direction: Annotated[str, typer.Option(help="in or out.")] = "in",
+    cause: Annotated[
+        str | None, typer.Option(help="The hangup's cause (default: normalClearing or cancel).")
+    ] = None,
+) -> None:
+    """Post a call to a running `deskterm serve cti`, as a phone system would."""
+    if not url.startswith(("http://", "https://")):
+        fail("--url must be http:// or https://, e.g. http://127.0.0.1:8090/cti/TOKEN")
+    call_id = uuid.uuid4().hex
+    base: dict[str, object] = {"callId": call_id, "from": from_, "to": to, "direction": direction}
+    if user:
+        base["user[]"] = user
+    steps: list[tuple[float, dict[str, object]]] = [(0.0, {"event": "newCall"})]
+    if answer_after is not None:
+        steps.append((answer_after, {"event": "answer", "answeringNumber": to}))
+    ended = cause or ("normalClearing" if answer_after is not None else "cancel")
+    steps.append(
+        (hangup_after if hangup_after is not None else 0.0, {"event": "hangup", "cause": ended})
+    )
+    for delay, extra in steps:
+        time.sleep(max(0.0, delay))
+        status = _post(url, {**base, **extra})
+        out.print(f"{extra['event']} {call_id} -> {status}")
+        if status != 200:
+            fail(f"the server refused {extra['event']} with HTTP {status}")
+
+
+def bench_cti(
+    ctx: typer.Context,
+    posts: Annotated[int, typer.Option(min=1, max=2000, help="Posts sent at once.")] = 200,
+    as_json: JsonOpt = False,
+) -> None:
+    """Many phone-system posts at once against a real `deskterm serve cti`; every call kept?
+
+    The server runs on a scratch desk made for the run: a temporary SQLite file, or with
+    --db a PostgreSQL URL, a schema of its own there, dropped afterwards. Exit 6 when a
+    call was lost or a post refused.
+    """
+    from deskterm.bench.cti import run_cti_bench
+    from deskterm.cli.common import err, literal
+
+    state: State = ctx.obj
+    url = state.db_url
+    if url is not None and not url.startswith("postgresql"):
+        fail("--db for bench cti is a PostgreSQL URL (a scratch schema is made there)")
+    result = run_cti_bench(posts=posts, postgres_url=url, report=lambda m: err.print(literal(m)))
+    if as_json:
+        print_json(result.to_json())
+    else:
+        out.print(
+            f"{result.backend}: {result.posts} posts at once, {result.accepted} accepted, "
+            f"{result.kept} calls kept in {result.seconds:.2f} s; per post p50 "
+            f"{result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, max {result.max_ms:.1f} ms; "
+            f"one at a time p50 {result.alone_p50_ms:.1f} ms, p99 {result.alone_p99_ms:.1f} ms "
+            f"(load {result.load_average[0]:.2f} -> {result.load_average[1]:.2f})",
+            soft_wrap=True,
+        )
+    if not result.ok:
+        raise typer.Exit(6)
