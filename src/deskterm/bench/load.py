@@ -544,7 +544,8 @@ class _Analyst:
         return took
 
     def _pull(self) -> float | None:
-        took, result = self._save(claim_next)
+        # As the queue screen pulls: it opens the ticket next, and reads its card there.
+        took, result = self._save(claim_next, card=False)
         if result.ticket is None:
             self.report.empty_pulls += 1
             return took

@@ -16,10 +16,10 @@ from sqlalchemy import Select, Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from deskterm.db.engine import Database
-from deskterm.db.models import Analyst, AnalystGroup
-from deskterm.domain.enums import Role
+from deskterm.db.models import Analyst, AnalystGroup, SupportGroup
+from deskterm.domain.enums import Availability, Role
 from deskterm.domain.errors import UnknownActor, UnknownAnalyst
-from deskterm.domain.permissions import SYSTEM, Actor
+from deskterm.domain.permissions import SYSTEM, Actor, Seat
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -32,15 +32,33 @@ BootstrapCase = Callable[Concatenate[Session, "Actor | None", P], R]
 def _actor_query() -> Select[Any]:
     # The analyst and their groups in one statement: every desk call starts here, and on
     # PostgreSQL each statement is a round trip. Built once, and as plain columns of the
-    # tables: an Analyst ORM object per call cost more than the statement itself.
+    # tables: an Analyst ORM object per call cost more than the statement itself. The
+    # groups' names and levels, and whether the analyst is away, come along: "pull next"
+    # read the names again, every ticket of an intake looked up the first group and the
+    # analyst, and handing a ticket on read its holder, a round trip each.
     analyst: Table = Analyst.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
     member: Table = AnalystGroup.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
-    a = analyst.c
+    group: Table = SupportGroup.__table__  # type: ignore[attr-defined]  # SQLModel does not declare __table__
+    a, g = analyst.c, group.c
     return (
-        select(a.id, a.login, a.name, a.role, a.level, a.active, member.c.group_id)
+        select(
+            a.id,
+            a.login,
+            a.name,
+            a.role,
+            a.level,
+            a.active,
+            a.availability,
+            member.c.group_id,
+            g.name.label("group_name"),
+            g.level.label("group_level"),
+        )
         .select_from(analyst)
         .outerjoin(member, member.c.analyst_id == a.id)
+        .outerjoin(group, g.id == member.c.group_id)
         .where(a.login == bindparam("login"))
+        # The groups in the order the desk names them everywhere (the database's collation).
+        .order_by(g.name)
     )
 
 
@@ -59,14 +77,20 @@ def load_actor(session: Session, login: str) -> Actor:
         state = "is not an analyst of this desk" if analyst is None else "is deactivated"
         # Exit 3, like any refusal of who may act: an unknown login is not a missing record.
         raise UnknownActor(f"{login!r} {state} (use --as LOGIN or DESKTERM_USER)")
-    group_ids = [row.group_id for row in rows if row.group_id is not None]
+    seats = tuple(
+        Seat(id=row.group_id, name=row.group_name, level=row.group_level)
+        for row in rows
+        if row.group_id is not None
+    )
     return Actor(
         id=analyst.id,
         login=analyst.login,
         name=analyst.name,
         role=Role(analyst.role),
         level=analyst.level,
-        group_ids=frozenset(group_ids),
+        group_ids=frozenset(seat.id for seat in seats),
+        seats=seats,
+        away=analyst.availability == Availability.AWAY,
     )
 
 

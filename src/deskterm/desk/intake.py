@@ -20,6 +20,8 @@ from typing import Any
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.orm import Session
 
+from deskterm.db.models import Ticket
+from deskterm.desk.rows import _public, _rows_by_ids
 from deskterm.desk.schemas import Public, TicketPublic
 from deskterm.desk.tickets import open_ticket, summary
 from deskterm.domain.enums import Channel, Impact, Urgency
@@ -135,7 +137,7 @@ def _open_problems(
         raise InvalidInput("a call needs at least one problem", field="1.subject")
     if len(problems) > MAX_PROBLEMS:
         raise InvalidInput(f"at most {MAX_PROBLEMS} problems in one call", field="1.subject")
-    created: list[SavedTicket] = []
+    opened: list[Ticket] = []
     for number, problem in enumerate(problems, start=1):
         try:
             ticket = open_ticket(
@@ -150,28 +152,36 @@ def _open_problems(
                 urgency=problem.urgency,
                 channel=channel,
                 call_seconds=call_seconds if number == 1 else None,
-                split_from=call_ref or (created[0].ref if created else None),
+                split_from=call_ref or (format_ref(opened[0].id or 0) if opened else None),
             )
         except InvalidInput as exc:
             field = f"{number}.{exc.field}" if exc.field else f"{number}.subject"
             raise InvalidInput(
                 f"problem {number}: {exc}" if len(problems) > 1 else str(exc), field=field
             ) from None
-        # The list row, not the card: a call's answer is its tickets' rows, and reading
-        # each new ticket's whole story back was a third of an intake's statements.
-        created.append(_row(summary(session, ticket), ticket))
-    changed = {created[0].id} if len(created) > 1 else set()
-    for number, (problem, made) in enumerate(zip(problems, created, strict=True), start=1):
+        opened.append(ticket)
+    for number, (problem, made) in enumerate(zip(problems, opened, strict=True), start=1):
         if problem.article is None:
             continue
+        assert made.id is not None
         try:
             link_article(session, actor, ref=made.id, key=problem.article)
         except InvalidInput as exc:
             raise InvalidInput(f"problem {number}: {exc}", field=f"{number}.article") from None
-        changed.add(made.id)
-    # The first ticket gained a link for every split (a new version), and a ticket its
-    # "solved with" article: their rows again, so the caller holds what was written.
-    return [_row(summary(session, t.id), t) if t.id in changed else t for t in created]
+    # The list rows, not the cards, and all of them in one statement once everything is
+    # written (splits gave the first ticket new versions, an article its "solved with"):
+    # a row read after each ticket, and the first one's again at the end, were a third of
+    # an intake's statements. The clocks a row lacks come from the live tickets.
+    rows = _rows(session, [t.id for t in opened if t.id is not None])
+    return [_row(rows[t.id], t) for t in opened if t.id is not None]
+
+
+def _rows(session: Session, ticket_ids: list[int]) -> dict[int, TicketPublic]:
+    # Pending changes first: the read goes to the session's connection directly, past the
+    # ORM, whose autoflush it would not trigger.
+    session.flush()
+    found = session.connection().execute(_rows_by_ids(), {"ids": ticket_ids}).all()
+    return {row.id: _public(row) for row in found}
 
 
 def _row(ticket: TicketPublic, clocks: Any = None) -> SavedTicket:

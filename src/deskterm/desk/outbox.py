@@ -154,13 +154,18 @@ def queue_for_change(
     events: Sequence[TicketEvent],
     *,
     channel: str | None = None,
+    has_contact: bool | None = None,
 ) -> Notification | None:
     """Queue the customer's message about one change, if the change is news for them.
 
     ``channel``: the ticket's channel, where the caller has it at hand; a change that is
     news for nobody on that channel (opening a ticket on the phone, with the customer
-    listening) then costs no query at all.
+    listening) then costs no query at all. ``has_contact``: whether the ticket has a caller,
+    where the caller knows (``None``: it does not); a ticket without one has nobody to
+    tell, and that too then costs no query.
     """
+    if has_contact is False:
+        return None
     news = [(e, p.parse(e.kind, e.data)) for e in events if e.kind in _CANDIDATES]
     if not news:
         return None

@@ -9,8 +9,24 @@ from deskterm.domain.enums import Role
 
 
 @dataclass(frozen=True)
+class Seat:
+    """One of the actor's support groups, as read with the actor."""
+
+    id: int
+    name: str
+    level: int
+
+
+@dataclass(frozen=True)
 class Actor:
-    """The analyst acting, as the rules need to see them. ``id`` is None for ``system``."""
+    """The analyst acting, as the rules need to see them. ``id`` is None for ``system``.
+
+    ``seats`` come with the actor when the desk reads it (the statement that loads it, at
+    the start of the same transaction): the groups' names and levels a use case would
+    otherwise ask for again cost no round trip. ``None`` when they were not read (an actor
+    made by hand): a use case then reads what it needs itself, and takes nothing about the
+    analyst's row for granted.
+    """
 
     id: int | None
     login: str
@@ -18,6 +34,9 @@ class Actor:
     role: Role
     level: int
     group_ids: frozenset[int] = field(default_factory=frozenset)
+    seats: tuple[Seat, ...] | None = None
+    #: Whether the analyst was away when loaded (read with ``seats``; meaningless without).
+    away: bool = False
 
     @property
     def is_system(self) -> bool:

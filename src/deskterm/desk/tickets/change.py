@@ -84,7 +84,11 @@ class Change:
         # The customer's message commits or rolls back with the change it tells about.
         assert self.ticket.id is not None
         outbox.queue_for_change(
-            self.session, self.ticket.id, self.events, channel=self.ticket.channel
+            self.session,
+            self.ticket.id,
+            self.events,
+            channel=self.ticket.channel,
+            has_contact=self.ticket.contact_id is not None,
         )
 
 
@@ -176,7 +180,10 @@ def login_of(session: Session, analyst_id: int | None) -> str | None:
     """The login of an analyst by id (``None`` for nobody)."""
     if analyst_id is None:
         return None
-    analyst = session.get(Analyst, analyst_id)
+    # No autoflush: a name read in the middle of a change would flush the ticket's row
+    # there, and Change.save a second UPDATE of it (the SLA clock's fields) after.
+    with session.no_autoflush:
+        analyst = session.get(Analyst, analyst_id)
     return analyst.login if analyst else None
 
 
@@ -184,7 +191,8 @@ def group_name(session: Session, group_id: int | None) -> str | None:
     """The name of a support group by id (``None`` for no group)."""
     if group_id is None:
         return None
-    group = session.get(SupportGroup, group_id)
+    with session.no_autoflush:  # as login_of
+        group = session.get(SupportGroup, group_id)
     return group.name if group else None
 
 

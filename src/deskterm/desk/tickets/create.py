@@ -34,7 +34,7 @@ from deskterm.domain.enums import (
     Urgency,
 )
 from deskterm.domain.errors import InvalidInput, NotFound
-from deskterm.domain.permissions import Actor
+from deskterm.domain.permissions import Actor, Seat
 from deskterm.domain.text import long_text, required_line
 
 P = ParamSpec("P")
@@ -94,7 +94,7 @@ def open_ticket(
 
     category_row = category_by_path(session, category) if category else None
     if group:
-        group_row: SupportGroup | None = group_by_name(session, group)
+        group_row: SupportGroup | Seat | None = group_by_name(session, group)
     elif category_row is not None and category_row.default_group_id is not None:
         # Without an explicit route, the analyst's own first-line group keeps the call;
         # the category's group is where it goes when routed.
@@ -194,9 +194,13 @@ def _answering_with_the_card(
 create_ticket = _answering_with_the_card(open_ticket)
 
 
-def _first_group(session: Session, actor: Actor) -> SupportGroup | None:
+def _first_group(session: Session, actor: Actor) -> SupportGroup | Seat | None:
     if not actor.group_ids:
         return None
+    if actor.seats is not None:
+        # Read with the actor in this transaction, in the desk's name order: the lowest
+        # level first, as the query below orders them (a stable sort keeps the names' order).
+        return min(actor.seats, key=lambda seat: seat.level)
     return session.scalars(
         select(SupportGroup)
         .where(col(SupportGroup.id).in_(actor.group_ids))
@@ -205,8 +209,8 @@ def _first_group(session: Session, actor: Actor) -> SupportGroup | None:
 
 
 def _choose_assignee(
-    session: Session, actor: Actor, wanted: str | None, group: SupportGroup | None
-) -> Analyst | None:
+    session: Session, actor: Actor, wanted: str | None, group: SupportGroup | Seat | None
+) -> Analyst | Actor | None:
     if wanted is None or wanted.strip().lower() in ("none", ""):
         return None
     if wanted == "auto":
@@ -214,6 +218,10 @@ def _choose_assignee(
             return None
         if group is not None and group.id not in actor.group_ids:
             return None
+        if actor.seats is not None:
+            # Loaded by load_actor in this transaction, so their row is there: no statement
+            # to read it again for its id and login.
+            return actor
         return session.get(Analyst, actor.id)
     if wanted.strip().lower() == "me":
         if actor.id is None:

@@ -87,8 +87,18 @@ def assign(
         raise InvalidInput(
             "handing a ticket on needs a reason (for colleagues, in its log)", field="reason"
         )
-    previous_row = session.get(Analyst, ticket.assignee_id) if ticket.assignee_id else None
-    previous = previous_row.login if previous_row else None
+    if (
+        actor.seats is not None
+        and ticket.assignee_id is not None
+        and ticket.assignee_id == actor.id
+    ):
+        # Handing on one's own ticket: the holder was read with the actor, in this transaction.
+        previous: str | None = actor.login
+        holder_away = actor.away
+    else:
+        previous_row = session.get(Analyst, ticket.assignee_id) if ticket.assignee_id else None
+        previous = previous_row.login if previous_row else None
+        holder_away = previous_row is not None and previous_row.availability == Availability.AWAY
     change = Change(session, actor, ticket)
     log_internal_reason(change, why)
     _set_holder(change, target)
@@ -96,7 +106,6 @@ def assign(
     kind: type[p.HolderChange] = (
         p.Unassigned if target is None else p.Assigned if previous is None else p.Reassigned
     )
-    holder_away = previous_row is not None and previous_row.availability == Availability.AWAY
     change.log(
         kind(
             from_=previous,

@@ -94,7 +94,9 @@ def resolve(
             to=Status.RESOLVED,
             code=code_row.code,
             text=resolution,
-            assignee=login_of(session, ticket.assignee_id),
+            assignee=actor.login
+            if actor.id is not None and ticket.assignee_id == actor.id
+            else login_of(session, ticket.assignee_id),
         )
     )
     change.save()
