@@ -226,6 +226,9 @@ class Settings(BaseSettings):
     #: The SLA policy (targets per priority, working hours, holidays): ``sla.toml`` in the
     #: config folder, else the shipped one, unless set.
     sla_file: Path | None = None
+    #: Minutes after which a missed phone call nobody has called back is brought up to the
+    #: analysts it rang and to supervisors (0: never), as the SLA check does its warnings.
+    missed_call_alert_minutes: Annotated[int, AfterValidator(_between(0, 1440))] = 15
     #: Read from the environment only: it says where the rest is.
     config_file: Path | None = None
 

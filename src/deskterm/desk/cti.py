@@ -38,6 +38,7 @@ from deskterm.db.models import (
     AnalystExtension,
     Contact,
     CtiToken,
+    Organization,
     PhoneCall,
     PhoneCallRing,
 )
@@ -422,6 +423,10 @@ def _hang_up(session: Session, call: PhoneCall, event: CallEvent, now: datetime)
     if call.answered_at is not None:
         call.duration_seconds = max(0, int((now - call.answered_at).total_seconds()))
         call.outcome = "answered"
+        if call.ticket_id is not None:
+            # Saved while it ran: the save logged no call time (see save_phone_call), so
+            # the ticket's call event is this one, with the PBX's own length.
+            _log_duration(session, call)
         return True
     call.duration_seconds = 0
     # Compared without case: an Asterisk dial plan sends its ${DIALSTATUS} (BUSY, NOANSWER).
@@ -629,6 +634,318 @@ def call_back(
     row.called_back_by_id = actor.id
     session.flush()
     return _public(session, [row])[0]
+
+
+def _log_duration(session: Session, call: PhoneCall) -> None:
+    """The ended call's length, logged on the ticket it was saved to, by whoever took it
+    (the desk itself when that analyst is gone): through the ticket's one writer."""
+    from deskterm.desk.context import load_actor
+    from deskterm.desk.tickets.work import log_call
+    from deskterm.domain.permissions import SYSTEM
+
+    assert call.ticket_id is not None
+    actor = SYSTEM
+    if call.analyst_id is not None:
+        login = session.scalar(select(col(Analyst.login)).where(col(Analyst.id) == call.analyst_id))
+        if login:
+            try:
+                actor = load_actor(session, login)
+            except DeskError:
+                actor = SYSTEM
+    log_call(
+        session,
+        actor,
+        ref=call.ticket_id,
+        direction="outbound" if call.direction == "out" else "inbound",
+        duration_seconds=min(call.duration_seconds or 0, 24 * 3600),
+    )
+
+
+def save_phone_call(
+    session: Session,
+    actor: Actor,
+    *,
+    phone_call: int,
+    key: str,
+    problems: Sequence[Any],
+    contact_id: int | None = None,
+    contact: str | None = None,
+    call: str | int | None = None,
+) -> Any:
+    """Save the new-call screen's call that the PBX announced (``saved_calls.save_call``)
+    and note its ticket on the PBX's call, so its length is the PBX's, logged once:
+
+    - ended already: the save logs the PBX's duration;
+    - still running: the save logs none, and the hangup logs it (``_hang_up``);
+    - another problem from it (``call``), or its length logged on a ticket before: none.
+
+    The call's row is locked first, so a hangup arriving meanwhile waits for this save and
+    then finds the ticket (or this save finds the call ended), never both or neither.
+    """
+    from deskterm.desk.saved_calls import save_call
+
+    query = select(PhoneCall).where(col(PhoneCall.id) == phone_call)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = session.scalars(query).first()
+    if row is None:
+        raise NotFound(f"no call with id {phone_call}")
+    seconds: int | None = None
+    first = row.ticket_id is None and call is None
+    if first and row.ended_at is not None and row.answered_at is not None:
+        seconds = min(row.duration_seconds or 0, 24 * 3600)
+    saved = save_call(
+        session,
+        actor,
+        key=key,
+        problems=problems,
+        contact_id=contact_id,
+        contact=contact,
+        call=call,
+        call_seconds=seconds,
+    )
+    if first and saved.tickets and not saved.earlier:
+        row.ticket_id = saved.tickets[0].id
+        session.flush()
+    return saved
+
+
+def add_phone_call(
+    session: Session,
+    actor: Actor,
+    *,
+    phone_call: int,
+    ref: str | int,
+    outcome: str | None = None,
+    expected_version: int | None = None,
+) -> Any:
+    """The PBX's call added to a ticket the caller already has (the new-call screen's
+    ctrl+g): ended, its call event has the PBX's length now; still running, the analyst's
+    words go in as a note and the hangup writes the call event (``_hang_up``). A call whose
+    length a ticket has already (or will have) gets the words only, logged as no time."""
+    from deskterm.desk.tickets.change import load
+    from deskterm.desk.tickets.work import add_note, log_call
+
+    query = select(PhoneCall).where(col(PhoneCall.id) == phone_call)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = session.scalars(query).first()
+    if row is None:
+        raise NotFound(f"no call with id {phone_call}")
+    ticket_id = load(session, ref, expected_version).id
+    assert ticket_id is not None
+    if row.ticket_id is not None or row.ended_at is not None:
+        seconds = 0
+        if row.ticket_id is None and row.answered_at is not None:
+            seconds = min(row.duration_seconds or 0, 24 * 3600)
+            row.ticket_id = ticket_id
+        return log_call(
+            session,
+            actor,
+            ref=ticket_id,
+            direction="outbound" if row.direction == "out" else "inbound",
+            duration_seconds=seconds,
+            outcome=outcome,
+            expected_version=expected_version,
+        )
+    row.ticket_id = ticket_id
+    session.flush()
+    if outcome and outcome.strip():
+        return add_note(session, actor, ref=ticket_id, text=outcome)
+    from deskterm.desk.tickets import summary
+
+    return summary(session, ticket_id)
+
+
+class CallerTicket(Public):
+    """One of the caller's open tickets, as the screen-pop shows it."""
+
+    id: int
+    ref: str
+    subject: str
+    priority: str
+    status: str
+    resolve_due_at: datetime | None
+    resolve_warn_at: datetime | None
+    sla_paused_at: datetime | None
+
+
+class CallPop(Public):
+    """A call of this analyst's to show: who is calling and what they have open."""
+
+    call: CallPublic
+    organization: str | None = None
+    vip: bool = False
+    tickets: list[CallerTicket] = []
+
+
+#: An answered call is brought to its analyst this long after its answer at most.
+ANSWERED_AT_MOST = timedelta(hours=4)
+
+
+def my_calls(session: Session, actor: Actor) -> list[CallPop]:
+    """The calls ringing for the actor, and those they answered that are still on the line
+    and in no ticket yet (the new-call screen opens on them): newest first, with the caller
+    and their open tickets (the same lookup and list as the new-call screen's)."""
+    from deskterm.desk.tickets import list_tickets
+
+    if actor.id is None:
+        return []
+    ringing = calls_ringing(session, actor)
+    answered = _public(
+        session,
+        session.scalars(
+            select(PhoneCall)
+            .where(
+                col(PhoneCall.analyst_id) == actor.id,
+                col(PhoneCall.state) == "answered",
+                col(PhoneCall.ticket_id).is_(None),
+                col(PhoneCall.answered_at) >= clock.now() - ANSWERED_AT_MOST,
+            )
+            .order_by(col(PhoneCall.answered_at).desc(), col(PhoneCall.id).desc())
+            .limit(5)
+        ).all(),
+    )
+    pops: list[CallPop] = []
+    for call in (*answered, *ringing):
+        if call.contact_id is None:
+            pops.append(CallPop(call=call))
+            continue
+        person = session.get(Contact, call.contact_id)
+        tickets = list_tickets(session, actor, contact_id=call.contact_id, limit=5)
+        organization = None
+        if person is not None and person.organization_id is not None:
+            org = session.get(Organization, person.organization_id)
+            organization = org.name if org is not None else None
+        pops.append(
+            CallPop(
+                call=call,
+                organization=organization,
+                vip=person is not None and person.vip,
+                tickets=[
+                    CallerTicket(
+                        id=t.id,
+                        ref=t.ref,
+                        subject=t.subject,
+                        priority=t.priority,
+                        status=t.status,
+                        resolve_due_at=t.resolve_due_at,
+                        resolve_warn_at=t.resolve_warn_at,
+                        sla_paused_at=t.sla_paused_at,
+                    )
+                    for t in tickets
+                ],
+            )
+        )
+    return pops
+
+
+def missed_unreturned(
+    session: Session, actor: Actor, *, minutes: int, within: timedelta = timedelta(days=1)
+) -> list[CallPublic]:
+    """Missed calls nobody has called back ``minutes`` after they rang (those of the last
+    day: older ones are the missed-calls view's, not an alert's)."""
+    now = clock.now()
+    rows = session.scalars(
+        select(PhoneCall)
+        .where(
+            col(PhoneCall.missed),
+            col(PhoneCall.called_back_at).is_(None),
+            col(PhoneCall.started_at) <= now - timedelta(minutes=minutes),
+            col(PhoneCall.started_at) >= now - within,
+        )
+        .order_by(col(PhoneCall.started_at).desc(), col(PhoneCall.id).desc())
+        .limit(50)
+    ).all()
+    return _public(session, rows)
+
+
+def rang_before(session: Session, actor: Actor, *, calls: Sequence[int]) -> dict[int, int]:
+    """How many times each call's number rang and was missed, counting it (the missed view's
+    "rang N times"), over the numbers of ``calls``."""
+    rows = session.execute(
+        select(col(PhoneCall.id), col(PhoneCall.from_e164), col(PhoneCall.from_number)).where(
+            col(PhoneCall.id).in_(list(calls))
+        )
+    ).all()
+    numbers = {cast(int, r[0]): r[1] or r[2] for r in rows}
+    wanted = {n for n in numbers.values() if n}
+    if not wanted:
+        return {}
+    counted = dict(
+        session.execute(
+            select(func.coalesce(PhoneCall.from_e164, PhoneCall.from_number), func.count())
+            .where(col(PhoneCall.missed))
+            .where(func.coalesce(PhoneCall.from_e164, PhoneCall.from_number).in_(wanted))
+            .group_by(func.coalesce(PhoneCall.from_e164, PhoneCall.from_number))
+        ).all()
+    )
+    return {call_id: int(counted.get(number, 1)) for call_id, number in numbers.items()}
+
+
+class MissedPage(Public):
+    """A page of the missed-calls view: the calls, how often each number rang unanswered,
+    and where the next page starts (``(started_at, id)`` of the last row; None: the last)."""
+
+    calls: list[CallPublic]
+    rang: dict[int, int]
+    next_before: tuple[datetime, int] | None = None
+
+
+def missed_page(
+    session: Session,
+    actor: Actor,
+    *,
+    limit: int,
+    before: tuple[datetime, int] | None = None,
+) -> MissedPage:
+    """The missed-calls view's page: callers nobody answered and nobody called back yet,
+    newest first, keyset-paged like the queue."""
+    calls = missed_calls(session, actor, limit=limit + 1, before=before)
+    more = len(calls) > limit
+    calls = calls[:limit]
+    last = calls[-1] if calls and more else None
+    return MissedPage(
+        calls=calls,
+        rang=rang_before(session, actor, calls=[c.id for c in calls]) if calls else {},
+        next_before=(last.started_at, last.id) if last is not None else None,
+    )
+
+
+def count_missed(session: Session, actor: Actor, *, cap: int = 1000) -> int:
+    """Missed calls waiting for a call back (the tab's count), counted up to ``cap``."""
+    waiting = (
+        select(col(PhoneCall.id))
+        .where(col(PhoneCall.missed), col(PhoneCall.called_back_at).is_(None))
+        .limit(cap)
+        .subquery()
+    )
+    return int(session.scalar(select(func.count()).select_from(waiting)) or 0)
+
+
+class CalledBack(Public):
+    """What calling a missed caller back did: the call, and the ticket its outbound call was
+    logged on (None: the caller has no open ticket; the face opens a new call for them)."""
+
+    call: CallPublic
+    ticket_ref: str | None = None
+
+
+def call_back_caller(session: Session, actor: Actor, *, call: int) -> CalledBack:
+    """The missed-calls view's key: the caller's open ticket most recently changed gets the
+    outbound call (``call_back``); with none, the call is only marked called back."""
+    from deskterm.desk.tickets import list_tickets
+
+    row = session.get(PhoneCall, call)
+    if row is None:
+        raise NotFound(f"no call with id {call}")
+    ticket = None
+    if row.contact_id is not None:
+        open_ = list_tickets(session, actor, contact_id=row.contact_id, limit=20)
+        if open_:
+            ticket = max(open_, key=lambda t: (t.updated_at, t.id))
+    done = call_back(session, actor, call=call, ticket=ticket.id if ticket else None)
+    return CalledBack(call=done, ticket_ref=ticket.ref if ticket else None)
 
 
 # --------------------------------------------------------------------------- tokens

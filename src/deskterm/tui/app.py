@@ -30,6 +30,9 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from deskterm.tui import benchmark
 from deskterm.tui.commands import DeskCommands, TicketJumpProvider, palette_commands
 from deskterm.tui.messages import (
+    CallsChanged,
+    CallsNoticed,
+    CallsRead,
     DeskChanged,
     DeskLost,
     DeskOpened,
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
     from textual.notifications import SeverityLevel
 
     from deskterm.desk.context import Desk
+    from deskterm.desk.cti import CallPop
     from deskterm.desk.identity import Identity
     from deskterm.domain.permissions import Actor
     from deskterm.tui.drafts import DraftStore
@@ -161,6 +165,25 @@ class DeskApp(App[None]):
             priority=True,
             id="keys-f1",
         ),
+        # The phone: shown in the header while a call rings or waits (never stealing focus);
+        # function keys, so that a field being typed in never takes them as letters.
+        Binding(
+            "f9",
+            "take_call",
+            "Take call",
+            tooltip="Open the new call on the caller in the header (ringing or answered)",
+            priority=True,
+            id="take-call",
+        ),
+        Binding(
+            "f10",
+            "dismiss_call",
+            "Dismiss call",
+            tooltip="Take the call in the header off the screen",
+            priority=True,
+            id="dismiss-call",
+            show=False,
+        ),
     ]
 
     def __init__(
@@ -176,8 +199,29 @@ class DeskApp(App[None]):
         listen: bool = True,
         presence_seconds: float | None = 3.0,
         warm_screens: bool = True,
+        calls_seconds: float | None = 0.5,
+        missed_alert_minutes: int = 15,
     ) -> None:
         super().__init__()
+        #: How often SQLite (or PostgreSQL while not listening) is asked about this analyst's
+        #: phone calls: a pop shows within a second of the PBX's ``newCall``. One index read
+        #: (``newest_call_id``) while nothing rings.
+        self.calls_seconds = calls_seconds
+        #: Minutes after which a missed call nobody called back is brought up (0: never).
+        self.missed_alert_minutes = missed_alert_minutes
+        #: The calls shown in the header: ringing for this analyst, or answered by them and
+        #: not in a ticket yet; newest first, less those taken or dismissed.
+        self.pops: list[CallPop] = []
+        #: Calls taken (f9, or opened on answer) or dismissed (f10): never shown again.
+        self.calls_done: set[int] = set()
+        #: Answered calls already offered to the new-call screen (opened, or left waiting).
+        self.calls_offered: set[int] = set()
+        #: The call the new-call screen takes up the next time it is shown.
+        self.call_to_take: CallPop | None = None
+        self.call_attach = True
+        self._newest_call = -1
+        #: Missed calls already brought up: each once.
+        self.missed_nagged: set[int] = set()
         #: After the queue's first paint, import and build the new-call and dashboard screens
         #: in idle time, so that their first key only switches to them.
         self.warm_screens = warm_screens
@@ -308,6 +352,9 @@ class DeskApp(App[None]):
             self._opened_at = time.monotonic()
             self._warming = self.set_interval(WARM_LOOK, self._warm_when_idle)
         self.start_listening()
+        if self.calls_seconds and self.poll_seconds:
+            # With live polling only (as the SLA check): a test's app moves when told.
+            self.set_interval(self.calls_seconds, self.poll_calls)
         if self.poll_seconds:
             self.set_interval(self.poll_seconds, self.poll_changes)
             if self.sla_seconds:
@@ -327,7 +374,7 @@ class DeskApp(App[None]):
         """Once the start has settled (no worker reading for two looks in a row: the queue's
         first page is read and shown), warm the other screens up; never before, so the
         first paint does not share the processor with them."""
-        busy = any(w.is_running and w.group != "listen" for w in self.workers)
+        busy = any(w.is_running and w.group not in ("listen", "calls") for w in self.workers)
         self._quiet_looks = 0 if busy else self._quiet_looks + 1
         if self._quiet_looks < 2 and time.monotonic() - self._opened_at < WARM_WAIT:
             return
@@ -492,16 +539,19 @@ class DeskApp(App[None]):
             time.sleep(0.02 + secrets.randbelow(180) / 1000)
 
     def _listen_until_cancelled(self, worker: Worker[None]) -> None:
+        from deskterm.desk.cti import CALLS_CHANNEL
         from deskterm.desk.live import EVENTS_CHANNEL, PRESENCE_CHANNEL, Listener, LivePace
         from deskterm.desk.views import latest_event_id
 
         desk = self.desk
         assert desk is not None
-        with Listener(desk.db) as listener:
+        channels = (EVENTS_CHANNEL, PRESENCE_CHANNEL, CALLS_CHANNEL)
+        with Listener(desk.db, channels) as listener:
             self.post_message(Listening(listener.backend_pid))
             # What changed while nobody listened was announced to nobody: look once now.
             self.post_message(DeskChanged(desk.read(latest_event_id), recheck=True))
             self.post_message(PresenceNoticed(None))
+            self.post_message(CallsNoticed())
             pace = LivePace()
             pending: list[int] = []
             while not worker.is_cancelled:
@@ -515,6 +565,9 @@ class DeskApp(App[None]):
                 )
                 if tickets:
                     self.post_message(PresenceNoticed(tickets))
+                if any(n.channel == CALLS_CHANNEL for n in notices):
+                    # The phone rings now: answered at once, not at the queue's pace.
+                    self.post_message(CallsNoticed())
                 pending += [
                     int(n.payload)
                     for n in notices
@@ -555,6 +608,120 @@ class DeskApp(App[None]):
             min(self._relisten_seconds * 2, self.RELISTEN_LAST),
         )
         self.set_timer(delay, self.start_listening)
+
+    # ------------------------------------------------------------------ the phone
+
+    def poll_calls(self) -> None:
+        """SQLite's way (and PostgreSQL's while not listening) to hear the phone ring."""
+        if self.desk is None or self.offline or self.listening:
+            return
+        self.read_calls()
+
+    @on(CallsNoticed)
+    def calls_noticed(self) -> None:
+        if self.desk is not None and not self.offline:
+            self.read_calls(always=True)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="calls")
+    def read_calls(self, always: bool = False) -> None:
+        """This analyst's calls, when anything may have changed: a new call (its id is the
+        newest), or news of a call shown (answered, hung up)."""
+        from deskterm.desk.cti import my_calls, newest_call_id
+
+        desk = self.desk
+        if desk is None:
+            return
+        tracking = bool(self.pops)
+        newest = desk.read(newest_call_id)
+        if not always and not tracking and newest == self._newest_call:
+            return
+        self.post_message(CallsRead(desk.read(my_calls), newest))
+
+    @on(CallsRead)
+    def calls_read(self, event: CallsRead) -> None:
+        self._newest_call = event.newest
+        pops = [p for p in event.pops if p.call.id not in self.calls_done]
+        shown = [(p.call.id, p.call.state) for p in self.pops]
+        self.pops = pops
+        if shown != [(p.call.id, p.call.state) for p in pops]:
+            self.refresh_bars()
+            # f9 and f10 show in the footer while a call does.
+            self.refresh_bindings()
+            self.tell_screens(CallsChanged)
+        for pop in pops:
+            if pop.call.state == "answered" and pop.call.id not in self.calls_offered:
+                self.calls_offered.add(pop.call.id)
+                self.answered(pop)
+
+    def answered(self, pop: CallPop) -> None:
+        """The analyst took the call on the phone: the new-call screen opens on the caller,
+        timed from the PBX's answer; unless they are typing, then it waits in the header."""
+        from deskterm.tui.screens.intake import IntakeScreen
+
+        screen = self.screen
+        if isinstance(screen, IntakeScreen) and screen.follows_call(pop):
+            self.calls_done.add(pop.call.id)
+            self._drop_pop(pop.call.id)
+            return
+        if self.busy_typing():
+            return  # waits in the header: f9 takes it
+        self.take_call(pop)
+
+    def busy_typing(self) -> bool:
+        """Whether a call popping up now would take the analyst away from something they
+        are in the middle of: a dialog, a field with text in it, or a call under way."""
+        from textual.screen import ModalScreen
+        from textual.widgets import Input, TextArea
+
+        from deskterm.tui.screens.intake import call_under_way
+
+        if isinstance(self.screen, ModalScreen) or call_under_way(self):
+            return True
+        focused = self.focused
+        if isinstance(focused, Input) and focused.value.strip():
+            return True
+        return isinstance(focused, TextArea) and bool(focused.text.strip())
+
+    def take_call(self, pop: CallPop, *, attach: bool = True) -> None:
+        """Open the new-call screen on ``pop``'s caller (or its number, unknown).
+        ``attach``: the call is that phone call (its length the PBX's); not for calling a
+        missed caller back, a call of its own, timed by the screen."""
+        from deskterm.tui.screens.intake import IntakeScreen, call_under_way
+
+        if call_under_way(self):
+            self.notify(
+                "A call is under way in New call: save it or bin it (ctrl+b) before taking "
+                "this one; it stays in the header.",
+                title="Call waiting",
+            )
+            return
+        self.calls_done.add(pop.call.id)
+        self.calls_offered.add(pop.call.id)
+        self._drop_pop(pop.call.id)
+        screen = self.screen
+        if isinstance(screen, IntakeScreen):
+            self.call_later(screen.take_phone_call, pop, attach=attach)
+            return
+        self.call_to_take, self.call_attach = pop, attach
+        # Dialogs and pushed screens (a ticket, search) close first: the call is the work now.
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, IntakeScreen):
+            self.pop_screen()
+        self.switch_mode("intake")
+
+    def _drop_pop(self, call_id: int) -> None:
+        self.pops = [p for p in self.pops if p.call.id != call_id]
+        self.refresh_bars()
+        self.refresh_bindings()
+        self.tell_screens(CallsChanged)
+
+    def action_take_call(self) -> None:
+        if self.pops:
+            self.take_call(self.pops[0])
+
+    def action_dismiss_call(self) -> None:
+        if self.pops:
+            self.calls_done.add(self.pops[0].call.id)
+            self._drop_pop(self.pops[0].call.id)
 
     @on(PresenceNoticed)
     def spread_presence(self, event: PresenceNoticed) -> None:
@@ -639,7 +806,9 @@ class DeskApp(App[None]):
     def refresh_bars(self) -> None:
         from deskterm.tui.widgets.bar import DeskBar
 
-        for screen in self.screen_stack:
+        # Every mode's screens: the header of the one shown next must not show an old call.
+        stacks = [s for stack in self._screen_stacks.values() for s in stack]
+        for screen in stacks or self.screen_stack:
             for bar in screen.query(DeskBar):
                 bar.refresh_state()
 
@@ -650,12 +819,18 @@ class DeskApp(App[None]):
         """Warnings, breaches and escalation rules (as ``deskterm sla check``), then this
         analyst's callbacks that have come due."""
         from deskterm.desk.callbacks import due_callbacks
+        from deskterm.desk.cti import missed_unreturned
         from deskterm.desk.sla_check import run_check
 
         if self.desk is None or self.offline:
             return
         result = run_check(self.desk.db)
-        self.post_message(SlaChecked(result, self.desk.read(due_callbacks)))
+        missed = (
+            self.desk.read(missed_unreturned, minutes=self.missed_alert_minutes)
+            if self.missed_alert_minutes
+            else []
+        )
+        self.post_message(SlaChecked(result, self.desk.read(due_callbacks), missed))
 
     @on(SlaChecked)
     def remind(self, event: SlaChecked) -> None:
@@ -678,6 +853,7 @@ class DeskApp(App[None]):
                 title="Callbacks due",
                 timeout=12,
             )
+        self.remind_missed(event.missed or [])
         for firing in event.result.firings:
             if self.actor is not None and self.actor.login in firing.told:
                 self.notify(
@@ -687,6 +863,36 @@ class DeskApp(App[None]):
                     markup=False,
                     timeout=15,
                 )
+
+    def remind_missed(self, missed: list[Any]) -> None:
+        """A missed caller nobody called back within the alert's minutes: told once to the
+        analysts it rang and to supervisors (who see the whole desk's)."""
+        actor = self.actor
+        if actor is None:
+            return
+        mine = [
+            c
+            for c in missed
+            if c.id not in self.missed_nagged and (actor.is_supervisor or actor.login in c.ringing)
+        ]
+        self.missed_nagged.update(c.id for c in mine)
+        for call in mine[:3]:
+            who = call.contact or f"unknown number {call.caller_number}"
+            self.notify(
+                f"{who} ({call.caller_number}) rang at {call.started_at.astimezone():%H:%M} and "
+                f"has not been called back for {self.missed_alert_minutes} min: "
+                "see Missed calls (7).",
+                title="Missed call",
+                severity="warning",
+                timeout=15,
+            )
+        if len(mine) > 3:
+            self.notify(
+                f"{len(mine) - 3} more missed calls wait for a call back: see Missed calls (7).",
+                title="Missed calls",
+                severity="warning",
+                timeout=15,
+            )
 
     # ------------------------------------------------------------------ failures
 
@@ -710,7 +916,7 @@ class DeskApp(App[None]):
                 self.notify(
                     self.describe_error(error), title="SLA check failed", severity="warning"
                 )
-        elif event.worker.group in ("presence", "listen"):
+        elif event.worker.group in ("presence", "listen", "calls"):
             pass  # a courtesy and a hint: an outage shows in the banner, never as a popup
         elif event.worker.group in ("warm", "warm-build"):
             pass  # a head start: whatever failed fails again, and says so, at its own key
@@ -793,6 +999,8 @@ class DeskApp(App[None]):
             return self.desk is not None
         if action == "dashboard":
             return self.actor is not None and self.actor.is_supervisor
+        if action in ("take_call", "dismiss_call"):
+            return bool(self.pops)
         return True
 
     def action_new_call(self) -> None:
@@ -886,6 +1094,7 @@ def run(database_url: str, who: Identity | str | None = None) -> int:
         identity=identity,
         phone_region=settings.phone_region,
         data_dir=settings.data_folder(),
+        missed_alert_minutes=settings.missed_call_alert_minutes,
     )
     gc.freeze()  # what the start imported, as in show_desk: no full collection walks it again
     app.run()

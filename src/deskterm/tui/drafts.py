@@ -65,6 +65,11 @@ class CallDraft:
     #: again after its save went through (the app stopped before forgetting it) opens
     #: nothing twice. Each save of a call (another problem after a save) has its own.
     key: str = field(default_factory=lambda: secrets.token_hex(16))
+    #: The phone system's call this is (its id in the desk's call log), when it popped up:
+    #: the save notes its ticket there, and the call's length is the PBX's (desk/cti.py).
+    phone_call: int | None = None
+    #: The number that called, for a caller the desk does not know yet.
+    phone_number: str | None = None
 
     @property
     def started(self) -> datetime:
@@ -84,13 +89,19 @@ class CallDraft:
             anonymous=self.anonymous,
             call_ref=self.call_ref or call_ref,
             logged_until=saved_at.isoformat(),
+            phone_call=self.phone_call,
         )  # and a key of its own: it is another save
 
     def started_label(self) -> str:
         return self.started.astimezone().strftime("%H:%M")
 
     def is_empty(self) -> bool:
-        return self.contact_id is None and self.call_ref is None and not self.has_text()
+        return (
+            self.contact_id is None
+            and self.call_ref is None
+            and self.phone_call is None
+            and not self.has_text()
+        )
 
     def has_text(self) -> bool:
         return any(p.subject.strip() or p.description.strip() for p in self.problems)
@@ -109,6 +120,10 @@ class CallDraft:
             anonymous=bool(raw.get("anonymous")),
             call_ref=raw.get("call_ref"),
             logged_until=raw.get("logged_until"),
+            phone_call=raw["phone_call"] if isinstance(raw.get("phone_call"), int) else None,
+            phone_number=raw.get("phone_number")
+            if isinstance(raw.get("phone_number"), str)
+            else None,
             # A draft kept before calls had keys was never saved under one.
             **({"key": raw["key"]} if isinstance(raw.get("key"), str) else {}),
         )

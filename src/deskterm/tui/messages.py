@@ -19,6 +19,7 @@ from textual.message import Message
 if TYPE_CHECKING:
     from deskterm.desk.callbacks import DueCallback
     from deskterm.desk.context import Desk
+    from deskterm.desk.cti import CallPop, CallPublic
     from deskterm.desk.schemas import TicketDetail
     from deskterm.desk.sla_check import CheckResult
     from deskterm.domain.permissions import Actor
@@ -92,6 +93,8 @@ class SlaChecked(Message):
 
     result: CheckResult
     callbacks: list[DueCallback]
+    #: Missed phone calls nobody called back within the alert's minutes.
+    missed: list[CallPublic] | None = None
 
 
 @dataclass
@@ -107,3 +110,22 @@ class TicketSaved(Message):
 class TicketLoaded(Message):
     ticket: TicketDetail
     extra: dict[str, Any]
+
+
+@dataclass
+class CallsNoticed(Message):
+    """The phone system told the desk of a call (PostgreSQL's notice): read this analyst's
+    calls now, not at the live queue's pace."""
+
+
+@dataclass
+class CallsRead(Message):
+    """This analyst's calls now: ringing for them, or answered by them and not saved yet."""
+
+    pops: list[CallPop]
+    newest: int
+
+
+@dataclass
+class CallsChanged(Message, bubble=False):
+    """Told to each screen of the current mode: the calls in the header changed."""

@@ -73,10 +73,19 @@ class AddCallModal(TicketModal):
 
     TITLE_TEXT = "Add this call to"
 
-    def __init__(self, ticket: TicketPublic, seconds: Callable[[], int], note: str = "") -> None:
+    def __init__(
+        self,
+        ticket: TicketPublic,
+        seconds: Callable[[], int],
+        note: str = "",
+        *,
+        phone_call: int | None = None,
+    ) -> None:
         super().__init__(ticket, title=f"Add this call to {ticket.ref}")
         self.seconds = seconds
         self.note = note
+        #: The phone system's call this is: its length is the PBX's (desk/cti.py).
+        self.phone_call = phone_call
 
     def fields(self) -> ComposeResult:
         yield Static(literal(self.ticket.subject, style="bold"))
@@ -102,6 +111,14 @@ class AddCallModal(TicketModal):
     def request(self) -> tuple[Callable[..., Any], dict[str, Any]]:
         from deskterm.desk.tickets import log_call
 
+        if self.phone_call is not None:
+            from deskterm.desk.cti import add_phone_call
+
+            return add_phone_call, {
+                **self.base(),
+                "phone_call": self.phone_call,
+                "outcome": self.query_one("#outcome", TextArea).text or None,
+            }
         return log_call, {
             **self.base(),
             "direction": "inbound",

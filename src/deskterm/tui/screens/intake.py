@@ -42,6 +42,7 @@ from deskterm.tui.widgets.footer import KeyFooter
 if TYPE_CHECKING:
     from textual.app import App
 
+    from deskterm.desk.cti import CallPop
     from deskterm.desk.kb import ArticleHit
     from deskterm.desk.schemas import CategoryPublic, ContactPublic, TicketPublic
 
@@ -355,6 +356,12 @@ class IntakeScreen(DeskScreen[None]):
         a call left by a session that ended (taken up without asking); else a fresh one,
         told beside the form of a call another running session has open."""
         self.elsewhere = None
+        pop, self.app.call_to_take = self.app.call_to_take, None
+        if pop is not None:
+            # The phone system's call (f9, or answered while idle): it is this screen's call.
+            await self.take_phone_call(pop, attach=self.app.call_attach)
+            self.show_elsewhere()
+            return
         if self._left is not None:
             left, self._left = self._left, None
             try:
@@ -380,6 +387,51 @@ class IntakeScreen(DeskScreen[None]):
                 # A fresh call: the clock starts now, not when the screen was first built.
                 self.draft.started_at = clock.now().isoformat()
         self.show_elsewhere()
+
+    async def take_phone_call(self, pop: CallPop, *, attach: bool = True) -> None:
+        """The call that popped up becomes this screen's call: on its caller, or with its
+        number in Caller for a caller the desk does not know (ctrl+o adds them), timed from
+        the PBX's answer (or now, taken while it rings; the answer moves the clock back)."""
+        call = pop.call
+        self.read_form()
+        if not self.draft.is_empty() and self.draft.phone_call != call.id:
+            # An empty form or another problem nobody wrote yet: nothing is lost.
+            self.drafts.discard()
+        started = (call.answered_at if attach else None) or clock.now()
+        draft = CallDraft(
+            started_at=started.isoformat(),
+            contact_id=call.contact_id,
+            contact_name=call.contact,
+            phone_call=call.id if attach else None,
+            phone_number=call.caller_number,
+        )
+        self.lost = self.elsewhere = None
+        self.contact = None
+        self.open_tickets = []
+        await self.take_draft(draft)
+        lookup = self.query_one("#lookup", Input)
+        if call.contact_id is None:
+            self.query_one("#caller-card", Static).update("")
+            self.query_one("#open-tickets", OptionList).clear_options().can_focus = False
+            lookup.value = call.caller_number
+        else:
+            lookup.value = ""
+        self.keep_draft()
+        self.tick()
+        self.set_focus(
+            self.query_one("#subject" if call.contact_id else "#lookup"), scroll_visible=False
+        )
+
+    def follows_call(self, pop: CallPop) -> bool:
+        """Whether this screen's call is ``pop`` (taken while it rang): its clock now starts
+        at the PBX's answer."""
+        if self.draft.phone_call != pop.call.id:
+            return False
+        if pop.call.answered_at is not None:
+            self.draft.started_at = pop.call.answered_at.isoformat()
+            self.keep_draft()
+            self.tick()
+        return True
 
     def warn_if_interrupted(self, kept: Kept) -> None:
         """A call whose session ended in the middle of saving it: the desk knows, by the
@@ -479,7 +531,8 @@ class IntakeScreen(DeskScreen[None]):
 
     def tick(self) -> None:
         seconds = self.seconds()
-        who = f" · {self.draft.contact_name}" if self.draft.contact_name else ""
+        said = self.draft.contact_name or self.draft.phone_number
+        who = f" · {said}" if said else ""
         self.query_one(DeskBar).place = f"New call {clock_face(seconds)}{who}"
         if self.shown:
             self.look_elsewhere()
@@ -877,7 +930,10 @@ class IntakeScreen(DeskScreen[None]):
             else:
                 self.unclaim()
 
-        self.app.push_screen(AddCallModal(ticket, self.seconds_to_log, note), added)
+        self.app.push_screen(
+            AddCallModal(ticket, self.seconds_to_log, note, phone_call=self.draft.phone_call),
+            added,
+        )
 
     # ------------------------------------------------------------------ saving
 
@@ -935,6 +991,7 @@ class IntakeScreen(DeskScreen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="record")
     def record(self, draft: CallDraft, seconds: int, links: dict[int, int] | None = None) -> None:
+        from deskterm.desk.cti import save_phone_call
         from deskterm.desk.intake import Problem
         from deskterm.desk.saved_calls import save_call
 
@@ -951,15 +1008,27 @@ class IntakeScreen(DeskScreen[None]):
             )
             for index, p in enumerate(draft.problems)
         ]
-        saved = self.desk.write(
-            save_call,
-            key=draft.key,
-            problems=problems,
-            # Another problem from a saved call keeps that call's caller.
-            contact_id=None if draft.call_ref is not None else draft.contact_id,
-            call=draft.call_ref,
-            call_seconds=seconds,
-        )
+        # Another problem from a saved call keeps that call's caller.
+        contact_id = None if draft.call_ref is not None else draft.contact_id
+        if draft.phone_call is not None:
+            # The phone system's call: its length is the PBX's, logged once (desk/cti.py).
+            saved = self.desk.write(
+                save_phone_call,
+                phone_call=draft.phone_call,
+                key=draft.key,
+                problems=problems,
+                contact_id=contact_id,
+                call=draft.call_ref,
+            )
+        else:
+            saved = self.desk.write(
+                save_call,
+                key=draft.key,
+                problems=problems,
+                contact_id=contact_id,
+                call=draft.call_ref,
+                call_seconds=seconds,
+            )
         self.app.call_from_thread(self.finish, saved.tickets, clock.now(), saved.earlier)
 
     def finish(
@@ -1155,7 +1224,8 @@ class IntakeScreen(DeskScreen[None]):
         """A call is under way here (what was typed is kept in the draft either way)."""
         self.read_form()
         return self.draft.has_text() or (
-            self.draft.contact_id is not None and self.draft.call_ref is None
+            (self.draft.contact_id is not None or self.draft.phone_call is not None)
+            and self.draft.call_ref is None
         )
 
     def action_discard(self) -> None:
@@ -1184,6 +1254,12 @@ class IntakeScreen(DeskScreen[None]):
         select.set_options([(literal(c.path), c.path) for c in categories])
         self.set_select("#category", self.draft.problems[self.current].category)
         self.call_after_refresh(self._filled)
+
+
+def call_under_way(app: App[Any]) -> bool:
+    """Whether a new call is half written in this app (a popping call waits for it)."""
+    mine = [s for s in list(_CALL_SCREENS) if s.parent is app and s.is_mounted and s.shown]
+    return any(screen.half_written() for screen in mine)
 
 
 def asked_before_quit(app: App[Any]) -> bool:

@@ -20,12 +20,13 @@ from deskterm.desk.views import COUNT_CAP
 from deskterm.tui import benchmark
 from deskterm.tui.base import DeskScreen
 from deskterm.tui.format import age, clip, literal, local, priority_text, sla_text, status_label
-from deskterm.tui.messages import DeskUpdated
+from deskterm.tui.messages import CallsChanged, DeskUpdated
 from deskterm.tui.widgets.bar import DeskBar
 from deskterm.tui.widgets.footer import KeyFooter
 from deskterm.tui.widgets.queuetable import Column, Landing, QueueTable
 
 if TYPE_CHECKING:
+    from deskterm.desk.cti import CallPublic, MissedPage
     from deskterm.desk.views import QueueKey, QueuePage, QueueRow
 
 # The views in tab order with their keys; "all" is offered to supervisors only.
@@ -36,6 +37,9 @@ VIEWS = (
     ("waiting", "4", "Waiting"),
     ("callbacks", "5", "Callbacks"),
     ("all", "6", "All"),
+    # Phone calls nobody answered (issue 18): calls, not tickets. Last, so that the keys
+    # of the ticket views stay as they were; for an analyst it follows Callbacks.
+    ("missed", "7", "Missed"),
 )
 _HOLDER_IMPLIED = ("mine", "unassigned")
 #: Seconds between a stale queue shown again and its new read.
@@ -49,6 +53,11 @@ _CHROME = 6
 
 def columns_for(width: int, view: str) -> list[Column]:
     """Column widths for a table ``width`` cells wide: the subject takes what is left."""
+    if view == "missed":
+        fixed = [Column("when", "When", 9), Column("number", "Number", 17)]
+        tail = [Column("rang", "Rang", 5), Column("whom", "Rang for", 12 if width >= 110 else 8)]
+        used = sum(c.width + 2 for c in fixed + tail) + 2 + 2
+        return [*fixed, Column("caller", "Caller", max(10, width - used)), *tail]
     wide = width >= 110
     show_holder = view not in _HOLDER_IMPLIED
     contact = 20 if wide else 11
@@ -111,6 +120,13 @@ class QueueScreen(DeskScreen[None]):
         ),
         Binding("slash", "filter", "Filter", tooltip="Filter this view as you type", id="filter"),
         Binding(
+            "c",
+            "call_back",
+            "Call back",
+            tooltip="Call the missed caller back: logged on their open ticket, or a new call",
+            id="call-back",
+        ),
+        Binding(
             "t", "take", "Take", tooltip="Assign the highlighted ticket to yourself", id="take"
         ),
         Binding(
@@ -163,6 +179,13 @@ class QueueScreen(DeskScreen[None]):
         page: QueuePage
         counts: dict[str, int] | None
 
+    @dataclass
+    class MissedLoaded(Message):
+        start: QueueKey | None
+        limit: int
+        page: MissedPage
+        counts: dict[str, int] | None
+
     view: var[str] = var("mine", init=False)
     """The view on screen (a tab): a new one starts at its first page."""
     text: var[str] = var("", init=False, always_update=True)
@@ -191,6 +214,10 @@ class QueueScreen(DeskScreen[None]):
         self._now = clock.now()
         #: The tabs' counts are to be read with the next page.
         self._counts_owed = True
+        #: The missed-calls view's rows (calls, keyed by the call's id) and how often each
+        #: caller rang unanswered.
+        self.calls: dict[int, CallPublic] = {}
+        self.rang: dict[int, int] = {}
 
     def compose(self) -> ComposeResult:
         yield DeskBar("Queue", id="bar")
@@ -246,8 +273,20 @@ class QueueScreen(DeskScreen[None]):
         else:
             self.stale = True
 
+    @on(CallsChanged)
+    def calls_changed(self) -> None:
+        """A call came, was answered or ended: a missed one counts in its tab at once."""
+        if self.is_current:
+            self.load()
+        else:
+            self.stale = True
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         actor = self.app.actor
+        if action == "call_back":
+            return self.view == "missed"
+        if action in ("take", "filter") and self.view == "missed":
+            return False
         if action == "handover":
             return actor is not None and actor.is_supervisor
         if action == "view" and parameters and parameters[0] == "all":
@@ -281,13 +320,63 @@ class QueueScreen(DeskScreen[None]):
     def fetch(
         self, view: str, text: str, start: QueueKey | None, limit: int, counted: bool
     ) -> None:
+        from deskterm.desk.cti import count_missed, missed_page
         from deskterm.desk.pages import page_and_counts
+        from deskterm.desk.views import queue_counts
 
-        read = self.desk.read(
-            page_and_counts, view=view, after=start, text=text, limit=limit, counted=counted
-        )
+        if view == "missed":
+
+            def missed(session: Any, actor: Any) -> tuple[MissedPage, dict[str, int] | None]:
+                before = None if start is None or start.due is None else (start.due, start.id)
+                page = missed_page(session, actor, limit=limit, before=before)
+                counts = None
+                if counted:
+                    counts = {
+                        **queue_counts(session, actor),
+                        "missed": count_missed(session, actor),
+                    }
+                return page, counts
+
+            page, counts = self.desk.read(missed)
+            if not get_current_worker().is_cancelled:
+                self.post_message(self.MissedLoaded(start, limit, page, counts))
+            return
+
+        def tickets(session: Any, actor: Any) -> Any:
+            read = page_and_counts(
+                session, actor, view=view, after=start, text=text, limit=limit, counted=counted
+            )
+            if read.counts is not None:
+                read.counts["missed"] = count_missed(session, actor, cap=COUNT_CAP)
+            return read
+
+        read = self.desk.read(tickets)
         if not get_current_worker().is_cancelled:
             self.post_message(self.PageLoaded(view, text, start, limit, read.page, read.counts))
+
+    @on(MissedLoaded)
+    def show_missed(self, event: MissedLoaded) -> None:
+        from deskterm.desk.views import QueueKey, QueuePage
+
+        asked = ("missed", self.text, event.start, event.limit)
+        if asked != (self.view, self.text, self.starts[-1], self.limit):
+            return  # a newer request is on its way
+        self.query_one(DeskBar).busy = False
+        after = event.page.next_before
+        self.page = QueuePage(
+            view="missed",
+            rows=[],
+            next_after=None if after is None else QueueKey(due=after[0], id=after[1]),
+        )
+        self.rows = {}
+        self.calls = {call.id: call for call in event.page.calls}
+        self.rang = event.page.rang
+        self.fill_table(same_page=self._shown == asked[:3])
+        self._shown = asked[:3]
+        if event.counts is not None:
+            self._counts_owed = False
+            self.show_counts(event.counts)
+        self.refresh_bindings()
 
     @on(PageLoaded)
     def show_page(self, event: PageLoaded) -> None:
@@ -297,6 +386,7 @@ class QueueScreen(DeskScreen[None]):
         self.query_one(DeskBar).busy = False
         self.page = event.page
         self.rows = {row.id: row for row in event.page.rows}
+        self.calls = {}
         self.fill_table(same_page=self._shown == asked[:3])
         self._shown = asked[:3]
         if event.counts is not None:
@@ -334,19 +424,24 @@ class QueueScreen(DeskScreen[None]):
             self._layout = (width, self.view)
             table.set_columns(columns_for(width, self.view))
         self._now = clock.now()
-        looks = [(row.id, self.look(row)) for row in self.rows.values()]
+        looks: list[tuple[int, Hashable]]
+        if self.view == "missed":
+            looks = [(call.id, self.call_look(call)) for call in self.calls.values()]
+        else:
+            looks = [(row.id, self.look(row)) for row in self.rows.values()]
+        ids = [row_id for row_id, _look in looks]
         landing, self._landing = self._landing, "keep"
         kept = table.highlighted_id
         if landing == "first":
             index = 0
         elif landing == "last":
             index = len(looks) - 1
-        elif kept in self.rows:
-            index = list(self.rows).index(kept)
+        elif kept in ids:
+            index = ids.index(kept)
         else:
             index = table.cursor_row
         table.show_rows(looks, cursor=index)
-        status = self.status_text() if self.rows else self.empty_text()
+        status = self.status_text() if ids else self.empty_text()
         self.query_one("#queue-status", Static).update(status, layout=False)
         painted = (self.view, self.text, *looks)
         if not same_page or painted != self._painted:
@@ -369,6 +464,30 @@ class QueueScreen(DeskScreen[None]):
             age(row.created_at, self._now),
         )
 
+    def call_look(self, call: CallPublic) -> Hashable:
+        return (
+            call.id,
+            call.contact,
+            call.caller_number,
+            local(call.started_at, self._now),
+            self.rang.get(call.id, 1),
+            tuple(call.ringing),
+        )
+
+    def call_cells(self, call: CallPublic, widths: dict[str, int]) -> list[Text]:
+        """A missed call's cells: when, the number, who (or "unknown"), how often they rang
+        unanswered, whom it rang. The number and the name are data (``literal``)."""
+        times = self.rang.get(call.id, 1)
+        return [
+            Text(local(call.started_at, self._now), end=""),
+            literal(clip(call.caller_number, widths["number"])),
+            literal(clip(call.contact, widths["caller"]))
+            if call.contact
+            else Text("unknown", style="italic", end=""),
+            Text(f"{times}×", style="bold" if times > 1 else "", end=""),
+            literal(clip(", ".join(call.ringing) or "—", widths["whom"])),
+        ]
+
     def sla_look(self, row: QueueRow) -> tuple[str, str]:
         cell = self.sla_cell(row)
         return cell.plain, str(cell.style)
@@ -386,6 +505,8 @@ class QueueScreen(DeskScreen[None]):
     def row_cells(self, ticket_id: int) -> list[Text]:
         """The cells of a row, cut to the table's columns (the table asks once per look)."""
         widths = {c.key: c.width for c in self.query_one(QueueTable).columns}
+        if self.view == "missed":
+            return self.call_cells(self.calls[ticket_id], widths)
         return self.cells(self.rows[ticket_id], widths, self._now)
 
     def cells(self, row: QueueRow, widths: dict[str, int], now: Any) -> list[Text]:
@@ -411,16 +532,18 @@ class QueueScreen(DeskScreen[None]):
         if self.view in ("mine", "groups", "unassigned"):
             # One line at 80 columns: the keys a newcomer needs first, the search among them.
             return Text("Nothing waiting. p pull next · ctrl+n new call · ctrl+f find any ticket")
+        if self.view == "missed":
+            return Text("No missed calls wait for a call back.")
         return Text("Nothing here right now.")
 
     @on(QueueTable.RowHighlighted, "#queue")
     def describe_highlighted(self) -> None:
-        if self.rows:
+        if self.rows or self.calls:
             self.query_one("#queue-status", Static).update(self.status_text(), layout=False)
 
     def status_text(self) -> Text:
         first = sum(self.sizes) + 1
-        last = first + len(self.rows) - 1
+        last = first + len(self.calls if self.view == "missed" else self.rows) - 1
         more = self.page is not None and self.page.next_after is not None
         text = Text(no_wrap=True, overflow="ellipsis")
         # The highlighted row in full: subjects are clipped in the table, reasons not shown.
@@ -433,6 +556,10 @@ class QueueScreen(DeskScreen[None]):
             else:
                 text.append_text(literal(row.subject))
             text.append(" · ")
+        call = self.calls.get(self.highlighted() or 0) if self.view == "missed" else None
+        if call is not None:
+            text.append_text(literal(call.contact or call.caller_number, style="bold"))
+            text.append(f" rang {local(call.started_at, clock.now())} · ")
         text.append(f"{first}–{last}")
         if more:
             text.append(" · ] next page")
@@ -466,8 +593,12 @@ class QueueScreen(DeskScreen[None]):
         event.stop()
         self.view = (event.tab.id or "tab-mine").removeprefix("tab-")
 
-    def watch_view(self) -> None:
+    def watch_view(self, old: str, new: str) -> None:
         self.starts, self.sizes = [None], []
+        if "missed" in (old, new):
+            # Calls and tickets are keyed by ids of their own: a ticket's id kept as the
+            # cursor would land on whichever call has the same number.
+            self._landing = "first"
         self.load()
         self.focus_table()
 
@@ -534,12 +665,46 @@ class QueueScreen(DeskScreen[None]):
     @on(QueueTable.RowSelected, "#queue")
     def open_selected(self, event: QueueTable.RowSelected) -> None:
         event.stop()
-        self.app.open_ticket(event.id)
+        if self.view == "missed":
+            self.action_call_back()
+        else:
+            self.app.open_ticket(event.id)
 
     def action_open(self) -> None:
+        if self.view == "missed":
+            self.action_call_back()
+            return
         ticket_id = self.highlighted()
         if ticket_id is not None:
             self.app.open_ticket(ticket_id)
+
+    def action_call_back(self) -> None:
+        call_id = self.highlighted()
+        if self.view != "missed" or call_id not in self.calls:
+            return
+        self.query_one(DeskBar).busy = True
+        self.call_back(call_id)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="call-back")
+    def call_back(self, call_id: int) -> None:
+        from deskterm.desk.cti import call_back_caller
+
+        result = self.desk.write(call_back_caller, call=call_id)
+        self.app.call_from_thread(self.called_back, result)
+
+    def called_back(self, result: Any) -> None:
+        """Logged on the caller's open ticket; or, with none open, a new call for them."""
+        from deskterm.desk.cti import CallPop
+
+        self.query_one(DeskBar).busy = False
+        call = result.call
+        who = call.contact or call.caller_number
+        if result.ticket_ref is not None:
+            self.notify(f"Call back to {who} logged on {result.ticket_ref}.", title="Called back")
+        else:
+            self.notify(f"{who} has no open ticket: a new call for them.", title="Called back")
+            self.app.take_call(CallPop(call=call), attach=False)
+        self.load()
 
     def action_pull_next(self) -> None:
         self.query_one(DeskBar).busy = True
@@ -549,7 +714,8 @@ class QueueScreen(DeskScreen[None]):
     def claim(self) -> None:
         from deskterm.desk.queue import claim_next
 
-        result = self.desk.write(claim_next)
+        # The list row is enough: the ticket screen reads the card itself.
+        result = self.desk.write(claim_next, card=False)
         self.app.call_from_thread(self.claimed, result)
 
     def claimed(self, result: Any) -> None:

@@ -1,13 +1,21 @@
-"""The top line of every screen: where you are, who you are, and whether the desk is live."""
+"""The top line of every screen: where you are, who you are, and whether the desk is live.
+
+While the phone rings for the analyst (or a call they answered waits to be taken), two more
+lines under it say who is calling: the screen-pop. Every screen has this bar, so the call
+shows wherever the analyst is, and the cursor stays where it was.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from rich.text import Text
 from textual.reactive import reactive
 from textual.timer import Timer
 from textual.widgets import Static
 
-from deskterm.tui.format import literal
+from deskterm.desk import clock
+from deskterm.tui.format import literal, local, priority_text, sla_text, status_label
 
 #: Seconds a worker may talk to the database before the bar says "working…": most answers
 #: come sooner, and the word flashing on and off at every key cost two repaints of the bar.
@@ -36,12 +44,74 @@ class DeskBar(Static):
 
     def refresh_state(self) -> None:
         bar = self._render_bar()
+        pops = getattr(self.app, "pops", None)
+        if pops:
+            bar = Text("\n").join([bar, *self._render_call(pops)])
         if bar == self._shown:
             return  # the timer's tick most seconds, and a worker's busy sign turned back
         self._shown = bar
+        ringing = bool(pops)
+        relaid = ringing != self.has_class("-ringing")
+        self.set_class(ringing, "-ringing")
         # One line whatever it says: repainted, never laid out again (a layout of the
-        # screen at every page load and every second, otherwise).
-        self.update(bar, layout=False)
+        # screen at every page load and every second, otherwise); three while a call shows.
+        self.update(bar, layout=relaid)
+
+    def _render_call(self, pops: list[Any]) -> list[Text]:
+        """Who is calling, in two lines: the caller, and their open tickets with their SLA
+        clocks (or the number the desk does not know). Everything from the PBX or a person
+        is data (``literal``)."""
+        pop = pops[0]
+        call = pop.call
+        now = clock.now()
+        head = Text(no_wrap=True, overflow="ellipsis")
+        if call.state == "answered":
+            head.append(f"☎ answered {local(call.answered_at, now)} ", style="bold reverse")
+        else:
+            head.append("☎ ringing ", style="bold reverse")
+        head.append(" ")
+        if call.contact:
+            head.append_text(literal(call.contact, style="bold"))
+            if pop.vip:
+                head.append(" VIP", style="bold reverse")
+            if pop.organization:
+                head.append(" · ")
+                head.append_text(literal(pop.organization))
+            head.append(" · ")
+            head.append_text(literal(call.caller_number))
+        else:
+            head.append("unknown number ")
+            head.append_text(literal(call.caller_number, style="bold"))
+        if len(pops) > 1:
+            head.append(f" (+{len(pops) - 1} more)", style="dim")
+        keys = Text("  f9 take · f10 dismiss", style="bold")
+        room = self.size.width - 2 - keys.cell_len if self.size.width else 0
+        if room > 10:
+            head.truncate(room, overflow="ellipsis", pad=True)
+        head.append_text(keys)
+        tickets = Text(no_wrap=True, overflow="ellipsis")
+        if call.contact_id is None:
+            tickets.append("  f9 opens a new call with this number in Caller (ctrl+o adds them)")
+        elif not pop.tickets:
+            tickets.append("  no open tickets", style="italic")
+        for index, ticket in enumerate(pop.tickets[:3]):
+            tickets.append(" · " if index else "  ")
+            tickets.append(f"{ticket.ref} ")
+            tickets.append_text(priority_text(ticket.priority))
+            tickets.append(f" {status_label(ticket.status, short=True)} ", style="dim")
+            tickets.append_text(
+                sla_text(
+                    ticket.resolve_due_at,
+                    now,
+                    warn_at=ticket.resolve_warn_at,
+                    paused=ticket.sla_paused_at is not None,
+                )
+            )
+            tickets.append(" ")
+            tickets.append_text(literal(ticket.subject[:30]))
+        if len(pop.tickets) > 3:
+            tickets.append(f" · +{len(pop.tickets) - 3}", style="dim")
+        return [head, tickets]
 
     def watch_place(self) -> None:
         self.refresh_state()

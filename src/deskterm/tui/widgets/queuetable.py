@@ -180,7 +180,10 @@ class QueueTable(Widget, can_focus=True):
         #: The content width for this paint, and a number for the columns (cheaper in keys).
         self._width = 0
         self._layout = 0
-        self._layouts: dict[tuple[Column, ...], int] = {}
+        # No columns yet is a layout of its own: a paint before the first columns (a screen
+        # laid out again early, the bar growing for a call) keeps its blank header under 0,
+        # and the first real columns must not find it under their own number.
+        self._layouts: dict[tuple[Column, ...], int] = {(): 0}
         #: Rows rendered into strips so far (each one a cache miss).
         self.renders = 0
 
