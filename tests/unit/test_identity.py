@@ -133,6 +133,7 @@ def test_the_app_resolves_its_login_by_the_same_rule(monkeypatch, tmp_path: Path
             identity: Identity | None,
             phone_region: str,
             data_dir: Path,
+            **_settings: object,
         ) -> None:
             opened.append((login, identity))
             regions.append(phone_region)

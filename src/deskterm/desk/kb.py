@@ -18,7 +18,7 @@ from sqlalchemy import Row, func, select, text
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
-from deskterm.db.models import Analyst, Category, KbArticle, KbNeed, KbTicket
+from deskterm.db.models import Analyst, Category, KbArticle, KbNeed, KbTicket, Ticket
 from deskterm.desk import clock
 from deskterm.desk.lookups import category_by_path
 from deskterm.desk.schemas import Public, TicketPublic
@@ -27,7 +27,7 @@ from deskterm.domain.enums import ArticleStatus
 from deskterm.domain.errors import InvalidInput, NotFound, PermissionDenied
 from deskterm.domain.payloads import KbLinked, KbNeeded
 from deskterm.domain.permissions import Actor, may_edit_draft
-from deskterm.domain.refs import format_ref
+from deskterm.domain.refs import format_ref, parse_ref
 from deskterm.domain.text import long_text, optional_line, required_line
 
 PREFIX = "KB"
@@ -415,7 +415,10 @@ def link_article(
 
 def ticket_articles(session: Session, actor: Actor, *, ref: str | int) -> list[ArticleHit]:
     """The articles linked to a ticket, in the order they were linked."""
-    ticket = load(session, ref)
+    # A read: the ticket is looked up, not locked (reads are READ ONLY on PostgreSQL).
+    ticket_id = ref if isinstance(ref, int) else parse_ref(ref)
+    if session.get(Ticket, ticket_id) is None:
+        raise NotFound(f"no ticket {format_ref(ticket_id)}")
     rows = session.execute(
         select(
             col(KbArticle.id),
@@ -426,7 +429,7 @@ def ticket_articles(session: Session, actor: Actor, *, ref: str | int) -> list[A
         )
         .join(KbTicket, col(KbTicket.article_id) == col(KbArticle.id))
         .outerjoin(Category, col(Category.id) == col(KbArticle.category_id))
-        .where(col(KbTicket.ticket_id) == ticket.id)
+        .where(col(KbTicket.ticket_id) == ticket_id)
         .order_by(col(KbTicket.linked_at), col(KbArticle.id))
     )
     return _hits(rows)
