@@ -302,3 +302,39 @@ def test_the_live_pace_answers_at_once_then_coalesces_and_slows_while_busy() -> 
     assert pace.due(True, now + 5.01)
     pace.looked(now + 5.01)
     assert not pace.due(True, now + 5.3) and pace.due(True, now + 5.52)
+
+
+def test_a_paced_wait_is_woken_only_by_the_channels_it_names(pg_url: str) -> None:
+    """While an app's look is pending, a busy desk's changes wait for it (they would only
+    wake its thread); a call wakes it at once, and nothing is lost."""
+    import threading
+    import time
+
+    # Channels of its own: tests beside it notify on the desk's (channels are database-wide).
+    changes, calls = f"paced_changes_{os.getpid()}", f"paced_calls_{os.getpid()}"
+    db = open_database(pg_url)
+    try:
+        with Listener(db, [changes, calls]) as listener:
+            with db.write() as session:
+                session.execute(text("SELECT pg_notify(:c, 'change')"), {"c": changes})
+            began = time.monotonic()
+            heard = listener.wait(1.5, wake=(calls,))
+            # Not woken by the change: handed out when the time was up.
+            assert time.monotonic() - began >= 1.4
+            assert [n.payload for n in heard] == ["change"]
+
+            def ring() -> None:
+                time.sleep(0.3)
+                with db.write() as session:
+                    session.execute(text("SELECT pg_notify(:c, 'more')"), {"c": changes})
+                    session.execute(text("SELECT pg_notify(:c, 'ring')"), {"c": calls})
+
+            thread = threading.Thread(target=ring)
+            thread.start()
+            began = time.monotonic()
+            heard = listener.wait(20, wake=(calls,))
+            thread.join()
+            assert time.monotonic() - began < 15  # woken, not timed out
+            assert sorted(n.payload for n in heard) == ["more", "ring"]
+    finally:
+        db.dispose()

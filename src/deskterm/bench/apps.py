@@ -168,7 +168,11 @@ class _App:
                 if self.stop.wait(RETRY_AFTER) or not self.open():
                     continue
             try:
-                notices = self._listener.wait(pace.wait(bool(pending), 0.5, time.monotonic()))
+                # As the app waits: while a look is pending, more changes wake nobody.
+                notices = self._listener.wait(
+                    min(0.5, pace.wait(bool(pending), 0.5, time.monotonic())),
+                    wake=() if pending else None,
+                )
                 pending += len(notices)
                 if not pace.due(bool(pending), time.monotonic()):
                     continue

@@ -555,8 +555,15 @@ class DeskApp(App[None]):
             pace = LivePace()
             pending: list[int] = []
             while not worker.is_cancelled:
+                # While a look is pending, more changes need not wake this thread (the look
+                # will see them); a call must, at once. Never longer than LISTEN_WAIT, so
+                # the worker still stops soon when told to.
                 notices = listener.wait(
-                    pace.wait(bool(pending), self.LISTEN_WAIT, time.monotonic())
+                    min(
+                        self.LISTEN_WAIT,
+                        pace.wait(bool(pending), self.LISTEN_WAIT, time.monotonic()),
+                    ),
+                    wake=(CALLS_CHANNEL,) if pending else None,
                 )
                 tickets = frozenset(
                     int(n.payload)
