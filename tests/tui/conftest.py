@@ -1,3 +1,3 @@
 """The terminal's tests: see deskfixtures.py."""
 
-from deskfixtures import make_app, seeded, test_clock, utc  # noqa: F401
+from deskfixtures import desk, make_app, seeded, test_clock, utc  # noqa: F401

@@ -58,6 +58,18 @@ def seeded(tmp_path: Path, test_clock: TestClock) -> Iterator[Seeded]:
 
 
 @pytest.fixture
+def desk(db_url: str, test_clock: TestClock) -> Iterator[Seeded]:
+    """The terminal tests' fixed desk on each database (``db_url`` is both)."""
+    from deskterm.desk.setup import open_database
+
+    db = open_database(db_url)
+    made = seed(db)
+    made.url = db_url  # type: ignore[attr-defined]
+    yield made
+    db.dispose()
+
+
+@pytest.fixture
 def make_app(seeded: Seeded, tmp_path: Path):
     """An app on the seeded desk as ``login``; no timers (no polling, no presence heartbeat),
     so tests decide when things move."""

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from helpers import opened, settle, type_text, until
-from seed import Seeded, seed
+from seed import Seeded
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
 
@@ -25,18 +24,6 @@ from factories import AGENT
 
 #: Real seconds a session takes at most to see its call was taken (it looks once a second).
 WITHIN = 5.0
-
-
-@pytest.fixture
-def desk(db_url: str, test_clock) -> Iterator[Seeded]:
-    """The terminal tests' fixed desk, on each database (``db_url`` is both)."""
-    from deskterm.desk.setup import open_database
-
-    db = open_database(db_url)
-    made = seed(db)
-    made.url = db_url  # type: ignore[attr-defined]
-    yield made
-    db.dispose()
 
 
 def session(desk: Seeded, data: Path) -> DeskApp:

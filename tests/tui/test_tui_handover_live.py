@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from helpers import opened, settle, until
-from seed import Seeded, seed
+from seed import Seeded
 from textual.pilot import Pilot
 from textual.widgets import SelectionList
 
@@ -21,18 +20,6 @@ from deskterm.tui.screens.handover import HandoverScreen
 from factories import AGENT, SUPERVISOR
 
 LIVE_WITHIN = 5.0
-
-
-@pytest.fixture
-def desk(db_url: str, test_clock) -> Iterator[Seeded]:
-    """The terminal tests' fixed desk, on each database (``db_url`` is both)."""
-    from deskterm.desk.setup import open_database
-
-    db = open_database(db_url)
-    made = seed(db)
-    made.url = db_url  # type: ignore[attr-defined]
-    yield made
-    db.dispose()
 
 
 async def within(pilot: Pilot, condition: Callable[[], object], what: str) -> None:

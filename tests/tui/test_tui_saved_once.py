@@ -4,12 +4,10 @@ app could forget it (the app died, the answer was lost) is never saved a second 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from helpers import opened, settle, type_text, until
-from seed import Seeded, seed
+from seed import Seeded
 from textual.widgets import Input, OptionList
 
 from deskterm.desk.intake import Problem
@@ -20,17 +18,6 @@ from deskterm.tui.drafts import CallDraft, DraftStore, ProblemDraft
 from deskterm.tui.screens.intake import IntakeScreen
 from deskterm.tui.screens.ticket import TicketScreen
 from factories import AGENT
-
-
-@pytest.fixture
-def desk(db_url: str, test_clock) -> Iterator[Seeded]:
-    from deskterm.desk.setup import open_database
-
-    db = open_database(db_url)
-    made = seed(db)
-    made.url = db_url  # type: ignore[attr-defined]
-    yield made
-    db.dispose()
 
 
 def app_on(desk: Seeded, data: Path) -> DeskApp:

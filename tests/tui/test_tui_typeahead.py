@@ -4,29 +4,16 @@ Caller or tab still moves on before the next key."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from helpers import opened, settle, type_text, until
-from seed import Seeded, seed
+from seed import Seeded
 from textual import events
 from textual.widgets import Input, OptionList, TextArea
 
 from deskterm.tui.app import DeskApp
 from deskterm.tui.screens.intake import IntakeScreen
 from factories import AGENT
-
-
-@pytest.fixture
-def desk(db_url: str, test_clock) -> Iterator[Seeded]:
-    from deskterm.desk.setup import open_database
-
-    db = open_database(db_url)
-    made = seed(db)
-    made.url = db_url  # type: ignore[attr-defined]
-    yield made
-    db.dispose()
 
 
 def burst(app: DeskApp, *keys: str) -> None:

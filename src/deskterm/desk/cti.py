@@ -464,16 +464,7 @@ def _public(session: Session, calls: Sequence[PhoneCall]) -> list[CallPublic]:
             select(col(Analyst.id), col(Analyst.login)).where(col(Analyst.id).in_(missing))
         ):
             logins[cast(int, analyst_id)] = login
-    contact_ids = {c.contact_id for c in calls if c.contact_id}
-    names = (
-        dict(
-            session.execute(
-                select(col(Contact.id), col(Contact.name)).where(col(Contact.id).in_(contact_ids))
-            ).all()
-        )
-        if contact_ids
-        else {}
-    )
+    names = _by_id(session, col(Contact.id), col(Contact.name), {c.contact_id for c in calls})
     return [
         CallPublic(
             id=c.id,
@@ -1000,17 +991,16 @@ def remove_token(session: Session, actor: Actor, *, token_id: int) -> TokenPubli
     return public
 
 
+def _by_id(session: Session, key: Any, value: Any, ids: set[int | None]) -> dict[Any, Any]:
+    """``value`` by ``key`` for the rows whose key is among ``ids`` (``None`` left out)."""
+    wanted = {i for i in ids if i}
+    if not wanted:
+        return {}
+    return dict(session.execute(select(key, value).where(key.in_(wanted))).all())
+
+
 def _tokens(session: Session, rows: Sequence[CtiToken]) -> list[TokenPublic]:
-    ids = {r.created_by_id for r in rows if r.created_by_id}
-    logins = (
-        dict(
-            session.execute(
-                select(col(Analyst.id), col(Analyst.login)).where(col(Analyst.id).in_(ids))
-            ).all()
-        )
-        if ids
-        else {}
-    )
+    logins = _by_id(session, col(Analyst.id), col(Analyst.login), {r.created_by_id for r in rows})
     return [
         TokenPublic(
             id=r.id,
