@@ -5,6 +5,8 @@ asked again, and the pooler settings are checked."""
 from __future__ import annotations
 
 import os
+import select
+import signal
 import subprocess
 import sys
 import textwrap
@@ -332,6 +334,14 @@ def test_a_forked_child_listens_through_its_parent_and_leaves_it_whole(scratch: 
                     os.write(write, said.encode())
                     os._exit(0)
             os.close(write)
+            # A child stuck on a lock a parent's thread held at the fork must fail the test,
+            # not hang the run.
+            ready, _, _ = select.select([read], [], [], 60)
+            if not ready:
+                os.kill(child, signal.SIGKILL)
+                os.waitpid(child, 0)
+                os.close(read)
+                pytest.fail("the forked child hung (a lock held at the fork?)")
             with os.fdopen(read) as pipe:
                 said = pipe.read()
             os.waitpid(child, 0)

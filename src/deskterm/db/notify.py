@@ -744,7 +744,11 @@ class _Hub:
         parent's socket and end the parent's session. So the child's copy of that socket
         is swapped for /dev/null first: whatever becomes of the object, the parent's
         session hears nothing from here."""
+        # A parent's thread may have held the lock at the fork, and is not here to let go of
+        # it: a child closing its inherited listener would wait on it for ever.
+        self._lock = threading.Lock()
         self.broken = True
+        self._stop = threading.Event()
         self._stop.set()
         self._subscribers = []
         conn, self._conn = self._conn, None
