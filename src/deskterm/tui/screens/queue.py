@@ -406,6 +406,10 @@ class QueueScreen(DeskScreen[None]):
         tabs = self.query_one(ViewTabs)
         for view, key, label in self.allowed_views():
             count = counts.get(view)
+            if view == "missed" and not count:
+                # Missed calls are news only when there are some; without the 0, an agent's
+                # six tabs fit 80 columns.
+                count = None
             shown = "" if count is None else f" {count}" if count < COUNT_CAP else f" {COUNT_CAP}+"
             tab = tabs.query_one(f"#tab-{view}", Tab)
             text = f"{key} {label}{shown}"
