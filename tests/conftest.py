@@ -24,6 +24,11 @@ os.environ["XDG_CONFIG_HOME"] = os.path.join(_HOME, "config")
 os.environ["XDG_DATA_HOME"] = os.path.join(_HOME, "data")
 os.environ.pop("DESKTERM_DATABASE_URL", None)
 os.environ.pop("DESKTERM_USER", None)
+# Tests read English unless they ask for another language: the machine's locale (a German
+# developer's LANG) must not change what the app says. Subprocesses inherit this too.
+for _variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
+    os.environ.pop(_variable, None)
+os.environ["LANG"] = "C.UTF-8"
 
 POSTGRES_ENV = "DESKTERM_TEST_POSTGRES_URL"
 BACKENDS = ["sqlite", "postgresql"]
@@ -61,3 +66,14 @@ def db(db_url: str) -> Iterator[Database]:
     database = open_database(db_url)
     yield database
     database.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _english_unless_asked() -> Iterator[None]:
+    """Each test starts in English and leaves English behind, whatever language it used."""
+    from deskterm import i18n
+
+    i18n.use("en")
+    yield
+    i18n.use("en")
+

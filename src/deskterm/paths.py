@@ -21,6 +21,13 @@ def config_dir() -> Path:
     return user_config_path(APP, appauthor=False)
 
 
+def cache_dir() -> Path:
+    """The user's cache folder (compiled message catalogs): safe to delete at any time."""
+    from platformdirs import user_cache_path
+
+    return user_cache_path(APP, appauthor=False)
+
+
 def shipped_data_dir() -> Path:
     """The shipped defaults: ``deskterm/data`` in a wheel, ``data/`` in a checkout."""
     packaged = Path(str(files("deskterm"))) / "data"

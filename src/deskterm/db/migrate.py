@@ -15,7 +15,7 @@ from sqlalchemy import inspect, text
 from deskterm.db.engine import Database
 from deskterm.domain.errors import SchemaMismatch
 
-HEAD = "0014_cti"
+HEAD = "0015_languages"
 #: Every revision this code knows, oldest first.
 KNOWN = (
     "0001_initial",
@@ -32,6 +32,7 @@ KNOWN = (
     "0012_lookup_grants",
     "0013_saved_calls",
     "0014_cti",
+    "0015_languages",
 )
 
 MIGRATIONS = Path(__file__).with_name("migrations")

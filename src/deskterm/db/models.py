@@ -148,6 +148,8 @@ class Analyst(SQLModel, table=True):
     away_until: datetime | None = _ts()
     backup_id: int | None = Field(default=None, foreign_key="analyst.id")
     active: bool = Field(default=True)
+    #: The analyst's language for the app and the CLI (``de``, ``pt-BR``); none: the locale's.
+    language: str | None = Field(default=None, sa_type=String(16))
     created_at: datetime = _ts(nullable=False)
 
 
