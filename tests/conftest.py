@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from urllib.parse import quote
@@ -22,6 +23,7 @@ from deskterm.db.engine import Database
 _HOME = tempfile.mkdtemp(prefix="deskterm-tests-")
 os.environ["XDG_CONFIG_HOME"] = os.path.join(_HOME, "config")
 os.environ["XDG_DATA_HOME"] = os.path.join(_HOME, "data")
+os.environ["XDG_CACHE_HOME"] = os.path.join(_HOME, "cache")
 os.environ.pop("DESKTERM_DATABASE_URL", None)
 os.environ.pop("DESKTERM_USER", None)
 # Tests read English unless they ask for another language: the machine's locale (a German
@@ -29,6 +31,9 @@ os.environ.pop("DESKTERM_USER", None)
 for _variable in ("LANGUAGE", "LC_ALL", "LC_MESSAGES"):
     os.environ.pop(_variable, None)
 os.environ["LANG"] = "C.UTF-8"
+# Times are shown in the analyst's zone: the machine's must not change them either.
+os.environ["TZ"] = "UTC"
+time.tzset()
 
 POSTGRES_ENV = "DESKTERM_TEST_POSTGRES_URL"
 BACKENDS = ["sqlite", "postgresql"]
@@ -76,4 +81,3 @@ def _english_unless_asked() -> Iterator[None]:
     i18n.use("en")
     yield
     i18n.use("en")
-

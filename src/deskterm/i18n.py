@@ -116,6 +116,18 @@ def babel_locale(tag: str | None = None) -> str:
     return f"{base}_{region}" if region else base
 
 
+def language_name(tag: str | None) -> str:
+    """A language's name in the language in force: ``Deutsch``, ``German``, ``čeština``."""
+    from babel import Locale
+
+    found = normalize(tag) or "en"
+    try:
+        name = Locale.parse(babel_locale(found)).get_display_name(babel_locale()) or found
+    except ValueError:
+        return found
+    return name
+
+
 def _active() -> _gettext.NullTranslations:
     global _current, _current_tag
     found = _current

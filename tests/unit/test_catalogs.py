@@ -130,3 +130,41 @@ def test_the_catalogs_load_and_translate() -> None:
         found = i18n.translation(lang)
         assert found.gettext("Queue") != "Queue", lang
     assert i18n.translation("pt-BR").gettext("Queue") == i18n.translation("pt").gettext("Queue")
+
+
+def glossary(lang: str) -> list[tuple[str, str, list[str]]]:
+    """(term, translation, words to avoid) from ``locale/<lang>/glossary.tsv``."""
+    rows = []
+    path = i18n.po_file(lang).parents[1] / "glossary.tsv"
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("#") or line.startswith("term\t"):
+            continue
+        term, translation, avoid, *_note = (line.split("\t") + ["", ""])[:4]
+        rows.append((term, translation, [w.strip() for w in avoid.split(",") if w.strip()]))
+    return rows
+
+
+@pytest.mark.parametrize("lang", SHIPPED)
+def test_translations_use_the_glossarys_words(lang: str) -> None:
+    """One word per concept: a word the glossary says to avoid appears in no translation
+    (placeholders and key names aside)."""
+    rules = [
+        (term, word, re.compile(rf"(?<![\w-]){re.escape(word)}(?![\w-])", re.IGNORECASE))
+        for term, _translation, avoid in glossary(lang)
+        for word in avoid
+    ]
+    assert rules, f"{lang}: the glossary names no word to avoid"
+    found = []
+    for message in catalog(lang):
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        for text in strings:
+            plain = re.sub(r"\{[^{}]*\}", " ", text or "")
+            # Commands and options are typed as they are, in English, in any language.
+            plain = re.sub(r"deskterm(?: [a-z][a-z-]*)+|--?[a-z][a-z-]*", " ", plain)
+            # So are values and keys quoted for typing ("impact", `call`).
+            plain = re.sub(r"\"[^\"]*\"|'[^']*'|`[^`]*`", " ", plain)
+            for term, word, pattern in rules:
+                if pattern.search(plain):
+                    found.append(f"{word!r} for {term!r} in {text!r}")
+    assert not found, f"{lang}: {len(found)} translations leave the glossary: {found[:5]}"
