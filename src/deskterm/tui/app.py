@@ -27,7 +27,10 @@ from textual.timer import Timer
 from textual.widget import AwaitMount
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from deskterm import i18n
+from deskterm.i18n import N_, _, ngettext
 from deskterm.tui import benchmark
+from deskterm.tui.base import localize_bindings
 from deskterm.tui.commands import DeskCommands, TicketJumpProvider, palette_commands
 from deskterm.tui.messages import (
     CallsChanged,
@@ -104,8 +107,8 @@ class DeskApp(App[None]):
         Binding(
             "ctrl+q",
             "quit",
-            "Quit",
-            tooltip="Leave deskterm (a half-written call asks first)",
+            N_("Quit"),
+            tooltip=N_("Leave deskterm (a half-written call asks first)"),
             priority=True,
             id="quit",
             show=False,
@@ -113,16 +116,16 @@ class DeskApp(App[None]):
         Binding(
             "ctrl+n",
             "new_call",
-            "New call",
-            tooltip="Take a new call: find the caller, open one ticket per problem",
+            N_("New call"),
+            tooltip=N_("Take a new call: find the caller, open one ticket per problem"),
             priority=True,
             id="new-call",
         ),
         Binding(
             "f2",
             "dashboard",
-            "Dashboard",
-            tooltip="SLA, backlog, analysts and satisfaction; each number opens its tickets",
+            N_("Dashboard"),
+            tooltip=N_("SLA, backlog, analysts and satisfaction; each number opens its tickets"),
             id="dashboard",
             # Off the footer (every screen's footer is full); in the palette and README.
             show=False,
@@ -130,8 +133,8 @@ class DeskApp(App[None]):
         Binding(
             "ctrl+f",
             "search_tickets",
-            "Search tickets",
-            tooltip="Find any ticket, open or closed, by words of its subject or description",
+            N_("Search tickets"),
+            tooltip=N_("Find any ticket, open or closed, by words of its subject or description"),
             priority=True,
             id="search-tickets",
             # Off the footer (every screen's footer is full); in the palette and README.
@@ -140,8 +143,8 @@ class DeskApp(App[None]):
         Binding(
             "f4",
             "knowledge",
-            "Articles",
-            tooltip="The knowledge base: search, read, write and edit articles",
+            N_("Articles"),
+            tooltip=N_("The knowledge base: search, read, write and edit articles"),
             id="knowledge",
             # Off the footer (every screen's footer is full); in the palette and README.
             show=False,
@@ -152,16 +155,16 @@ class DeskApp(App[None]):
         Binding(
             "question_mark",
             "keys",
-            "Keys",
-            tooltip="Every key of this screen and what it does",
+            N_("Keys"),
+            tooltip=N_("Every key of this screen and what it does"),
             priority=True,
             id="keys",
         ),
         Binding(
             "f1",
             "keys",
-            "Keys",
-            tooltip="Every key of this screen and what it does",
+            N_("Keys"),
+            tooltip=N_("Every key of this screen and what it does"),
             priority=True,
             id="keys-f1",
         ),
@@ -170,16 +173,16 @@ class DeskApp(App[None]):
         Binding(
             "f9",
             "take_call",
-            "Take call",
-            tooltip="Open the new call on the caller in the header (ringing or answered)",
+            N_("Take call"),
+            tooltip=N_("Open the new call on the caller in the header (ringing or answered)"),
             priority=True,
             id="take-call",
         ),
         Binding(
             "f10",
             "dismiss_call",
-            "Dismiss call",
-            tooltip="Take the call in the header off the screen",
+            N_("Dismiss call"),
+            tooltip=N_("Take the call in the header off the screen"),
             priority=True,
             id="dismiss-call",
             show=False,
@@ -203,6 +206,7 @@ class DeskApp(App[None]):
         missed_alert_minutes: int = 15,
     ) -> None:
         super().__init__()
+        localize_bindings(self)
         #: How often SQLite (or PostgreSQL while not listening) is asked about this analyst's
         #: phone calls: a pop shows within a second of the PBX's ``newCall``. One index read
         #: (``newest_call_id``) while nothing rings.
@@ -298,7 +302,9 @@ class DeskApp(App[None]):
         if "@" in url and "://" in url:
             scheme, rest = url.split("://", 1)
             url = f"{scheme}://…@{rest.rsplit('@', 1)[1]}"
-        return f"the desk at {url} as {self.login or 'your database login'}"
+        if self.login:
+            return _("the desk at {url} as {login}").format(url=url, login=self.login)
+        return _("the desk at {url} as your database login").format(url=url)
 
     async def on_event(self, event: events.Event) -> None:
         # Keys typed ahead of the screen: see tui/typeahead.py.
@@ -334,6 +340,10 @@ class DeskApp(App[None]):
         from deskterm.tui.screens.queue import QueueScreen
 
         self.desk, self.actor = event.desk, event.actor
+        # The analyst's language, before any screen of theirs is built (the loading screen
+        # spoke the locale's). None set: the locale's, else English.
+        i18n.use(event.actor.language)
+        localize_bindings(self)
         self.login = event.actor.login
         self.drafts = DraftStore(self.data_dir, self.login)
         self.add_mode("queue", QueueScreen)
@@ -362,8 +372,10 @@ class DeskApp(App[None]):
         draft = self.drafts.load()
         if draft is not None:
             self.notify(
-                f"An unsaved call from {draft.started_label()} was kept: ctrl+n resumes it.",
-                title="Call draft",
+                _("An unsaved call from {started} was kept: ctrl+n resumes it.").format(
+                    started=draft.started_label()
+                ),
+                title=_("Call draft"),
                 markup=False,
                 timeout=10,
             )
@@ -467,11 +479,11 @@ class DeskApp(App[None]):
         from deskterm.domain.errors import DeskError, UnknownAnalyst
 
         if isinstance(error, UnknownAnalyst):
-            title, code = "Unknown analyst", error.exit_code
+            title, code = _("Unknown analyst"), error.exit_code
         elif isinstance(error, DeskError):
-            title, code = "The desk cannot open", error.exit_code
+            title, code = _("The desk cannot open"), error.exit_code
         else:
-            title, code = "The database cannot be opened", 4
+            title, code = _("The database cannot be opened"), 4
         detail = str(error).strip().splitlines()[0] if error and str(error).strip() else repr(error)
         self.exit_code = code
         screen = self.screen
@@ -697,9 +709,11 @@ class DeskApp(App[None]):
 
         if call_under_way(self):
             self.notify(
-                "A call is under way in New call: save it or bin it (ctrl+b) before taking "
-                "this one; it stays in the header.",
-                title="Call waiting",
+                _(
+                    "A call is under way in New call: save it or bin it (ctrl+b) before taking "
+                    "this one; it stays in the header."
+                ),
+                title=_("Call waiting"),
             )
             return
         self.calls_done.add(pop.call.id)
@@ -779,9 +793,11 @@ class DeskApp(App[None]):
             return
         self.offline = True
         self.notify(
-            f"{event.reason}. Nothing you type is lost: deskterm keeps trying and says when "
-            "the database is back.",
-            title="Database unreachable",
+            _(
+                "{reason}. Nothing you type is lost: deskterm keeps trying and says when "
+                "the database is back."
+            ).format(reason=event.reason),
+            title=_("Database unreachable"),
             severity="error",
             markup=False,
             timeout=8,
@@ -802,7 +818,7 @@ class DeskApp(App[None]):
         if self._retrying is not None:
             self._retrying.stop()
             self._retrying = None
-        self.notify("The database is back.", title="Connected", timeout=4)
+        self.notify(_("The database is back."), title=_("Connected"), timeout=4)
         self.start_listening()
         # What failed to load meanwhile loads now.
         self.tell_screens(DeskUpdated)
@@ -847,25 +863,37 @@ class DeskApp(App[None]):
         fresh = [c for c in event.callbacks if c.id not in self.nagged]
         self.nagged.update(c.id for c in fresh)
         for callback in fresh[:3]:
-            who = f" {callback.contact}" if callback.contact else ""
+            if callback.contact:
+                text = _("{ref} {contact}: {reason}").format(
+                    ref=callback.ref, contact=callback.contact, reason=callback.reason
+                )
+            else:
+                text = _("{ref}: {reason}").format(ref=callback.ref, reason=callback.reason)
             self.notify(
-                f"{callback.ref}{who}: {callback.reason}",
-                title="Callback due",
+                text,
+                title=_("Callback due"),
                 markup=False,
                 timeout=12,
             )
         if len(fresh) > 3:
+            more = len(fresh) - 3
             self.notify(
-                f"{len(fresh) - 3} more callbacks are due: see the callbacks queue (5).",
-                title="Callbacks due",
+                ngettext(
+                    "{n} more callback is due: see the callbacks queue (5).",
+                    "{n} more callbacks are due: see the callbacks queue (5).",
+                    more,
+                ).format(n=more),
+                title=_("Callbacks due"),
                 timeout=12,
             )
         self.remind_missed(event.missed or [])
         for firing in event.result.firings:
             if self.actor is not None and self.actor.login in firing.told:
                 self.notify(
-                    f"{firing.ref}: {firing.reason}: {firing.summary}",
-                    title="Escalation rule",
+                    _("{ref}: {reason}: {summary}").format(
+                        ref=firing.ref, reason=firing.reason, summary=firing.summary
+                    ),
+                    title=_("Escalation rule"),
                     severity="warning",
                     markup=False,
                     timeout=15,
@@ -884,19 +912,33 @@ class DeskApp(App[None]):
         ]
         self.missed_nagged.update(c.id for c in mine)
         for call in mine[:3]:
-            who = call.contact or f"unknown number {call.caller_number}"
+            who = call.contact or _("unknown number {number}").format(number=call.caller_number)
             self.notify(
-                f"{who} ({call.caller_number}) rang at {call.started_at.astimezone():%H:%M} and "
-                f"has not been called back for {self.missed_alert_minutes} min: "
-                "see Missed calls (7).",
-                title="Missed call",
+                ngettext(
+                    "{who} ({number}) rang at {time} and has not been called back for "
+                    "{minutes} min: see Missed calls (7).",
+                    "{who} ({number}) rang at {time} and has not been called back for "
+                    "{minutes} min: see Missed calls (7).",
+                    self.missed_alert_minutes,
+                ).format(
+                    who=who,
+                    number=call.caller_number,
+                    time=i18n.format_time(call.started_at, call.started_at),
+                    minutes=self.missed_alert_minutes,
+                ),
+                title=_("Missed call"),
                 severity="warning",
                 timeout=15,
             )
         if len(mine) > 3:
+            more = len(mine) - 3
             self.notify(
-                f"{len(mine) - 3} more missed calls wait for a call back: see Missed calls (7).",
-                title="Missed calls",
+                ngettext(
+                    "{n} more missed call waits for a call back: see Missed calls (7).",
+                    "{n} more missed calls wait for a call back: see Missed calls (7).",
+                    more,
+                ).format(n=more),
+                title=_("Missed calls"),
                 severity="warning",
                 timeout=15,
             )
@@ -921,7 +963,7 @@ class DeskApp(App[None]):
             if not self.sla_failed and not self.offline:
                 self.sla_failed = True
                 self.notify(
-                    self.describe_error(error), title="SLA check failed", severity="warning"
+                    self.describe_error(error), title=_("SLA check failed"), severity="warning"
                 )
         elif event.worker.group in ("presence", "listen", "calls"):
             pass  # a courtesy and a hint: an outage shows in the banner, never as a popup
@@ -933,7 +975,7 @@ class DeskApp(App[None]):
                 from deskterm.domain.errors import DatabaseUnavailable
 
                 if not isinstance(error, DatabaseUnavailable):
-                    self.notify(self.describe_error(error), title="Offline", severity="error")
+                    self.notify(self.describe_error(error), title=_("Offline"), severity="error")
         else:
             self.show_error(error)
 
@@ -983,17 +1025,19 @@ class DeskApp(App[None]):
         if isinstance(error, DeskError):
             return str(error)
         text = str(error).strip().splitlines()[0] if error and str(error).strip() else ""
-        return f"Something went wrong: {type(error).__name__}: {text}"
+        return _("Something went wrong: {kind}: {text}").format(
+            kind=type(error).__name__, text=text
+        )
 
     def show_error(self, error: BaseException | None) -> None:
         from deskterm.domain.errors import ConflictError, PermissionDenied
 
         title = (
-            "Changed meanwhile"
+            _("Changed meanwhile")
             if isinstance(error, ConflictError)
-            else "Not allowed"
+            else _("Not allowed")
             if isinstance(error, PermissionDenied)
-            else "Refused"
+            else _("Refused")
         )
         self.notify(self.describe_error(error), title=title, severity="error", markup=False)
 
@@ -1009,6 +1053,17 @@ class DeskApp(App[None]):
         if action in ("take_call", "dismiss_call"):
             return bool(self.pops)
         return True
+
+    def action_help_quit(self) -> None:
+        """ctrl+c: how to quit, in the analyst's language (Textual's own says it in English,
+        with markup that a plain toast would show as it is)."""
+        for key, active in self.active_bindings.items():
+            if active.binding.action in ("quit", "app.quit"):
+                self.notify(
+                    _("Press {key} to quit the app").format(key=key),
+                    title=_("Do you want to quit?"),
+                )
+                return
 
     def action_new_call(self) -> None:
         if self.desk is not None:

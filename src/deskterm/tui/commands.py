@@ -12,6 +12,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from deskterm.domain.errors import InvalidInput
 from deskterm.domain.refs import format_ref, parse_ref
+from deskterm.i18n import _
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -41,9 +42,13 @@ def palette_commands(
         # No help line rather than the title twice.
         yield SystemCommand(row.description, row.tooltip, run), True
     for command in textual:
-        if command.title not in titles:
-            titles.add(command.title)
-            yield command, False
+        # Textual's own, in the analyst's language where the catalog has them (their texts
+        # are marked in tui/textual_words.py).
+        title = _(command.title) if command.title else command.title
+        if title not in titles:
+            titles.add(title)
+            help_ = _(command.help) if command.help else command.help
+            yield SystemCommand(title, help_, command.callback, command.discover), False
 
 
 #: Added to the fuzzy score of deskterm's commands: the matcher's scores grow with the
@@ -91,11 +96,11 @@ class TicketJumpProvider(Provider):
         opener = getattr(app, "open_ticket", None)
         if opener is None:
             return
-        ref = format_ref(ticket_id)
+        said = _("Open ticket {ref}").format(ref=format_ref(ticket_id))
         yield Hit(
             JUMP,
-            f"Open ticket {ref}",
+            said,
             partial(opener, ticket_id),
-            text=f"Open ticket {ref}",
-            help="Jump to the ticket with this reference",
+            text=said,
+            help=_("Jump to the ticket with this reference"),
         )

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from deskterm.desk import clock
+from deskterm.i18n import _, format_time
 from deskterm.paths import data_dir
 
 if sys.platform != "win32":
@@ -93,7 +94,7 @@ class CallDraft:
         )  # and a key of its own: it is another save
 
     def started_label(self) -> str:
-        return self.started.astimezone().strftime("%H:%M")
+        return format_time(self.started, self.started)
 
     def is_empty(self) -> bool:
         return (
@@ -131,7 +132,8 @@ class CallDraft:
 
 def _label(stamp: str) -> str:
     """An ISO time as the analyst's local hours and minutes."""
-    return datetime.fromisoformat(stamp).astimezone().strftime("%H:%M")
+    at = datetime.fromisoformat(stamp)
+    return format_time(at, at)
 
 
 @dataclass(frozen=True)
@@ -167,11 +169,17 @@ class DraftTaken(Exception):
 
     def __init__(self, at: str | None) -> None:
         self.at = at
-        when = f" at {_label(at)}" if at else ""
-        super().__init__(
-            f"This call was taken over by another session{when}: it is saved from there, "
-            "not from here. What you typed stays on screen; ctrl+b bins this copy."
-        )
+        if at:
+            said = _(
+                "This call was taken over by another session at {time}: it is saved from "
+                "there, not from here. What you typed stays on screen; ctrl+b bins this copy."
+            ).format(time=_label(at))
+        else:
+            said = _(
+                "This call was taken over by another session: it is saved from there, not "
+                "from here. What you typed stays on screen; ctrl+b bins this copy."
+            )
+        super().__init__(said)
 
 
 class DraftGone(Exception):
@@ -313,7 +321,7 @@ class DraftStore:
             path = self.legacy if kept.session == self.legacy.stem else self._json(kept.session)
             fresh = self._read(path, kept.session)
             if fresh is None or fresh.alive:
-                raise DraftGone("That call was taken up meanwhile.")
+                raise DraftGone(_("That call was taken up meanwhile."))
             self._write(fresh.draft)
             path.unlink(missing_ok=True)
             self._tombstone(kept.session).unlink(missing_ok=True)
@@ -329,12 +337,12 @@ class DraftStore:
             try:
                 raw = json.loads(path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
-                raise DraftGone("That call was saved or binned meanwhile.") from None
+                raise DraftGone(_("That call was saved or binned meanwhile.")) from None
             if raw.get("saving"):
-                raise DraftGone("That call is being saved in the other session right now.")
+                raise DraftGone(_("That call is being saved in the other session right now."))
             fresh = self._read(path, kept.session)
             if fresh is None:
-                raise DraftGone("That call was saved or binned meanwhile.")
+                raise DraftGone(_("That call was saved or binned meanwhile."))
             self._tombstone(self.session).unlink(missing_ok=True)
             self._write(fresh.draft)
             stone = {"by": asdict(self._owner()), "at": clock.now().isoformat()}

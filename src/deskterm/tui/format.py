@@ -7,31 +7,80 @@ control sequence that slipped past the desk (old rows, another writer).
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Iterable
+from datetime import date, datetime
+from typing import TYPE_CHECKING
 
+from rich.cells import cell_len
 from rich.text import Text
 
 from deskterm import defaults
 from deskterm.domain.due import clock_words
 from deskterm.domain.due import span as span  # where the screens have always found it
-from deskterm.domain.enums import Status
+from deskterm.domain.enums import Role, Status
 from deskterm.domain.text import clean_line, clean_long
+from deskterm.i18n import N_, _, babel_locale, format_time
 
 # Shared with the CLI (deskterm/looks.py); the screens find them here as they always did.
 from deskterm.looks import due_text as due_text
+from deskterm.looks import fill as fill  # sentences with styled parts, as the CLI has them
 from deskterm.looks import priority_style as priority_style
 
-# Short forms for narrow tables; the ticket screen spells statuses out.
+if TYPE_CHECKING:
+    from textual.widget import Widget
+
+# Short forms for narrow tables (a word of about nine cells at most); the ticket screen
+# spells statuses out.
 _STATUS_SHORT = {
-    Status.NEW: "new",
-    Status.ASSIGNED: "assigned",
-    Status.IN_PROGRESS: "working",
-    Status.WAITING_CUSTOMER: "waiting",
-    Status.WAITING_THIRD_PARTY: "3rd pty",
-    Status.RESOLVED: "resolved",
-    Status.CLOSED: "closed",
-    Status.CANCELLED: "cancelled",
+    # Translators: a ticket's status in a narrow table column: one short word.
+    Status.NEW: N_("new"),
+    Status.ASSIGNED: N_("assigned"),
+    Status.IN_PROGRESS: N_("working"),
+    Status.WAITING_CUSTOMER: N_("waiting"),
+    # Translators: short for "waiting for a third party" (a supplier), in a table column.
+    Status.WAITING_THIRD_PARTY: N_("3rd pty"),
+    Status.RESOLVED: N_("resolved"),
+    Status.CLOSED: N_("closed"),
+    Status.CANCELLED: N_("cancelled"),
 }
+# Statuses spelled out (the ticket screen, the status dialog).
+_STATUS_LONG = {
+    # Translators: a ticket's status.
+    Status.NEW: N_("new"),
+    Status.ASSIGNED: N_("assigned"),
+    Status.IN_PROGRESS: N_("in progress"),
+    Status.WAITING_CUSTOMER: N_("waiting customer"),
+    Status.WAITING_THIRD_PARTY: N_("waiting third party"),
+    Status.RESOLVED: N_("resolved"),
+    Status.CLOSED: N_("closed"),
+    Status.CANCELLED: N_("cancelled"),
+}
+# An analyst's role, as the top bar and the analyst lists name it.
+_ROLES = {
+    Role.AGENT: N_("agent"),
+    Role.TECHNICIAN: N_("technician"),
+    Role.SUPERVISOR: N_("supervisor"),
+    Role.ADMIN: N_("admin"),
+}
+# The three steps of impact and urgency.
+_LEVELS = {
+    # Translators: an impact or urgency.
+    "high": N_("high"),
+    "medium": N_("medium"),
+    "low": N_("low"),
+}
+
+
+def fit_labels(labels: Iterable[Widget], least: int, *, gap: int = 1) -> None:
+    """Give labels in a column one width: ``least`` cells (the stylesheet's, right for
+    English), or wider where a translation needs it, so no label is cut."""
+    from textual.widgets import Static
+
+    shown = [label for label in labels if isinstance(label, Static)]
+    widest = max((cell_len(str(label.render())) for label in shown), default=0)
+    if widest + gap > least:
+        for label in shown:
+            label.styles.width = widest + gap
 
 
 def literal(value: object, *, style: str = "", long: bool = False) -> Text:
@@ -62,7 +111,21 @@ def status_label(status: str, *, short: bool = False) -> str:
         value = Status(status)
     except ValueError:
         return clean_line(status)
-    return _STATUS_SHORT[value] if short else value.label
+    return _(_STATUS_SHORT[value] if short else _STATUS_LONG[value])
+
+
+def role_label(role: object) -> str:
+    """An analyst's role in the analyst's words (``agent``, ``supervisor``)."""
+    try:
+        return _(_ROLES[Role(str(role))])
+    except ValueError:
+        return clean_line(str(role))
+
+
+def level_label(level: object) -> str:
+    """An impact or urgency (``high``, ``medium``, ``low``) in the analyst's words."""
+    value = str(getattr(level, "value", level))
+    return _(_LEVELS[value]) if value in _LEVELS else clean_line(value)
 
 
 def priority_text(priority: str | int, *, long: bool = False) -> Text:
@@ -70,17 +133,24 @@ def priority_text(priority: str | int, *, long: bool = False) -> Text:
     code = f"P{number}"
     levels = defaults.priority_matrix().levels
     if long and number in levels:
-        code = f"{code} {levels[number].label}"
+        code = f"{code} {levels[number].shown_label}"
     return Text(code, style=priority_style(number), end="")
 
 
 def age(created: datetime, now: datetime) -> str:
     """How long ago, in its largest unit only: ``12m``, ``5h``, ``3d``."""
     seconds = max(0, int((now - created).total_seconds()))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
+    if seconds >= 86400:
+        # Translators: an age in a narrow table column, in days: "3d".
+        return _("{n}d").format(n=seconds // 86400)
+    if seconds >= 3600:
+        # Translators: an age in a narrow table column, in hours: "5h".
+        return _("{n}h").format(n=seconds // 3600)
+    if seconds >= 60:
+        # Translators: an age in a narrow table column, in minutes: "12m".
+        return _("{n}m").format(n=seconds // 60)
+    # Translators: an age in a narrow table column, in seconds: "40s".
+    return _("{n}s").format(n=seconds)
 
 
 def sla_text(
@@ -100,18 +170,16 @@ def sla_text(
 
 
 def local(at: datetime | None, now: datetime | None = None) -> str:
-    """A time in the analyst's zone: ``14:05`` today, ``Tue 14:05`` this week, else a date."""
-    if at is None:
-        return "—"
-    mine = at.astimezone()
-    if now is None:
-        return mine.strftime("%Y-%m-%d %H:%M")
-    today = now.astimezone().date()
-    if mine.date() == today:
-        return mine.strftime("%H:%M")
-    if abs((mine.date() - today).days) < 7:
-        return mine.strftime("%a %H:%M")
-    return mine.strftime("%Y-%m-%d %H:%M")
+    """A time in the analyst's zone and language: ``14:05`` today, ``Tue 14:05`` this week,
+    else a date with the time (``i18n.format_time``)."""
+    return format_time(at, now)
+
+
+def short_day(day: date) -> str:
+    """A day in a title, month and day only: ``Nov 25``, ``25. Nov.``."""
+    from babel.dates import format_skeleton
+
+    return format_skeleton("MMMd", day, locale=babel_locale())
 
 
 def clock_face(seconds: int) -> str:
@@ -129,7 +197,7 @@ def parse_duration(text: str) -> int:
         return int(raw[:-1]) * 60
     parts = raw.split(":")
     if not all(p.isdigit() for p in parts) or len(parts) > 3:
-        raise ValueError(f"{text!r} is not a duration (mm:ss)")
+        raise ValueError(_("{text} is not a duration (mm:ss)").format(text=repr(text)))
     total = 0
     for part in parts:
         total = total * 60 + int(part)

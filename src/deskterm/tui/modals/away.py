@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -16,7 +17,8 @@ from textual.widgets import Checkbox, Input, Select, Static
 
 from deskterm.domain.enums import Availability
 from deskterm.domain.errors import InvalidInput
-from deskterm.tui.format import literal
+from deskterm.i18n import N_, _, ngettext
+from deskterm.tui.format import fill, literal
 from deskterm.tui.modals.base import FieldError, FormModal, label
 from deskterm.tui.widgets.jump import JumpSelect, words_of
 from deskterm.tui.widgets.tell import TellCustomer
@@ -32,11 +34,11 @@ class AwayModal(FormModal):
     ``login``: whom it is about (default: the analyst at the keyboard); ``pick``: choose
     whom from a list first (a supervisor covering for someone)."""
 
-    TITLE_TEXT = "Away from the desk"
+    TITLE_TEXT = N_("Away from the desk")
     DEFAULT_CSS = "AwayModal #going { height: auto; }"
 
     def __init__(self, login: str | None = None, *, pick: bool = False) -> None:
-        super().__init__(title="Mark an analyst away" if pick or login else None)
+        super().__init__(title=_("Mark an analyst away") if pick or login else None)
         self.login = login
         self.pick = pick
         #: The analyst at the keyboard's login; None until loaded.
@@ -45,19 +47,22 @@ class AwayModal(FormModal):
 
     def fields(self) -> ComposeResult:
         if self.pick:
-            yield label("Who is away (type a name or login to jump)")
-            yield JumpSelect([], id="login", prompt="choose an analyst", compact=True)
+            yield label(_("Who is away (type a name or login to jump)"))
+            yield JumpSelect([], id="login", prompt=_("choose an analyst"), compact=True)
             yield FieldError("login-pick")
         yield Static(id="away-now")
         with Vertical(id="going"):
-            yield label("Who covers (new tickets meant for them go to the backup)")
-            yield JumpSelect([], id="backup", prompt="choose a backup", compact=True)
+            yield label(_("Who covers (new tickets meant for them go to the backup)"))
+            yield JumpSelect([], id="backup", prompt=_("choose a backup"), compact=True)
             yield FieldError("backup")
-            yield label("Why (internal: colleagues see it; customers are told only 'away')")
-            yield Input(placeholder="holiday until Monday", id="reason", compact=True)
+            yield label(_("Why (internal: colleagues see it; customers are told only 'away')"))
+            yield Input(placeholder=_("holiday until Monday"), id="reason", compact=True)
             yield FieldError("reason")
             yield Checkbox(
-                "Hand their open tickets to the backup now", value=True, id="handover", compact=True
+                _("Hand their open tickets to the backup now"),
+                value=True,
+                id="handover",
+                compact=True,
             )
             yield TellCustomer("assigned", self.preview_context, id="tell-customer")
         yield FieldError("login")
@@ -89,8 +94,14 @@ class AwayModal(FormModal):
 
     @staticmethod
     def describe(person: AnalystPublic) -> str:
-        away = ", away" if person.availability == Availability.AWAY else ""
-        return f"{person.name} ({person.login}, {person.open_tickets} open{away})"
+        held = person.open_tickets
+        if person.availability == Availability.AWAY:
+            template = ngettext(
+                "{name} ({login}, {n} open, away)", "{name} ({login}, {n} open, away)", held
+            )
+        else:
+            template = ngettext("{name} ({login}, {n} open)", "{name} ({login}, {n} open)", held)
+        return template.format(name=person.name, login=person.login, n=held)
 
     def whom(self) -> AnalystPublic | None:
         if self.pick:
@@ -106,13 +117,24 @@ class AwayModal(FormModal):
         now = self.query_one("#away-now", Static)
         select = self.query_one("#backup", JumpSelect)
         mine = person is not None and person.login == self.me
-        name = "You" if mine else person.name if person else ""
+        name = person.name if person else ""
         if person is not None and person.availability == Availability.AWAY:
             # Already away: this dialog brings them back.
-            text = literal(f"{name} {'are' if mine else 'is'} away", style="bold")
+            if mine:
+                text = Text(_("You are away"), style="bold")
+            else:
+                text = fill(_("{name} is away"), name=literal(name))
+                text.stylize("bold")
             text.append(" ")
-            text.append_text(literal(f"(backup: {person.backup or 'none'})"))
-            text.append(f". ctrl+s marks {'you' if mine else 'them'} back at the desk.")
+            if person.backup:
+                text.append_text(fill(_("(backup: {backup})"), backup=literal(person.backup)))
+            else:
+                text.append(_("(backup: none)"))
+            text.append(
+                _(". ctrl+s marks you back at the desk.")
+                if mine
+                else _(". ctrl+s marks them back at the desk.")
+            )
             now.update(text)
             self.show_form(False)
             return
@@ -121,8 +143,18 @@ class AwayModal(FormModal):
             now.update("")
             return
         held = person.open_tickets
-        text = literal(name)
-        text.append(f" {'hold' if mine else 'holds'} {held} open ticket{'s' if held != 1 else ''}.")
+        if mine:
+            text = Text(
+                ngettext("You hold {n} open ticket.", "You hold {n} open tickets.", held).format(
+                    n=held
+                )
+            )
+        else:
+            text = fill(
+                ngettext("{name} holds {n} open ticket.", "{name} holds {n} open tickets.", held),
+                name=literal(name),
+                n=str(held),
+            )
         now.update(text)
         backups = [
             p
@@ -158,9 +190,9 @@ class AwayModal(FormModal):
     def request(self) -> tuple[Callable[..., Any], dict[str, Any]]:
         person = self.whom()
         if self.me is None:
-            raise InvalidInput("still loading: a moment", field="backup")
+            raise InvalidInput(_("still loading: a moment"), field="backup")
         if person is None:
-            raise InvalidInput("choose who is away", field="login-pick")
+            raise InvalidInput(_("choose who is away"), field="login-pick")
         whom = {} if person.login == self.me else {"login": person.login}
         if person.availability == Availability.AWAY:
             from deskterm.desk.analysts import set_back
@@ -170,8 +202,10 @@ class AwayModal(FormModal):
 
         backup = self.query_one("#backup", Select).value
         if not isinstance(backup, str):
-            whose = "you" if not whom else "them"
-            raise InvalidInput(f"choose who covers for {whose}", field="backup")
+            raise InvalidInput(
+                _("choose who covers for you") if not whom else _("choose who covers for them"),
+                field="backup",
+            )
         return go_away, {
             **whom,
             "backup": backup,

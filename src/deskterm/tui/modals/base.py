@@ -20,6 +20,7 @@ from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from deskterm.domain.errors import ConflictError, DeskError, InvalidInput
+from deskterm.i18n import N_, _
 from deskterm.tui.base import DeskModal
 from deskterm.tui.format import literal
 from deskterm.tui.widgets.footer import KeyFooter
@@ -35,8 +36,8 @@ class FieldError(Static):
 
 class FormModal(DeskModal[Any]):
     BINDINGS = [
-        Binding("ctrl+s", "save", "Save", priority=True, id="save"),
-        Binding("escape", "cancel", "Cancel", id="cancel"),
+        Binding("ctrl+s", "save", N_("Save"), priority=True, id="save"),
+        Binding("escape", "cancel", N_("Cancel"), id="cancel"),
     ]
 
     #: The dialog's title; subclasses set it or pass ``title``.
@@ -44,7 +45,7 @@ class FormModal(DeskModal[Any]):
 
     def __init__(self, *, title: str | None = None, expected_version: int | None = None) -> None:
         super().__init__()
-        self.title_text = title or self.TITLE_TEXT
+        self.title_text = title or (_(self.TITLE_TEXT) if self.TITLE_TEXT else "")
         self.expected_version = expected_version
         self.saving = False
 
@@ -104,7 +105,7 @@ class FormModal(DeskModal[Any]):
             self.expected_version = current
         # Not the CLI's "reload and retry": the dialog already holds the change to retry.
         self.show_error(
-            error, message=error.seen, hint="Your text is kept: ctrl+s saves it on top of that."
+            error, message=error.seen, hint=_("Your text is kept: ctrl+s saves it on top of that.")
         )
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

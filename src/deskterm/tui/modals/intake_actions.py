@@ -13,6 +13,7 @@ from textual.containers import Vertical
 from textual.widgets import Input, Static, TextArea
 
 from deskterm.domain.text import phone_digits
+from deskterm.i18n import N_, _
 from deskterm.tui.base import DeskModal
 from deskterm.tui.format import clock_face, literal
 from deskterm.tui.modals.base import FieldError, FormModal, label
@@ -26,12 +27,12 @@ if TYPE_CHECKING:
 class ContactModal(FormModal):
     """A caller the desk does not know yet; what was typed in the lookup fills a field."""
 
-    TITLE_TEXT = "New caller"
+    TITLE_TEXT = N_("New caller")
     FIELDS = (
-        ("name", "Name"),
-        ("phone", "Phone"),
-        ("email", "Email"),
-        ("organization", "Organization"),
+        ("name", N_("Name")),
+        ("phone", N_("Phone")),
+        ("email", N_("Email")),
+        ("organization", N_("Organization")),
     )
 
     def __init__(self, typed: str = "") -> None:
@@ -46,7 +47,7 @@ class ContactModal(FormModal):
 
     def fields(self) -> ComposeResult:
         for field, title in self.FIELDS:
-            yield label(title)
+            yield label(_(title))
             yield Input(self.prefill.get(field, ""), id=field, compact=True)
             yield FieldError(field)
 
@@ -58,7 +59,7 @@ class ContactModal(FormModal):
         from deskterm.desk.contacts import add_contact
 
         return add_contact, {
-            field: self.query_one(f"#{field}", Input).value or None for field, _ in self.FIELDS
+            field: self.query_one(f"#{field}", Input).value or None for field, _title in self.FIELDS
         } | {
             "name": self.query_one("#name", Input).value,
             "region": self.app.phone_region,
@@ -71,7 +72,7 @@ class AddCallModal(TicketModal):
     The call runs on while the analyst writes here: ``seconds`` is asked again at the save,
     so the log holds the call until it was saved, not until this dialog opened."""
 
-    TITLE_TEXT = "Add this call to"
+    TITLE_TEXT = N_("Add this call to")
 
     def __init__(
         self,
@@ -81,7 +82,7 @@ class AddCallModal(TicketModal):
         *,
         phone_call: int | None = None,
     ) -> None:
-        super().__init__(ticket, title=f"Add this call to {ticket.ref}")
+        super().__init__(ticket, title=_("Add this call to {ref}").format(ref=ticket.ref))
         self.seconds = seconds
         self.note = note
         #: The phone system's call this is: its length is the PBX's (desk/cti.py).
@@ -90,7 +91,7 @@ class AddCallModal(TicketModal):
     def fields(self) -> ComposeResult:
         yield Static(literal(self.ticket.subject, style="bold"))
         yield Static(self._so_far(), id="call-so-far", classes="hint")
-        yield label("What the caller said (no need to explain again: it is all in the log)")
+        yield label(_("What the caller said (no need to explain again: it is all in the log)"))
         area = TextArea(
             self.note, id="outcome", soft_wrap=True, show_line_numbers=False, tab_behavior="focus"
         )
@@ -103,7 +104,7 @@ class AddCallModal(TicketModal):
         self.set_interval(1, self._tick)
 
     def _so_far(self) -> str:
-        return f"Call so far {clock_face(self.seconds())}"
+        return _("Call so far {time}").format(time=clock_face(self.seconds()))
 
     def _tick(self) -> None:
         self.query_one("#call-so-far", Static).update(self._so_far())
@@ -162,8 +163,8 @@ class AskModal(DeskModal[str | None]):
         self.choices = list(choices)
         for key, answer, said in self.choices:
             self._bindings.bind(key, f"answer({answer!r})", said, priority=True)
-        if not any(key == "escape" for key, _, _ in self.choices):
-            self._bindings.bind("escape", "answer(None)", "Cancel", show=False)
+        if not any(key == "escape" for key, _answer, _said in self.choices):
+            self._bindings.bind("escape", "answer(None)", _("Cancel"), show=False)
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -184,12 +185,12 @@ class AskModal(DeskModal[str | None]):
 def ask_caller() -> AskModal:
     """A call about to be saved without a caller: asked once, the typed text stays."""
     return AskModal(
-        "No caller on this call",
-        "Nobody is picked as the caller. Save it for an anonymous caller, or pick one first?",
+        _("No caller on this call"),
+        _("Nobody is picked as the caller. Save it for an anonymous caller, or pick one first?"),
         [
-            ("a", "anonymous", "Save as an anonymous caller"),
-            ("p", "pick", "Pick a caller"),
-            ("escape", "pick", "Back to the call"),
+            ("a", "anonymous", _("Save as an anonymous caller")),
+            ("p", "pick", _("Pick a caller")),
+            ("escape", "pick", _("Back to the call")),
         ],
     )
 
@@ -197,11 +198,11 @@ def ask_caller() -> AskModal:
 def ask_quit() -> AskModal:
     """Quitting while a call is half written; the draft is kept whatever the answer."""
     return AskModal(
-        "A call is half written",
-        "Quit anyway? The draft is kept: ctrl+n brings it back next time.",
+        _("A call is half written"),
+        _("Quit anyway? The draft is kept: ctrl+n brings it back next time."),
         [
-            ("y", "quit", "Quit anyway"),
-            ("n", "stay", "Stay with the call"),
-            ("escape", "stay", "Stay"),
+            ("y", "quit", _("Quit anyway")),
+            ("n", "stay", _("Stay with the call")),
+            ("escape", "stay", _("Stay")),
         ],
     )

@@ -22,7 +22,9 @@ from textual.keys import key_to_character
 from textual.screen import Screen
 from textual.widgets import Static
 
+from deskterm.i18n import N_, _
 from deskterm.tui.base import DeskModal
+from deskterm.tui.format import fill
 from deskterm.tui.widgets.footer import KeyFooter
 
 if TYPE_CHECKING:
@@ -142,8 +144,16 @@ class _Found:
     def row(self) -> KeyRow:
         return KeyRow(
             keys=tuple(dict.fromkeys(self.keys)),
-            description=_first_upper(self.binding.description),
-            tooltip=self.binding.tooltip,
+            # deskterm's own are translated already (localize_bindings); Textual's widgets'
+            # are translated here (their texts are marked in tui/textual_words.py).
+            description=_first_upper(
+                self.binding.description if self.ours else _(self.binding.description)
+            ),
+            tooltip=(
+                self.binding.tooltip
+                if self.ours or not self.binding.tooltip
+                else _(self.binding.tooltip)
+            ),
             action=self.binding.action,
             group=self.group,
             enabled=self.enabled,
@@ -166,7 +176,7 @@ def _where(screen: Screen[object]) -> str:
     if bars:
         return bars.first().place
     title = getattr(screen, "title_text", "")
-    return str(title) if title else "this dialog"
+    return str(title) if title else _("this dialog")
 
 
 def _cursor_title(screen: Screen[object]) -> str:
@@ -176,10 +186,10 @@ def _cursor_title(screen: Screen[object]) -> str:
 
     focused = screen.focused
     if isinstance(focused, Input | TextArea):
-        return "In the text field"
+        return _("In the text field")
     if isinstance(focused, DataTable | OptionList | SelectionList | QueueTable):
-        return "In the list"
-    return "Where the cursor is"
+        return _("In the list")
+    return _("Where the cursor is")
 
 
 def _table(rows: list[KeyRow], key_width: int) -> Table:
@@ -196,9 +206,11 @@ def _table(rows: list[KeyRow], key_width: int) -> Table:
             what.append(row.tooltip, style="dim")
         notes = []
         if not row.enabled:
-            notes.append("not now")
+            # Translators: in the key help, beside a key that does nothing right now.
+            notes.append(_("not now"))
         if row.typed:
-            notes.append("outside text fields")
+            # Translators: in the key help, beside a key a text field takes as a letter.
+            notes.append(_("outside text fields"))
         for note in notes:
             what.append(" · ")
             what.append(note, style="italic dim")
@@ -210,8 +222,8 @@ class KeysScreen(DeskModal[None]):
     """The keys of the screen underneath; ``escape``, ``q``, ``?`` or ``f1`` close it."""
 
     BINDINGS = [
-        Binding("escape", "close", "Close", id="close"),
-        Binding("q", "close", "Close", show=False, id="close-q"),
+        Binding("escape", "close", N_("Close"), id="close"),
+        Binding("q", "close", N_("Close"), show=False, id="close-q"),
     ]
 
     def __init__(self, origin: Screen[object]) -> None:
@@ -222,16 +234,17 @@ class KeysScreen(DeskModal[None]):
     def compose(self) -> ComposeResult:
         where = _where(self.origin)
         titles = {
-            SCREEN: Text.assemble("Keys on this screen · ", (where, "bold")),
-            EVERYWHERE: Text("Keys everywhere"),
+            SCREEN: fill(_("Keys on this screen · {where}"), where=Text(where, style="bold")),
+            EVERYWHERE: Text(_("Keys everywhere")),
             CURSOR: Text(_cursor_title(self.origin)),
         }
         key_width = max((cell_len(" ".join(row.keys)) for row in self.rows), default=1)
         with Vertical(classes="dialog", id="keys-dialog"):
             yield Static(
                 Text.assemble(
-                    ("Keys", "bold"),
-                    "  dim ones do nothing right now · ctrl+p finds any action by name",
+                    (_("Keys"), "bold"),
+                    "  ",
+                    _("dim ones do nothing right now · ctrl+p finds any action by name"),
                 ),
                 id="keys-title",
             )

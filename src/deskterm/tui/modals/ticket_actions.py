@@ -26,7 +26,17 @@ from deskterm.desk import clock
 from deskterm.domain.enums import Availability, LinkKind, Status
 from deskterm.domain.errors import InvalidInput
 from deskterm.domain.transitions import ALLOWED
-from deskterm.tui.format import clock_face, literal, local, parse_duration, plain
+from deskterm.i18n import N_, _, format_date, format_number, pgettext
+from deskterm.tui.format import (
+    clock_face,
+    fill,
+    level_label,
+    literal,
+    local,
+    parse_duration,
+    plain,
+    status_label,
+)
 from deskterm.tui.modals.base import FieldError, FormModal, label
 from deskterm.tui.widgets.jump import JumpTable
 from deskterm.tui.widgets.tell import TellCustomer
@@ -40,7 +50,9 @@ class TicketModal(FormModal):
     """A dialog about one ticket, saved against the version the analyst was looking at."""
 
     def __init__(self, ticket: TicketPublic, **kwargs: Any) -> None:
-        title = kwargs.pop("title", None) or f"{self.TITLE_TEXT} · {ticket.ref}"
+        title = kwargs.pop("title", None) or _("{title} · {ref}").format(
+            title=_(self.TITLE_TEXT), ref=ticket.ref
+        )
         super().__init__(title=title, expected_version=ticket.version, **kwargs)
         self.ticket = ticket
 
@@ -61,13 +73,13 @@ def _text_area(field: str) -> TextArea:
 
 
 class NoteModal(TicketModal):
-    TITLE_TEXT = "Add a note"
+    TITLE_TEXT = N_("Add a note")
 
     def fields(self) -> ComposeResult:
-        yield label("Note")
+        yield label(_("Note"))
         yield _text_area("note")
         yield FieldError("note")
-        yield Checkbox("Customer-visible (public)", id="public", compact=True)
+        yield Checkbox(_("Customer-visible (public)"), id="public", compact=True)
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -89,7 +101,7 @@ class NoteModal(TicketModal):
 class CallModal(TicketModal):
     """Log a call on the ticket; the duration runs from the moment the dialog opened."""
 
-    TITLE_TEXT = "Log a call"
+    TITLE_TEXT = N_("Log a call")
 
     def __init__(self, ticket: TicketDetail, *, outbound: bool = False) -> None:
         super().__init__(ticket)
@@ -100,14 +112,14 @@ class CallModal(TicketModal):
         self.shown = clock_face(0)
 
     def fields(self) -> ComposeResult:
-        yield label("Direction")
+        yield label(_("Direction"))
         with RadioSet(id="direction", compact=True):
-            yield RadioButton("Inbound (they called)", value=not self.outbound, id="inbound")
-            yield RadioButton("Outbound (we called)", value=self.outbound, id="outbound")
-        yield label("Duration (mm:ss, runs while this is open)")
+            yield RadioButton(_("Inbound (they called)"), value=not self.outbound, id="inbound")
+            yield RadioButton(_("Outbound (we called)"), value=self.outbound, id="outbound")
+        yield label(_("Duration (mm:ss, runs while this is open)"))
         yield Input(self.shown, id="duration", compact=True)
         yield FieldError("duration")
-        yield label("Outcome")
+        yield label(_("Outcome"))
         yield _text_area("outcome")
         yield FieldError("outcome")
 
@@ -147,7 +159,7 @@ class CallModal(TicketModal):
 
 
 class StatusModal(TicketModal):
-    TITLE_TEXT = "Change status"
+    TITLE_TEXT = N_("Change status")
 
     def fields(self) -> ComposeResult:
         current = Status(self.ticket.status)
@@ -156,10 +168,10 @@ class StatusModal(TicketModal):
             for s in Status
             if s in ALLOWED.get(current, frozenset()) and s not in (Status.RESOLVED, Status.CLOSED)
         ]
-        yield Static(Text(f"Now: {current.label}", style="dim"))
-        yield OptionList(*[Option(s.label, id=s.value) for s in targets], id="status")
+        yield Static(Text(_("Now: {status}").format(status=status_label(current)), style="dim"))
+        yield OptionList(*[Option(status_label(s), id=s.value) for s in targets], id="status")
         yield FieldError("status")
-        yield label("Reason (needed to cancel)")
+        yield label(_("Reason (needed to cancel)"))
         yield Input(id="reason", compact=True)
         yield FieldError("reason")
 
@@ -176,7 +188,7 @@ class StatusModal(TicketModal):
 
         options = self.query_one("#status", OptionList)
         if options.highlighted is None:
-            raise InvalidInput("choose the new status", field="status")
+            raise InvalidInput(_("choose the new status"), field="status")
         target = options.get_option_at_index(options.highlighted).id
         return change_status, {
             **self.base(),
@@ -191,15 +203,17 @@ class StatusModal(TicketModal):
 class CallbackModal(TicketModal):
     """When and why; the follow-up cadence of the ticket's priority proposes the next call."""
 
-    TITLE_TEXT = "Schedule a callback"
+    TITLE_TEXT = N_("Schedule a callback")
 
     def fields(self) -> ComposeResult:
-        yield label("When (15:30, in 2h, tomorrow 9:00, 2026-11-26 10:00)")
+        # Translators: the examples are what the field understands; keep "in 2h" and
+        # "tomorrow" as the desk reads them unless the desk reads your words too.
+        yield label(_("When (15:30, in 2h, tomorrow 9:00, 2026-11-26 10:00)"))
         yield Input(id="when", compact=True)
         yield Static(id="when-preview", classes="hint")
         yield Static(id="cadence", classes="hint")
         yield FieldError("when")
-        yield label("Why (the customer is told)")
+        yield label(_("Why (the customer is told)"))
         yield Input(id="reason", compact=True)
         yield FieldError("reason")
 
@@ -218,9 +232,13 @@ class CallbackModal(TicketModal):
 
     def show_proposal(self, proposal: CallbackProposal) -> None:
         """Fill in the cadence's proposal unless the analyst has started typing."""
-        unit = "hours" if proposal.calendar == "24x7" else "working hours"
+        if proposal.calendar == "24x7":
+            said = _("{priority}: call back every {hours} hours")
+        else:
+            said = _("{priority}: call back every {hours} working hours")
+        hours = format_number(proposal.every_hours)
         self.query_one("#cadence", Static).update(
-            Text(f"{proposal.priority}: call back every {proposal.every_hours:g} {unit}")
+            Text(said.format(priority=proposal.priority, hours=hours))
         )
         when = self.query_one("#when", Input)
         if not when.value:
@@ -244,7 +262,7 @@ class CallbackModal(TicketModal):
         except InvalidInput:
             preview.update("")
             return
-        preview.update(Text(f"→ {local(due, clock.now())} ({due.astimezone():%a %d %b})"))
+        preview.update(Text(f"→ {local(due, clock.now())} ({format_date(due.astimezone())})"))
 
     def request(self) -> tuple[Callable[..., Any], dict[str, Any]]:
         from deskterm.desk.callbacks import schedule_callback
@@ -260,23 +278,23 @@ class CallbackModal(TicketModal):
 
 
 class ResolveModal(TicketModal):
-    TITLE_TEXT = "Resolve"
+    TITLE_TEXT = N_("Resolve")
 
     def __init__(self, ticket: TicketDetail, codes: dict[str, str]) -> None:
         super().__init__(ticket)
         self.codes = codes
 
     def fields(self) -> ComposeResult:
-        yield label("Resolution code")
+        yield label(_("Resolution code"))
         yield Select(
             # The desk's codes and labels, as an admin typed them: Text, never markup.
             [(literal(f"{label_} ({code})"), code) for code, label_ in self.codes.items()],
             id="code",
-            prompt="Choose how it was solved",
+            prompt=_("Choose how it was solved"),
             compact=True,
         )
         yield FieldError("code")
-        yield label("What was done (the customer reads this)")
+        yield label(_("What was done (the customer reads this)"))
         yield _text_area("resolution")
         yield FieldError("resolution")
 
@@ -289,7 +307,7 @@ class ResolveModal(TicketModal):
 
         code = self.query_one("#code", Select).value
         if not isinstance(code, str):
-            raise InvalidInput("choose a resolution code", field="code")
+            raise InvalidInput(_("choose a resolution code"), field="code")
         return resolve, {
             **self.base(),
             "code": code,
@@ -312,7 +330,7 @@ class ReasonModal(TicketModal):
         action: Callable[..., Any],
         **arguments: Any,
     ) -> None:
-        super().__init__(ticket, title=f"{title} · {ticket.ref}")
+        super().__init__(ticket, title=_("{title} · {ref}").format(title=title, ref=ticket.ref))
         self.prompt = prompt
         self.action = action
         self.arguments = arguments
@@ -342,25 +360,26 @@ class ReasonModal(TicketModal):
 
 
 class LinkModal(TicketModal):
-    TITLE_TEXT = "Link to another ticket"
+    TITLE_TEXT = N_("Link to another ticket")
 
     KINDS = (
-        (LinkKind.RELATED, "related to"),
-        (LinkKind.DUPLICATE_OF, "a duplicate of"),
-        (LinkKind.PARENT_OF, "the parent of"),
-        (LinkKind.CHILD_OF, "a child of"),
+        # Translators: completes "This ticket is …" (the label above the choice).
+        (LinkKind.RELATED, N_("related to")),
+        (LinkKind.DUPLICATE_OF, N_("a duplicate of")),
+        (LinkKind.PARENT_OF, N_("the parent of")),
+        (LinkKind.CHILD_OF, N_("a child of")),
     )
 
     def fields(self) -> ComposeResult:
-        yield label("This ticket is")
+        yield label(_("This ticket is"))
         yield Select(
-            [(words, kind.value) for kind, words in self.KINDS],
+            [(_(words), kind.value) for kind, words in self.KINDS],
             value=LinkKind.RELATED.value,
             id="kind",
             allow_blank=False,
             compact=True,
         )
-        yield label("Other ticket (DT-000123, #123 or 123)")
+        yield label(_("Other ticket (DT-000123, #123 or 123)"))
         yield Input(id="other", compact=True)
         yield FieldError("other")
 
@@ -373,7 +392,7 @@ class LinkModal(TicketModal):
 
         other = self.query_one("#other", Input).value.strip()
         if not other:
-            raise InvalidInput("name the other ticket", field="other")
+            raise InvalidInput(_("name the other ticket"), field="other")
         # Linking never conflicts: both logs only gain a line.
         return link, {
             "ref": self.ticket.id,
@@ -390,21 +409,22 @@ class AssignModal(TicketModal):
     letters jumps to an analyst. The reason is internal; the customer is told who has it
     now and why in fixed words, plus what the analyst chooses to tell them."""
 
-    TITLE_TEXT = "Reassign"
+    TITLE_TEXT = N_("Reassign")
 
     def __init__(self, ticket: TicketDetail) -> None:
         super().__init__(ticket)
         self.analysts: list[AnalystPublic] = []
 
     def fields(self) -> ComposeResult:
-        holder = self.ticket.assignee or "nobody"
-        yield Static(literal(f"Now with {holder} in {self.ticket.group or 'no group'}"))
-        yield Static(Text("Type a name or login to jump to it", style="dim"))
+        holder = self.ticket.assignee or _("nobody")
+        group = self.ticket.group or _("no group")
+        yield Static(literal(_("Now with {holder} in {group}").format(holder=holder, group=group)))
+        yield Static(Text(_("Type a name or login to jump to it"), style="dim"))
         yield JumpTable(id="to", cursor_type="row", zebra_stripes=True)
         yield FieldError("to")
-        yield label("Reason (internal, for colleagues)")
+        yield label(_("Reason (internal, for colleagues)"))
         yield Input(
-            placeholder="why it moves: stays in the ticket's log", id="reason", compact=True
+            placeholder=_("why it moves: stays in the ticket's log"), id="reason", compact=True
         )
         yield FieldError("reason")
         yield TellCustomer("assigned", self.preview_context, id="tell-customer")
@@ -412,11 +432,13 @@ class AssignModal(TicketModal):
     def on_mount(self) -> None:
         super().on_mount()
         table = self.query_one("#to", JumpTable)
-        table.add_column("Login", key="login")
-        table.add_column("Name", key="name")
-        table.add_column("Here", key="here")
-        table.add_column("Open", key="open")
-        table.add_column("Groups", key="groups")
+        table.add_column(_("Login"), key="login")
+        table.add_column(_("Name"), key="name")
+        # Translators: a column: whether the analyst is at the desk ("yes", or "away").
+        table.add_column(_("Here"), key="here")
+        # Translators: a column: how many open tickets the analyst holds.
+        table.add_column(pgettext("tickets held", "Open"), key="open")
+        table.add_column(_("Groups"), key="groups")
         table.loading = True
         table.focus()
         self.load_analysts()
@@ -438,7 +460,7 @@ class AssignModal(TicketModal):
         for analyst in analysts:
             away = analyst.availability == Availability.AWAY
             here = Text()
-            here.append("away" if away else "yes", style="bold reverse" if away else "")
+            here.append(_("away") if away else _("yes"), style="bold reverse" if away else "")
             if away and analyst.backup:
                 here.append(" → ")
                 here.append_text(literal(analyst.backup))
@@ -483,6 +505,8 @@ class AssignModal(TicketModal):
             "ref": self.ticket.ref,
             "subject": self.ticket.subject,
             "name": self.ticket.contact or "",
+            # The preview in the words the customer will read.
+            "language": _contact_language(self.ticket),
         }
 
     def request(self) -> tuple[Callable[..., Any], dict[str, Any]]:
@@ -490,7 +514,7 @@ class AssignModal(TicketModal):
 
         login = self.chosen_login()
         if login is None:
-            raise InvalidInput("no analyst to choose", field="to")
+            raise InvalidInput(_("no analyst to choose"), field="to")
         return assign, {
             **self.base(),
             "to": login,
@@ -505,7 +529,7 @@ class AssignModal(TicketModal):
 class EscalateModal(TicketModal):
     """Up one level along the path, to a named group, or to a supervisor; always with why."""
 
-    TITLE_TEXT = "Escalate"
+    TITLE_TEXT = N_("Escalate")
 
     def __init__(self, ticket: TicketDetail) -> None:
         super().__init__(ticket)
@@ -515,13 +539,17 @@ class EscalateModal(TicketModal):
 
     def fields(self) -> ComposeResult:
         yield Static(
-            literal(f"Now at level {self.ticket.level} with {self.ticket.group or 'no group'}")
+            literal(
+                _("Now at level {level} with {group}").format(
+                    level=self.ticket.level, group=self.ticket.group or _("no group")
+                )
+            )
         )
         yield OptionList(id="target")
         yield FieldError("target")
-        yield label("Reason (required; internal, for colleagues)")
+        yield label(_("Reason (required; internal, for colleagues)"))
         yield Input(
-            placeholder="what is needed, so nobody asks the customer again",
+            placeholder=_("what is needed, so nobody asks the customer again"),
             id="reason",
             compact=True,
         )
@@ -530,8 +558,9 @@ class EscalateModal(TicketModal):
 
     def preview_context(self) -> dict[str, Any]:
         target = self.target()
-        common = {"ref": self.ticket.ref, "subject": self.ticket.subject}
+        common: dict[str, Any] = {"ref": self.ticket.ref, "subject": self.ticket.subject}
         common["name"] = self.ticket.contact or ""
+        common["language"] = _contact_language(self.ticket)
         if "to" in target:
             return {
                 **common,
@@ -583,21 +612,28 @@ class EscalateModal(TicketModal):
         if level < 3:
             self.targets["level"] = {"level": level + 1}
             options.add_option(
-                Option(f"Next level: L{level + 1} along the escalation path", "level")
+                Option(
+                    _("Next level: L{level} along the escalation path").format(level=level + 1),
+                    "level",
+                )
             )
         for group in groups:
             if group.level >= level and group.name != self.ticket.group:
                 key = f"group-{group.id}"
                 self.targets[key] = {"group": group.name}
                 self.shown[key] = {"group_level": group.level}
-                options.add_option(Option(literal(f"Group: {group.name} (L{group.level})"), key))
+                said = _("Group: {name} (L{level})").format(name=group.name, level=group.level)
+                options.add_option(Option(literal(said), key))
         for analyst in analysts:
             if analyst.role in ("supervisor", "admin") and analyst.login != self.ticket.assignee:
                 key = f"sup-{analyst.id}"
                 self.targets[key] = {"to": analyst.login}
                 self.shown[key] = {"name": analyst.name}
-                here = "away" if analyst.availability == Availability.AWAY else "here"
-                text = f"Supervisor: {analyst.name} ({analyst.login}, {here})"
+                if analyst.availability == Availability.AWAY:
+                    text = _("Supervisor: {name} ({login}, away)")
+                else:
+                    text = _("Supervisor: {name} ({login}, here)")
+                text = text.format(name=analyst.name, login=analyst.login)
                 options.add_option(Option(literal(text), key))
         if options.option_count:
             options.highlighted = 0
@@ -612,7 +648,7 @@ class EscalateModal(TicketModal):
 
         options = self.query_one("#target", OptionList)
         if options.highlighted is None:
-            raise InvalidInput("choose where it goes", field="target")
+            raise InvalidInput(_("choose where it goes"), field="target")
         key = options.get_option_at_index(options.highlighted).id or ""
         target = self.targets[key]
         reason = self.query_one("#reason", Input).value
@@ -620,7 +656,7 @@ class EscalateModal(TicketModal):
         if "to" in target:
             # A supervisor takes it personally; the reason is the escalation's why.
             if not reason.strip():
-                raise InvalidInput("say why it is escalated", field="reason")
+                raise InvalidInput(_("say why it is escalated"), field="reason")
             return assign, {
                 **self.base(),
                 "to": target["to"],
@@ -636,22 +672,22 @@ class EscalateModal(TicketModal):
 class PriorityModal(TicketModal):
     """Impact and urgency, with the priority they give shown live; an override needs a reason."""
 
-    TITLE_TEXT = "Impact, urgency, priority"
+    TITLE_TEXT = N_("Impact, urgency, priority")
 
     def fields(self) -> ComposeResult:
-        levels = [(level, level) for level in ("high", "medium", "low")]
-        yield label("Impact")
+        levels = [(level_label(level), level) for level in ("high", "medium", "low")]
+        yield label(_("Impact"))
         yield Select(levels, id="impact", value=self.ticket.impact, allow_blank=False, compact=True)
-        yield label("Urgency")
+        yield label(_("Urgency"))
         yield Select(
             levels, id="urgency", value=self.ticket.urgency, allow_blank=False, compact=True
         )
         yield Static(id="derived")
-        yield label("Override (only with a reason)")
-        overrides = [("no override", "")] + [(f"P{n}", f"P{n}") for n in range(1, 6)]
+        yield label(_("Override (only with a reason)"))
+        overrides = [(_("no override"), "")] + [(f"P{n}", f"P{n}") for n in range(1, 6)]
         yield Select(overrides, id="priority", value="", allow_blank=False, compact=True)
         yield FieldError("priority")
-        yield label("Reason")
+        yield label(_("Reason"))
         yield Input(id="reason", compact=True)
         yield FieldError("reason")
 
@@ -670,9 +706,8 @@ class PriorityModal(TicketModal):
         impact = str(self.query_one("#impact", Select).value)
         urgency = str(self.query_one("#urgency", Select).value)
         number = matrix.priority(impact, urgency)
-        text = Text("Gives ")
-        text.append_text(priority_text(number, long=True))
-        text.append(f" · {matrix.level(number).meaning}", style="dim")
+        text = fill(_("Gives {priority}"), priority=priority_text(number, long=True))
+        text.append(f" · {matrix.level(number).shown_meaning}", style="dim")
         self.query_one("#derived", Static).update(text)
 
     def request(self) -> tuple[Callable[..., Any], dict[str, Any]]:
@@ -686,3 +721,9 @@ class PriorityModal(TicketModal):
             "priority": override or None,
             "reason": self.query_one("#reason", Input).value or None,
         }
+
+
+def _contact_language(ticket: TicketPublic) -> str | None:
+    """The language the ticket's customer reads our messages in (none: English)."""
+    contact = ticket.contact_detail if isinstance(ticket, TicketDetail) else None
+    return contact.language if contact else None

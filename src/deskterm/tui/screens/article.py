@@ -31,6 +31,7 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
+from deskterm.i18n import N_, _, ngettext
 from deskterm.tui.base import DeskModal, DeskScreen
 from deskterm.tui.format import literal, plain
 from deskterm.tui.modals.base import FieldError, FormModal, label
@@ -38,18 +39,31 @@ from deskterm.tui.modals.ticket_actions import TicketModal
 from deskterm.tui.widgets.bar import DeskBar
 from deskterm.tui.widgets.footer import KeyFooter
 
+#: An article's status as the analyst reads it (the desk keeps the value).
+ARTICLE_STATUS = {
+    # Translators: an article's status: not published yet.
+    "draft": N_("draft"),
+    # Translators: an article's status: visible to every analyst.
+    "published": N_("published"),
+}
+
+
+def status_words(status: str) -> str:
+    return _(ARTICLE_STATUS[status]) if status in ARTICLE_STATUS else status
+
+
 if TYPE_CHECKING:
     from deskterm.desk.kb import ArticleHit, ArticlePublic
 
 
 class ArticleScreen(DeskModal[str | None]):
     BINDINGS = [
-        Binding("escape", "close", "Close", id="close"),
+        Binding("escape", "close", N_("Close"), id="close"),
         Binding(
             "l",
             "link",
-            "Link to ticket",
-            tooltip="Record that this article solves the problem (logged on the ticket)",
+            N_("Link to ticket"),
+            tooltip=N_("Record that this article solves the problem (logged on the ticket)"),
             id="link",
         ),
     ]
@@ -87,10 +101,12 @@ class ArticleScreen(DeskModal[str | None]):
         self.article = article = event.article
         head = Text.assemble((article.key, "bold"), " · ")
         head.append_text(literal(article.title, style="bold"))
-        facts = [article.status, article.category or "no category"]
+        facts = [status_words(article.status), article.category or _("no category")]
         if article.tags:
             facts.append(", ".join(article.tags))
-        facts.append(f"solved {article.used} ticket{'s' if article.used != 1 else ''}")
+        facts.append(
+            ngettext("solved {n} ticket", "solved {n} tickets", article.used).format(n=article.used)
+        )
         head.append("\n")
         head.append_text(literal(" · ".join(facts), style="dim"))
         self.query_one("#article-head", Static).update(head)
@@ -121,35 +137,35 @@ class ArticleScreen(DeskModal[str | None]):
 class ArticleForm(FormModal):
     """A new article, or changes to one; the desk decides who may publish."""
 
-    TITLE_TEXT = "New article"
+    TITLE_TEXT = N_("New article")
 
     def __init__(self, article: ArticlePublic | None = None) -> None:
-        title = f"Edit {article.key}" if article else None
+        title = _("Edit {key}").format(key=article.key) if article else None
         super().__init__(title=title)
         self.article = article
 
     def fields(self) -> ComposeResult:
         article = self.article
-        yield label("Title")
+        yield label(_("Title"))
         # Input shows its value as it is: cleaned here, as the desk cleans what it stores.
         yield Input(value=plain(article.title) if article else "", id="title", compact=True)
         yield FieldError("title")
-        yield label("Category (a path like Hardware > Printer; empty for none)")
+        yield label(_("Category (a path like Hardware > Printer; empty for none)"))
         yield Input(value=plain(article.category) if article else "", id="category", compact=True)
         yield FieldError("category")
-        yield label("Tags (words)")
+        yield label(_("Tags (words)"))
         yield Input(value=plain(" ".join(article.tags)) if article else "", id="tags", compact=True)
         yield FieldError("tags")
-        yield label("Status")
+        yield label(_("Status"))
         yield Select(
-            [("draft", "draft"), ("published (supervisors)", "published")],
+            [(_("draft"), "draft"), (_("published (supervisors)"), "published")],
             value=article.status if article else "draft",
             allow_blank=False,
             id="status",
             compact=True,
         )
         yield FieldError("status")
-        yield label("Body (Markdown)")
+        yield label(_("Body (Markdown)"))
         yield TextArea(
             plain(article.body, long=True) if article else "",
             id="body",
@@ -196,8 +212,8 @@ class KnowledgeScreen(DeskScreen[None]):
         Binding(
             "enter",
             "read",
-            "Read",
-            tooltip="Read the highlighted article (the best match while you type)",
+            N_("Read"),
+            tooltip=N_("Read the highlighted article (the best match while you type)"),
             priority=True,
             id="read",
         ),
@@ -205,33 +221,33 @@ class KnowledgeScreen(DeskScreen[None]):
         Binding(
             "ctrl+o",
             "new",
-            "New article",
-            tooltip="Write a new article",
+            N_("New article"),
+            tooltip=N_("Write a new article"),
             priority=True,
             id="new",
         ),
         Binding(
             "ctrl+e",
             "edit",
-            "Edit",
-            tooltip="Edit the highlighted article",
+            N_("Edit"),
+            tooltip=N_("Edit the highlighted article"),
             priority=True,
             id="edit",
         ),
-        Binding("escape", "back", "Queue", tooltip="Back to the queue", id="back"),
+        Binding("escape", "back", N_("Queue"), tooltip=N_("Back to the queue"), id="back"),
         Binding(
             "down",
             "to_list",
-            "To the list",
-            tooltip="From the search to the articles found",
+            N_("To the list"),
+            tooltip=N_("From the search to the articles found"),
             show=False,
             id="to-list",
         ),
         Binding(
             "slash",
             "search",
-            "Search",
-            tooltip="Back to the search field (typing anywhere searches too)",
+            N_("Search"),
+            tooltip=N_("Back to the search field (typing anywhere searches too)"),
             show=False,
             id="search",
         ),
@@ -243,10 +259,10 @@ class KnowledgeScreen(DeskScreen[None]):
         hits: list[ArticleHit]
 
     def compose(self) -> ComposeResult:
-        yield DeskBar("Knowledge base", id="bar")
+        yield DeskBar(_("Knowledge base"), id="bar")
         # Not selected on focus: a letter typed in the list goes on at the end of the words.
         yield Input(
-            placeholder="Type to search titles, tags and text",
+            placeholder=_("Type to search titles, tags and text"),
             id="kb-search",
             select_on_focus=False,
         )
@@ -255,8 +271,14 @@ class KnowledgeScreen(DeskScreen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for name in ("Key", "Title", "Category", "Status"):
-            table.add_column(name, key=name.lower())
+        for key, name in (
+            # Translators: a column: the article's key (KB-12).
+            ("key", _("Key")),
+            ("title", _("Title")),
+            ("category", _("Category")),
+            ("status", _("Status")),
+        ):
+            table.add_column(name, key=key)
         self.query_one("#kb-search").focus()
         self.find("")
 
@@ -300,7 +322,7 @@ class KnowledgeScreen(DeskScreen[None]):
                 Text(hit.key, style="bold"),
                 literal(hit.title),
                 literal(hit.category or "—"),
-                Text(hit.status, style="" if hit.status == "published" else "yellow"),
+                Text(status_words(hit.status), style="" if hit.status == "published" else "yellow"),
                 key=str(hit.id),
             )
         self.refresh_bindings()  # read and edit dim while nothing is listed
@@ -361,7 +383,13 @@ class KnowledgeScreen(DeskScreen[None]):
 
     def saved(self, article: ArticlePublic | None) -> None:
         if article is not None:
-            self.notify(f"{article.key} saved ({article.status}).", title="Article", markup=False)
+            self.notify(
+                _("{key} saved ({status}).").format(
+                    key=article.key, status=status_words(article.status)
+                ),
+                title=_("Article"),
+                markup=False,
+            )
             self.find(self.query_one("#kb-search", Input).value)
 
 
@@ -372,7 +400,7 @@ class TicketArticleModal(TicketModal):
     """Articles for a ticket: find one and link it ("solved with KB-12"), or, when none fits,
     flag the ticket "article needed" with what it should cover (``deskterm kb gaps``)."""
 
-    TITLE_TEXT = "Knowledge base"
+    TITLE_TEXT = N_("Knowledge base")
 
     @dataclass
     class Found(Message):
@@ -380,11 +408,11 @@ class TicketArticleModal(TicketModal):
         hits: list[ArticleHit]
 
     def fields(self) -> ComposeResult:
-        yield label("Find an article · enter reads it, l there links it")
+        yield label(_("Find an article · enter reads it, l there links it"))
         yield Input(value=plain(self.ticket.subject), id="kb-query", compact=True)
         yield OptionList(id="kb-hits")
-        yield label("None fits? What should an article cover · ctrl+s flags it as needed")
-        yield Input(placeholder="e.g. Reset a VPN token", id="topic", compact=True)
+        yield label(_("None fits? What should an article cover · ctrl+s flags it as needed"))
+        yield Input(placeholder=_("e.g. Reset a VPN token"), id="topic", compact=True)
         yield FieldError("topic")
 
     def on_mount(self) -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -25,9 +26,10 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Sparkline, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from deskterm.i18n import N_, _, format_number, format_percent, ngettext
 from deskterm.tui import benchmark
 from deskterm.tui.base import DeskScreen
-from deskterm.tui.format import literal, priority_text, status_label
+from deskterm.tui.format import fit_labels, literal, priority_text, short_day, status_label
 from deskterm.tui.messages import DeskUpdated
 from deskterm.tui.widgets.bar import DeskBar
 from deskterm.tui.widgets.footer import KeyFooter
@@ -75,57 +77,72 @@ def _cells(value: object) -> int:
 
 
 def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0f}%"
+    return "—" if value is None else format_percent(value / 100)
 
 
 def _hours(value: float | None) -> str:
     if value is None:
         return "—"
-    return f"{value * 60:.0f}m" if value < 1 else f"{value:.1f}h"
+    if value < 1:
+        # Translators: a length of time in a narrow cell, in minutes: "12m".
+        return _("{n}m").format(n=format_number(value * 60, digits=0))
+    # Translators: a length of time in a narrow cell, in hours: "5h".
+    return _("{n}h").format(n=format_number(value, digits=1))
 
 
+# Column headers (translated where the tables are filled): short, the numbers are narrow.
 SLA_COLUMNS = [
-    ("Opened", "label"),
-    ("Tickets", "tickets"),
-    ("Response", "response"),
-    ("missed", "r_missed"),
-    ("Resolution", "resolution"),
-    ("missed", "s_missed"),
+    # Translators: a dashboard column: when the tickets were opened ("Today", "30 days").
+    (N_("Opened"), "label"),
+    (N_("Tickets"), "tickets"),
+    (N_("Response"), "response"),
+    # Translators: a dashboard column beside "Response" / "Resolution": SLA targets missed.
+    (N_("missed"), "r_missed"),
+    (N_("Resolution"), "resolution"),
+    (N_("missed"), "s_missed"),
 ]
+
 ANALYST_COLUMNS = [
-    ("Analyst", "analyst"),
-    ("Lvl", "level"),
-    ("Open", "open"),
-    ("Resolved", "resolved"),
-    ("FCR", "fcr"),
-    ("Response", "response"),
-    ("Resolve", "resolve"),
+    (N_("Analyst"), "analyst"),
+    # Translators: a narrow column: the analyst's support level (L1, L2, L3).
+    (N_("Lvl"), "level"),
+    # Translators: a column: how many open tickets the analyst holds.
+    (N_("Open"), "open"),
+    (N_("Resolved"), "resolved"),
+    # Translators: first-contact resolution rate, as a short column header.
+    (N_("FCR"), "fcr"),
+    (N_("Response"), "response"),
+    (N_("Resolve"), "resolve"),
 ]
+
+
+def _translated(columns: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(_(label), key) for label, key in columns]
 
 
 def _escalation_columns(opened: str) -> list[tuple[str, str]]:
-    return [(opened, "label"), ("Tickets", "tickets"), ("Share", "share")]
+    return [(opened, "label"), (_("Tickets"), "tickets"), (_("Share"), "share")]
 
 
 def _backlog_columns() -> list[tuple[str, str]]:
     from deskterm.desk.reports import AGE_BUCKETS
 
-    columns = [("Group", "group")] + [(f"P{p}", f"p{p}") for p in range(1, 6)]
-    columns.append(("Total", "total"))
+    columns = [(_("Group"), "group")] + [(f"P{p}", f"p{p}") for p in range(1, 6)]
+    columns.append((_("Total"), "total"))
     columns += [(label, f"age{i}") for i, (_d, label) in enumerate(AGE_BUCKETS)]
-    columns.append(("Oldest", "oldest"))
+    columns.append((_("Oldest"), "oldest"))
     return columns
 
 
 def _count(value: int, figure: bool = True) -> Text:
     # Numbers that open a list are underlined, like links.
-    return Text(str(value), style="underline" if figure and value else "")
+    return Text(format_number(value), style="underline" if figure and value else "")
 
 
 class DashboardScreen(DeskScreen[None]):
     BINDINGS = [
-        Binding("escape", "back", "Queue", tooltip="Back to the queue", id="back"),
-        Binding("r", "reload", "Refresh", tooltip="Read every figure again", id="reload"),
+        Binding("escape", "back", N_("Queue"), tooltip=N_("Back to the queue"), id="back"),
+        Binding("r", "reload", N_("Refresh"), tooltip=N_("Read every figure again"), id="reload"),
     ]
 
     @dataclass
@@ -156,34 +173,42 @@ class DashboardScreen(DeskScreen[None]):
         return from_panels(**self.panels)
 
     def compose(self) -> ComposeResult:
-        yield DeskBar("Dashboard", id="bar")
+        yield DeskBar(_("Dashboard"), id="bar")
         with VerticalScroll(id="dashboard"):
             with Horizontal(id="dash-top"):
                 with Vertical(classes="dash-box"):
-                    yield Static("SLA compliance", classes="dash-title")
+                    yield Static(_("SLA compliance"), classes="dash-title")
                     yield DataTable(id="dash-sla", cursor_type="cell", zebra_stripes=False)
                     yield Static(PENDING, id="dash-sla-note", classes="dash-note")
                 with Vertical(classes="dash-box"):
-                    yield Static("Escalation", classes="dash-title")
+                    yield Static(_("Escalation"), classes="dash-title")
                     yield DataTable(id="dash-escalation", cursor_type="cell")
                     yield Static(PENDING, id="dash-escalation-note", classes="dash-note")
                 with Vertical(classes="dash-box", id="dash-satisfaction-box"):
-                    yield Static("Customer satisfaction", classes="dash-title")
+                    yield Static(_("Customer satisfaction"), classes="dash-title")
                     yield Static(PENDING, id="dash-satisfaction")
-            yield Static("Tickets per day", id="dash-flow-title", classes="dash-title")
+            yield Static(_("Tickets per day"), id="dash-flow-title", classes="dash-title")
             yield Static(PENDING, id="dash-flow-note", classes="dash-note")
+            # Translators: the legends of the two chart lines: tickets opened, resolved per day.
+            legends = [_("opened"), _("resolved")]
+            width = max(cell_len(legend) for legend in legends)
+            opened, resolved = (legend + " " * (width - cell_len(legend)) for legend in legends)
             with Horizontal(classes="dash-chart"):
-                yield Static("opened  ", classes="dash-legend")
+                yield Static(opened, classes="dash-legend")
                 yield Sparkline([], id="dash-opened")
             with Horizontal(classes="dash-chart"):
-                yield Static("resolved", classes="dash-legend")
+                yield Static(resolved, classes="dash-legend")
                 yield Sparkline([], id="dash-resolved")
-            yield Static("Backlog: open tickets by group, priority and age", classes="dash-title")
+            yield Static(
+                _("Backlog: open tickets by group, priority and age"), classes="dash-title"
+            )
             yield DataTable(id="dash-backlog", cursor_type="cell")
             yield Static(PENDING, id="dash-backlog-note", classes="dash-note")
             yield Static(
-                "Analysts: open now; resolved in the last 30 days, first-contact rate, "
-                "median time to first response and to resolve",
+                _(
+                    "Analysts: open now; resolved in the last 30 days, first-contact rate, "
+                    "median time to first response and to resolve"
+                ),
                 id="dash-analysts-title",
                 classes="dash-title",
             )
@@ -195,11 +220,14 @@ class DashboardScreen(DeskScreen[None]):
         # Built ahead of its first f2 (see DeskApp.build_mode): the figures are read when it
         # is shown, not before. The frame has each table's columns, "…" below them.
         self.set_class(self.size.width < NARROW, "-narrow")
+        # The chart's legends: 9 cells in English (app.tcss), wider where a language needs.
+        fit_labels(self.query(".dash-legend"), 9)
         for table_id, columns in (
-            ("dash-sla", SLA_COLUMNS),
-            ("dash-escalation", _escalation_columns("opened")),
+            ("dash-sla", _translated(SLA_COLUMNS)),
+            # Translators: the escalation table's first column before its figures come.
+            ("dash-escalation", _escalation_columns(_("opened"))),
             ("dash-backlog", _backlog_columns()),
-            ("dash-analysts", ANALYST_COLUMNS),
+            ("dash-analysts", _translated(ANALYST_COLUMNS)),
         ):
             table = self.query_one(f"#{table_id}", DataTable)
             for label, key in columns:
@@ -262,7 +290,11 @@ class DashboardScreen(DeskScreen[None]):
         # Said in the panel that failed, not in a toast: the other panels are fine.
         event.stop()
         name = group.removeprefix("dash-")
-        text = Text(f"Not read: {self.app.describe_error(event.worker.error)} (r reads again)")
+        text = Text(
+            _("Not read: {error} (r reads again)").format(
+                error=self.app.describe_error(event.worker.error)
+            )
+        )
         note = self.query_one(NOTES[name], Static)
         note.update(text)
         note.display = True
@@ -323,16 +355,30 @@ class DashboardScreen(DeskScreen[None]):
         from deskterm.desk.dashboard import Figure
 
         rows = []
-        for key, label, figures, since in (
-            ("today", "Today", panel.today, panel.period.today),
-            ("period", "30 days", panel.over_period, panel.period.since),
+        for key, label, figures, since, response, resolution in (
+            (
+                "today",
+                _("Today"),
+                panel.today,
+                panel.period.today,
+                _("Response SLA missed, opened today"),
+                _("Resolution SLA missed, opened today"),
+            ),
+            (
+                "period",
+                _("30 days"),
+                panel.over_period,
+                panel.period.since,
+                _("Response SLA missed, opened in the last 30 days"),
+                _("Resolution SLA missed, opened in the last 30 days"),
+            ),
         ):
             rows.append(
                 (
                     key,
                     [
                         label,
-                        str(figures.tickets),
+                        format_number(figures.tickets),
                         _pct(figures.response_pct),
                         _count(figures.response_missed),
                         _pct(figures.resolution_pct),
@@ -342,17 +388,17 @@ class DashboardScreen(DeskScreen[None]):
                         "r_missed": Figure(
                             kind="response_missed",
                             since=since,
-                            label=f"Response SLA missed, opened {label.lower()}",
+                            label=response,
                         ),
                         "s_missed": Figure(
                             kind="resolution_missed",
                             since=since,
-                            label=f"Resolution SLA missed, opened {label.lower()}",
+                            label=resolution,
                         ),
                     },
                 )
             )
-        self._fill("dash-sla", SLA_COLUMNS, rows)
+        self._fill("dash-sla", _translated(SLA_COLUMNS), rows)
 
     def show_escalation(self, panel: EscalationPanel) -> None:
         from deskterm.desk.dashboard import Figure
@@ -360,45 +406,76 @@ class DashboardScreen(DeskScreen[None]):
         rows = [
             (
                 f"l{share.level}",
-                [f"Reached L{share.level}", _count(share.tickets), _pct(share.pct)],
+                [
+                    _("Reached L{level}").format(level=share.level),
+                    _count(share.tickets),
+                    _pct(share.pct),
+                ],
                 {
                     "tickets": Figure(
                         kind="escalated",
                         level=share.level,
                         since=panel.period.since,
-                        label=f"Reached L{share.level} (opened in the last 30 days)",
+                        label=_("Reached L{level} (opened in the last 30 days)").format(
+                            level=share.level
+                        ),
                     )
                 },
             )
             for share in panel.levels
         ]
-        self._fill("dash-escalation", _escalation_columns(f"{panel.opened} opened"), rows)
+        opened = ngettext("{n} opened", "{n} opened", panel.opened).format(
+            n=format_number(panel.opened)
+        )
+        self._fill("dash-escalation", _escalation_columns(opened), rows)
 
     def show_satisfaction(self, panel: SatisfactionPanel) -> None:
         s = panel.satisfaction
         text = Text()
         if not s.surveys:
-            text.append("No surveys in the last 30 days.", style="dim")
+            text.append(_("No surveys in the last 30 days."), style="dim")
         else:
-            mean = "—" if s.csat_mean is None else f"{s.csat_mean:.1f}"
-            text.append("CSAT ", style="dim")
-            text.append(f"{mean} / 5", style="bold")
-            text.append(f"  {_pct(s.csat_pct)} satisfied\n")
-            text.append("NPS  ", style="dim")
-            nps = "—" if s.nps is None else f"{s.nps:+.0f}"
+            mean = "—" if s.csat_mean is None else format_number(s.csat_mean, digits=1)
+            # Translators: customer satisfaction score; usually kept as "CSAT".
+            text.append(_("CSAT") + " ", style="dim")
+            text.append(_("{mean} / 5").format(mean=mean), style="bold")
+            text.append("  " + _("{share} satisfied").format(share=_pct(s.csat_pct)) + "\n")
+            # Translators: Net Promoter Score; usually kept as "NPS".
+            text.append(_("NPS") + "  ", style="dim")
+            if s.nps is None:
+                nps = "—"
+            else:
+                nps = ("+" if round(s.nps) >= 0 else "") + format_number(s.nps, digits=0)
             text.append(nps, style="bold")
-            text.append(f"  from {s.nps_answers} answers\n")
-            text.append(f"{s.surveys} surveys in the last 30 days", style="dim")
+            text.append(
+                "  "
+                + ngettext("from {n} answer", "from {n} answers", s.nps_answers).format(
+                    n=format_number(s.nps_answers)
+                )
+                + "\n"
+            )
+            text.append(
+                ngettext(
+                    "{n} survey in the last 30 days", "{n} surveys in the last 30 days", s.surveys
+                ).format(n=format_number(s.surveys)),
+                style="dim",
+            )
         self.query_one("#dash-satisfaction", Static).update(text)
 
     def show_flow(self, panel: FlowPanel) -> None:
         days = panel.days
         opened = [day.opened for day in days]
         resolved = [day.resolved for day in days]
-        title = (
-            f"Tickets per day, {days[0].day:%b %d} to {days[-1].day:%b %d}: "
-            f"{sum(opened)} opened, {sum(resolved)} resolved (today {opened[-1]} / "
-            f"{resolved[-1]})"
+        title = _(
+            "Tickets per day, {first} to {last}: {opened} opened, {resolved} resolved "
+            "(today {opened_today} / {resolved_today})"
+        ).format(
+            first=short_day(days[0].day),
+            last=short_day(days[-1].day),
+            opened=format_number(sum(opened)),
+            resolved=format_number(sum(resolved)),
+            opened_today=format_number(opened[-1]),
+            resolved_today=format_number(resolved[-1]),
         )
         self.query_one("#dash-flow-title", Static).update(title)
         self.query_one("#dash-opened", Sparkline).data = opened
@@ -414,22 +491,33 @@ class DashboardScreen(DeskScreen[None]):
             group = record["group"]
             total = group == "TOTAL"
             where = None if total else group
+            # Translators: the backlog's last row, the sum of every group.
+            shown = _("TOTAL") if total else group
             figures = {
                 f"p{p}": Figure(
-                    kind="backlog", group=where, priority=p, label=f"Open P{p} · {group}"
+                    kind="backlog",
+                    group=where,
+                    priority=p,
+                    label=_("Open P{priority} · {group}").format(priority=p, group=shown),
                 )
                 for p in range(1, 6)
             }
-            figures["total"] = Figure(kind="backlog", group=where, label=f"Open · {group}")
+            figures["total"] = Figure(
+                kind="backlog", group=where, label=_("Open · {group}").format(group=shown)
+            )
             for index, (_days, label) in enumerate(AGE_BUCKETS):
                 figures[f"age{index}"] = Figure(
-                    kind="backlog", group=where, age=index, label=f"Open {label} · {group}"
+                    kind="backlog",
+                    group=where,
+                    age=index,
+                    label=_("Open {age} · {group}").format(age=label, group=shown),
                 )
-            cells: list[Any] = [literal(group, style="bold" if total else "")]
+            cells: list[Any] = [literal(shown, style="bold" if total else "")]
             cells += [_count(record[f"P{p}"]) for p in range(1, 6)]
             cells.append(_count(record["total"]))
             cells += [_count(record[label]) for _d, label in AGE_BUCKETS]
-            cells.append(f"{record['oldest_days']:.1f}d")
+            # Translators: an age in days in a narrow cell: "3.5d".
+            cells.append(_("{n}d").format(n=format_number(record["oldest_days"], digits=1)))
             rows.append((group, cells, figures))
         self._fill("dash-backlog", _backlog_columns(), rows)
 
@@ -452,17 +540,21 @@ class DashboardScreen(DeskScreen[None]):
                         _hours(record["median_resolve_h"]),
                     ],
                     {
-                        "open": Figure(kind="analyst_open", login=login, label=f"Open · {login}"),
+                        "open": Figure(
+                            kind="analyst_open",
+                            login=login,
+                            label=_("Open · {login}").format(login=login),
+                        ),
                         "resolved": Figure(
                             kind="analyst_resolved",
                             login=login,
                             since=panel.period.since,
-                            label=f"Resolved in the last 30 days · {login}",
+                            label=_("Resolved in the last 30 days · {login}").format(login=login),
                         ),
                     },
                 )
             )
-        self._fill("dash-analysts", ANALYST_COLUMNS, rows)
+        self._fill("dash-analysts", _translated(ANALYST_COLUMNS), rows)
 
     # ------------------------------------------------------------------ drilling down
 
@@ -475,7 +567,7 @@ class DashboardScreen(DeskScreen[None]):
         table_id = event.data_table.id or ""
         figure = self.figure_at(table_id, event.cell_key.row_key, event.cell_key.column_key)
         if figure is None:
-            self.notify("This number has no list of tickets behind it.", timeout=3)
+            self.notify(_("This number has no list of tickets behind it."), timeout=3)
             return
         self.app.push_screen(DrillScreen(figure))
 
@@ -484,7 +576,7 @@ class DrillScreen(DeskScreen[None]):
     """The tickets behind one number of the dashboard, newest first."""
 
     BINDINGS = [
-        Binding("escape", "back", "Back", tooltip="Back to the dashboard", id="back"),
+        Binding("escape", "back", N_("Back"), tooltip=N_("Back to the dashboard"), id="back"),
     ]
 
     @dataclass
@@ -496,15 +588,22 @@ class DrillScreen(DeskScreen[None]):
         self.figure = figure
 
     def compose(self) -> ComposeResult:
-        yield DeskBar("Dashboard", id="bar")
+        yield DeskBar(_("Dashboard"), id="bar")
         yield Static(literal(self.figure.label, style="bold"), id="drill-title")
         yield DataTable(id="drill", cursor_type="row")
         yield KeyFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for label in ("Ref", "Pri", "Status", "Subject", "Group", "Assignee"):
-            table.add_column(label, key=label.lower())
+        for key, label in (
+            ("ref", _("Ref")),
+            ("pri", _("Pri")),
+            ("status", _("Status")),
+            ("subject", _("Subject")),
+            ("group", _("Group")),
+            ("assignee", _("Assignee")),
+        ):
+            table.add_column(label, key=key)
         table.loading = True
         table.focus()
         self.fetch()
@@ -534,9 +633,14 @@ class DrillScreen(DeskScreen[None]):
                 key=str(ticket.id),
             )
         count = len(event.tickets)
-        more = f" (the newest {DRILL_LIMIT})" if count >= DRILL_LIMIT else ""
+        if count >= DRILL_LIMIT:
+            said = ngettext(
+                "{n} ticket (the newest {limit})", "{n} tickets (the newest {limit})", count
+            )
+        else:
+            said = ngettext("{n} ticket", "{n} tickets", count)
         title = literal(self.figure.label, style="bold")
-        title.append(f" · {count} tickets{more}")
+        title.append(" · " + said.format(n=count, limit=DRILL_LIMIT))
         self.query_one("#drill-title", Static).update(title)
 
     @on(DataTable.RowSelected)

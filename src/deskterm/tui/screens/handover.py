@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -19,8 +20,9 @@ from textual.worker import Worker, WorkerState
 
 from deskterm.domain.enums import Availability
 from deskterm.domain.errors import ConflictError, DeskError
+from deskterm.i18n import N_, _, ngettext, pgettext
 from deskterm.tui.base import DeskScreen
-from deskterm.tui.format import clip, literal, priority_text, status_label
+from deskterm.tui.format import clip, fit_labels, literal, priority_text, status_label
 from deskterm.tui.messages import DeskUpdated
 from deskterm.tui.modals.base import FieldError
 from deskterm.tui.widgets.bar import DeskBar
@@ -34,16 +36,16 @@ if TYPE_CHECKING:
 
 class HandoverScreen(DeskScreen[None]):
     BINDINGS = [
-        Binding("ctrl+s", "hand_over", "Hand over", priority=True, id="hand-over"),
+        Binding("ctrl+s", "hand_over", N_("Hand over"), priority=True, id="hand-over"),
         # Plain keys: in the note field they are letters, in the lists they tick.
-        Binding("a", "select_all", "Tick all", id="select-all"),
-        Binding("n", "select_none", "Tick none", id="select-none"),
-        Binding("escape", "back", "Back", id="back"),
+        Binding("a", "select_all", N_("Tick all"), id="select-all"),
+        Binding("n", "select_none", N_("Tick none"), id="select-none"),
+        Binding("escape", "back", N_("Back"), id="back"),
         Binding(
             "ctrl+w",
             "mark_away",
-            "Mark away",
-            tooltip="Mark the highlighted analyst away with a backup (or back)",
+            N_("Mark away"),
+            tooltip=N_("Mark the highlighted analyst away with a backup (or back)"),
             id="mark-away",
         ),
     ]
@@ -60,23 +62,25 @@ class HandoverScreen(DeskScreen[None]):
         self.stale = False
 
     def compose(self) -> ComposeResult:
-        yield DeskBar("Handover", id="bar")
+        yield DeskBar(_("Handover"), id="bar")
         with Horizontal(id="handover-body"):
             with Vertical(id="people"):
-                yield Static("Analysts · type to jump · enter to the note", classes="section")
+                yield Static(_("Analysts · type to jump · enter to the note"), classes="section")
                 yield JumpTable(id="analysts", cursor_type="row", zebra_stripes=True)
             with Vertical(id="their-tickets"):
-                yield Static("Open tickets · space ticks", id="tickets-title", classes="section")
+                yield Static(_("Open tickets · space ticks"), id="tickets-title", classes="section")
                 yield SelectionList[int](id="tickets")
         with Vertical(id="handover-form"):
             with Horizontal(classes="row"):
-                yield Static("Give to")
-                yield JumpSelect([], id="to", prompt="(choose an analyst or a group)", compact=True)
+                yield Static(_("Give to"), classes="row-label")
+                yield JumpSelect(
+                    [], id="to", prompt=_("(choose an analyst or a group)"), compact=True
+                )
             yield FieldError("to")
             with Horizontal(classes="row"):
-                yield Static("Note")
+                yield Static(_("Note"), classes="row-label")
                 yield Input(
-                    placeholder="Why they move (internal: each ticket's log, for colleagues)",
+                    placeholder=_("Why they move (internal: each ticket's log, for colleagues)"),
                     id="note",
                     compact=True,
                 )
@@ -86,13 +90,19 @@ class HandoverScreen(DeskScreen[None]):
         yield KeyFooter()
 
     def on_mount(self) -> None:
+        # "Give to", "Note": 10 cells in English (app.tcss), wider where a language needs.
+        fit_labels(self.query(".row-label"), 10)
         table = self.query_one("#analysts", DataTable)
+        # Wide enough for the header and the words in the column, in the analyst's language.
+        here = max(4, cell_len(_("away")), cell_len(_("yes")))
         for key, title, width in (
-            ("login", "Analyst", 22),
-            ("here", "Here", 4),
-            ("open", "Open", 4),
+            ("login", _("Analyst"), 22),
+            # Translators: a column: whether the analyst is at the desk ("yes", or "away").
+            ("here", _("Here"), here),
+            # Translators: a column: how many open tickets the analyst holds.
+            ("open", pgettext("tickets held", "Open"), 4),
         ):
-            table.add_column(title, key=key, width=width)
+            table.add_column(title, key=key, width=max(width, cell_len(title)))
         table.focus()
         self.load_people()
 
@@ -141,7 +151,7 @@ class HandoverScreen(DeskScreen[None]):
             away = analyst.availability == Availability.AWAY
             table.add_row(
                 literal(clip(f"{analyst.name} ({analyst.login})", 22)),
-                Text("away", style="bold reverse") if away else Text("yes"),
+                Text(_("away"), style="bold reverse") if away else Text(_("yes")),
                 Text(str(analyst.open_tickets), justify="right"),
                 key=analyst.login,
                 jump=words_of(analyst.name, analyst.login),
@@ -152,7 +162,13 @@ class HandoverScreen(DeskScreen[None]):
         current = targets.value
         targets.set_options(
             [(literal(self.describe(a)), f"analyst:{a.login}") for a in analysts]
-            + [(literal(f"Group queue: {g.name} (L{g.level})"), f"group:{g.name}") for g in groups]
+            + [
+                (
+                    literal(_("Group queue: {name} (L{level})").format(name=g.name, level=g.level)),
+                    f"group:{g.name}",
+                )
+                for g in groups
+            ]
         )
         targets.jump_words = {f"analyst:{a.login}": words_of(a.name, a.login) for a in analysts}
         targets.jump_words.update({f"group:{g.name}": words_of(g.name) for g in groups})
@@ -163,8 +179,9 @@ class HandoverScreen(DeskScreen[None]):
 
     @staticmethod
     def describe(analyst: AnalystPublic) -> str:
-        away = ", away" if analyst.availability == Availability.AWAY else ""
-        return f"{analyst.name} ({analyst.login}, {analyst.open_tickets} open{away})"
+        from deskterm.tui.modals.away import AwayModal
+
+        return AwayModal.describe(analyst)
 
     @on(DataTable.RowHighlighted, "#analysts")
     def choose_source(self, event: DataTable.RowHighlighted) -> None:
@@ -199,7 +216,7 @@ class HandoverScreen(DeskScreen[None]):
     def preview_context(self) -> dict[str, Any]:
         people = {a.login: a for a in self.analysts}
         target = self.query_one("#to", Select).value
-        kind, _, name = target.partition(":") if isinstance(target, str) else ("", "", "")
+        kind, _sep, name = target.partition(":") if isinstance(target, str) else ("", "", "")
         holder = people.get(name) if kind == "analyst" else None
         source = people.get(self.source or "")
         away = source if source and source.availability == Availability.AWAY else None
@@ -246,14 +263,19 @@ class HandoverScreen(DeskScreen[None]):
         for ticket in tickets:
             line = Text(f"{ticket.ref} ")
             line.append_text(priority_text(ticket.priority))
-            line.append(f" {status_label(ticket.status, short=True):<9}", style="dim")
+            status = status_label(ticket.status, short=True)
+            line.append(f" {status}{' ' * max(0, 9 - cell_len(status))}", style="dim")
             line.append_text(literal(clip(ticket.subject, width)))
             tick = ticket.id in ticked or (ticket.id not in known and every)
             listing.add_option(Selection(line, ticket.id, initial_state=tick))
         if at in self.versions:
             listing.highlighted = list(self.versions).index(at)
         title = self.query_one("#tickets-title", Static)
-        title.update(literal(f"Open tickets of {login}: {len(tickets)} · space ticks"))
+        title.update(
+            literal(
+                _("Open tickets of {login}: {n} · space ticks").format(login=login, n=len(tickets))
+            )
+        )
 
     def action_select_all(self) -> None:
         self.query_one("#tickets", SelectionList).select_all()
@@ -276,7 +298,7 @@ class HandoverScreen(DeskScreen[None]):
             "public_reason": self.query_one(TellCustomer).told,
         }
         if isinstance(target, str):
-            kind, _, name = target.partition(":")
+            kind, _sep, name = target.partition(":")
             kwargs["to" if kind == "analyst" else "group"] = name
         self.saving = True
         self.query_one(DeskBar).busy = True
@@ -293,7 +315,12 @@ class HandoverScreen(DeskScreen[None]):
         self.saving = False
         self.query_one(DeskBar).busy = False
         holders = sorted({t.assignee or t.group or "" for t in moved})
-        self.notify(f"Handed {len(moved)} ticket(s) to {', '.join(holders)}.", markup=False)
+        self.notify(
+            ngettext(
+                "Handed {n} ticket to {holders}.", "Handed {n} tickets to {holders}.", len(moved)
+            ).format(n=len(moved), holders=", ".join(holders)),
+            markup=False,
+        )
         self.query_one("#note", Input).value = ""
         self.reload()
 
@@ -313,7 +340,7 @@ class HandoverScreen(DeskScreen[None]):
             box.update(literal(message))
             box.display = True
             return
-        self.notify(message, title="Not handed over", severity="error", markup=False)
+        self.notify(message, title=_("Not handed over"), severity="error", markup=False)
         if isinstance(error, ConflictError) and self.source:
             # Show the tickets as they are now; the note stays as typed.
             self.load_tickets(self.source)

@@ -31,10 +31,19 @@ from deskterm import defaults
 from deskterm.desk import clock
 from deskterm.domain.enums import Impact
 from deskterm.domain.errors import DeskError, InvalidInput
+from deskterm.i18n import N_, _, ngettext
 from deskterm.tui import benchmark
 from deskterm.tui.base import DeskScreen
 from deskterm.tui.drafts import CallDraft, DraftGone, DraftStore, DraftTaken, Kept, ProblemDraft
-from deskterm.tui.format import clock_face, literal, priority_text, status_label
+from deskterm.tui.format import (
+    clock_face,
+    fill,
+    fit_labels,
+    level_label,
+    literal,
+    priority_text,
+    status_label,
+)
 from deskterm.tui.modals.base import FieldError
 from deskterm.tui.widgets.bar import DeskBar
 from deskterm.tui.widgets.footer import KeyFooter
@@ -47,7 +56,13 @@ if TYPE_CHECKING:
     from deskterm.desk.schemas import CategoryPublic, ContactPublic, TicketPublic
 
 NARROW = 100
-_LEVELS = [(level.value, level.value) for level in Impact]
+
+
+def _levels() -> list[tuple[str, str]]:
+    """Impact and urgency choices: the analyst's words, the desk's values."""
+    return [(level_label(level.value), level.value) for level in Impact]
+
+
 #: Every call screen alive (one per app): ctrl+q asks them whether a call is half written.
 _CALL_SCREENS: weakref.WeakSet[IntakeScreen] = weakref.WeakSet()
 
@@ -55,6 +70,33 @@ _CALL_SCREENS: weakref.WeakSet[IntakeScreen] = weakref.WeakSet()
 #: medium, low; shift with them for impact. Function keys arrive the same through tmux, SSH
 #: and the browser; alt+digits do not (Textual reads ESC 1 as "¡", as macOS types it).
 LEVEL_KEYS = {"urgency": "", "impact": "shift+"}
+#: Each level key's description and tooltip (whole phrases: each language words them).
+LEVEL_TEXTS = {
+    ("urgency", "high"): (
+        N_("Urgency high"),
+        N_("Set this problem's urgency to high; the priority follows"),
+    ),
+    ("urgency", "medium"): (
+        N_("Urgency medium"),
+        N_("Set this problem's urgency to medium; the priority follows"),
+    ),
+    ("urgency", "low"): (
+        N_("Urgency low"),
+        N_("Set this problem's urgency to low; the priority follows"),
+    ),
+    ("impact", "high"): (
+        N_("Impact high"),
+        N_("Set this problem's impact to high; the priority follows"),
+    ),
+    ("impact", "medium"): (
+        N_("Impact medium"),
+        N_("Set this problem's impact to medium; the priority follows"),
+    ),
+    ("impact", "low"): (
+        N_("Impact low"),
+        N_("Set this problem's impact to low; the priority follows"),
+    ),
+}
 
 
 def _level_keys() -> list[Binding]:
@@ -65,9 +107,9 @@ def _level_keys() -> list[Binding]:
                 Binding(
                     f"{modifier}f{number}",
                     f"set_level({field!r}, {level!r})",
-                    f"{field.capitalize()} {level}",
+                    LEVEL_TEXTS[field, level][0],
                     key_display=f"{'⇧' if modifier else ''}f{number}",
-                    tooltip=f"Set this problem's {field} to {level}; the priority follows",
+                    tooltip=LEVEL_TEXTS[field, level][1],
                     priority=True,
                     # The footer has room for one: the caller who says "it's urgent".
                     show=(field, level) == ("urgency", "high"),
@@ -123,8 +165,8 @@ class IntakeScreen(DeskScreen[None]):
         Binding(
             "ctrl+s",
             "save",
-            "Save",
-            tooltip="Save the call: one ticket per problem",
+            N_("Save"),
+            tooltip=N_("Save the call: one ticket per problem"),
             priority=True,
             id="save",
         ),
@@ -132,46 +174,50 @@ class IntakeScreen(DeskScreen[None]):
         Binding(
             "ctrl+t",
             "add_problem",
-            "Another problem",
-            tooltip="The caller has another problem: a new tab, a ticket of its own",
+            N_("Another problem"),
+            tooltip=N_("The caller has another problem: a new tab, a ticket of its own"),
             priority=True,
             id="add-problem",
         ),
         Binding(
             "ctrl+g",
             "existing",
-            "Existing",
-            tooltip="Add this call to one of the caller's open tickets",
+            N_("Existing"),
+            tooltip=N_("Add this call to one of the caller's open tickets"),
             priority=True,
             id="existing",
         ),
         Binding(
-            "escape", "leave", "Queue", tooltip="Back to the queue; the call is kept", id="leave"
+            "escape",
+            "leave",
+            N_("Queue"),
+            tooltip=N_("Back to the queue; the call is kept"),
+            id="leave",
         ),
         # Shown where there is room (120 columns); at 80 the key help has them.
-        Binding("ctrl+o", "new_contact", "New caller", priority=True, id="new-contact"),
+        Binding("ctrl+o", "new_contact", N_("New caller"), priority=True, id="new-contact"),
         Binding(
             "ctrl+b",
             "discard",
-            "Bin call",
-            tooltip="Throw this call away (asks twice)",
+            N_("Bin call"),
+            tooltip=N_("Throw this call away (asks twice)"),
             priority=True,
             id="discard",
         ),
-        Binding("ctrl+l", "lookup", "Find caller", priority=True, show=False, id="lookup"),
+        Binding("ctrl+l", "lookup", N_("Find caller"), priority=True, show=False, id="lookup"),
         Binding(
             "down",
             "browse_matches",
-            "Other matches",
-            tooltip="From Caller: into the callers found, to take another than the best",
+            N_("Other matches"),
+            tooltip=N_("From Caller: into the callers found, to take another than the best"),
             show=False,
             id="browse-matches",
         ),
         Binding(
             "f3",
             "read_article",
-            "Read article",
-            tooltip="Read the best-matching article; l there links it to this problem's ticket",
+            N_("Read article"),
+            tooltip=N_("Read the best-matching article; l there links it to this problem's ticket"),
             priority=True,
             show=False,
             id="read-article",
@@ -179,7 +225,7 @@ class IntakeScreen(DeskScreen[None]):
         Binding(
             "ctrl+r",
             "remove_problem",
-            "Drop problem",
+            N_("Drop problem"),
             priority=True,
             show=False,
             id="remove-problem",
@@ -187,15 +233,15 @@ class IntakeScreen(DeskScreen[None]):
         Binding(
             "f8",
             "take_over",
-            "Take over",
-            tooltip="Take over here the unsaved call another session of yours has open",
+            N_("Take over"),
+            tooltip=N_("Take over here the unsaved call another session of yours has open"),
             priority=True,
             show=False,
             id="take-over",
         ),
         # Here ctrl+n (the app's "New call") is this very screen: off its footer, which
         # needs the room. Textual runs the app's binding first, so the key does as anywhere.
-        Binding("ctrl+n", "app.new_call", "New call", priority=True, show=False, id="call-new"),
+        Binding("ctrl+n", "app.new_call", N_("New call"), priority=True, show=False, id="call-new"),
     ]
 
     def __init__(self) -> None:
@@ -242,52 +288,56 @@ class IntakeScreen(DeskScreen[None]):
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
-        yield DeskBar("New call", id="bar")
+        yield DeskBar(_("New call"), id="bar")
         yield CallElsewhere(id="call-elsewhere", markup=False)
         with Horizontal(id="intake-body"):
             with Vertical(id="caller"):
-                yield Static("Caller · ⏎ takes the first, ↓ another", classes="section")
+                yield Static(_("Caller · ⏎ takes the first, ↓ another"), classes="section")
                 yield Input(
-                    placeholder="Name, phone, email or organization",
+                    placeholder=_("Name, phone, email or organization"),
                     id="lookup",
                     compact=True,
                 )
                 yield OptionList(id="matches", classes="-empty")
                 yield Static(id="caller-card")
-                yield Static("Open tickets · ctrl+g ⏎ adds the call", classes="section")
+                yield Static(_("Open tickets · ctrl+g ⏎ adds the call"), classes="section")
                 # Reached by ctrl+g, or by tab only when it holds a ticket: tab from Caller
                 # with nobody picked goes on to the problem, not into an empty list.
                 open_list = OptionList(id="open-tickets")
                 open_list.can_focus = False
                 yield open_list
                 # Hidden until the problem's words match an article.
-                kb_title = Static("Articles · f3 reads, l links", id="kb-title", classes="section")
+                kb_title = Static(
+                    _("Articles · f3 reads, l links"), id="kb-title", classes="section"
+                )
                 kb_list = OptionList(id="kb-suggestions")
                 kb_title.display = kb_list.display = False
                 yield kb_title
                 yield kb_list
             with Vertical(id="problem"):
-                yield Tabs(Tab("Problem 1", id="p-0"), id="problems")
+                yield Tabs(Tab(_("Problem {n}").format(n=1), id="p-0"), id="problems")
                 yield Input(
-                    placeholder="Subject: the problem in a few words", id="subject", compact=True
+                    placeholder=_("Subject: the problem in a few words"),
+                    id="subject",
+                    compact=True,
                 )
                 yield FieldError("subject")
                 with Horizontal(classes="row"):
-                    yield Static("Category")
-                    yield Select([], id="category", prompt="(none)", compact=True)
+                    yield Static(_("Category"), classes="row-label")
+                    yield Select([], id="category", prompt=_("(none)"), compact=True)
                 with Horizontal(classes="row"):
-                    yield Static("Asset")
-                    yield Select([], id="asset", prompt="(none)", compact=True)
+                    yield Static(_("Asset"), classes="row-label")
+                    yield Select([], id="asset", prompt=_("(none)"), compact=True)
                 with Horizontal(classes="row"):
-                    yield Static("Impact")
+                    yield Static(_("Impact"), classes="row-label")
                     yield Select(
-                        _LEVELS, id="impact", value="medium", allow_blank=False, compact=True
+                        _levels(), id="impact", value="medium", allow_blank=False, compact=True
                     )
                     yield Static("⇧f5 f6 f7", classes="level-keys")
                 with Horizontal(classes="row"):
-                    yield Static("Urgency")
+                    yield Static(_("Urgency"), classes="row-label")
                     yield Select(
-                        _LEVELS, id="urgency", value="medium", allow_blank=False, compact=True
+                        _levels(), id="urgency", value="medium", allow_blank=False, compact=True
                     )
                     yield Static("f5 f6 f7", classes="level-keys")
                 yield Static(id="priority")
@@ -297,12 +347,14 @@ class IntakeScreen(DeskScreen[None]):
                     soft_wrap=True,
                     show_line_numbers=False,
                     tab_behavior="focus",
-                    placeholder="What the caller says, what was tried",
+                    placeholder=_("What the caller says, what was tried"),
                 )
         yield KeyFooter()
 
     def on_mount(self) -> None:
         self.set_class(self.size.width < NARROW, "-narrow")
+        # "Category", "Urgency": 9 cells in English (app.tcss), wider where a language needs.
+        fit_labels(self.query(".row-label"), 9)
         self.query_one("#problems", Tabs).can_focus = False
         kept = self.drafts.find()
         if kept is not None and not kept.alive:
@@ -449,9 +501,11 @@ class IntakeScreen(DeskScreen[None]):
     def saved_before(self, draft: CallDraft, tickets: list[TicketPublic] | None) -> None:
         if tickets is None:
             self.notify(
-                "The session that had this call ended while saving it, before the desk had "
-                "it: nothing of it was saved. Save it when it is ready.",
-                title="Call draft",
+                _(
+                    "The session that had this call ended while saving it, before the desk "
+                    "had it: nothing of it was saved. Save it when it is ready."
+                ),
+                title=_("Call draft"),
                 timeout=10,
             )
             return
@@ -461,9 +515,11 @@ class IntakeScreen(DeskScreen[None]):
             self.drafts.discard()
             self.start_afresh()
         self.notify(
-            f"The call its ended session was saving is in the desk as {refs}: "
-            "nothing to save again.",
-            title="Call logged before",
+            _(
+                "The call its ended session was saving is in the desk as {refs}: "
+                "nothing to save again."
+            ).format(refs=refs),
+            title=_("Call logged before"),
             severity="warning",
             timeout=15,
         )
@@ -473,11 +529,10 @@ class IntakeScreen(DeskScreen[None]):
         notice = self.query_one(CallElsewhere)
         said = self.lost
         if said is None and self.elsewhere is not None and self.draft.is_empty():
-            said = (
-                "An unsaved call is open in another session "
-                f"(since {self.elsewhere.since_label()}): f8 takes it over here, "
-                "or start a new call."
-            )
+            said = _(
+                "An unsaved call is open in another session (since {since}): f8 takes it "
+                "over here, or start a new call."
+            ).format(since=self.elsewhere.since_label())
         if said is None:
             notice.remove_class("-shown")
             return
@@ -489,13 +544,16 @@ class IntakeScreen(DeskScreen[None]):
         that session can no longer save it."""
         kept = self.elsewhere or self.drafts.find()
         if kept is None or not kept.alive:
-            self.notify("No unsaved call is open in another session.", title="Take over")
+            self.notify(_("No unsaved call is open in another session."), title=_("Take over"))
             return
         self.read_form()
         if self.lost is None and not self.draft.is_empty():
             self.notify(
-                "This session has a call of its own under way: save it or bin it (ctrl+b) first.",
-                title="Take over",
+                _(
+                    "This session has a call of its own under way: save it or bin it (ctrl+b) "
+                    "first."
+                ),
+                title=_("Take over"),
             )
             return
         try:
@@ -503,7 +561,7 @@ class IntakeScreen(DeskScreen[None]):
         except (DraftGone, OSError) as refused:
             self.elsewhere = None
             self.show_elsewhere()
-            self.notify(str(refused), title="Not taken over", severity="warning", markup=False)
+            self.notify(str(refused), title=_("Not taken over"), severity="warning", markup=False)
             return
         self.lost = self.elsewhere = None
         self.saving = False
@@ -511,7 +569,7 @@ class IntakeScreen(DeskScreen[None]):
         self.show_elsewhere()
         self.focus_start()
         self.tick()
-        self.notify("The call is this session's now.", title="Taken over")
+        self.notify(_("The call is this session's now."), title=_("Taken over"))
 
     def lose(self, taken: DraftTaken) -> None:
         """Another session took this call over: what was typed stays on screen, but it is
@@ -532,8 +590,11 @@ class IntakeScreen(DeskScreen[None]):
     def tick(self) -> None:
         seconds = self.seconds()
         said = self.draft.contact_name or self.draft.phone_number
-        who = f" · {said}" if said else ""
-        self.query_one(DeskBar).place = f"New call {clock_face(seconds)}{who}"
+        if said:
+            place = _("New call {time} · {caller}").format(time=clock_face(seconds), caller=said)
+        else:
+            place = _("New call {time}").format(time=clock_face(seconds))
+        self.query_one(DeskBar).place = place
         if self.shown:
             self.look_elsewhere()
 
@@ -645,7 +706,11 @@ class IntakeScreen(DeskScreen[None]):
         except DraftTaken as taken:
             self.lose(taken)
         except OSError as exc:
-            self.notify(f"The call draft cannot be kept: {exc}", severity="warning", markup=False)
+            self.notify(
+                _("The call draft cannot be kept: {error}").format(error=exc),
+                severity="warning",
+                markup=False,
+            )
 
     def show_priority(self) -> None:
         impact = str(self.query_one("#impact", Select).value)
@@ -656,9 +721,8 @@ class IntakeScreen(DeskScreen[None]):
         except (KeyError, ValueError):
             return
         level = matrix.level(number)
-        text = Text("Priority ")
-        text.append_text(priority_text(number, long=True))
-        text.append(f" · {level.meaning}", style="dim")
+        text = fill(_("Priority {priority}"), priority=priority_text(number, long=True))
+        text.append(f" · {level.shown_meaning}", style="dim")
         self.query_one("#priority", Static).update(text)
 
     def action_set_level(self, field: str, level: str) -> None:
@@ -676,7 +740,7 @@ class IntakeScreen(DeskScreen[None]):
 
     async def action_remove_problem(self) -> None:
         if len(self.draft.problems) == 1:
-            self.notify("A call has at least one problem.", title="Drop problem")
+            self.notify(_("A call has at least one problem."), title=_("Drop problem"))
             return
         self.kb_links = {
             (i if i < self.current else i - 1): article
@@ -692,7 +756,7 @@ class IntakeScreen(DeskScreen[None]):
         tabs = self.query_one("#problems", Tabs)
         await tabs.clear()
         for number in range(len(self.draft.problems)):
-            await tabs.add_tab(Tab(f"Problem {number + 1}", id=f"p-{number}"))
+            await tabs.add_tab(Tab(_("Problem {n}").format(n=number + 1), id=f"p-{number}"))
         self.current = active
         self._activate_tab(active)
         self.fill_form()
@@ -722,13 +786,13 @@ class IntakeScreen(DeskScreen[None]):
         listing = self.query_one("#open-tickets", OptionList)
         if self.contact is None:
             self.notify(
-                "Pick a caller first: type their name, phone or email in Caller.",
-                title="Existing ticket",
+                _("Pick a caller first: type their name, phone or email in Caller."),
+                title=_("Existing ticket"),
             )
             self.focus_lookup()
             return
         if not self.open_tickets:
-            self.notify("This caller has no open ticket.", title="Existing ticket")
+            self.notify(_("This caller has no open ticket."), title=_("Existing ticket"))
             return
         listing.focus()
         if listing.highlighted is None:
@@ -758,7 +822,10 @@ class IntakeScreen(DeskScreen[None]):
             # Who first (and how many open tickets they have), then how to tell them apart.
             line = literal(contact.name, style="bold")
             if contact.open_tickets:
-                line.append(f"  {contact.open_tickets} open", style="bold")
+                held = contact.open_tickets
+                line.append(
+                    "  " + ngettext("{n} open", "{n} open", held).format(n=held), style="bold"
+                )
             if contact.organization:
                 line.append("  ")
                 line.append_text(literal(contact.organization, style="dim"))
@@ -769,7 +836,7 @@ class IntakeScreen(DeskScreen[None]):
             matches.add_option(Option(line, id=str(contact.id)))
         if not event.contacts and len(event.text.strip()) >= 2:
             matches.add_option(
-                Option(Text("No caller found: ctrl+o adds one", style="italic"), disabled=True)
+                Option(Text(_("No caller found: ctrl+o adds one"), style="italic"), disabled=True)
             )
         self.matches_for = event.text
         if event.contacts:
@@ -861,7 +928,7 @@ class IntakeScreen(DeskScreen[None]):
         self.draft.contact_id, self.draft.contact_name = contact.id, contact.name
         card = literal(contact.name, style="bold")
         if contact.vip:
-            card.append(" VIP", style="bold reverse")
+            card.append(" " + _("VIP"), style="bold reverse")
         for value in (contact.organization, contact.phone or contact.mobile, contact.email):
             if value:
                 card.append("\n")
@@ -870,7 +937,8 @@ class IntakeScreen(DeskScreen[None]):
             card.append("\n")
             card.append_text(literal(f"{asset.product} ({asset.kind})", style="dim"))
             if asset.account_number:
-                card.append(" acct ", style="dim")
+                # Translators: short for "account number", before the number.
+                card.append(" " + _("acct") + " ", style="dim")
                 card.append_text(literal(asset.account_number, style="dim"))
         self.query_one("#caller-card", Static).update(card)
         assets = self.query_one("#asset", Select)
@@ -890,7 +958,7 @@ class IntakeScreen(DeskScreen[None]):
             line.append_text(literal(ticket.subject))
             listing.add_option(Option(line, id=str(ticket.id)))
         if not event.open_tickets:
-            listing.add_option(Option(Text("none open", style="italic"), disabled=True))
+            listing.add_option(Option(Text(_("none open"), style="italic"), disabled=True))
         listing.can_focus = bool(event.open_tickets)
         self.query_one("#matches", OptionList).clear_options().add_class("-empty")
         self.tick()
@@ -906,7 +974,7 @@ class IntakeScreen(DeskScreen[None]):
 
         def created(contact: ContactPublic | None) -> None:
             if contact is not None:
-                self.notify(f"{contact.name} added.", markup=False)
+                self.notify(_("{name} added.").format(name=contact.name), markup=False)
                 self.load_caller(contact.id, chosen=True)
 
         self.app.push_screen(ContactModal(typed), created)
@@ -961,7 +1029,7 @@ class IntakeScreen(DeskScreen[None]):
             self.drafts.claim(self.draft)
         except DraftTaken as taken:
             self.lose(taken)
-            self.notify(str(taken), title="Not saved", severity="error", markup=False)
+            self.notify(str(taken), title=_("Not saved"), severity="error", markup=False)
             return False
         except OSError:
             # Nothing on disk to take over from another session either: the save goes on.
@@ -1053,13 +1121,15 @@ class IntakeScreen(DeskScreen[None]):
         refs = [t.ref for t in made]
         if earlier:
             self.notify(
-                f"This call was in the desk already as {', '.join(refs)}: nothing was saved twice.",
-                title="Call logged before",
+                _("This call was in the desk already as {refs}: nothing was saved twice.").format(
+                    refs=", ".join(refs)
+                ),
+                title=_("Call logged before"),
                 severity="warning",
                 timeout=10,
             )
         else:
-            self.notify(f"Saved {', '.join(refs)}.", title="Call logged")
+            self.notify(_("Saved {refs}.").format(refs=", ".join(refs)), title=_("Call logged"))
         another = call.another_problem(refs[0], saved_at or clock.now())
         self.app.switch_mode("queue")
         if self.app.desk is not None:
@@ -1101,7 +1171,7 @@ class IntakeScreen(DeskScreen[None]):
 
     def show_error(self, error: BaseException | None) -> None:
         field = getattr(error, "field", None) or ""
-        number, _, name = field.partition(".")
+        number, _sep, name = field.partition(".")
         message = str(error) if isinstance(error, DeskError) else self.app.describe_error(error)
         if (
             isinstance(error, InvalidInput)
@@ -1118,7 +1188,7 @@ class IntakeScreen(DeskScreen[None]):
             box.display = True
             self.query_one(f"#{name}").focus()
             return
-        self.notify(message, title="Not saved", severity="error", markup=False)
+        self.notify(message, title=_("Not saved"), severity="error", markup=False)
 
     # ------------------------------------------------------------------ knowledge base
 
@@ -1165,7 +1235,7 @@ class IntakeScreen(DeskScreen[None]):
             label = Text.assemble((hit.key, "bold"), " ")
             label.append_text(literal(hit.title))
             if hit.id == linked:
-                label.append(" ✓ linked", style="green")
+                label.append(" ✓ " + _("linked"), style="green")
             listing.add_option(Option(label, id=str(hit.id)))
         empty = not self.kb_hits
         listing.display = not empty
@@ -1179,9 +1249,11 @@ class IntakeScreen(DeskScreen[None]):
             self.read_article(self.kb_hits[index].id)
             return
         self.notify(
-            "No article matches this problem yet: its subject and description find them "
-            "as you type; f4 searches them all.",
-            title="Read article",
+            _(
+                "No article matches this problem yet: its subject and description find them "
+                "as you type; f4 searches them all."
+            ),
+            title=_("Read article"),
         )
 
     @on(OptionList.OptionSelected, "#kb-suggestions")
@@ -1201,8 +1273,10 @@ class IntakeScreen(DeskScreen[None]):
             self.kb_links[problem] = article_id
             key = next((h.key for h in self.kb_hits if h.id == article_id), f"KB-{article_id}")
             self.notify(
-                f"{key} will be linked to problem {problem + 1} when the call is saved.",
-                title="Solved with",
+                _("{key} will be linked to problem {n} when the call is saved.").format(
+                    key=key, n=problem + 1
+                ),
+                title=_("Solved with"),
                 markup=False,
             )
             self.show_article_list()
@@ -1231,14 +1305,14 @@ class IntakeScreen(DeskScreen[None]):
     def action_discard(self) -> None:
         if not self.discard_armed:
             self.discard_armed = True
-            self.notify("Press ctrl+b again to throw this call away.", title="Bin call")
+            self.notify(_("Press ctrl+b again to throw this call away."), title=_("Bin call"))
             return
         self.discard_armed = False
         self.drafts.discard()
         self.lost = None
         self.start_afresh()
         self.show_elsewhere()
-        self.notify("Call discarded.")
+        self.notify(_("Call discarded."))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="categories")
     def load_categories(self) -> None:

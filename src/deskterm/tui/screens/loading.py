@@ -19,6 +19,7 @@ from textual.widgets import LoadingIndicator, Static
 
 # Not tui.format: this screen paints before anything heavier than Textual is imported.
 from deskterm.domain.text import clean_line, clean_long
+from deskterm.i18n import N_, _
 from deskterm.tui.base import DeskScreen
 
 #: A start that has not shown the queue after this long shows a spinner.
@@ -26,7 +27,7 @@ SPINNER_AFTER = 0.6
 
 
 class LoadingScreen(DeskScreen[None]):
-    BINDINGS = [Binding("q", "app.quit", "Quit", id="quit")]
+    BINDINGS = [Binding("q", "app.quit", N_("Quit"), id="quit")]
 
     def __init__(self, where: str) -> None:
         super().__init__()
@@ -37,7 +38,9 @@ class LoadingScreen(DeskScreen[None]):
         with Vertical(id="box"):
             yield Static(Text("deskterm", style="bold"), id="brand")
             # The login and the URL were typed by someone: literal, like any outside text.
-            yield Static(Text(clean_line(f"Opening {self.where} …")), id="opening")
+            yield Static(
+                Text(clean_line(_("Opening {where} …").format(where=self.where))), id="opening"
+            )
             spinner = LoadingIndicator(id="spinner")
             spinner.display = False
             yield spinner
@@ -57,5 +60,5 @@ class LoadingScreen(DeskScreen[None]):
         self.query_one("#spinner").display = False
         self.query_one("#opening", Static).update(Text(title, style="bold"))
         failure = self.query_one("#failure", Static)
-        failure.update(Text(f"{clean_long(detail)}\n\nPress q to quit.", end=""))
+        failure.update(Text(f"{clean_long(detail)}\n\n{_('Press q to quit.')}", end=""))
         failure.add_class("-shown")

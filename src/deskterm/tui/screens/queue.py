@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -17,9 +18,20 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from deskterm.desk import clock
 from deskterm.desk.views import COUNT_CAP
+from deskterm.domain.enums import OPEN_STATUSES
+from deskterm.i18n import N_, _, ngettext, pgettext
 from deskterm.tui import benchmark
 from deskterm.tui.base import DeskScreen
-from deskterm.tui.format import age, clip, literal, local, priority_text, sla_text, status_label
+from deskterm.tui.format import (
+    age,
+    clip,
+    fill,
+    literal,
+    local,
+    priority_text,
+    sla_text,
+    status_label,
+)
 from deskterm.tui.messages import CallsChanged, DeskUpdated
 from deskterm.tui.widgets.bar import DeskBar
 from deskterm.tui.widgets.footer import KeyFooter
@@ -30,16 +42,20 @@ if TYPE_CHECKING:
     from deskterm.desk.views import QueueKey, QueuePage, QueueRow
 
 # The views in tab order with their keys; "all" is offered to supervisors only.
+# Tab labels are short (an agent's six tabs with their counts fit 80 columns): a word or two.
 VIEWS = (
-    ("mine", "1", "Mine"),
-    ("groups", "2", "My groups"),
-    ("unassigned", "3", "Unassigned"),
-    ("waiting", "4", "Waiting"),
-    ("callbacks", "5", "Callbacks"),
-    ("all", "6", "All"),
+    # Translators: a queue tab: the tickets assigned to me.
+    ("mine", "1", N_("Mine")),
+    ("groups", "2", N_("My groups")),
+    ("unassigned", "3", N_("Unassigned")),
+    # Translators: a queue tab: tickets waiting on the customer or a third party.
+    ("waiting", "4", N_("Waiting")),
+    ("callbacks", "5", N_("Callbacks")),
+    ("all", "6", N_("All")),
     # Phone calls nobody answered (issue 18): calls, not tickets. Last, so that the keys
     # of the ticket views stay as they were; for an analyst it follows Callbacks.
-    ("missed", "7", "Missed"),
+    # Translators: a queue tab: missed phone calls.
+    ("missed", "7", N_("Missed")),
 )
 _HOLDER_IMPLIED = ("mine", "unassigned")
 #: Seconds between a stale queue shown again and its new read.
@@ -51,33 +67,63 @@ MIN_PAGE, MAX_PAGE = 5, 500
 _CHROME = 6
 
 
+def _column(key: str, label: str, width: int) -> Column:
+    """A column at least as wide as its (translated) header, so no header is cut."""
+    return Column(key, label, max(width, cell_len(label)))
+
+
+def _status_cells(statuses: Iterable[str]) -> int:
+    """Cells the widest short status word takes, at most 12 (the subject needs room)."""
+    return min(12, max(cell_len(status_label(s, short=True)) for s in statuses))
+
+
+def _clock_cells() -> int:
+    """Cells the SLA cell's words take in the analyst's language ("pausiert"), at most 9;
+    a running clock's "-1d23h" takes 6."""
+    words = (pgettext("sla clock", w) for w in ("paused", "met", "late"))
+    return min(9, max(6, *(cell_len(w) for w in words)))
+
+
 def columns_for(width: int, view: str) -> list[Column]:
-    """Column widths for a table ``width`` cells wide: the subject takes what is left."""
+    """Column widths for a table ``width`` cells wide: the subject takes what is left.
+    Headers are short words; a language whose header is wider than its column widens it."""
     if view == "missed":
-        fixed = [Column("when", "When", 9), Column("number", "Number", 17)]
-        tail = [Column("rang", "Rang", 5), Column("whom", "Rang for", 12 if width >= 110 else 8)]
+        fixed = [_column("when", _("When"), 9), _column("number", _("Number"), 17)]
+        tail = [
+            # Translators: a column of missed calls: how often the caller rang ("3×").
+            _column("rang", _("Rang"), 5),
+            # Translators: a column of missed calls: whose phones rang.
+            _column("whom", _("Rang for"), 12 if width >= 110 else 8),
+        ]
         used = sum(c.width + 2 for c in fixed + tail) + 2 + 2
-        return [*fixed, Column("caller", "Caller", max(10, width - used)), *tail]
+        return [*fixed, _column("caller", _("Caller"), max(10, width - used)), *tail]
     wide = width >= 110
     show_holder = view not in _HOLDER_IMPLIED
     contact = 20 if wide else 11
     holder = 12 if wide else 7
     fixed = [
-        Column("ref", "Ref", 9),
-        Column("priority", "Pri", 3),
-        Column("status", "Status", 9 if wide else 8),
-        Column(
-            "sla", "Callback" if view == "callbacks" else "SLA", 8 if view == "callbacks" else 6
+        # Translators: a column: the ticket's reference (DT-000123); keep it short.
+        _column("ref", _("Ref"), 9),
+        # Translators: a narrow column: the priority (P1..P5); three letters at most.
+        _column("priority", _("Pri"), 3),
+        # As wide as the open statuses' short words in the analyst's language (English: 8).
+        _column("status", _("Status"), max(9 if wide else 8, _status_cells(OPEN_STATUSES))),
+        _column(
+            "sla",
+            _("Callback") if view == "callbacks" else _("SLA"),
+            8 if view == "callbacks" else _clock_cells(),
         ),
     ]
-    tail = [Column("contact", "Contact", contact)]
+    tail = [_column("contact", _("Contact"), contact)]
     if show_holder:
-        tail.append(Column("assignee", "Holder", holder))
-    tail.append(Column("age", "Age", 4))
+        # Translators: a column: the analyst the ticket is assigned to.
+        tail.append(_column("assignee", _("Holder"), holder))
+    # Translators: a narrow column: how old the ticket is ("3d").
+    tail.append(_column("age", _("Age"), 4))
     # Each column has one cell of padding either side; two more for the scrollbar.
     used = sum(c.width + 2 for c in fixed + tail) + 2 + 2
     subject = max(12, width - used)
-    return [*fixed, Column("subject", "Subject", subject), *tail]
+    return [*fixed, Column("subject", _("Subject"), subject), *tail]
 
 
 class ViewTabs(Tabs):
@@ -106,41 +152,49 @@ class QueueScreen(DeskScreen[None]):
         Binding(
             "enter",
             "open",
-            "Open",
-            tooltip="Open the highlighted ticket",
+            N_("Open"),
+            tooltip=N_("Open the highlighted ticket"),
             priority=True,
             id="open",
         ),
         Binding(
             "p",
             "pull_next",
-            "Pull next",
-            tooltip="Take the most urgent unassigned ticket of your groups and open it",
+            N_("Pull next"),
+            tooltip=N_("Take the most urgent unassigned ticket of your groups and open it"),
             id="pull-next",
         ),
-        Binding("slash", "filter", "Filter", tooltip="Filter this view as you type", id="filter"),
+        Binding(
+            "slash", "filter", N_("Filter"), tooltip=N_("Filter this view as you type"), id="filter"
+        ),
         Binding(
             "c",
             "call_back",
-            "Call back",
-            tooltip="Call the missed caller back: logged on their open ticket, or a new call",
+            N_("Call back"),
+            tooltip=N_("Call the missed caller back: logged on their open ticket, or a new call"),
             id="call-back",
         ),
         Binding(
-            "t", "take", "Take", tooltip="Assign the highlighted ticket to yourself", id="take"
+            "t",
+            "take",
+            N_("Take"),
+            tooltip=N_("Assign the highlighted ticket to yourself"),
+            id="take",
         ),
         Binding(
             "h",
             "handover",
-            "Handover",
-            tooltip="Hand many tickets to another analyst or group (supervisors)",
+            N_("Handover"),
+            tooltip=N_("Hand many tickets to another analyst or group (supervisors)"),
             id="handover",
         ),
         Binding(
             "w",
             "away",
-            "Away",
-            tooltip="Mark yourself away with a backup and hand them your open tickets (or back)",
+            N_("Away"),
+            tooltip=N_(
+                "Mark yourself away with a backup and hand them your open tickets (or back)"
+            ),
             id="away",
             # Off the footer, which is full; in the key help, the palette and the README.
             show=False,
@@ -148,21 +202,23 @@ class QueueScreen(DeskScreen[None]):
         Binding(
             "W",
             "away_someone",
-            "Mark away",
-            tooltip="Mark an analyst of your groups away with a backup (supervisors)",
+            N_("Mark away"),
+            tooltip=N_("Mark an analyst of your groups away with a backup (supervisors)"),
             id="away-someone",
             show=False,
         ),
         # Off the footer: the status line under the table says "] next page · [ previous".
-        Binding("right_square_bracket", "next_page", "Next page", show=False, id="next-page"),
-        Binding("left_square_bracket", "previous_page", "Prev page", show=False, id="prev-page"),
-        Binding("escape", "clear_filter", "Clear filter", show=False, id="clear-filter"),
+        Binding("right_square_bracket", "next_page", N_("Next page"), show=False, id="next-page"),
+        Binding(
+            "left_square_bracket", "previous_page", N_("Prev page"), show=False, id="prev-page"
+        ),
+        Binding("escape", "clear_filter", N_("Clear filter"), show=False, id="clear-filter"),
         *[
             Binding(
                 key,
                 f"view('{view}')",
                 label,
-                tooltip="Show this view (the tabs above the list)",
+                tooltip=N_("Show this view (the tabs above the list)"),
                 show=False,
                 id=f"view-{view}",
             )
@@ -220,13 +276,15 @@ class QueueScreen(DeskScreen[None]):
         self.rang: dict[int, int] = {}
 
     def compose(self) -> ComposeResult:
-        yield DeskBar("Queue", id="bar")
+        yield DeskBar(_("Queue"), id="bar")
         views = self.allowed_views()
         yield ViewTabs(
-            *[ViewTab(f"{key} {label}", id=f"tab-{view}") for view, key, label in views],
+            *[ViewTab(f"{key} {_(label)}", id=f"tab-{view}") for view, key, label in views],
             id="views",
         )
-        yield Input(placeholder="Filter: ref, subject, caller or holder", id="filter", compact=True)
+        yield Input(
+            placeholder=_("Filter: ref, subject, caller or holder"), id="filter", compact=True
+        )
         yield QueueTable(self.row_cells, id="queue")
         yield Static(id="queue-status")
         yield KeyFooter()
@@ -412,7 +470,7 @@ class QueueScreen(DeskScreen[None]):
                 count = None
             shown = "" if count is None else f" {count}" if count < COUNT_CAP else f" {COUNT_CAP}+"
             tab = tabs.query_one(f"#tab-{view}", Tab)
-            text = f"{key} {label}{shown}"
+            text = f"{key} {_(label)}{shown}"
             # A relabelled tab re-lays out the whole screen; most page loads change no count,
             # and must not pay for that before the rows paint (`deskterm bench`: key to
             # painted page).
@@ -487,7 +545,7 @@ class QueueScreen(DeskScreen[None]):
             literal(clip(call.caller_number, widths["number"])),
             literal(clip(call.contact, widths["caller"]))
             if call.contact
-            else Text("unknown", style="italic", end=""),
+            else Text(_("unknown"), style="italic", end=""),
             Text(f"{times}×", style="bold" if times > 1 else "", end=""),
             literal(clip(", ".join(call.ringing) or "—", widths["whom"])),
         ]
@@ -529,16 +587,18 @@ class QueueScreen(DeskScreen[None]):
 
     def empty_text(self) -> Text:
         if self.text:
-            said = Text("Nothing in this view matches “")
-            said.append_text(literal(self.text))
-            said.append("”. escape clears the filter.")
-            return said
+            return fill(
+                _("Nothing in this view matches “{words}”. escape clears the filter."),
+                words=literal(self.text),
+            )
         if self.view in ("mine", "groups", "unassigned"):
             # One line at 80 columns: the keys a newcomer needs first, the search among them.
-            return Text("Nothing waiting. p pull next · ctrl+n new call · ctrl+f find any ticket")
+            return Text(
+                _("Nothing waiting. p pull next · ctrl+n new call · ctrl+f find any ticket")
+            )
         if self.view == "missed":
-            return Text("No missed calls wait for a call back.")
-        return Text("Nothing here right now.")
+            return Text(_("No missed calls wait for a call back."))
+        return Text(_("Nothing here right now."))
 
     @on(QueueTable.RowHighlighted, "#queue")
     def describe_highlighted(self) -> None:
@@ -555,7 +615,8 @@ class QueueScreen(DeskScreen[None]):
         if row is not None:
             text.append(f"{row.ref} ", style="bold")
             if row.callback_due_at is not None:
-                text.append(f"call back {local(row.callback_due_at, clock.now())} ")
+                when = local(row.callback_due_at, clock.now())
+                text.append(_("call back {time}").format(time=when) + " ")
                 text.append_text(literal(f"({row.callback_by}): {row.callback_reason}"))
             else:
                 text.append_text(literal(row.subject))
@@ -563,14 +624,15 @@ class QueueScreen(DeskScreen[None]):
         call = self.calls.get(self.highlighted() or 0) if self.view == "missed" else None
         if call is not None:
             text.append_text(literal(call.contact or call.caller_number, style="bold"))
-            text.append(f" rang {local(call.started_at, clock.now())} · ")
+            text.append(" " + _("rang {time}").format(time=local(call.started_at, clock.now())))
+            text.append(" · ")
         text.append(f"{first}–{last}")
         if more:
-            text.append(" · ] next page")
+            text.append(" · " + _("] next page"))
         if len(self.starts) > 1:
-            text.append(" · [ previous")
+            text.append(" · " + _("[ previous"))
         if self.text:
-            text.append(" · filter: ")
+            text.append(" · " + _("filter:") + " ")
             text.append(literal(self.text))
         return text
 
@@ -704,9 +766,15 @@ class QueueScreen(DeskScreen[None]):
         call = result.call
         who = call.contact or call.caller_number
         if result.ticket_ref is not None:
-            self.notify(f"Call back to {who} logged on {result.ticket_ref}.", title="Called back")
+            self.notify(
+                _("Call back to {who} logged on {ref}.").format(who=who, ref=result.ticket_ref),
+                title=_("Called back"),
+            )
         else:
-            self.notify(f"{who} has no open ticket: a new call for them.", title="Called back")
+            self.notify(
+                _("{who} has no open ticket: a new call for them.").format(who=who),
+                title=_("Called back"),
+            )
             self.app.take_call(CallPop(call=call), attach=False)
         self.load()
 
@@ -725,10 +793,13 @@ class QueueScreen(DeskScreen[None]):
     def claimed(self, result: Any) -> None:
         self.query_one(DeskBar).busy = False
         if result.ticket is None:
-            where = ", ".join(result.groups) or "your groups (you are in none)"
-            self.notify(f"Nothing waiting in {where}.", title="Pull next", markup=False)
+            if result.groups:
+                said = _("Nothing waiting in {groups}.").format(groups=", ".join(result.groups))
+            else:
+                said = _("Nothing waiting in your groups (you are in none).")
+            self.notify(said, title=_("Pull next"), markup=False)
             return
-        self.notify(f"{result.ticket.ref} is yours now.", title="Pull next")
+        self.notify(_("{ref} is yours now.").format(ref=result.ticket.ref), title=_("Pull next"))
         self.app.open_ticket(result.ticket.id)
         self.stale = True
 
@@ -745,7 +816,9 @@ class QueueScreen(DeskScreen[None]):
         from deskterm.desk.tickets import assign
 
         result = self.desk.write(assign, ref=ticket_id, to="me", expected_version=version)
-        self.app.call_from_thread(self.notify, f"{result.ref} is yours now.", title="Taken")
+        self.app.call_from_thread(
+            self.notify, _("{ref} is yours now.").format(ref=result.ref), title=_("Taken")
+        )
         self.app.call_from_thread(self.load)
 
     def action_handover(self) -> None:
@@ -772,17 +845,35 @@ class QueueScreen(DeskScreen[None]):
         me = (result.analyst if isinstance(result, AwayResult) else result).login == mine
         if isinstance(result, AwayResult):
             moved = len(result.handed_over)
-            who = "You are" if me else f"{result.analyst.login} is"
-            said = f"{who} away; {result.analyst.backup or 'nobody'} covers"
-            said += " for you" if me else ""
-            if moved:
-                whose = "your" if me else "their"
-                said += f" and now has {whose} {moved} open ticket{'s' if moved != 1 else ''}"
-            self.app.notify(said + ".", title="Away", markup=False)
+            backup = result.analyst.backup or _("nobody")
+            if me and moved:
+                said = ngettext(
+                    "You are away; {backup} covers for you and now has your {n} open ticket.",
+                    "You are away; {backup} covers for you and now has your {n} open tickets.",
+                    moved,
+                )
+            elif me:
+                said = _("You are away; {backup} covers for you.")
+            elif moved:
+                said = ngettext(
+                    "{login} is away; {backup} covers and now has their {n} open ticket.",
+                    "{login} is away; {backup} covers and now has their {n} open tickets.",
+                    moved,
+                )
+            else:
+                said = _("{login} is away; {backup} covers.")
+            said = said.format(login=result.analyst.login, backup=backup, n=moved)
+            self.app.notify(said, title=_("Away"), markup=False)
         elif me:
-            self.app.notify("Welcome back: tickets meant for you come to you again.", title="Back")
+            self.app.notify(
+                _("Welcome back: tickets meant for you come to you again."), title=_("Back")
+            )
         else:
-            self.app.notify(f"{result.login} is back at the desk.", title="Back", markup=False)
+            self.app.notify(
+                _("{login} is back at the desk.").format(login=result.login),
+                title=_("Back"),
+                markup=False,
+            )
         self.load()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:

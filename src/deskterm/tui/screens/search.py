@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -16,8 +17,18 @@ from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from deskterm.desk import clock
+from deskterm.domain.enums import Status
+from deskterm.i18n import N_, _, ngettext
 from deskterm.tui.base import DeskScreen
-from deskterm.tui.format import age, clip, literal, local, priority_text, status_label
+from deskterm.tui.format import (
+    age,
+    clip,
+    fill,
+    literal,
+    local,
+    priority_text,
+    status_label,
+)
 from deskterm.tui.widgets.bar import DeskBar
 from deskterm.tui.widgets.footer import KeyFooter
 
@@ -35,12 +46,24 @@ def columns_for(width: int) -> list[tuple[str, str, int]]:
     takes what the others leave."""
     wide = width >= 110
     # Closed and cancelled tickets are found too: "cancelled" needs all nine cells.
-    head = [("ref", "Ref", 9), ("status", "Status", 9), ("priority", "Pri", 3)]
-    tail = [("contact", "Caller", 20 if wide else 11), ("updated", "Updated", 16 if wide else 7)]
+    statuses = min(12, max(cell_len(status_label(s, short=True)) for s in Status))
+    head = [
+        ("ref", _("Ref"), 9),
+        ("status", _("Status"), max(9, statuses)),
+        ("priority", _("Pri"), 3),
+    ]
+    tail = [
+        ("contact", _("Caller"), 20 if wide else 11),
+        # Translators: a column: when the ticket last changed.
+        ("updated", _("Updated"), 16 if wide else 7),
+    ]
+    # No header cut: a column is at least as wide as its header in the analyst's language.
+    head = [(key, label, max(size, cell_len(label))) for key, label, size in head]
+    tail = [(key, label, max(size, cell_len(label))) for key, label, size in tail]
     # Each column has one cell of padding either side (the subject's too); two more for the
     # scrollbar.
     used = sum(w + 2 for _k, _l, w in head + tail) + 2 + 2
-    return [*head, ("subject", "Subject", max(12, width - used)), *tail]
+    return [*head, ("subject", _("Subject"), max(12, width - used)), *tail]
 
 
 class SearchScreen(DeskScreen[None]):
@@ -53,12 +76,12 @@ class SearchScreen(DeskScreen[None]):
         Binding(
             "down",
             "to_hits",
-            "Hits",
-            tooltip="From the words to the tickets found; enter there opens one",
+            N_("Hits"),
+            tooltip=N_("From the words to the tickets found; enter there opens one"),
             priority=True,
             id="to-hits",
         ),
-        Binding("escape", "back", "Back", tooltip="Back to where you were", id="back"),
+        Binding("escape", "back", N_("Back"), tooltip=N_("Back to where you were"), id="back"),
     ]
 
     @dataclass
@@ -74,9 +97,9 @@ class SearchScreen(DeskScreen[None]):
         self._layout = 0
 
     def compose(self) -> ComposeResult:
-        yield DeskBar("Search", id="bar")
+        yield DeskBar(_("Search"), id="bar")
         yield Input(
-            placeholder="Search every ticket: words of the subject or description",
+            placeholder=_("Search every ticket: words of the subject or description"),
             id="search-words",
         )
         yield DataTable(id="search-hits", cursor_type="row", zebra_stripes=True)
@@ -85,7 +108,7 @@ class SearchScreen(DeskScreen[None]):
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        self.show_status(Text("Type words of the subject or description; all must match."))
+        self.show_status(Text(_("Type words of the subject or description; all must match.")))
         self.query_one(Input).focus()
 
     def on_screen_resume(self) -> None:
@@ -147,18 +170,24 @@ class SearchScreen(DeskScreen[None]):
             table.move_cursor(row=table.get_row_index(str(kept)), animate=False)
         self.show_excerpt()
         if not event.text.strip():
-            self.show_status(Text("Type words of the subject or description; all must match."))
+            self.show_status(Text(_("Type words of the subject or description; all must match.")))
         elif not event.hits:
-            said = Text("No ticket holds all of “")
-            said.append_text(literal(event.text))
-            said.append("”. Fewer words find more.")
+            said = fill(
+                _("No ticket holds all of “{words}”. Fewer words find more."),
+                words=literal(event.text),
+            )
             self.show_status(said)
         else:
             count = len(event.hits)
-            more = " (the newest; more words narrow them)" if count == HITS else ""
-            self.show_status(
-                Text(f"{count} ticket{'s' if count != 1 else ''}, newest first{more}.")
-            )
+            if count == HITS:
+                found = ngettext(
+                    "{n} ticket, newest first (the newest; more words narrow them).",
+                    "{n} tickets, newest first (the newest; more words narrow them).",
+                    count,
+                )
+            else:
+                found = ngettext("{n} ticket, newest first.", "{n} tickets, newest first.", count)
+            self.show_status(Text(found.format(n=count)))
 
     def cells(self, hit: TicketHit, widths: dict[str, int], now: Any) -> list[Any]:
         wide = widths["updated"] > 7

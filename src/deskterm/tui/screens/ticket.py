@@ -16,13 +16,16 @@ from textual.worker import Worker, WorkerState
 
 from deskterm.desk import clock
 from deskterm.domain.due import ticket_due
-from deskterm.domain.enums import OPEN_STATUSES, Status
+from deskterm.domain.enums import OPEN_STATUSES, LinkKind, Status
 from deskterm.domain.payloads import CallLogged, Note, Resolved
 from deskterm.domain.refs import format_ref
+from deskterm.i18n import N_, _
 from deskterm.tui import benchmark
 from deskterm.tui.base import DeskScreen
 from deskterm.tui.format import (
     due_text,
+    fill,
+    level_label,
     literal,
     local,
     priority_text,
@@ -45,45 +48,81 @@ if TYPE_CHECKING:
 #: Below this width the caller's card sits above the timeline instead of beside it.
 NARROW = 100
 
+#: How a linked ticket relates, read from this one.
+LINK_WORDS = {
+    # Translators: in the list of linked tickets: "DT-000124 duplicate of … (subject)".
+    LinkKind.RELATED: N_("related"),
+    LinkKind.DUPLICATE_OF: N_("duplicate of"),
+    LinkKind.PARENT_OF: N_("parent of"),
+    LinkKind.CHILD_OF: N_("child of"),
+    LinkKind.SPLIT_FROM: N_("split from"),
+}
+
 
 class TicketScreen(DeskScreen[None]):
     # In the order a newcomer needs them: the footer shows as many as fit, whole, from the
     # first; the key help (?) lists them all. Keys that do nothing now are left out
     # (check_action), so "reopen" and "close" take the place of "resolve" when resolved.
     BINDINGS = [
-        Binding("escape", "back", "Back", id="back"),
+        Binding("escape", "back", N_("Back"), id="back"),
         Binding(
             "p",
             "another_problem",
-            "Another problem",
-            tooltip="Another problem from this call: the same caller, linked to it as split "
-            "from the same call, the call's time running on",
+            N_("Another problem"),
+            tooltip=N_(
+                "Another problem from this call: the same caller, linked to it as split "
+                "from the same call, the call's time running on"
+            ),
             id="another-problem",
         ),
-        Binding("n", "note", "Note", tooltip="Add a note, internal or customer-visible", id="note"),
-        Binding("r", "resolve", "Resolve", tooltip="Resolve with a resolution code", id="resolve"),
-        Binding("o", "reopen", "Reopen", tooltip="Reopen a resolved ticket", id="reopen"),
-        Binding("x", "close_ticket", "Close", tooltip="Close a resolved ticket", id="close"),
-        Binding("e", "escalate", "Escalate", tooltip="Escalate with a reason", id="escalate"),
-        Binding("c", "call", "Call", tooltip="Log an inbound or outbound call", id="call"),
-        Binding("t", "take", "Take", tooltip="Assign the ticket to yourself", id="take"),
-        Binding("a", "reassign", "Reassign", tooltip="Reassign to another analyst", id="reassign"),
-        Binding("s", "status", "Status", tooltip="Change the status", id="status"),
-        Binding("b", "callback", "Callback", tooltip="Schedule a callback", id="callback"),
+        Binding(
+            "n",
+            "note",
+            N_("Note"),
+            tooltip=N_("Add a note, internal or customer-visible"),
+            id="note",
+        ),
+        Binding(
+            "r",
+            "resolve",
+            N_("Resolve"),
+            tooltip=N_("Resolve with a resolution code"),
+            id="resolve",
+        ),
+        Binding("o", "reopen", N_("Reopen"), tooltip=N_("Reopen a resolved ticket"), id="reopen"),
+        Binding(
+            "x", "close_ticket", N_("Close"), tooltip=N_("Close a resolved ticket"), id="close"
+        ),
+        Binding(
+            "e", "escalate", N_("Escalate"), tooltip=N_("Escalate with a reason"), id="escalate"
+        ),
+        Binding("c", "call", N_("Call"), tooltip=N_("Log an inbound or outbound call"), id="call"),
+        Binding("t", "take", N_("Take"), tooltip=N_("Assign the ticket to yourself"), id="take"),
+        Binding(
+            "a",
+            "reassign",
+            N_("Reassign"),
+            tooltip=N_("Reassign to another analyst"),
+            id="reassign",
+        ),
+        Binding("s", "status", N_("Status"), tooltip=N_("Change the status"), id="status"),
+        Binding("b", "callback", N_("Callback"), tooltip=N_("Schedule a callback"), id="callback"),
         Binding(
             "i",
             "priority",
-            "Priority",
-            tooltip="Change impact and urgency, or override the priority",
+            N_("Priority"),
+            tooltip=N_("Change impact and urgency, or override the priority"),
             show=False,
             id="priority",
         ),
-        Binding("l", "link", "Link", tooltip="Link to another ticket", show=False, id="link"),
+        Binding(
+            "l", "link", N_("Link"), tooltip=N_("Link to another ticket"), show=False, id="link"
+        ),
         Binding(
             "k",
             "articles",
-            "Articles",
-            tooltip="Link the article that solved it, or flag that one is needed",
+            N_("Articles"),
+            tooltip=N_("Link the article that solved it, or flag that one is needed"),
             show=False,
             id="articles",
         ),
@@ -126,7 +165,7 @@ class TicketScreen(DeskScreen[None]):
         return self.loaded.ticket if self.loaded else None
 
     def compose(self) -> ComposeResult:
-        yield DeskBar("Ticket", id="bar")
+        yield DeskBar(_("Ticket"), id="bar")
         yield Static(id="ticket-head")
         yield PresenceLine(id="presence")
         with Horizontal(id="ticket-body"):
@@ -139,7 +178,7 @@ class TicketScreen(DeskScreen[None]):
         self.query_one("#ticket-body").loading = True
         self.query_one("#timeline").focus()
         if self.row is not None:
-            self.query_one(DeskBar).place = f"Ticket {self.row.ref}"
+            self.query_one(DeskBar).place = _("Ticket {ref}").format(ref=self.row.ref)
             self.query_one("#ticket-head", Static).update(self.head_of(self.row, []))
         if self.saved is not None:
             benchmark.mark(self, "saved", self.saved)
@@ -241,7 +280,7 @@ class TicketScreen(DeskScreen[None]):
         self.loaded = event.loaded
         ticket = event.loaded.ticket
         self.query_one(DeskBar).busy = False
-        self.query_one(DeskBar).place = f"Ticket {ticket.ref}"
+        self.query_one(DeskBar).place = _("Ticket {ref}").format(ref=ticket.ref)
         self.query_one("#ticket-body").loading = False
         self.query_one("#ticket-head", Static).update(self.head())
         self.query_one("#card", Static).update(self.card())
@@ -266,30 +305,34 @@ class TicketScreen(DeskScreen[None]):
         text.append("  ")
         text.append(status_label(ticket.status), style="bold")
         text.append(f"  L{ticket.level} ")
-        text.append_text(literal(ticket.group or "no group"))
+        text.append_text(literal(ticket.group or _("no group")))
         text.append("  → ")
         if ticket.assignee:
             text.append_text(literal(f"{ticket.assignee_name} ({ticket.assignee})", style="bold"))
         else:
-            text.append("unassigned", style="italic")
+            text.append(_("unassigned"), style="italic")
         text.append("\n")
         text.append_text(literal(ticket.subject, style="bold"))
         text.append("\n")
         # The same words as `deskterm ticket show` (domain/due.py).
         due = ticket_due(ticket, now)
-        text.append("Response ")
-        text.append_text(due_text(due.response, long=True))
-        text.append("  Resolve ")
-        text.append_text(due_text(due.resolve, long=True))
+        # Translators: the ticket head's SLA line: "Response met  Resolve 3h left (14:30)".
+        text.append_text(fill(_("Response {clock}"), clock=due_text(due.response, long=True)))
+        text.append("  ")
+        text.append_text(fill(_("Resolve {clock}"), clock=due_text(due.resolve, long=True)))
         if due.left is not None:
             # The clock waits with the customer: what is left is working time, not a date.
-            text.append(f" (since {local(ticket.sla_paused_at, now)}, {due.left})", style="dim")
+            since = _("(since {time}, {left})").format(
+                time=local(ticket.sla_paused_at, now), left=due.left
+            )
+            text.append(f" {since}", style="dim")
         else:
             at = local(ticket.resolve_due_at, now)
-            text.append(f" ({at})" if due.resolve.running else f" (due {at})", style="dim")
+            when = f"({at})" if due.resolve.running else _("(due {time})").format(time=at)
+            text.append(f" {when}", style="dim")
         if callbacks:
             first = callbacks[0]
-            text.append("  Callback ")
+            text.append("  " + _("Callback") + " ")
             text.append_text(sla_text(first.due_at, now))
             text.append(f" ({local(first.due_at, now)})", style="dim")
         return text
@@ -300,11 +343,11 @@ class TicketScreen(DeskScreen[None]):
         text = Text()
         contact = ticket.contact_detail
         if contact is None:
-            text.append("No caller on this ticket.\n", style="italic")
+            text.append(_("No caller on this ticket.") + "\n", style="italic")
         else:
             text.append_text(literal(contact.name, style="bold"))
             if contact.vip:
-                text.append(" VIP", style="bold reverse")
+                text.append(" " + _("VIP"), style="bold reverse")
             text.append("\n")
             for value in (contact.organization, contact.phone, contact.mobile, contact.email):
                 if value:
@@ -312,38 +355,52 @@ class TicketScreen(DeskScreen[None]):
                     text.append("\n")
         if ticket.asset is not None:
             asset = ticket.asset
-            text.append("Asset ", style="bold")
+            text.append(_("Asset") + " ", style="bold")
             text.append_text(literal(f"{asset.product} ({asset.kind})"))
             if asset.serial_number:
-                text.append(" · s/n ")
+                # Translators: short for "serial number".
+                text.append(" · " + _("s/n") + " ")
                 text.append_text(literal(asset.serial_number))
             text.append("\n")
         if ticket.category:
-            text.append("Category ", style="bold")
+            text.append(_("Category") + " ", style="bold")
             text.append_text(literal(ticket.category))
             text.append("\n")
-        text.append(f"Impact {ticket.impact} · urgency {ticket.urgency}\n")
+        text.append(
+            _("Impact {impact} · urgency {urgency}").format(
+                impact=level_label(ticket.impact), urgency=level_label(ticket.urgency)
+            )
+            + "\n"
+        )
         if ticket.priority_reason:
-            text.append_text(literal(f"Priority set by hand: {ticket.priority_reason}"))
+            text.append_text(
+                literal(_("Priority set by hand: {reason}").format(reason=ticket.priority_reason))
+            )
             text.append("\n")
         for callback in self.loaded.callbacks:
-            text.append("Callback ", style="bold")
+            text.append(_("Callback") + " ", style="bold")
             text.append_text(
                 literal(
-                    f"{local(callback.due_at, now)} by {callback.scheduled_by}: {callback.reason}"
+                    _("{time} by {who}: {reason}").format(
+                        time=local(callback.due_at, now),
+                        who=callback.scheduled_by,
+                        reason=callback.reason,
+                    )
                 )
             )
             text.append("\n")
         if ticket.links:
-            text.append("Linked\n", style="bold")
+            text.append(_("Linked") + "\n", style="bold")
             for linked in ticket.links:
-                text.append(f" {linked.ref} {linked.kind.replace('_', ' ')} ")
+                kind = linked.kind
+                words = _(LINK_WORDS[LinkKind(kind)]) if kind in set(LinkKind) else kind
+                text.append(f" {linked.ref} {words} ")
                 text.append(status_label(linked.status, short=True), style="dim")
                 text.append(" ")
                 text.append_text(literal(linked.subject))
                 text.append("\n")
         if self.loaded.others:
-            text.append("Caller's other tickets\n", style="bold")
+            text.append(_("Caller's other tickets") + "\n", style="bold")
             for other in self.loaded.others:
                 text.append(f" {other.ref} ")
                 text.append(status_label(other.status, short=True), style="dim")
@@ -364,7 +421,7 @@ class TicketScreen(DeskScreen[None]):
         ]
         if ticket.description:
             description = Text()
-            description.append("Description\n", style="bold")
+            description.append(_("Description") + "\n", style="bold")
             description.append_text(literal(ticket.description, long=True))
             entries.insert(1, Static(description, classes="event -description"))
         timeline.mount_all(entries)
@@ -382,16 +439,18 @@ class TicketScreen(DeskScreen[None]):
         text.append("  ")
         text.append_text(literal(f"{event.actor_name} ({event.actor})"))
         if event.visibility == "public":
-            text.append("  customer-visible", style="bold")
+            text.append("  " + _("customer-visible"), style="bold")
         else:
-            text.append("  internal", style="dim italic")
+            text.append("  " + _("internal"), style="dim italic")
         text.append("\n")
         payload = event.payload
         long_text = None
         if isinstance(payload, Note):
-            summary, long_text = "noted:", payload.text
+            # Translators: an entry of the ticket's story: "Alice (alice) noted:" + the note.
+            summary, long_text = _("noted:"), payload.text
         elif isinstance(payload, Resolved):
-            summary, long_text = f"resolved it: {payload.code}", payload.text
+            summary = _("resolved it: {code}").format(code=payload.code)
+            long_text = payload.text
         elif isinstance(payload, CallLogged) and payload.outcome:
             summary = event.summary.split(":", 1)[0] + ":"
             long_text = payload.outcome
@@ -439,15 +498,17 @@ class TicketScreen(DeskScreen[None]):
         kept = drafts.load()
         if kept is not None and kept.call_ref != call.call_ref:
             self.notify(
-                "Another call is half written: ctrl+n takes it up; save or bin it first.",
-                title="Another problem",
+                _("Another call is half written: ctrl+n takes it up; save or bin it first."),
+                title=_("Another problem"),
             )
             return
         if kept is None:
             try:
                 drafts.save(call)
             except OSError as exc:
-                self.notify(f"The call cannot be kept: {exc}", severity="warning")
+                self.notify(
+                    _("The call cannot be kept: {error}").format(error=exc), severity="warning"
+                )
                 return
         # Once: the next save opens a ticket screen that carries the call on.
         self.call = None
@@ -455,11 +516,13 @@ class TicketScreen(DeskScreen[None]):
         self.app.switch_mode("intake")
 
     def _open(self, modal: Any, done: str) -> None:
+        """``done``: what the toast says once saved, a sentence with ``{ref}``."""
+
         def after(result: Any) -> None:
             self.editing = False
             self.be_seen()
             if result is not None:
-                self.notify(f"{self.ticket.ref if self.ticket else ''}: {done}.", markup=False)
+                self.notify(done.format(ref=self.ticket.ref if self.ticket else ""), markup=False)
                 self.load()
 
         self.editing = True
@@ -470,32 +533,32 @@ class TicketScreen(DeskScreen[None]):
         from deskterm.tui.modals.ticket_actions import NoteModal
 
         if self.ticket:
-            self._open(NoteModal(self.ticket), "note added")
+            self._open(NoteModal(self.ticket), _("{ref}: note added."))
 
     def action_call(self) -> None:
         from deskterm.tui.modals.ticket_actions import CallModal
 
         if self.ticket:
             outbound = bool(self.loaded and self.loaded.callbacks)
-            self._open(CallModal(self.ticket, outbound=outbound), "call logged")
+            self._open(CallModal(self.ticket, outbound=outbound), _("{ref}: call logged."))
 
     def action_status(self) -> None:
         from deskterm.tui.modals.ticket_actions import StatusModal
 
         if self.ticket:
-            self._open(StatusModal(self.ticket), "status changed")
+            self._open(StatusModal(self.ticket), _("{ref}: status changed."))
 
     def action_callback(self) -> None:
         from deskterm.tui.modals.ticket_actions import CallbackModal
 
         if self.ticket:
-            self._open(CallbackModal(self.ticket), "callback scheduled")
+            self._open(CallbackModal(self.ticket), _("{ref}: callback scheduled."))
 
     def action_resolve(self) -> None:
         from deskterm.tui.modals.ticket_actions import ResolveModal
 
         if self.ticket and self.loaded:
-            self._open(ResolveModal(self.ticket, self.loaded.codes), "resolved")
+            self._open(ResolveModal(self.ticket, self.loaded.codes), _("{ref}: resolved."))
 
     def action_reopen(self) -> None:
         from deskterm.desk.tickets import reopen
@@ -504,41 +567,41 @@ class TicketScreen(DeskScreen[None]):
         if self.ticket:
             modal = ReasonModal(
                 self.ticket,
-                title="Reopen",
-                prompt="Why does it need more work?",
+                title=_("Reopen"),
+                prompt=_("Why does it need more work?"),
                 action=reopen,
             )
-            self._open(modal, "reopened")
+            self._open(modal, _("{ref}: reopened."))
 
     def action_articles(self) -> None:
         from deskterm.tui.screens.article import TicketArticleModal
 
         if self.ticket:
-            self._open(TicketArticleModal(self.ticket), "knowledge base updated")
+            self._open(TicketArticleModal(self.ticket), _("{ref}: knowledge base updated."))
 
     def action_link(self) -> None:
         from deskterm.tui.modals.ticket_actions import LinkModal
 
         if self.ticket:
-            self._open(LinkModal(self.ticket), "linked")
+            self._open(LinkModal(self.ticket), _("{ref}: linked."))
 
     def action_escalate(self) -> None:
         from deskterm.tui.modals.ticket_actions import EscalateModal
 
         if self.ticket:
-            self._open(EscalateModal(self.ticket), "escalated")
+            self._open(EscalateModal(self.ticket), _("{ref}: escalated."))
 
     def action_reassign(self) -> None:
         from deskterm.tui.modals.ticket_actions import AssignModal
 
         if self.ticket:
-            self._open(AssignModal(self.ticket), "reassigned")
+            self._open(AssignModal(self.ticket), _("{ref}: reassigned."))
 
     def action_priority(self) -> None:
         from deskterm.tui.modals.ticket_actions import PriorityModal
 
         if self.ticket:
-            self._open(PriorityModal(self.ticket), "priority changed")
+            self._open(PriorityModal(self.ticket), _("{ref}: priority changed."))
 
     def action_close_ticket(self) -> None:
         if self.ticket:
@@ -550,7 +613,7 @@ class TicketScreen(DeskScreen[None]):
         from deskterm.desk.tickets import close
 
         self.desk.write(close, ref=ticket_id, expected_version=version)
-        self.app.call_from_thread(self.notify, "Closed.", title="Closed")
+        self.app.call_from_thread(self.notify, _("Closed."), title=_("Closed"))
         self.app.call_from_thread(self.load)
 
     def action_take(self) -> None:
@@ -566,12 +629,14 @@ class TicketScreen(DeskScreen[None]):
             return
         modal = ReasonModal(
             ticket,
-            title="Take it over",
-            prompt=f"Why take it from {ticket.assignee}? (the customer is told)",
+            title=_("Take it over"),
+            prompt=_("Why take it from {login}? (the customer is told)").format(
+                login=ticket.assignee
+            ),
             action=assign,
             to="me",
         )
-        self._open(modal, "it is yours now")
+        self._open(modal, _("{ref}: it is yours now."))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="take")
     def take(self, ticket_id: int, version: int) -> None:
@@ -579,5 +644,5 @@ class TicketScreen(DeskScreen[None]):
 
         desk = self.desk
         desk.write(assign, ref=ticket_id, to="me", expected_version=version)
-        self.app.call_from_thread(self.notify, "It is yours now.", title="Taken")
+        self.app.call_from_thread(self.notify, _("It is yours now."), title=_("Taken"))
         self.app.call_from_thread(self.load)

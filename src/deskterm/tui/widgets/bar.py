@@ -15,7 +15,16 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from deskterm.desk import clock
-from deskterm.tui.format import literal, local, priority_text, sla_text, status_label
+from deskterm.i18n import _, ngettext
+from deskterm.tui.format import (
+    fill,
+    literal,
+    local,
+    priority_text,
+    role_label,
+    sla_text,
+    status_label,
+)
 
 #: Seconds a worker may talk to the database before the bar says "working…": most answers
 #: come sooner, and the word flashing on and off at every key cost two repaints of the bar.
@@ -66,34 +75,41 @@ class DeskBar(Static):
         now = clock.now()
         head = Text(no_wrap=True, overflow="ellipsis")
         if call.state == "answered":
-            head.append(f"☎ answered {local(call.answered_at, now)} ", style="bold reverse")
+            said = _("answered {time}").format(time=local(call.answered_at, now))
+            head.append(f"☎ {said} ", style="bold reverse")
         else:
-            head.append("☎ ringing ", style="bold reverse")
+            head.append(f"☎ {_('ringing')} ", style="bold reverse")
         head.append(" ")
         if call.contact:
             head.append_text(literal(call.contact, style="bold"))
             if pop.vip:
-                head.append(" VIP", style="bold reverse")
+                head.append(f" {_('VIP')}", style="bold reverse")
             if pop.organization:
                 head.append(" · ")
                 head.append_text(literal(pop.organization))
             head.append(" · ")
             head.append_text(literal(call.caller_number))
         else:
-            head.append("unknown number ")
-            head.append_text(literal(call.caller_number, style="bold"))
+            head.append_text(
+                fill(_("unknown number {number}"), number=literal(call.caller_number, style="bold"))
+            )
         if len(pops) > 1:
-            head.append(f" (+{len(pops) - 1} more)", style="dim")
-        keys = Text("  f9 take · f10 dismiss", style="bold")
+            more = len(pops) - 1
+            head.append(
+                " " + ngettext("(+{n} more)", "(+{n} more)", more).format(n=more), style="dim"
+            )
+        keys = Text("  " + _("f9 take · f10 dismiss"), style="bold")
         room = self.size.width - 2 - keys.cell_len if self.size.width else 0
         if room > 10:
             head.truncate(room, overflow="ellipsis", pad=True)
         head.append_text(keys)
         tickets = Text(no_wrap=True, overflow="ellipsis")
         if call.contact_id is None:
-            tickets.append("  f9 opens a new call with this number in Caller (ctrl+o adds them)")
+            tickets.append(
+                "  " + _("f9 opens a new call with this number in Caller (ctrl+o adds them)")
+            )
         elif not pop.tickets:
-            tickets.append("  no open tickets", style="italic")
+            tickets.append("  " + _("no open tickets"), style="italic")
         for index, ticket in enumerate(pop.tickets[:3]):
             tickets.append(" · " if index else "  ")
             tickets.append(f"{ticket.ref} ")
@@ -139,21 +155,31 @@ class DeskBar(Static):
         left = Text.assemble(("deskterm", "bold"), " · ", literal(self.place))
         right = Text()
         if self._busy_shown:
-            right.append("working… ", style="bold")
+            right.append(_("working…") + " ", style="bold")
         if actor is not None:
-            right.append_text(literal(f"{actor.name} ({actor.role.value} L{actor.level})"))
+            # Translators: the analyst in the top bar: "Alice Agent (agent L1)".
+            who = _("{name} ({role} L{level})").format(
+                name=actor.name, role=role_label(actor.role), level=actor.level
+            )
+            right.append_text(literal(who))
         right.append(" · ")
-        right.append("OFFLINE" if offline else "live", style="bold reverse" if offline else "")
+        right.append(
+            # Translators: the top bar's state: the database is unreachable / answering.
+            _("OFFLINE") if offline else _("live"),
+            style="bold reverse" if offline else "",
+        )
         self.set_class(offline, "-offline")
         if offline:
             # The banner: the line every screen has says what is wrong and that typing is
             # safe; on a narrow screen that matters more than whose session it is.
-            said = Text("database unreachable, retrying; what you type is kept · ", "bold")
-            tail = Text.assemble(said, ("OFFLINE", "bold reverse"))
+            said = Text(_("database unreachable, retrying; what you type is kept") + " · ", "bold")
+            tail = Text.assemble(said, (_("OFFLINE"), "bold reverse"))
             room = self.size.width - left.cell_len - 1
             right = Text.assemble(said, right) if room >= said.cell_len + right.cell_len else tail
             if room < right.cell_len:
-                right = Text.assemble(("retrying · ", "bold"), ("OFFLINE", "bold reverse"))
+                right = Text.assemble(
+                    (_("retrying") + " · ", "bold"), (_("OFFLINE"), "bold reverse")
+                )
         gap = max(1, self.size.width - left.cell_len - right.cell_len)
         return Text.assemble(left, " " * gap, right)
 

@@ -29,6 +29,9 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
+from deskterm.i18n import N_
+from deskterm.tui.base import LocalBindings
+
 #: Where the cursor lands on a page asked for by a key: its first row, its last, or the
 #: row it was on (the same place on the next page).
 Landing = Literal["first", "last", "keep"]
@@ -55,7 +58,7 @@ class _FromTable(Message):
         return self.table
 
 
-class QueueTable(Widget, can_focus=True):
+class QueueTable(LocalBindings, Widget, can_focus=True):
     """A page of queue rows: a header, zebra stripes and a row cursor; see the module."""
 
     # The component classes and colours of Textual's DataTable (textual/widgets/_data_table.py),
@@ -114,19 +117,31 @@ class QueueTable(Widget, can_focus=True):
     # Off the footer, as DataTable's were; the key help lists them under the list's keys.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
-            "up", "cursor_up", "Cursor up", tooltip="On the first row: the page before", show=False
+            "up",
+            "cursor_up",
+            N_("Cursor up"),
+            tooltip=N_("On the first row: the page before"),
+            show=False,
         ),
         Binding(
             "down",
             "cursor_down",
-            "Cursor down",
-            tooltip="On the last row: the next page",
+            N_("Cursor down"),
+            tooltip=N_("On the last row: the next page"),
             show=False,
         ),
-        Binding("pageup", "page_up", "Page up", tooltip="The page before", show=False),
-        Binding("pagedown", "page_down", "Page down", tooltip="The next page", show=False),
-        Binding("home", "first_row", "First row", tooltip="The first row of this page", show=False),
-        Binding("end", "last_row", "Last row", tooltip="The last row of this page", show=False),
+        Binding("pageup", "page_up", N_("Page up"), tooltip=N_("The page before"), show=False),
+        Binding("pagedown", "page_down", N_("Page down"), tooltip=N_("The next page"), show=False),
+        Binding(
+            "home",
+            "first_row",
+            N_("First row"),
+            tooltip=N_("The first row of this page"),
+            show=False,
+        ),
+        Binding(
+            "end", "last_row", N_("Last row"), tooltip=N_("The last row of this page"), show=False
+        ),
     ]
 
     @dataclass

@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Checkbox, Input, Static
 
+from deskterm.i18n import _
 from deskterm.tui.modals.base import FieldError
 
 
@@ -37,14 +38,20 @@ class TellCustomer(Vertical):
     def compose(self) -> ComposeResult:
         yield Static(
             Text(
-                "Internal: the reason stays in the ticket's log for colleagues. The customer "
-                "is told who has the case now and why, in fixed words.",
+                _(
+                    "Internal: the reason stays in the ticket's log for colleagues. The "
+                    "customer is told who has the case now and why, in fixed words."
+                ),
                 style="dim",
             ),
             id="tell-hint",
         )
-        yield Checkbox("Tell the customer something too", id="tell", compact=True)
-        yield Input(placeholder="what the customer should read", id="public_reason", compact=True)
+        yield Checkbox(_("Tell the customer something too"), id="tell", compact=True)
+        yield Input(
+            placeholder=_("what the customer should read"),
+            id="public_reason",
+            compact=True,
+        )
         yield FieldError("public_reason")
         yield Static(id="tell-preview")
 
@@ -85,7 +92,7 @@ class TellCustomer(Vertical):
         if not context.get("name"):
             # Many customers (a handover): their greeting line says nothing here.
             body = body.partition("\n\n")[2] or body
-        text = Text("The customer gets:\n", style="bold")
+        text = Text(_("The customer gets:") + "\n", style="bold")
         # The message as plain text: names and typed words are data, never markup.
         text.append(body)
         self.query_one("#tell-preview", Static).update(text)
