@@ -136,7 +136,7 @@ def test_a_broken_search_index_is_reported_and_db_reindex_mends_it(
         monkeypatch, capsys, "--db", db_url, "--as", ADMIN, "db", "reindex"
     )
     assert code == 0, err
-    assert out.startswith("was: ") and "Search index rebuilt: 1 tickets." in out
+    assert out.startswith("was: ") and "Search index rebuilt: 1 ticket." in out
 
     code, out, err = run_deskterm(monkeypatch, capsys, "--db", db_url, "db", "check")
     assert code == 0, out + err

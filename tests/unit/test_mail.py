@@ -483,7 +483,7 @@ def test_mail_commands(cli: Any, tmp_path: Path) -> None:
     code, out, err = cli("mail", "import", str(inbox))
     assert code == 0, err
     assert "new ticket DT-000001" in flat(out) and "kept aside" in out
-    assert "2 messages: 1 new tickets, 1 kept aside" in flat(out)
+    assert "2 messages: 1 new ticket, 1 kept aside" in flat(out)
 
     code, out, _err = cli("--as", "ada", "mail", "attachments", "DT-000001", "--json")
     files = json.loads(out)
@@ -515,7 +515,7 @@ def test_mail_fetch_from_the_command_line(cli: Any, monkeypatch: pytest.MonkeyPa
             monkeypatch.setenv(f"DESKTERM_IMAP_{key}", value)
         code, out, err = cli("mail", "fetch")
         assert code == 0, err
-        assert "new ticket DT-000001" in flat(out) and "1 messages: 1 new tickets" in flat(out)
+        assert "new ticket DT-000001" in flat(out) and "1 message: 1 new ticket" in flat(out)
         monkeypatch.setenv("DESKTERM_IMAP_PASSWORD", "wrong")
         code, _out, err = cli("mail", "fetch")
         assert code == 4 and "refused" in err and err.count("\n") == 1

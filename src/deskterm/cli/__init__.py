@@ -19,19 +19,21 @@ from deskterm.cli import (
     data,
     kb,
     people,
+    portal,
     report,
     serve,
     sla,
     tickets,
 )
 from deskterm.cli.common import State, env_flag, fail, one_line
+from deskterm.i18n import _
 
 if TYPE_CHECKING:
     from typer._click.exceptions import UsageError
 
 app = typer.Typer(
     name="deskterm",
-    help="A keyboard-first helpdesk in the terminal. Run with no command to open the app.",
+    help=_("A keyboard-first helpdesk in the terminal. Run with no command to open the app."),
     no_args_is_help=False,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -53,23 +55,40 @@ app.add_typer(report.report_app, name="report")
 app.add_typer(sla.sla_app, name="sla")
 app.add_typer(serve.serve_app, name="serve")
 app.add_typer(cti.cti_app, name="cti")
-app.command("survey")(report.survey)
-app.command("demo")(admin.demo)
+app.add_typer(portal.portal_app, name="portal")
+serve.serve_app.command("web", help=portal.SERVE_WEB_HELP)(portal.serve_web)
+app.command(
+    "survey",
+    help=_("Record the customer's answers for a resolved ticket (again: replaces them)."),
+)(report.survey)
+app.command(
+    "demo",
+    help=_("Fill an empty database with a realistic demo desk (you are added as an L1 agent)."),
+)(admin.demo)
 data.register(app)
 app.add_typer(bench.bench_app, name="bench")
+
+
+def _reflowed(text: str) -> str:
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
 
 
 def _reflow_help(typer_app: typer.Typer) -> None:
     """Let ``--help`` wrap each paragraph at the terminal's width.
 
-    Typer's Rich help keeps a docstring's own line breaks after its first paragraph, so a
-    paragraph written at the source's width broke in mid-sentence on an 80-column terminal.
+    Typer's Rich help keeps a help text's own line breaks after its first paragraph, so a
+    paragraph written at the source's width (or a translator's) broke in mid-sentence on an
+    80-column terminal. A command's help is its ``help=`` (translated: the extractor cannot
+    see a docstring), else its docstring.
     """
     for info in typer_app.registered_commands:
+        if isinstance(info.help, str):
+            info.help = _reflowed(info.help)
+            continue
         callback = info.callback
         if callback is not None and callback.__doc__:
-            paragraphs = inspect.cleandoc(callback.__doc__).split("\n\n")
-            callback.__doc__ = "\n\n".join(" ".join(p.split()) for p in paragraphs)
+            callback.__doc__ = _reflowed(callback.__doc__)
     for group in typer_app.registered_groups:
         if group.typer_instance is not None:
             _reflow_help(group.typer_instance)
@@ -92,8 +111,10 @@ def root(
         typer.Option(
             "--db",
             metavar="URL",
-            help="Database: a SQLite file or URL, or postgresql+psycopg://... "
-            "(env DESKTERM_DATABASE_URL; default: desk.db in your data folder)",
+            help=_(
+                "Database: a SQLite file or URL, or postgresql+psycopg://... "
+                "(env DESKTERM_DATABASE_URL; default: desk.db in your data folder)"
+            ),
         ),
     ] = None,
     as_login: Annotated[
@@ -101,12 +122,12 @@ def root(
         typer.Option(
             "--as",
             metavar="LOGIN",
-            help="Act as this analyst (env DESKTERM_USER; default: your OS login).",
+            help=_("Act as this analyst (env DESKTERM_USER; default: your OS login)."),
         ),
     ] = None,
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+        typer.Option("--version", callback=_version, is_eager=True, help=_("Show the version.")),
     ] = False,
 ) -> None:
     state = State(db_url=db, login=as_login)
@@ -117,8 +138,10 @@ def root(
             # Over SSH without a terminal (`ssh -T`, a forced command run by a script) or in
             # a pipe, the app would wait forever for a screen that is not there.
             fail(
-                "the app needs a terminal: run `deskterm` in one (over SSH: `ssh -t`); "
-                "for scripts, see `deskterm --help`",
+                _(
+                    "the app needs a terminal: run `deskterm` in one (over SSH: `ssh -t`); "
+                    "for scripts, see `deskterm --help`"
+                ),
                 2,
             )
         from deskterm.tui.app import run
@@ -148,11 +171,11 @@ def main() -> None:
     except click.ClickException as exc:
         fail(exc.format_message(), exc.exit_code)
     except typer.Abort:
-        fail("aborted", 1)
+        fail(_("aborted"), 1)
     except DeskError as exc:
         fail(str(exc), exc.exit_code)
     except KeyboardInterrupt:
-        fail("interrupted", 130)
+        fail(_("interrupted"), 130)
     except Exception as exc:  # a bug: say so in one line, traceback on request
         damaged = _damaged_database(exc)
         if damaged:
@@ -160,8 +183,9 @@ def main() -> None:
         if env_flag("DESKTERM_DEBUG"):
             raise
         fail(
-            f"internal error: {type(exc).__name__}: {str(exc)[:300]} "
-            "(set DESKTERM_DEBUG=1 for the traceback)",
+            _("internal error: {error}: {text} (set DESKTERM_DEBUG=1 for the traceback)").format(
+                error=type(exc).__name__, text=str(exc)[:300]
+            ),
             70,
         )
     # A command's `typer.Exit(n)` arrives as its code; a plain return as None.
@@ -174,7 +198,7 @@ def _usage_line(exc: UsageError) -> str:
     message = one_line(exc.format_message()).rstrip(".")
     message = message[:1].lower() + message[1:]
     where = exc.ctx.command_path if exc.ctx is not None else "deskterm"
-    return f"{message} (see {where} --help)"
+    return _("{message} (see {command} --help)").format(message=message, command=where)
 
 
 def _damaged_database(exc: BaseException) -> str | None:
@@ -183,16 +207,16 @@ def _damaged_database(exc: BaseException) -> str | None:
     import sqlite3
 
     seen: BaseException | None = exc
-    for _ in range(10):  # a chain of causes is short; a cycle in it must not hang us
+    for _step in range(10):  # a chain of causes is short; a cycle in it must not hang us
         if seen is None:
             break
         cause = getattr(seen, "orig", None) or seen
         if isinstance(cause, sqlite3.DatabaseError):
             text = str(cause).lower()
             if "malformed" in text or "not a database" in text:
-                return (
-                    f"the desk's database file is damaged ({cause}): restore it from a backup "
+                return _(
+                    "the desk's database file is damaged ({cause}): restore it from a backup "
                     "(`deskterm db restore FILE`)"
-                )
+                ).format(cause=cause)
         seen = seen.__cause__ or seen.__context__
     return None

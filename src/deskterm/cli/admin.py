@@ -7,24 +7,28 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from deskterm.cli.common import State, err, literal, out, print_json, rich_console
+from deskterm.i18n import _, format_number, ngettext
 
 if TYPE_CHECKING:
     from deskterm.db.engine import Database
     from deskterm.domain.priority import PriorityMatrix
     from deskterm.domain.sla import SlaPolicy
 
-db_app = typer.Typer(help="The database: migrations and where it is.", no_args_is_help=True)
+db_app = typer.Typer(help=_("The database: migrations and where it is."), no_args_is_help=True)
 config_app = typer.Typer(
-    help="The settings and the desk's defaults: priority matrix, SLA, codes.", no_args_is_help=True
+    help=_("The settings and the desk's defaults: priority matrix, SLA, codes."),
+    no_args_is_help=True,
 )
-queue_app = typer.Typer(help="Pull work from your groups' queues.", no_args_is_help=True)
+queue_app = typer.Typer(help=_("Pull work from your groups' queues."), no_args_is_help=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help=_("Print JSON for scripts."))]
 
 
-@db_app.command("upgrade")
+@db_app.command(
+    "upgrade",
+    help=_("Apply the migrations this deskterm carries (refuses a database newer than the code)."),
+)
 def db_upgrade(ctx: typer.Context) -> None:
-    """Apply the migrations this deskterm carries (refuses a database newer than the code)."""
     from deskterm.db.engine import Database, translate_errors
     from deskterm.desk.setup import upgrade_database
 
@@ -37,9 +41,18 @@ def db_upgrade(ctx: typer.Context) -> None:
     finally:
         db.dispose()
     if before == after.revision:
-        out.print(literal(f"{after.url} is up to date (revision {after.revision})"), soft_wrap=True)
+        out.print(
+            literal(
+                _("{url} is up to date (revision {revision})").format(
+                    url=after.url, revision=after.revision
+                )
+            ),
+            soft_wrap=True,
+        )
     else:
-        out.print(literal(f"{after.url}: {before or 'empty'} → {after.revision}"), soft_wrap=True)
+        out.print(
+            literal(f"{after.url}: {before or _('empty')} → {after.revision}"), soft_wrap=True
+        )
 
 
 def _revision(db: Database) -> str | None:
@@ -48,9 +61,11 @@ def _revision(db: Database) -> str | None:
     return schema_status(db).revision
 
 
-@db_app.command("status")
+@db_app.command(
+    "status",
+    help=_("Say where the database is, at which revision, and (PostgreSQL) who is connected."),
+)
 def db_status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """Say where the database is, at which revision, and (PostgreSQL) who is connected."""
     from rich.table import Table
 
     from deskterm.db.engine import Database, translate_errors
@@ -64,6 +79,7 @@ def db_status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         connections = db.connections()
     finally:
         db.dispose()
+    # JSON keeps the English words: scripts compare them.
     verdict = (
         "up to date"
         if s.current
@@ -72,6 +88,15 @@ def db_status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         else "newer than this deskterm"
         if s.newer_than_code
         else "behind: run `deskterm db upgrade`"
+    )
+    said = (
+        _("up to date")
+        if s.current
+        else _("empty: migrated on first use")
+        if s.empty
+        else _("newer than this deskterm")
+        if s.newer_than_code
+        else _("behind: run `deskterm db upgrade`")
     )
     if as_json:
         print_json(
@@ -99,19 +124,31 @@ def db_status(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim")
     grid.add_column()
-    grid.add_row("Database", literal(s.url))
-    grid.add_row("Kind", s.dialect)
-    grid.add_row("Revision", literal(s.revision or "none"))
-    grid.add_row("Code needs", s.head)
-    grid.add_row("State", verdict)
+    grid.add_row(_("Database"), literal(s.url))
+    grid.add_row(_("Kind"), s.dialect)
+    grid.add_row(_("Revision"), literal(s.revision or _("none")))
+    grid.add_row(_("Code needs"), s.head)
+    grid.add_row(_("State"), said)
     if connections is not None:
         c = connections
         grid.add_row(
-            "Connections",
-            f"{c.in_use} ({c.active} active, {c.idle} idle; {c.desk} deskterm, "
-            f"{c.listeners} listening)",
+            _("Connections"),
+            _(
+                "{in_use} ({active} active, {idle} idle; {desk} deskterm, {listeners} listening)"
+            ).format(
+                in_use=c.in_use,
+                active=c.active,
+                idle=c.idle,
+                desk=c.desk,
+                listeners=c.listeners,
+            ),
         )
-        grid.add_row("Server", f"{c.server_in_use} of max_connections {c.max_connections}")
+        grid.add_row(
+            _("Server"),
+            _("{in_use} of max_connections {max}").format(
+                in_use=c.server_in_use, max=c.max_connections
+            ),
+        )
     out.print(grid)
 
 
@@ -121,23 +158,26 @@ _JSON_FINDINGS = 10_000
 _PROGRESS_FROM = 20_000
 
 
-@db_app.command("check")
+@db_app.command(
+    "check",
+    help=_(
+        "Replay every ticket's log and compare it with the ticket: one line per difference.\n\n"
+        "Also checks the ticket search index, and on SQLite (for the whole desk) the file "
+        "itself. Exit 0 when all is sound, 6 when anything differs or is damaged (nothing is "
+        "changed)."
+    ),
+)
 def db_check(
     ctx: typer.Context,
     ticket: Annotated[
         list[str] | None,
-        typer.Option("--ticket", metavar="REF", help="Only this ticket (repeat for more)."),
+        typer.Option("--ticket", metavar="REF", help=_("Only this ticket (repeat for more).")),
     ] = None,
     limit: Annotated[
-        int | None, typer.Option(min=1, help="Only the N newest tickets.", metavar="N")
+        int | None, typer.Option(min=1, help=_("Only the N newest tickets."), metavar="N")
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Replay every ticket's log and compare it with the ticket: one line per difference.
-
-    Also checks the ticket search index, and on SQLite (for the whole desk) the file itself.
-    Exit 0 when all is sound, 6 when anything differs or is damaged (nothing is changed).
-    """
     import time
 
     from deskterm.desk.consistency import Finding, check_log, check_storage
@@ -156,15 +196,19 @@ def db_check(
             print_json({"ok": False, "damage": storage.damage, "search_index": []})
         else:
             for line in storage.damage:
-                out.print(literal(f"file: {line}"), soft_wrap=True)
+                out.print(literal(_("file: {problem}").format(problem=line)), soft_wrap=True)
         raise Inconsistent(
-            f"{db.describe()} is damaged (SQLite's integrity check found "
-            f"{len(storage.damage)} problem{'s' if len(storage.damage) > 1 else ''}): "
-            "restore it from a backup (`deskterm db restore FILE`)"
+            ngettext(
+                "{desk} is damaged (SQLite's integrity check found {n} problem): "
+                "restore it from a backup (`deskterm db restore FILE`)",
+                "{desk} is damaged (SQLite's integrity check found {n} problems): "
+                "restore it from a backup (`deskterm db restore FILE`)",
+                len(storage.damage),
+            ).format(desk=db.describe(), n=len(storage.damage))
         )
     if not as_json:
         for line in storage.search:
-            out.print(literal(f"search index: {line}"), soft_wrap=True)
+            out.print(literal(_("search index: {problem}").format(problem=line)), soft_wrap=True)
     kept: list[dict[str, object]] = []
     started = time.monotonic()
     shown = [0.0]
@@ -184,7 +228,11 @@ def db_check(
         if now - shown[0] >= 5 or done == total:
             shown[0] = now
             err.print(
-                f"checked {done:,} of {total:,} tickets ({now - started:.0f} s)",
+                _("checked {done} of {total} tickets ({seconds} s)").format(
+                    done=format_number(done),
+                    total=format_number(total),
+                    seconds=format_number(now - started, digits=0),
+                ),
                 highlight=False,
             )
 
@@ -215,40 +263,68 @@ def db_check(
         )
     else:
         verdict = (
-            "every ticket is what its log says"
+            _("every ticket is what its log says")
             if summary.ok
-            else f"{summary.differing:,} differ ({summary.findings:,} differences)"
+            else ngettext(
+                "{n} differ ({differences} difference)",
+                "{n} differ ({differences} differences)",
+                summary.findings,
+            ).format(
+                n=format_number(summary.differing), differences=format_number(summary.findings)
+            )
         )
         out.print(
-            f"Checked {summary.tickets:,} tickets and {summary.events:,} log events in "
-            f"{summary.seconds:.1f} s: {verdict}.",
+            _(
+                "Checked {tickets} tickets and {events} log events in {seconds} s: {verdict}."
+            ).format(
+                tickets=format_number(summary.tickets),
+                events=format_number(summary.events),
+                seconds=format_number(summary.seconds, digits=1),
+                verdict=verdict,
+            ),
             soft_wrap=True,
         )
     wrong = []
     if not summary.ok:
-        wrong.append(f"{summary.differing:,} of {summary.tickets:,} tickets differ from their log")
+        wrong.append(
+            ngettext(
+                "{n} of {total} ticket differ from their log",
+                "{n} of {total} tickets differ from their log",
+                summary.tickets,
+            ).format(n=format_number(summary.differing), total=format_number(summary.tickets))
+        )
     if storage.search:
-        wrong.append(f"the ticket search index is broken: {REPAIR_HINT}")
+        wrong.append(_("the ticket search index is broken: {hint}").format(hint=_(REPAIR_HINT)))
     if wrong:
         raise Inconsistent("; ".join(wrong))
 
 
-@db_app.command("reindex")
+@db_app.command(
+    "reindex",
+    help=_("Rebuild the ticket search index from every ticket (admins; changes no ticket)."),
+)
 def db_reindex(ctx: typer.Context) -> None:
-    """Rebuild the ticket search index from every ticket (admins; changes no ticket)."""
     from deskterm.desk.search import rebuild_search_index
 
     state: State = ctx.obj
     done = state.desk().write(rebuild_search_index)
     for fault in done.repaired:
-        out.print(literal(f"was: {fault}"), soft_wrap=True)
-    out.print(f"Search index rebuilt: {done.tickets:,} tickets.")
+        out.print(literal(_("was: {fault}").format(fault=fault)), soft_wrap=True)
+    out.print(
+        ngettext(
+            "Search index rebuilt: {n} ticket.", "Search index rebuilt: {n} tickets.", done.tickets
+        ).format(n=format_number(done.tickets))
+    )
 
 
-@config_app.command("check")
+@config_app.command(
+    "check",
+    help=_(
+        "Validate the settings file (every table and key) and the defaults in use (your copies "
+        "in the config folder, else the shipped ones)."
+    ),
+)
 def config_check() -> None:
-    """Validate the settings file (every table and key) and the defaults in use (your copies
-    in the config folder, else the shipped ones)."""
     from deskterm import defaults
     from deskterm.config import config_path
     from deskterm.desk.channels import load_config
@@ -266,7 +342,11 @@ def config_check() -> None:
     if missing:
         from deskterm.domain.errors import InvalidInput
 
-        raise InvalidInput(f"{defaults.sla_path()}: no targets for {', '.join(missing)}")
+        raise InvalidInput(
+            _("{path}: no targets for {priorities}").format(
+                path=defaults.sla_path(), priorities=", ".join(missing)
+            )
+        )
     codes = defaults.resolution_codes()
     groups = defaults.group_specs()
     categories = defaults.category_specs()
@@ -282,8 +362,19 @@ def config_check() -> None:
     if config_path().is_file():
         out.print(literal(f"ok  {config_path()}"), soft_wrap=True)
     out.print(
-        f"{len(matrix.levels)} priorities, {len(codes)} resolution codes, "
-        f"{len(groups)} groups, {len(categories)} categories"
+        # Translators: what `deskterm config check` found; each part is counted below.
+        _("{priorities}, {codes}, {groups}, {categories}").format(
+            priorities=ngettext("{n} priority", "{n} priorities", len(matrix.levels)).format(
+                n=len(matrix.levels)
+            ),
+            codes=ngettext("{n} resolution code", "{n} resolution codes", len(codes)).format(
+                n=len(codes)
+            ),
+            groups=ngettext("{n} group", "{n} groups", len(groups)).format(n=len(groups)),
+            categories=ngettext("{n} category", "{n} categories", len(categories)).format(
+                n=len(categories)
+            ),
+        )
     )
     _show_sla(policy)
 
@@ -301,38 +392,45 @@ def _check_colours(matrix: PriorityMatrix) -> None:
             Style.parse(level.colour)
         except StyleSyntaxError:
             raise InvalidInput(
-                f"{data_file('priority.toml')}: P{number} colour {level.colour!r} is not a "
-                "colour or style (try red, bold yellow, #ff8800)"
+                _(
+                    "{path}: P{number} colour {colour!r} is not a colour or style "
+                    "(try red, bold yellow, #ff8800)"
+                ).format(path=data_file("priority.toml"), number=number, colour=level.colour)
             ) from None
 
 
 def _show_sla(policy: SlaPolicy) -> None:
     from deskterm.domain.sla import describe_rules
+    from deskterm.i18n import format_duration, format_percent
 
-    share = f"{policy.warning_share:.0%}"
     out.print(
-        f"SLA: warning at {share} of a target used; clocks pause while waiting on the customer"
+        _(
+            "SLA: warning at {share} of a target used; clocks pause while waiting on the customer"
+        ).format(share=format_percent(policy.warning_share))
     )
     for number, target in sorted(policy.targets.items()):
-        cadence = (
-            f", callback every {target.callback_every.total_seconds() / 3600:g}h"
-            if target.callback_every
-            else ""
+        said = _(
+            "P{number}: first response {response}, resolution {resolution}, calendar {calendar}"
+        ).format(
+            number=number,
+            response=format_duration(target.response),
+            resolution=format_duration(target.resolution),
+            calendar=target.calendar.name,
         )
-        out.print(
-            literal(
-                f"  P{number}: first response {target.response.total_seconds() / 3600:g}h, "
-                f"resolution {target.resolution.total_seconds() / 3600:g}h, "
-                f"calendar {target.calendar.name}{cadence}"
+        if target.callback_every:
+            said = _("{targets}, callback every {cadence}").format(
+                targets=said, cadence=format_duration(target.callback_every)
             )
-        )
+        out.print(literal(f"  {said}"))
     for line in describe_rules(policy.rules):
-        out.print(literal(f"  rule {line}"), soft_wrap=True)
+        out.print(literal("  " + _("rule {rule}").format(rule=line)), soft_wrap=True)
 
 
-@config_app.command("show")
+@config_app.command(
+    "show",
+    help=_("Show the settings in force (the config file, DESKTERM_* winning), secrets masked."),
+)
 def config_show(as_json: JsonOpt = False) -> None:
-    """Show the settings in force (the config file, DESKTERM_* winning), secrets masked."""
     import json
 
     from deskterm.config import config_path, load_settings, shown
@@ -342,7 +440,16 @@ def config_show(as_json: JsonOpt = False) -> None:
         print_json(tables)
         return
     path = config_path()
-    out.print(literal(f"# {path}{'' if path.is_file() else ' (not there)'}, then DESKTERM_*"))
+    out.print(
+        literal(
+            "# "
+            + (
+                _("{path}, then DESKTERM_*")
+                if path.is_file()
+                else _("{path} (not there), then DESKTERM_*")
+            ).format(path=path)
+        )
+    )
     for name, values in tables.items():
         out.print(literal(f"\n[{name}]"))
         for key, value in values.items():
@@ -350,23 +457,32 @@ def config_show(as_json: JsonOpt = False) -> None:
             out.print(literal(f"{key} = {json.dumps(value)}"), soft_wrap=True)
 
 
-@config_app.command("path")
+@config_app.command(
+    "path",
+    help=_("Show where deskterm looks for your copies of the defaults, and its default database."),
+)
 def config_path() -> None:
-    """Show where deskterm looks for your copies of the defaults, and its default database."""
     from deskterm.config import load_settings
     from deskterm.paths import config_dir, shipped_data_dir
 
     settings = load_settings()
     # A path is copied whole: never broken across lines at the terminal's width.
-    out.print(literal(f"config folder    {config_dir()}"), soft_wrap=True)
-    out.print(literal(f"shipped defaults {shipped_data_dir()}"), soft_wrap=True)
-    out.print(literal(f"default database {settings.data_folder() / 'desk.db'}"), soft_wrap=True)
-    out.print(literal(f"sla policy       {settings.sla_path()}"), soft_wrap=True)
+    from rich.cells import cell_len
+
+    rows = (
+        (_("config folder"), config_dir()),
+        (_("shipped defaults"), shipped_data_dir()),
+        (_("default database"), settings.data_folder() / "desk.db"),
+        (_("sla policy"), settings.sla_path()),
+    )
+    width = max(cell_len(label) for label, _path in rows)
+    for label, path in rows:
+        pad = " " * (width - cell_len(label))
+        out.print(literal(f"{label}{pad} {path}"), soft_wrap=True)
 
 
-@config_app.command("priorities")
+@config_app.command("priorities", help=_("Show the impact x urgency priority matrix."))
 def config_priorities(as_json: JsonOpt = False) -> None:
-    """Show the impact x urgency priority matrix."""
     from rich.table import Table
 
     from deskterm import defaults
@@ -386,20 +502,29 @@ def config_priorities(as_json: JsonOpt = False) -> None:
             }
         )
         return
-    table = Table(title="Priority = impact x urgency")
-    table.add_column("impact \\ urgency")
+    from rich.text import Text
+
+    from deskterm.domain.enums import level_label
+    from deskterm.looks import priority_style
+
+    table = Table(title=_("Priority = impact x urgency"))
+    table.add_column(_("impact \\ urgency"))
     for u in Urgency:
-        table.add_column(u.value)
+        table.add_column(level_label(u))
     for i in Impact:
-        table.add_row(i.value, *(f"P{matrix.priority(i, u)}" for u in Urgency))
+        table.add_row(level_label(i), *(f"P{matrix.priority(i, u)}" for u in Urgency))
     out.print(table)
     for n, level in sorted(matrix.levels.items()):
-        out.print(f"[{level.colour}]P{n}[/] {level.label}: {level.meaning}")
+        # The admin's words are data: styled, never parsed as markup.
+        out.print(
+            Text.assemble(
+                (f"P{n}", priority_style(n)), f" {level.shown_label}: {level.shown_meaning}"
+            )
+        )
 
 
-@config_app.command("codes")
+@config_app.command("codes", help=_("List the resolution codes of this desk."))
 def config_codes(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """List the resolution codes of this desk."""
     from deskterm.desk.setup import list_resolution_codes
 
     state: State = ctx.obj
@@ -411,24 +536,25 @@ def config_codes(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         out.print(literal(f"{code:24} {label}"))
 
 
-@queue_app.command("next")
+@queue_app.command(
+    "next", help=_("Claim the most urgent unassigned ticket of your groups and show it.")
+)
 def queue_next(
     ctx: typer.Context,
-    group: Annotated[str | None, typer.Option(help="Only this one of your groups.")] = None,
+    group: Annotated[str | None, typer.Option(help=_("Only this one of your groups."))] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Claim the most urgent unassigned ticket of your groups and show it."""
     from deskterm.cli.tickets import _detail_json, render_ticket
     from deskterm.desk.queue import claim_next
 
     state: State = ctx.obj
     result = state.desk().write(claim_next, group=group)
     if result.ticket is None:
-        where = ", ".join(result.groups) or "your groups (you are in none)"
+        where = ", ".join(result.groups) or _("your groups (you are in none)")
         if as_json:
             print_json(None)
         else:
-            out.print(literal(f"Nothing waiting in {where}."))
+            out.print(literal(_("Nothing waiting in {where}.").format(where=where)))
         raise typer.Exit(0)
     if as_json:
         print_json(_detail_json(result.ticket))  # type: ignore[arg-type]
@@ -438,14 +564,16 @@ def queue_next(
 
 def demo(
     ctx: typer.Context,
-    tickets: Annotated[int, typer.Option(help="How many tickets (up to 5,000,000).")] = 2000,
-    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same desk.")] = 7,
+    tickets: Annotated[int, typer.Option(help=_("How many tickets (up to 5,000,000)."))] = 2000,
+    seed: Annotated[
+        int, typer.Option(help=_("Random seed: the same seed gives the same desk."))
+    ] = 7,
     if_empty: Annotated[
         bool,
-        typer.Option("--if-empty", help="Leave a desk that already has analysts as it is."),
+        typer.Option("--if-empty", help=_("Leave a desk that already has analysts as it is.")),
     ] = False,
 ) -> None:
-    """Fill an empty database with a realistic demo desk (you are added as an L1 agent)."""
+    # Its help is given where it is registered (deskterm/cli/__init__.py).
     from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
     from deskterm.desk.demo import build_demo, check_demo_target
@@ -454,7 +582,9 @@ def demo(
     db = state.database()
     # A half-built desk is refused (exit 6), never taken for a finished one.
     if if_empty and not check_demo_target(db):
-        out.print(literal(f"{db.describe()} already has a desk; left as it is."))
+        out.print(
+            literal(_("{desk} already has a desk; left as it is.").format(desk=db.describe()))
+        )
         return
     # Whoever would act on the finished desk (--as, DESKTERM_USER, the OS login) is the one added.
     me = state.acting_login()
@@ -475,9 +605,23 @@ def demo(
 
         summary = build_demo(db, tickets=tickets, seed=seed, me=me, progress=progress)
     out.print(
-        f"Demo desk ready in {summary.seconds:.1f}s: {summary.tickets:,} tickets, "
-        f"{summary.events:,} log events, {summary.contacts:,} contacts, "
-        f"{summary.analysts} analysts in {summary.groups} groups."
+        _(
+            "Demo desk ready in {seconds}s: {tickets} tickets, {events} log events, "
+            "{contacts} contacts, {analysts} analysts in {groups} groups."
+        ).format(
+            seconds=format_number(summary.seconds, digits=1),
+            tickets=format_number(summary.tickets),
+            events=format_number(summary.events),
+            contacts=format_number(summary.contacts),
+            analysts=summary.analysts,
+            groups=summary.groups,
+        )
     )
     if summary.me:
-        out.print(literal(f"You are {summary.me} (L1 agent, Service Desk). Open the app: deskterm"))
+        out.print(
+            literal(
+                _("You are {login} (L1 agent, Service Desk). Open the app: deskterm").format(
+                    login=summary.me
+                )
+            )
+        )

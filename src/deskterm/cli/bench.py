@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from deskterm.cli.common import State, err, literal, out, print_json, rich_console
+from deskterm.i18n import _
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from deskterm.bench.run import Result
 
 bench_app = typer.Typer(
-    help="Time what analysts wait for; `bench load` runs many analysts at once.",
+    help=_("Time what analysts wait for; `bench load` runs many analysts at once."),
     invoke_without_command=True,
     no_args_is_help=False,
 )
@@ -37,31 +38,34 @@ def _given_url(state: State) -> str | None:
 def bench(
     ctx: typer.Context,
     tickets: Annotated[
-        int, typer.Option(help="Size of the bench desk (made once, then reused).")
+        int, typer.Option(help=_("Size of the bench desk (made once, then reused)."))
     ] = 1_000_000,
-    seed: Annotated[int, typer.Option(help="Random seed of the bench desk.")] = 7,
+    seed: Annotated[int, typer.Option(help=_("Random seed of the bench desk."))] = 7,
     repeat: Annotated[
-        int, typer.Option(min=1, max=10_000, help="Timed samples per operation.")
+        int, typer.Option(min=1, max=10_000, help=_("Timed samples per operation."))
     ] = 30,
     starts: Annotated[
         int,
         typer.Option(
             min=0,
             max=100,
-            help="Times the app is started as the analyst, and again as a supervisor for f2; "
-            "the CLI is run 3 times a start, 10 at most (0: none of these).",
+            help=_(
+                "Times the app is started as the analyst, and again as a supervisor for f2; "
+                "the CLI is run 3 times a start, 10 at most (0: none of these)."
+            ),
         ),
     ] = 5,
     only: Annotated[
-        str | None, typer.Option(help="Only the operations whose name contains this.")
+        str | None, typer.Option(help=_("Only the operations whose name contains this."))
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=_("Print JSON for scripts."))] = False,
 ) -> None:
     """Time what an analyst waits for, beside the same work as raw SQL.
 
     Without --db the bench makes its own SQLite file in the data folder (bench-N.db) and
     reuses it on later runs; with --db it fills an empty database, or reuses a bench desk of
-    the same size there, and refuses any other desk.
+    the same size there, and refuses any other desk. (``deskterm bench --help`` shows the
+    sub-app's help, given above.)
     """
     if ctx.invoked_subcommand is not None:
         return
@@ -199,37 +203,41 @@ def _missed(results: list[Result]) -> list[str]:
     return lines
 
 
-@bench_app.command("load")
+@bench_app.command(
+    "load",
+    help=_(
+        "Many analysts at once for a fixed time, then check that nothing was lost.\n\n"
+        "Each analyst is a process of its own doing a weighted mix without pause: log a call, "
+        "pull next, add a note, change a status or resolve, hand a ticket on. Afterwards: no "
+        "ticket claimed twice, no update lost, every touched ticket equal to its log's replay. "
+        "Without --db it uses its own SQLite file in the data folder; with --db an empty "
+        "database (made a demo desk) or one an earlier load or bench run made; any other desk "
+        "is refused. With --apps N, N open apps (threads in a few processes) wait on the queue "
+        "screen meanwhile, and the server's peak of connections is counted. Exit 6 when a "
+        "check fails."
+    ),
+)
 def load(
     ctx: typer.Context,
     analysts: Annotated[
-        int, typer.Option(help="Analysts working at once, each a process of its own.")
+        int, typer.Option(help=_("Analysts working at once, each a process of its own."))
     ] = 20,
-    seconds: Annotated[float, typer.Option(help="How long they work.")] = 60.0,
+    seconds: Annotated[float, typer.Option(help=_("How long they work."))] = 60.0,
     tickets: Annotated[
-        int, typer.Option(help="Size of the demo desk made in an empty database.")
+        int, typer.Option(help=_("Size of the demo desk made in an empty database."))
     ] = 5000,
-    seed: Annotated[int, typer.Option(help="Random seed of the desk and the analysts.")] = 7,
+    seed: Annotated[int, typer.Option(help=_("Random seed of the desk and the analysts."))] = 7,
     apps: Annotated[
         int,
         typer.Option(
-            help="Open apps beside the analysts (PostgreSQL, 0-500): each its own pool and "
-            "listener, refreshing its queue on every change; none may be refused."
+            help=_(
+                "Open apps beside the analysts (PostgreSQL, 0-500): each its own pool and "
+                "listener, refreshing its queue on every change; none may be refused."
+            )
         ),
     ] = 0,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=_("Print JSON for scripts."))] = False,
 ) -> None:
-    """Many analysts at once for a fixed time, then check that nothing was lost.
-
-    Each analyst is a process of its own doing a weighted mix without pause: log a call,
-    pull next, add a note, change a status or resolve, hand a ticket on. Afterwards: no
-    ticket claimed twice, no update lost, every touched ticket equal to its log's replay.
-    Without --db it uses its own SQLite file in the data folder; with --db an empty
-    database (made a demo desk) or one an earlier load or bench run made; any other desk is
-    refused. With --apps N, N open apps (threads in a few processes) wait on the queue
-    screen meanwhile, and the server's peak of connections is counted. Exit 6 when a check
-    fails.
-    """
     from deskterm.bench.apps import AppsHolder, check_apps, merged
     from deskterm.bench.load import check_options, default_url, prepare, run_load
     from deskterm.db.engine import normalise_url
@@ -345,23 +353,25 @@ def _checks_table(result: LoadResult) -> Table:
     return table
 
 
-@bench_app.command("ssh")
+@bench_app.command(
+    "ssh",
+    help=_(
+        "What an SSH session costs: time to its painted queue, and the server's memory.\n\n"
+        "Starts `deskterm serve ssh` on a free port and opens the sessions with OpenSSH's "
+        "`ssh`, keeping them all open; each is timed from starting `ssh` to its painted queue, "
+        "and the server's total memory (PSS of it and every process under it) is read before "
+        "and after each. Without --db it makes a small demo desk in a temporary folder; with "
+        "--db an empty database (made a demo desk) or one an earlier `bench ssh` made. Exit 6 "
+        "when a goal is missed or a session did not end."
+    ),
+)
 def ssh(
     ctx: typer.Context,
     sessions: Annotated[
-        int, typer.Option(min=1, max=200, help="SSH sessions opened one after another.")
+        int, typer.Option(min=1, max=200, help=_("SSH sessions opened one after another."))
     ] = 20,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=_("Print JSON for scripts."))] = False,
 ) -> None:
-    """What an SSH session costs: time to its painted queue, and the server's memory.
-
-    Starts `deskterm serve ssh` on a free port and opens the sessions with OpenSSH's `ssh`,
-    keeping them all open; each is timed from starting `ssh` to its painted queue, and the
-    server's total memory (PSS of it and every process under it) is read before and after
-    each. Without --db it makes a small demo desk in a temporary folder; with --db an empty
-    database (made a demo desk) or one an earlier `bench ssh` made. Exit 6 when a goal is
-    missed or a session did not end.
-    """
     from rich.table import Table
     from rich.text import Text
 
@@ -415,4 +425,13 @@ def ssh(
 
 from deskterm.cli import cti as _cti  # noqa: E402  (the command lives with the other CTI ones)
 
-bench_app.command("cti")(_cti.bench_cti)
+bench_app.command(
+    "cti",
+    help=_(
+        "Many phone-system posts at once against a real `deskterm serve cti`; every call "
+        "kept?\n\n"
+        "The server runs on a scratch desk made for the run: a temporary SQLite file, or with "
+        "--db a PostgreSQL URL, a schema of its own there, dropped afterwards. Exit 6 when a "
+        "call was lost or a post refused."
+    ),
+)(_cti.bench_cti)

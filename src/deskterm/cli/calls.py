@@ -16,6 +16,7 @@ import typer
 
 from deskterm.cli.common import State, literal, out, print_json, read_text
 from deskterm.cli.tickets import AnonymousOpt, CallerOpt, JsonOpt
+from deskterm.i18n import N_, _
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -24,20 +25,21 @@ if TYPE_CHECKING:
     from deskterm.desk.schemas import TicketPublic
 
 call_app = typer.Typer(
-    help="Save a phone call with one ticket per problem, as the new-call screen does.",
+    help=_("Save a phone call with one ticket per problem, as the new-call screen does."),
     no_args_is_help=True,
 )
 
 #: What a problem may say in the file: the ``Problem`` field each fills, the JSON types it
 #: takes, and how a wrong one is named.
 _KEYS: dict[str, tuple[str, tuple[type, ...], str]] = {
-    "subject": ("subject", (str,), "text"),
-    "description": ("description", (str,), "text"),
-    "category": ("category", (str,), "text"),
-    "asset": ("asset_id", (int,), "a number (the asset's id)"),
-    "impact": ("impact", (str,), "text"),
-    "urgency": ("urgency", (str,), "text"),
-    "article": ("article", (str, int), "an article's key (KB-12) or id"),
+    # Translators: what a key of a problem in a JSON file must be: "'subject' must be text".
+    "subject": ("subject", (str,), N_("text")),
+    "description": ("description", (str,), N_("text")),
+    "category": ("category", (str,), N_("text")),
+    "asset": ("asset_id", (int,), N_("a number (the asset's id)")),
+    "impact": ("impact", (str,), N_("text")),
+    "urgency": ("urgency", (str,), N_("text")),
+    "article": ("article", (str, int), N_("an article's key (KB-12) or id")),
 }
 
 
@@ -50,14 +52,17 @@ def _problems(text: str, where: str) -> list[Problem]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInput(
-            f"{where} is not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})",
+            _("{where} is not JSON (line {line}, column {column}: {error})").format(
+                where=where, line=exc.lineno, column=exc.colno, error=exc.msg
+            ),
             field="problems",
         ) from None
     items = [data] if isinstance(data, dict) else data
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise InvalidInput(
-            f"{where}: give a problem as an object, or a list of them "
-            '([{"subject": "...", "impact": "high"}])',
+            _("{where}: give a problem as an object, or a list of them ({example})").format(
+                where=where, example='[{"subject": "...", "impact": "high"}]'
+            ),
             field="problems",
         )
     problems = []
@@ -65,8 +70,9 @@ def _problems(text: str, where: str) -> list[Problem]:
         unknown = sorted(set(item) - set(_KEYS))
         if unknown:
             raise InvalidInput(
-                f"problem {number}: {', '.join(map(repr, unknown))} is not a problem's key "
-                f"(known: {', '.join(_KEYS)})",
+                _("problem {number}: {keys} is not a problem's key (known: {known})").format(
+                    number=number, keys=", ".join(map(repr, unknown)), known=", ".join(_KEYS)
+                ),
                 field="problems",
             )
         given = {key: value for key, value in item.items() if value is not None}
@@ -74,46 +80,59 @@ def _problems(text: str, where: str) -> list[Problem]:
             kinds, said = _KEYS[key][1:]
             # JSON's true and false are Python ints: never an id.
             if isinstance(value, bool) or not isinstance(value, kinds):
-                raise InvalidInput(f"problem {number}: {key!r} must be {said}", field="problems")
+                raise InvalidInput(
+                    _("problem {number}: {key!r} must be {kind}").format(
+                        number=number, key=key, kind=_(said)
+                    ),
+                    field="problems",
+                )
         problems.append(Problem(**{_KEYS[key][0]: value for key, value in given.items()}))
     return problems
 
 
-@call_app.command("save")
+@call_app.command(
+    "save", help=_("Save a call: one ticket per problem, all or none, linked as one call.")
+)
 def save(
     ctx: typer.Context,
     problems: Annotated[
         str,
         typer.Argument(
-            help="A JSON file of the problems ('-' for standard input): a list of objects "
-            "with subject, and any of description, category, asset, impact, urgency, article."
+            help=_(
+                "A JSON file of the problems ('-' for standard input): a list of objects "
+                "with subject, and any of description, category, asset, impact, urgency, "
+                "article."
+            )
         ),
     ],
     contact: CallerOpt = None,
     anonymous: AnonymousOpt = False,
     seconds: Annotated[
-        int | None, typer.Option("--seconds", help="How long the call ran, in seconds.")
+        int | None, typer.Option("--seconds", help=_("How long the call ran, in seconds."))
     ] = None,
     to: Annotated[
         str | None,
         typer.Option(
             "--to",
-            help="A ticket of a call already saved: add these problems to that call "
-            "(its caller; --seconds is how long the call ran on since).",
+            help=_(
+                "A ticket of a call already saved: add these problems to that call "
+                "(its caller; --seconds is how long the call ran on since)."
+            ),
         ),
     ] = None,
     key: Annotated[
         str | None,
         typer.Option(
             "--key",
-            help="A key of the script's own for this call (8-64 letters, digits, - or _): "
-            "the same key saved again opens nothing and prints the call's tickets, so a "
-            "script may retry a save whose answer it lost.",
+            help=_(
+                "A key of the script's own for this call (8-64 letters, digits, - or _): "
+                "the same key saved again opens nothing and prints the call's tickets, so a "
+                "script may retry a save whose answer it lost."
+            ),
         ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Save a call: one ticket per problem, all or none, linked as one call."""
     from deskterm.desk.intake import add_to_call, record_call
     from deskterm.desk.saved_calls import check_key, save_call
     from deskterm.domain.errors import InvalidInput
@@ -121,15 +140,22 @@ def save(
     named = bool(contact and contact.strip())
     if to is not None and (named or anonymous):
         raise InvalidInput(
-            "--to adds to a saved call and takes its caller: leave out --contact and --anonymous",
+            _(
+                "--to adds to a saved call and takes its caller: leave out --contact and "
+                "--anonymous"
+            ),
             field="contact",
         )
     if to is None and anonymous == named:
-        said = "not both" if anonymous else "--anonymous if the caller gave no name"
-        raise InvalidInput(f"give the caller with --contact, or {said}", field="contact")
+        raise InvalidInput(
+            _("give the caller with --contact, or not both")
+            if anonymous
+            else _("give the caller with --contact, or --anonymous if the caller gave no name"),
+            field="contact",
+        )
     if key is not None:
         check_key(key)
-    where = "standard input" if problems == "-" else problems
+    where = _("standard input") if problems == "-" else problems
     listed = _problems(read_text(problems, field="problems"), where)
     state: State = ctx.obj
     desk = state.desk()
@@ -156,33 +182,38 @@ def save(
         return
     from rich.text import Text
 
+    from deskterm.domain.enums import status_label
+
     for ticket in saved:
         line = Text()
         line.append(ticket.ref, style="bold")
-        said = "saved before under this key" if earlier else "opened"
-        line.append(f" {said} · {ticket.status.replace('_', ' ')} · {ticket.priority} · ")
-        line.append(ticket.assignee or "unassigned")
+        # Translators: what was done to a ticket, in "DT-000123 opened · new · P3 · ..."
+        said = _("saved before under this key") if earlier else _("opened")
+        line.append(f" {said} · {status_label(ticket.status)} · {ticket.priority} · ")
+        line.append(ticket.assignee or _("unassigned"))
         line.append(" · ")
-        line.append_text(literal(ticket.group or "no group"))
+        line.append_text(literal(ticket.group or _("no group")))
         line.append(" · ")
         line.append_text(literal(ticket.subject))
         out.print(line, soft_wrap=True)
 
 
-@call_app.command("list")
+@call_app.command(
+    "list", help=_("The phone system's call log (`deskterm serve cti`), newest first.")
+)
 def call_list(
     ctx: typer.Context,
     missed: Annotated[
-        bool, typer.Option("--missed", help="Only calls nobody answered, newest first.")
+        bool, typer.Option("--missed", help=_("Only calls nobody answered, newest first."))
     ] = False,
-    limit: Annotated[int, typer.Option(help="At most this many calls.", min=1, max=1000)] = 50,
+    limit: Annotated[int, typer.Option(help=_("At most this many calls."), min=1, max=1000)] = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """The phone system's call log (`deskterm serve cti`), newest first."""
     from rich.text import Text
 
     from deskterm.cli.common import when
     from deskterm.desk.cti import list_calls
+    from deskterm.i18n import format_duration
 
     state: State = ctx.obj
     rows = state.desk().read(list_calls, missed=missed, limit=limit)
@@ -190,17 +221,22 @@ def call_list(
         print_json([call.to_json() for call in rows])
         return
     if not rows:
-        out.print("no missed calls" if missed else "no calls yet")
+        out.print(_("no missed calls") if missed else _("no calls yet"))
     for call in rows:
         line = Text()
         line.append(when(call.started_at), style="bold")
         line.append(f" {call.direction} ")
-        line.append_text(literal(call.caller_number or "unknown number"))
+        line.append_text(literal(call.caller_number or _("unknown number")))
         line.append(" · ")
-        line.append_text(literal(call.contact or "unknown caller"))
-        line.append(f" · {call.analyst or 'nobody'} · {call.outcome or call.state}")
+        line.append_text(literal(call.contact or _("unknown caller")))
+        line.append(" · ")
+        line.append_text(literal(call.analyst or _("nobody")))
+        line.append(f" · {call.outcome or call.state}")
         if call.duration_seconds:
-            line.append(f" · {call.duration_seconds // 60}m{call.duration_seconds % 60:02d}s")
+            line.append(f" · {format_duration(call.duration_seconds)}")
         if call.called_back_at:
-            line.append(f" · called back by {call.called_back_by or 'someone'}")
+            line.append(" · ")
+            line.append_text(
+                literal(_("called back by {name}").format(name=call.called_back_by or _("someone")))
+            )
         out.print(line, soft_wrap=True)

@@ -14,13 +14,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
+from deskterm.i18n import _
+
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
+    from deskterm.cli.speaking import AnalystDesk
     from deskterm.db.engine import Database
-    from deskterm.desk.context import Desk
     from deskterm.desk.identity import Identity
+    from deskterm.domain.permissions import Actor
 
 
 class _LazyConsole:
@@ -102,10 +105,10 @@ class State:
             self._db = open_database(self.database_url())
         return self._db
 
-    def desk(self) -> Desk:
-        from deskterm.desk.context import Desk
+    def desk(self) -> AnalystDesk:
+        from deskterm.cli.speaking import AnalystDesk
 
-        return Desk(self.database(), self.acting_login())
+        return AnalystDesk(self.database(), self.acting_login())
 
     def close(self) -> None:
         if self._db is not None:
@@ -142,27 +145,47 @@ def literal(value: Any) -> Text:
     return Text(visible("" if value is None else str(value)))
 
 
+def speak(actor: Actor | None) -> None:
+    """Say everything from here on in ``actor``'s language (their ``analyst edit
+    --language``), else the locale's: output and refusals alike. The ``system`` actor and an
+    unknown one leave the language as it is."""
+    if actor is None or actor.is_system:
+        return
+    from deskterm import i18n
+
+    i18n.use(actor.language)
+
+
 def when(value: datetime | None, *, now: datetime | None = None) -> str:
-    """A short local-agnostic time: ``14:05`` today, ``Nov 21 14:05`` otherwise (UTC)."""
+    """A short time in the analyst's words and zone: ``14:05`` today, ``Mon 14:05`` this
+    week, ``Mon, Nov 21, 14:05`` this year (i18n.format_time)."""
     if value is None:
         return "-"
-    now = now or datetime.now(UTC)
-    value = value.astimezone(UTC)
-    if value.date() == now.date():
-        return value.strftime("%H:%M")
-    if value.year == now.year:
-        return value.strftime("%b %d %H:%M")
-    return value.strftime("%Y-%m-%d")
+    from deskterm.i18n import format_time
+
+    return format_time(value, now or datetime.now(UTC))
+
+
+def span(seconds: int) -> str:
+    """A length of time in its largest unit, as short as the locale writes it: ``45m``,
+    ``6h``, ``12d`` (``45 Min.``, ``6h``, ``12 T`` in German)."""
+    from babel.units import format_unit
+
+    from deskterm.i18n import babel_locale
+
+    seconds = max(seconds, 0)
+    if seconds < 3600:
+        value, unit = seconds // 60, "duration-minute"
+    elif seconds < 86400:
+        value, unit = seconds // 3600, "duration-hour"
+    else:
+        value, unit = seconds // 86400, "duration-day"
+    return format_unit(value, unit, length="narrow", locale=babel_locale())
 
 
 def age(value: datetime, *, now: datetime | None = None) -> str:
     """How long ago, in the largest unit that fits: ``45m``, ``6h``, ``12d``."""
-    seconds = int(((now or datetime.now(UTC)) - value).total_seconds())
-    if seconds < 3600:
-        return f"{max(seconds, 0) // 60}m"
-    if seconds < 86400:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
+    return span(int(((now or datetime.now(UTC)) - value).total_seconds()))
 
 
 def due_in(value: datetime | None, *, now: datetime | None = None) -> Text:
@@ -172,14 +195,7 @@ def due_in(value: datetime | None, *, now: datetime | None = None) -> Text:
     if value is None:
         return Text("-")
     seconds = int((value - (now or datetime.now(UTC))).total_seconds())
-    span = abs(seconds)
-    amount = (
-        f"{span // 60}m"
-        if span < 3600
-        else f"{span // 3600}h"
-        if span < 86400
-        else f"{span // 86400}d"
-    )
+    amount = span(abs(seconds))
     if seconds < 0:
         return Text(f"-{amount}", style="bold red")
     return Text(amount, style="yellow" if seconds < 3600 else "")
@@ -233,7 +249,7 @@ def not_blank(value: str | None) -> str | None:
     if value is not None and not value.strip():
         import typer
 
-        raise typer.BadParameter("must not be empty")
+        raise typer.BadParameter(_("must not be empty"))
     return value
 
 
@@ -241,8 +257,9 @@ def read_text(path: str, *, field: str) -> str:
     """A file's text, or standard input's for ``-``: UTF-8, refused in one line when it is
     not (the same for both, so a pipe cannot slip in what a file may not)."""
     from deskterm.domain.errors import InvalidInput
+    from deskterm.i18n import format_number
 
-    where = "standard input" if path == "-" else path
+    where = _("standard input") if path == "-" else path
     try:
         if path == "-":
             data = sys.stdin.buffer.read()
@@ -250,11 +267,16 @@ def read_text(path: str, *, field: str) -> str:
             with open(path, "rb") as handle:
                 data = handle.read()
     except OSError as exc:
-        raise InvalidInput(f"cannot read {where}: {exc.strerror or exc}", field=field) from None
+        raise InvalidInput(
+            _("cannot read {where}: {reason}").format(where=where, reason=exc.strerror or exc),
+            field=field,
+        ) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidInput(
-            f"{where} is not UTF-8 text (byte {exc.start + 1:,} is not): save it as UTF-8",
+            _("{where} is not UTF-8 text (byte {byte} is not): save it as UTF-8").format(
+                where=where, byte=format_number(exc.start + 1)
+            ),
             field=field,
         ) from None

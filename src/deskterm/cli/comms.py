@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from deskterm.cli.common import State, err, literal, out, print_json, when
+from deskterm.i18n import _, format_number, ngettext, pgettext
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -25,15 +26,15 @@ if TYPE_CHECKING:
     from deskterm.desk.mail import ImportResult
 
 outbox_app = typer.Typer(
-    help="Messages to customers: deliver them, see what waits or failed, retry.",
+    help=_("Messages to customers: deliver them, see what waits or failed, retry."),
     no_args_is_help=True,
 )
 mail_app = typer.Typer(
-    help="Customer mail into tickets: import files, fetch from IMAP, see what was set aside.",
+    help=_("Customer mail into tickets: import files, fetch from IMAP, see what was set aside."),
     no_args_is_help=True,
 )
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help=_("Print JSON for scripts."))]
 
 
 def _state(ctx: typer.Context) -> State:
@@ -43,21 +44,23 @@ def _state(ctx: typer.Context) -> State:
 # --------------------------------------------------------------------------- outbox
 
 
-@outbox_app.command("list")
+@outbox_app.command(
+    "list",
+    help=_("Show messages waiting to go out, being sent, or given up on (dead, with the reason)."),
+)
 def outbox_list(
     ctx: typer.Context,
     status: Annotated[
         list[str] | None,
         typer.Option(
             "--status",
-            help="pending, sending, sent, dead, 'waiting' (default: all but sent) or 'all'.",
+            help=_("pending, sending, sent, dead, 'waiting' (default: all but sent) or 'all'."),
         ),
     ] = None,
-    ticket: Annotated[str | None, typer.Option(help="Only this ticket's messages.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many (1-1000).")] = 100,
+    ticket: Annotated[str | None, typer.Option(help=_("Only this ticket's messages."))] = None,
+    limit: Annotated[int, typer.Option(help=_("At most this many (1-1000)."))] = 100,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show messages waiting to go out, being sent, or given up on (dead, with the reason)."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -73,16 +76,25 @@ def outbox_list(
         print_json([r.to_json() for r in rows])
         return
     if not rows:
-        out.print("Nothing waiting in the outbox.")
+        out.print(_("Nothing waiting in the outbox."))
         return
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for name in ("ID", "Ticket", "Message", "To", "Status", "Tries", "Next try / why"):
+    for name in (
+        # Translators: column headers of `deskterm outbox list`.
+        _("ID"),
+        _("Ticket"),
+        _("Message"),
+        _("To"),
+        _("Status"),
+        _("Tries"),
+        _("Next try / why"),
+    ):
         table.add_column(name, overflow="fold")
     for r in rows:
         if r.status == "dead":
             detail = literal(r.last_error or "")
         elif r.status == "sent":
-            detail = Text(f"sent {when(r.sent_at)}")
+            detail = Text(_("sent {when}").format(when=when(r.sent_at)))
         else:
             detail = Text(when(r.next_attempt_at))
             if r.last_error:
@@ -93,43 +105,63 @@ def outbox_list(
             str(r.id),
             r.ref,
             r.kind,
-            literal(f"{r.channel} {r.recipient or '(no address)'}"),
-            Text(r.status, style=style),
+            literal(f"{r.channel} {r.recipient or _('(no address)')}"),
+            Text(_outbox_status(r.status), style=style),
             str(r.attempts),
             detail,
         )
     out.print(table)
 
 
-@outbox_app.command("run")
+def _outbox_status(status: str) -> str:
+    """An outbox message's status as the analyst reads it (the value stays in JSON)."""
+    words = {
+        "pending": pgettext("outbox status", "pending"),
+        "sending": pgettext("outbox status", "sending"),
+        "sent": pgettext("outbox status", "sent"),
+        "dead": pgettext("outbox status", "dead"),
+        "retrying": pgettext("outbox status", "retrying"),
+    }
+    return words.get(status, status)
+
+
+@outbox_app.command(
+    "run",
+    help=_("Deliver every message that is due, with retries and backoff; dead after N tries."),
+)
 def outbox_run(
     ctx: typer.Context,
     watch: Annotated[
         bool,
-        typer.Option("--watch", help="Keep running: deliver, wait --interval, repeat."),
+        typer.Option("--watch", help=_("Keep running: deliver, wait --interval, repeat.")),
     ] = False,
     interval: Annotated[
-        float, typer.Option(help="Seconds between rounds with --watch.", min=0.5)
+        float, typer.Option(help=_("Seconds between rounds with --watch."), min=0.5)
     ] = 10.0,
     limit: Annotated[
-        int | None, typer.Option(help="At most this many messages per round.", min=1)
+        int | None, typer.Option(help=_("At most this many messages per round."), min=1)
     ] = None,
     max_attempts: Annotated[
         int | None,
-        typer.Option(help="Give a message up after this many tries (config: 5).", min=1, max=100),
+        typer.Option(
+            help=_("Give a message up after this many tries (config: 5)."), min=1, max=100
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Deliver every message that is due, with retries and backoff; dead after N tries."""
     from deskterm.desk.channels import load_config
     from deskterm.desk.outbox import deliver_due, senders_from_config, worker_name
+    from deskterm.desk.portal import deliver_confirmations
     from deskterm.domain.errors import DatabaseUnavailable, InvalidInput
+    from deskterm.i18n import format_duration
 
     config = load_config()
     if config.smtp is None and config.sms is None:
         raise InvalidInput(
-            "nothing to deliver with: configure SMTP (DESKTERM_SMTP_HOST, DESKTERM_SMTP_FROM) "
-            "or an SMS gateway (DESKTERM_SMS_URL)",
+            _(
+                "nothing to deliver with: configure SMTP (DESKTERM_SMTP_HOST, DESKTERM_SMTP_FROM) "
+                "or an SMS gateway (DESKTERM_SMS_URL)"
+            ),
             field="config",
         )
     db = _state(ctx).database()
@@ -142,15 +174,36 @@ def outbox_run(
         senders = senders_from_config(config)
         try:
             summary = deliver_due(db, senders, max_attempts=attempts, limit=limit, worker=worker)
+            # The contact form's confirmation mails have no ticket yet: their own queue.
+            confirmed = deliver_confirmations(db, senders, max_attempts=attempts, limit=limit)
         except DatabaseUnavailable as exc:
             if not watch:
                 raise
-            err.print(literal(f"deskterm: {exc}; trying again in {interval:g}s"))
-            summary = None
+            err.print(
+                literal(
+                    "deskterm: "
+                    + _("{error}; trying again in {seconds}").format(
+                        error=exc, seconds=format_duration(interval)
+                    )
+                )
+            )
+            summary, confirmed = None, []
         except KeyboardInterrupt:
             break
         finally:
             senders.close()
+        for c in confirmed:
+            if as_json:
+                reported.append({"confirmation": c.request_id, **c.model_dump()})
+            else:
+                out.print(
+                    literal(
+                        _("contact form confirmation to {recipient}: {outcome}").format(
+                            recipient=c.recipient or "-", outcome=c.outcome
+                        )
+                        + (f" ({c.error})" if c.error else "")
+                    )
+                )
         if summary is not None:
             for d in summary.deliveries:
                 if as_json:
@@ -159,8 +212,11 @@ def outbox_run(
                     out.print(_delivery_line(d))
             if not watch and not as_json:
                 out.print(
-                    f"{summary.count('sent')} sent, {summary.count('retrying')} to retry, "
-                    f"{summary.count('dead')} dead"
+                    _("{sent} sent, {retrying} to retry, {dead} dead").format(
+                        sent=summary.count("sent"),
+                        retrying=summary.count("retrying"),
+                        dead=summary.count("dead"),
+                    )
                 )
         if not watch:
             break
@@ -179,7 +235,7 @@ def _stop_on_sigterm(stop: threading.Event) -> None:
     if threading.current_thread() is not threading.main_thread():
         return
     # A service manager stops us with SIGTERM: finish the message in hand, then leave.
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_args: stop.set())
 
 
 def _delivery_line(d: object) -> Text:
@@ -187,9 +243,9 @@ def _delivery_line(d: object) -> Text:
 
     status = getattr(d, "status", "")
     style = {"sent": "green", "dead": "bold red", "retrying": "yellow"}.get(status, "")
-    line = Text(f"{status:<8}", style=style)
+    line = Text(f"{_outbox_status(status):<8}", style=style)
     line.append(f" #{getattr(d, 'id', '')} {getattr(d, 'ref', '')} {getattr(d, 'channel', '')} ")
-    line.append_text(literal(getattr(d, "recipient", None) or "(no address)"))
+    line.append_text(literal(getattr(d, "recipient", None) or _("(no address)")))
     reason = getattr(d, "reason", None)
     if reason:
         line.append(" · ")
@@ -197,14 +253,16 @@ def _delivery_line(d: object) -> Text:
     return line
 
 
-@outbox_app.command("retry")
+@outbox_app.command(
+    "retry",
+    help=_("Send dead messages again now, with a fresh count of tries (supervisors and admins)."),
+)
 def outbox_retry(
     ctx: typer.Context,
-    ids: Annotated[list[int] | None, typer.Argument(help="Outbox message ids.")] = None,
-    all_dead: Annotated[bool, typer.Option("--all-dead", help="Every dead message.")] = False,
+    ids: Annotated[list[int] | None, typer.Argument(help=_("Outbox message ids."))] = None,
+    all_dead: Annotated[bool, typer.Option("--all-dead", help=_("Every dead message."))] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Send dead messages again now, with a fresh count of tries (supervisors and admins)."""
     from deskterm.desk.outbox import retry
 
     rows = _state(ctx).desk().write(retry, ids=ids or [], all_dead=all_dead)
@@ -212,10 +270,16 @@ def outbox_retry(
         print_json([r.to_json() for r in rows])
         return
     if not rows:
-        out.print("No dead messages.")
+        out.print(_("No dead messages."))
         return
     for r in rows:
-        out.print(literal(f"#{r.id} {r.ref} {r.kind} queued again; `deskterm outbox run` sends it"))
+        out.print(
+            literal(
+                _("#{id} {ref} {kind} queued again; `deskterm outbox run` sends it").format(
+                    id=r.id, ref=r.ref, kind=r.kind
+                )
+            )
+        )
 
 
 # --------------------------------------------------------------------------- mail
@@ -225,12 +289,12 @@ def _import_line(r: ImportResult) -> Text:
     from rich.text import Text
 
     words = {
-        "new_ticket": ("new ticket", "green"),
-        "reply": ("reply", "cyan"),
-        "ignored": ("ignored", "dim"),
-        "kept_aside": ("kept aside", "bold red"),
-        "duplicate": ("seen before", "dim"),
-        "not_fetched": ("not fetched", "yellow"),
+        "new_ticket": (pgettext("imported mail", "new ticket"), "green"),
+        "reply": (pgettext("imported mail", "reply"), "cyan"),
+        "ignored": (pgettext("imported mail", "ignored"), "dim"),
+        "kept_aside": (pgettext("imported mail", "kept aside"), "bold red"),
+        "duplicate": (pgettext("imported mail", "seen before"), "dim"),
+        "not_fetched": (pgettext("imported mail", "not fetched"), "yellow"),
     }
     said, style = words.get(r.outcome, (r.outcome, ""))
     line = Text(f"{said:<11}", style=style)
@@ -254,16 +318,23 @@ def _import_totals(results: list[ImportResult]) -> str:
     for r in results:
         counts[r.outcome] = counts.get(r.outcome, 0) + 1
     order = ("new_ticket", "reply", "ignored", "kept_aside", "duplicate", "not_fetched")
-    names = {
-        "new_ticket": "new tickets",
-        "reply": "replies",
-        "ignored": "ignored",
-        "kept_aside": "kept aside",
-        "duplicate": "seen before",
-        "not_fetched": "not fetched",
-    }
-    said = ", ".join(f"{counts[k]} {names[k]}" for k in order if counts.get(k))
-    return f"{len(results)} messages: {said or 'none'}"
+
+    def counted(outcome: str, n: int) -> str:
+        names = {
+            "new_ticket": ngettext("{n} new ticket", "{n} new tickets", n),
+            "reply": ngettext("{n} reply", "{n} replies", n),
+            "ignored": ngettext("{n} ignored", "{n} ignored", n),
+            "kept_aside": ngettext("{n} kept aside", "{n} kept aside", n),
+            "duplicate": ngettext("{n} seen before", "{n} seen before", n),
+            "not_fetched": ngettext("{n} not fetched", "{n} not fetched", n),
+        }
+        return names[outcome].format(n=n)
+
+    said = ", ".join(counted(k, counts[k]) for k in order if counts.get(k))
+    return _("{messages}: {counts}").format(
+        messages=ngettext("{n} message", "{n} messages", len(results)).format(n=len(results)),
+        counts=said or _("none"),
+    )
 
 
 def _check_group(ctx: typer.Context, group: str | None) -> None:
@@ -275,16 +346,18 @@ def _check_group(ctx: typer.Context, group: str | None) -> None:
         Desk(_state(ctx).database(), None).read(lambda session, _a: group_by_name(session, group))
 
 
-@mail_app.command("import")
+@mail_app.command(
+    "import",
+    help=_("Turn mail files into tickets and replies; auto-replies and bounces are only recorded."),
+)
 def mail_import(
     ctx: typer.Context,
     paths: Annotated[
         list[Path],
-        typer.Argument(help=".eml files, mbox files, Maildir folders, or folders of them."),
+        typer.Argument(help=_(".eml files, mbox files, Maildir folders, or folders of them.")),
     ],
     as_json: JsonOpt = False,
 ) -> None:
-    """Turn mail files into tickets and replies; auto-replies and bounces are only recorded."""
     from deskterm.desk.channels import load_config
     from deskterm.desk.mail import check_paths, import_paths
 
@@ -304,13 +377,15 @@ def mail_import(
     out.print(_import_totals(results))
 
 
-@mail_app.command("fetch")
+@mail_app.command(
+    "fetch",
+    help=_("Import unseen mail from the IMAP folder (DESKTERM_IMAP_HOST ...), marking it seen."),
+)
 def mail_fetch(
     ctx: typer.Context,
-    limit: Annotated[int | None, typer.Option(help="At most this many messages.", min=1)] = None,
+    limit: Annotated[int | None, typer.Option(help=_("At most this many messages."), min=1)] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Import unseen mail from the IMAP folder (DESKTERM_IMAP_HOST ...), marking it seen."""
     from deskterm.desk.channels import load_config
     from deskterm.desk.mail import fetch_imap
     from deskterm.domain.errors import InvalidInput
@@ -318,8 +393,10 @@ def mail_fetch(
     config = load_config()
     if config.imap is None:
         raise InvalidInput(
-            "IMAP is not configured: set DESKTERM_IMAP_HOST, DESKTERM_IMAP_USER and "
-            "DESKTERM_IMAP_PASSWORD (or [imap] in the config file)",
+            _(
+                "IMAP is not configured: set DESKTERM_IMAP_HOST, DESKTERM_IMAP_USER and "
+                "DESKTERM_IMAP_PASSWORD (or [imap] in the config file)"
+            ),
             field="config",
         )
     _check_group(ctx, config.mail_group)
@@ -337,20 +414,21 @@ def mail_fetch(
     out.print(_import_totals(results))
 
 
-@mail_app.command("list")
+@mail_app.command(
+    "list", help=_("Imported mail, newest first: by default what became no ticket, and why.")
+)
 def mail_list(
     ctx: typer.Context,
     outcome: Annotated[
         list[str] | None,
         typer.Option(
             "--outcome",
-            help="kept_aside, ignored, new_ticket, reply or all (default: kept_aside, ignored).",
+            help=_("kept_aside, ignored, new_ticket, reply or all (default: kept_aside, ignored)."),
         ),
     ] = None,
-    limit: Annotated[int, typer.Option(help="At most this many (1-1000).")] = 50,
+    limit: Annotated[int, typer.Option(help=_("At most this many (1-1000)."))] = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """Imported mail, newest first: by default what became no ticket, and why."""
     from rich import box
     from rich.table import Table
 
@@ -362,10 +440,18 @@ def mail_list(
         print_json([r.to_json() for r in rows])
         return
     if not rows:
-        out.print("No such mail.")
+        out.print(_("No such mail."))
         return
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
-    for name in ("ID", "Received", "From", "Subject", "Outcome", "Why / ticket"):
+    for name in (
+        # Translators: column headers of `deskterm mail list`.
+        _("ID"),
+        _("Received"),
+        _("From"),
+        _("Subject"),
+        _("Outcome"),
+        _("Why / ticket"),
+    ):
         table.add_column(name, overflow="fold")
     for r in rows:
         table.add_row(
@@ -379,32 +465,43 @@ def mail_list(
     out.print(table)
 
 
-@mail_app.command("raw")
+@mail_app.command(
+    "raw",
+    help=_(
+        "Write an imported message, as it arrived, to stdout: `> mail.eml` saves it exactly.\n\n"
+        "On a terminal its control characters are shown escaped (\\x1b), never sent: a "
+        "stranger's bytes must not retitle the window, write the clipboard or clear the screen."
+    ),
+)
 def mail_raw(
     ctx: typer.Context,
-    mail_id: Annotated[int, typer.Argument(help="The id shown by `deskterm mail list`.")],
+    mail_id: Annotated[int, typer.Argument(help=_("The id shown by `deskterm mail list`."))],
 ) -> None:
-    """Write an imported message, as it arrived, to stdout: `> mail.eml` saves it exactly.
-
-    On a terminal its control characters are shown escaped (\\x1b), never sent: a
-    stranger's bytes must not retitle the window, write the clipboard or clear the screen.
-    """
     from deskterm.desk.mail import raw_mail
     from deskterm.domain.errors import InvalidInput
 
     record, data = _state(ctx).desk().read(raw_mail, mail_id=mail_id)
     if data is None:
-        where = f"went into {record.ref}" if record.ref else "was imported"
         raise InvalidInput(
-            f"mail #{mail_id} {where} before deskterm kept every message as it arrived: "
-            "only what was read of it is kept, in the ticket",
+            _(
+                "mail #{id} went into {ref} before deskterm kept every message as it arrived: "
+                "only what was read of it is kept, in the ticket"
+            ).format(id=mail_id, ref=record.ref)
+            if record.ref
+            else _(
+                "mail #{id} was imported before deskterm kept every message as it arrived: "
+                "only what was read of it is kept, in the ticket"
+            ).format(id=mail_id),
             field="id",
         )
     if sys.stdout.isatty():
         err.print(
             literal(
-                f"deskterm: control characters are shown escaped; for the exact bytes: "
-                f"deskterm mail raw {mail_id} > mail-{mail_id}.eml"
+                "deskterm: "
+                + _(
+                    "control characters are shown escaped; for the exact bytes: "
+                    "deskterm mail raw {id} > mail-{id}.eml"
+                ).format(id=mail_id)
             )
         )
         encoding = sys.stdout.encoding or "utf-8"
@@ -429,9 +526,8 @@ def escaped_for_terminal(data: bytes) -> str:
     return _TERMINAL_UNSAFE.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
 
 
-@mail_app.command("attachments")
+@mail_app.command("attachments", help=_("List the files that came with a ticket's mail."))
 def mail_attachments(ctx: typer.Context, ref: str, as_json: JsonOpt = False) -> None:
-    """List the files that came with a ticket's mail."""
     from deskterm.desk.mail import list_attachments
     from deskterm.desk.mailparse import describe_size
 
@@ -440,7 +536,7 @@ def mail_attachments(ctx: typer.Context, ref: str, as_json: JsonOpt = False) -> 
         print_json([r.to_json() for r in rows])
         return
     if not rows:
-        out.print("No attachments.")
+        out.print(_("No attachments."))
         return
     for r in rows:
         out.print(
@@ -451,17 +547,16 @@ def mail_attachments(ctx: typer.Context, ref: str, as_json: JsonOpt = False) -> 
         )
 
 
-@mail_app.command("save")
+@mail_app.command("save", help=_("Save an attachment to a file."))
 def mail_save(
     ctx: typer.Context,
-    attachment_id: Annotated[int, typer.Argument(help="From `deskterm mail attachments REF`.")],
+    attachment_id: Annotated[int, typer.Argument(help=_("From `deskterm mail attachments REF`."))],
     to: Annotated[
         Path | None,
-        typer.Option("--to", "-o", help="File or folder (default: its name, here)."),
+        typer.Option("--to", "-o", help=_("File or folder (default: its name, here).")),
     ] = None,
-    force: Annotated[bool, typer.Option(help="Overwrite an existing file.")] = False,
+    force: Annotated[bool, typer.Option(help=_("Overwrite an existing file."))] = False,
 ) -> None:
-    """Save an attachment to a file."""
     from deskterm.desk.mail import attachment_content
     from deskterm.domain.errors import InvalidInput
 
@@ -470,9 +565,17 @@ def mail_save(
     if target.is_dir():
         target = target / meta.filename
     if target.exists() and not force:
-        raise InvalidInput(f"{target} exists; use --force to overwrite it", field="to")
+        raise InvalidInput(
+            _("{path} exists; use --force to overwrite it").format(path=target), field="to"
+        )
     target.write_bytes(data)
-    out.print(literal(f"saved {meta.filename} ({len(data):,} bytes) to {target}"))
+    out.print(
+        literal(
+            ngettext(
+                "saved {name} ({n} byte) to {path}", "saved {name} ({n} bytes) to {path}", len(data)
+            ).format(name=meta.filename, n=format_number(len(data)), path=target)
+        )
+    )
 
 
 # --------------------------------------------------------------------------- customer view
@@ -494,6 +597,8 @@ def render_customer_view(view: CustomerView) -> Table:
     from rich.table import Table
     from rich.text import Text
 
+    # Who has the case, in the customer's words and language, as the web page says it.
+    where = view.where
     table = Table(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
@@ -503,16 +608,14 @@ def render_customer_view(view: CustomerView) -> Table:
             "  ",
             literal(view.subject),
             f"  ({view.status}; ",
-            literal(
-                f"with {view.holder}" if view.holder else f"waiting in {view.group or 'the queue'}"
-            ),
+            literal(where),
             ")",
         ),
         title_justify="left",
     )
-    table.add_column("When", no_wrap=True, style="dim")
-    table.add_column("Who", no_wrap=True)
-    table.add_column("What")
+    table.add_column(_("When"), no_wrap=True, style="dim")
+    table.add_column(_("Who"), no_wrap=True)
+    table.add_column(_("What"))
     for entry in view.entries:
         table.add_row(when(entry.at), literal(entry.by), literal(entry.text))
     return table

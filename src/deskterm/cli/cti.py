@@ -10,23 +10,23 @@ from typing import Annotated
 import typer
 
 from deskterm.cli.common import State, fail, out, print_json, when
+from deskterm.i18n import _
 
 cti_app = typer.Typer(
-    help="The phone system (CTI): tokens for `deskterm serve cti`, and a simulated call.",
+    help=_("The phone system (CTI): tokens for `deskterm serve cti`, and a simulated call."),
     no_args_is_help=True,
 )
 token_app = typer.Typer(
-    help="Secrets in the URL a phone system posts call events to (supervisors only).",
+    help=_("Secrets in the URL a phone system posts call events to (supervisors only)."),
     no_args_is_help=True,
 )
 cti_app.add_typer(token_app, name="token")
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help=_("Print JSON for scripts."))]
 
 
-@token_app.command("add")
+@token_app.command("add", help=_("Make a token; it is printed once and only its hash is kept."))
 def token_add(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """Make a token; it is printed once and only its hash is kept."""
     from deskterm.desk.cti import add_token
 
     state: State = ctx.obj
@@ -34,17 +34,19 @@ def token_add(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json({"token": made.secret, "id": made.token.id})
         return
-    out.print(f"token {made.token.id}: {made.secret}", soft_wrap=True)
     out.print(
-        "keep it now: it is not shown again. The phone system posts to "
-        f"http://HOST:8090/cti/{made.secret}",
+        _("token {id}: {secret}").format(id=made.token.id, secret=made.secret), soft_wrap=True
+    )
+    out.print(
+        _("keep it now: it is not shown again. The phone system posts to {url}").format(
+            url=f"http://HOST:8090/cti/{made.secret}"
+        ),
         soft_wrap=True,
     )
 
 
-@token_app.command("list")
+@token_app.command("list", help=_("The tokens by id, when made and last used (never the secret)."))
 def token_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """The tokens by id, when made and last used (never the secret)."""
     from deskterm.desk.cti import list_tokens
 
     state: State = ctx.obj
@@ -53,21 +55,24 @@ def token_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         print_json([t.to_json() for t in rows])
         return
     if not rows:
-        out.print("no tokens yet: `deskterm cti token add`")
+        out.print(_("no tokens yet: `deskterm cti token add`"))
     for t in rows:
         out.print(
-            f"{t.id}  made {when(t.created_at)} by {t.created_by or 'system'}  "
-            f"last used {when(t.last_used_at) if t.last_used_at else 'never'}"
+            f"{t.id}  "
+            + _("made {when} by {who}  last used {used}").format(
+                when=when(t.created_at),
+                who=t.created_by or _("system"),
+                used=when(t.last_used_at) if t.last_used_at else _("never"),
+            )
         )
 
 
-@token_app.command("remove")
+@token_app.command("remove", help=_("Revoke a token: posts with it are refused (404) from now on."))
 def token_remove(
     ctx: typer.Context,
-    token_id: Annotated[int, typer.Argument(metavar="ID", help="The token's id (`list`).")],
+    token_id: Annotated[int, typer.Argument(metavar="ID", help=_("The token's id (`list`)."))],
     as_json: JsonOpt = False,
 ) -> None:
-    """Revoke a token: posts with it are refused (404) from now on."""
     from deskterm.desk.cti import remove_token
 
     state: State = ctx.obj
@@ -75,7 +80,7 @@ def token_remove(
     if as_json:
         print_json(removed.to_json())
         return
-    out.print(f"removed token {removed.id}")
+    out.print(_("removed token {id}").format(id=removed.id))
 
 
 def _post(url: str, fields: dict[str, object]) -> int:
@@ -96,40 +101,50 @@ def _post(url: str, fields: dict[str, object]) -> int:
     except urllib.error.HTTPError as exc:
         return int(exc.code)
     except (urllib.error.URLError, OSError) as exc:
-        fail(f"cannot reach {url.rsplit('/', 1)[0]}/…: {getattr(exc, 'reason', exc)}")
+        fail(
+            _("cannot reach {url}: {reason}").format(
+                url=f"{url.rsplit('/', 1)[0]}/…", reason=getattr(exc, "reason", exc)
+            )
+        )
 
 
-@cti_app.command("simulate")
+@cti_app.command(
+    "simulate", help=_("Post a call to a running `deskterm serve cti`, as a phone system would.")
+)
 def simulate(
-    from_: Annotated[str, typer.Option("--from", help="The caller's number.")],
-    to: Annotated[str, typer.Option("--to", help="The extension or number called.")],
+    from_: Annotated[str, typer.Option("--from", help=_("The caller's number."))],
+    to: Annotated[str, typer.Option("--to", help=_("The extension or number called."))],
     url: Annotated[
         str,
         typer.Option(
             "--url",
-            help="The server's URL with its token: http://127.0.0.1:8090/cti/TOKEN.",
+            help=_("The server's URL with its token: http://127.0.0.1:8090/cti/TOKEN."),
             envvar="DESKTERM_CTI_URL",
         ),
     ],
     answer_after: Annotated[
         float | None,
-        typer.Option("--answer-after", help="Seconds until answered (left out: nobody answers)."),
+        typer.Option(
+            "--answer-after", help=_("Seconds until answered (left out: nobody answers).")
+        ),
     ] = None,
     hangup_after: Annotated[
         float | None,
-        typer.Option("--hangup-after", help="Seconds after the answer (or the ring) to hang up."),
+        typer.Option(
+            "--hangup-after", help=_("Seconds after the answer (or the ring) to hang up.")
+        ),
     ] = None,
     user: Annotated[
-        list[str] | None, typer.Option("--user", help="A user[] the call rings; repeat.")
+        list[str] | None, typer.Option("--user", help=_("A user[] the call rings; repeat."))
     ] = None,
-    direction: Annotated[str, typer.Option(help="in or out.")] = "in",
+    direction: Annotated[str, typer.Option(help=_("in or out."))] = "in",
     cause: Annotated[
-        str | None, typer.Option(help="The hangup's cause (default: normalClearing or cancel).")
+        str | None,
+        typer.Option(help=_("The hangup's cause (default: normalClearing or cancel).")),
     ] = None,
 ) -> None:
-    """Post a call to a running `deskterm serve cti`, as a phone system would."""
     if not url.startswith(("http://", "https://")):
-        fail("--url must be http:// or https://, e.g. http://127.0.0.1:8090/cti/TOKEN")
+        fail(_("--url must be http:// or https://, e.g. http://127.0.0.1:8090/cti/TOKEN"))
     call_id = uuid.uuid4().hex
     base: dict[str, object] = {"callId": call_id, "from": from_, "to": to, "direction": direction}
     if user:
@@ -146,27 +161,26 @@ def simulate(
         status = _post(url, {**base, **extra})
         out.print(f"{extra['event']} {call_id} -> {status}")
         if status != 200:
-            fail(f"the server refused {extra['event']} with HTTP {status}")
+            fail(
+                _("the server refused {event} with HTTP {status}").format(
+                    event=extra["event"], status=status
+                )
+            )
 
 
 def bench_cti(
     ctx: typer.Context,
-    posts: Annotated[int, typer.Option(min=1, max=2000, help="Posts sent at once.")] = 200,
+    posts: Annotated[int, typer.Option(min=1, max=2000, help=_("Posts sent at once."))] = 200,
     as_json: JsonOpt = False,
 ) -> None:
-    """Many phone-system posts at once against a real `deskterm serve cti`; every call kept?
-
-    The server runs on a scratch desk made for the run: a temporary SQLite file, or with
-    --db a PostgreSQL URL, a schema of its own there, dropped afterwards. Exit 6 when a
-    call was lost or a post refused.
-    """
+    # Its help is given where it is registered (deskterm/cli/bench.py).
     from deskterm.bench.cti import run_cti_bench
     from deskterm.cli.common import err, literal
 
     state: State = ctx.obj
     url = state.db_url
     if url is not None and not url.startswith("postgresql"):
-        fail("--db for bench cti is a PostgreSQL URL (a scratch schema is made there)")
+        fail(_("--db for bench cti is a PostgreSQL URL (a scratch schema is made there)"))
     result = run_cti_bench(posts=posts, postgres_url=url, report=lambda m: err.print(literal(m)))
     if as_json:
         print_json(result.to_json())

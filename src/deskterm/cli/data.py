@@ -15,20 +15,39 @@ import typer
 
 from deskterm.cli import admin
 from deskterm.cli.common import State, err, literal, out, print_json
+from deskterm.i18n import _, format_number
 
 if TYPE_CHECKING:
     from deskterm.desk.backup import BackupInfo
     from deskterm.desk.transfer import TransferSummary
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-ForceOpt = Annotated[bool, typer.Option("--force", help="Overwrite what is there.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help=_("Print JSON for scripts."))]
+ForceOpt = Annotated[bool, typer.Option("--force", help=_("Overwrite what is there."))]
 
 
 def register(app: typer.Typer) -> None:
-    admin.db_app.command("backup")(db_backup)
-    admin.db_app.command("restore")(db_restore)
-    app.command("export")(export)
-    app.command("import")(import_)
+    admin.db_app.command(
+        "backup",
+        help=_("Copy the desk into a file while it is in use (SQLite; PostgreSQL: see pg_dump)."),
+    )(db_backup)
+    admin.db_app.command(
+        "restore",
+        help=_(
+            "Put a backup in place of the desk's database (SQLite; PostgreSQL: see pg_restore)."
+        ),
+    )(db_restore)
+    app.command(
+        "export",
+        help=_(
+            "Write every ticket with its whole log, and everything else of the desk, as JSON Lines."
+        ),
+    )(export)
+    app.command(
+        "import",
+        help=_(
+            "Load an export into an empty desk: same references, versions and logs, all or nothing."
+        ),
+    )(import_)
 
 
 def _info_json(info: BackupInfo) -> dict[str, object]:
@@ -44,11 +63,11 @@ def _info_json(info: BackupInfo) -> dict[str, object]:
 
 def db_backup(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="The backup file to write.")],
+    path: Annotated[Path, typer.Argument(help=_("The backup file to write."))],
     force: ForceOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Copy the desk into a file while it is in use (SQLite; PostgreSQL: see pg_dump)."""
+    """``deskterm db backup`` (its help is given in ``register``)."""
     from deskterm.db.engine import Database, translate_errors
     from deskterm.desk import backup
 
@@ -65,9 +84,18 @@ def db_backup(
         return
     out.print(
         literal(
-            f"Backed up {db.describe()} to {info.path}: {info.tickets:,} tickets, "
-            f"{info.events:,} log events, {info.analysts} analysts "
-            f"(revision {info.revision}, {info.size:,} bytes)."
+            _(
+                "Backed up {desk} to {path}: {tickets} tickets, {events} log events, "
+                "{analysts} analysts (revision {revision}, {size} bytes)."
+            ).format(
+                desk=db.describe(),
+                path=info.path,
+                tickets=format_number(info.tickets),
+                events=format_number(info.events),
+                analysts=info.analysts,
+                revision=info.revision,
+                size=format_number(info.size),
+            )
         ),
         soft_wrap=True,
     )
@@ -75,13 +103,13 @@ def db_backup(
 
 def db_restore(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="A backup made by `deskterm db backup`.")],
+    path: Annotated[Path, typer.Argument(help=_("A backup made by `deskterm db backup`."))],
     force: Annotated[
-        bool, typer.Option("--force", help="Replace a desk that holds analysts or tickets.")
+        bool, typer.Option("--force", help=_("Replace a desk that holds analysts or tickets."))
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Put a backup in place of the desk's database (SQLite; PostgreSQL: see pg_restore)."""
+    """``deskterm db restore`` (its help is given in ``register``)."""
     from deskterm.db.engine import Database, translate_errors
     from deskterm.desk import backup
     from deskterm.desk.setup import SCHEMA_HEAD as HEAD
@@ -100,15 +128,25 @@ def db_restore(
         return
     out.print(
         literal(
-            f"Restored {db.describe()} from {info.path}: {info.tickets:,} tickets, "
-            f"{info.events:,} log events, {info.analysts} analysts."
+            _(
+                "Restored {desk} from {path}: {tickets} tickets, {events} log events, "
+                "{analysts} analysts."
+            ).format(
+                desk=db.describe(),
+                path=info.path,
+                tickets=format_number(info.tickets),
+                events=format_number(info.events),
+                analysts=info.analysts,
+            )
         ),
         soft_wrap=True,
     )
     if not info.current:
         out.print(
             literal(
-                f"The backup is at revision {info.revision}: run `deskterm db upgrade` ({HEAD})."
+                _(
+                    "The backup is at revision {revision}: run `deskterm db upgrade` ({head})."
+                ).format(revision=info.revision, head=HEAD)
             ),
             soft_wrap=True,
         )
@@ -117,11 +155,11 @@ def db_restore(
 def export(
     ctx: typer.Context,
     path: Annotated[
-        str, typer.Argument(help="The JSON Lines file to write; - for standard output.")
+        str, typer.Argument(help=_("The JSON Lines file to write; - for standard output."))
     ] = "-",
     force: ForceOpt = False,
 ) -> None:
-    """Write every ticket with its whole log, and everything else of the desk, as JSON Lines."""
+    """``deskterm export`` (its help is given in ``register``)."""
     from deskterm.desk.transfer import export_desk
 
     state: State = ctx.obj
@@ -135,20 +173,33 @@ def export(
         if target.exists() and not force:
             from deskterm.domain.errors import InvalidInput
 
-            raise InvalidInput(f"{target} exists: choose a new file or add --force", field="path")
+            raise InvalidInput(
+                _("{path} exists: choose a new file or add --force").format(path=target),
+                field="path",
+            )
         with _atomic(target) as handle:
             summary = export_desk(desk.db, actor, handle, progress=_progress("exported"))
-    where = "" if path == "-" else f" to {path}"
-    _said("Exported", summary, f"from {desk.db.describe()}{where}")
+    counts = _counts(summary)
+    if path == "-":
+        said = _(
+            "Exported {tickets} tickets with {events} log events ({rows} rows in {tables} "
+            "tables) from {desk}."
+        ).format(**counts, desk=desk.db.describe())
+    else:
+        said = _(
+            "Exported {tickets} tickets with {events} log events ({rows} rows in {tables} "
+            "tables) from {desk} to {path}."
+        ).format(**counts, desk=desk.db.describe(), path=path)
+    _said(said)
 
 
 def import_(
     ctx: typer.Context,
     path: Annotated[
-        str, typer.Argument(help="A file from `deskterm export`; - for standard input.")
+        str, typer.Argument(help=_("A file from `deskterm export`; - for standard input."))
     ],
 ) -> None:
-    """Load an export into an empty desk: same references, versions and logs, all or nothing."""
+    """``deskterm import`` (its help is given in ``register``)."""
     from deskterm.desk.transfer import import_desk
 
     state: State = ctx.obj
@@ -164,40 +215,52 @@ def import_(
         if not source.is_file():
             from deskterm.domain.errors import InvalidInput
 
-            raise InvalidInput(f"no file {source}", field="path")
+            raise InvalidInput(_("no file {path}").format(path=source), field="path")
         # errors="replace": a damaged byte becomes visible in the one row it spoils (and is
         # refused there) instead of stopping the read with a traceback.
         with source.open(encoding="utf-8", errors="replace", newline="\n") as handle:
             summary = import_desk(db, handle, progress=_progress("imported"))
-    _said("Imported", summary, f"into {db.describe()}")
+    _said(
+        _(
+            "Imported {tickets} tickets with {events} log events ({rows} rows in {tables} "
+            "tables) into {desk}."
+        ).format(**_counts(summary), desk=db.describe())
+    )
     if summary.cleaned:
         err.print(
             literal(
-                f"{summary.cleaned:,} text values held control characters, escape sequences "
-                "or bidi overrides: they were taken out, as the desk does with all text."
+                _(
+                    "{n} text values held control characters, escape sequences or bidi "
+                    "overrides: they were taken out, as the desk does with all text."
+                ).format(n=format_number(summary.cleaned))
             ),
             soft_wrap=True,
         )
 
 
-def _said(verb: str, summary: TransferSummary, place: str) -> None:
+def _counts(summary: TransferSummary) -> dict[str, str]:
     counts = summary.counts
+    return {
+        "tickets": format_number(counts.get("ticket", 0)),
+        "events": format_number(counts.get("ticket_event", 0)),
+        "rows": format_number(summary.rows),
+        "tables": format_number(len(counts)),
+    }
+
+
+def _said(line: str) -> None:
     # The data itself may be on stdout: the summary goes to stderr, where a person reads it.
-    err.print(
-        literal(
-            f"{verb} {counts.get('ticket', 0):,} tickets with {counts.get('ticket_event', 0):,} "
-            f"log events ({summary.rows:,} rows in {len(counts)} tables) {place}."
-        ),
-        soft_wrap=True,
-    )
+    err.print(literal(line), soft_wrap=True)
 
 
 def _progress(verb: str) -> Callable[[str, int], None] | None:
     if not err.is_terminal:
         return None
 
+    said = _("exported") if verb == "exported" else _("imported")
+
     def show(table: str, count: int) -> None:
-        err.print(literal(f"{verb} {count:>10,} {table}"), end="\r")
+        err.print(literal(f"{said} {format_number(count):>10} {table}"), end="\r")
 
     return show
 
@@ -208,7 +271,9 @@ def _atomic(target: Path) -> Iterator[IO[str]]:
     if not target.parent.is_dir():
         from deskterm.domain.errors import InvalidInput
 
-        raise InvalidInput(f"folder {target.parent} does not exist", field="path")
+        raise InvalidInput(
+            _("folder {path} does not exist").format(path=target.parent), field="path"
+        )
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         with os.fdopen(handle, "w", encoding="ascii", newline="\n") as stream:

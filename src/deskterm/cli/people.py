@@ -3,29 +3,32 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from deskterm.cli.common import State, literal, out, print_json, quoted, when
+from deskterm.cli.common import State, literal, out, print_json, quoted, speak, when
+from deskterm.i18n import _
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-analyst_app = typer.Typer(help="Analysts: add, list, away and back.", no_args_is_help=True)
+analyst_app = typer.Typer(help=_("Analysts: add, list, away and back."), no_args_is_help=True)
 key_app = typer.Typer(
-    help="SSH public keys that sign an analyst in to `deskterm serve ssh`.", no_args_is_help=True
+    help=_("SSH public keys that sign an analyst in to `deskterm serve ssh`."),
+    no_args_is_help=True,
 )
 analyst_app.add_typer(key_app, name="key")
 group_app = typer.Typer(
-    help="Support groups (levels 1-3) and their escalation paths.", no_args_is_help=True
+    help=_("Support groups (levels 1-3) and their escalation paths."), no_args_is_help=True
 )
 contact_app = typer.Typer(
-    help="Contacts (callers), their organizations and assets.", no_args_is_help=True
+    help=_("Contacts (callers), their organizations and assets."), no_args_is_help=True
 )
-category_app = typer.Typer(help="The category tree.", no_args_is_help=True)
+category_app = typer.Typer(help=_("The category tree."), no_args_is_help=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help=_("Print JSON for scripts."))]
 
 
 def _table(*columns: str, flexible: tuple[str, ...] = ()) -> Table:
@@ -58,32 +61,46 @@ def show(table: Table) -> None:
 # --------------------------------------------------------------------------- analysts
 
 
-@analyst_app.command("add")
+@analyst_app.command(
+    "add",
+    help=_("Add an analyst (admins only; on an empty desk the first analyst becomes admin)."),
+)
 def analyst_add(
     ctx: typer.Context,
-    login: Annotated[str, typer.Argument(help="Login name (lower case).")],
-    name: Annotated[str, typer.Option(help="Full name, as callers hear it.")],
-    role: Annotated[str, typer.Option(help="agent, technician, supervisor or admin.")] = "agent",
-    level: Annotated[int, typer.Option(help="Support level 1-3.")] = 1,
+    login: Annotated[str, typer.Argument(help=_("Login name (lower case)."))],
+    name: Annotated[str, typer.Option(help=_("Full name, as callers hear it."))],
+    role: Annotated[str, typer.Option(help=_("agent, technician, supervisor or admin."))] = "agent",
+    level: Annotated[int, typer.Option(help=_("Support level 1-3."))] = 1,
     group: Annotated[
-        list[str] | None, typer.Option("--group", "-g", help="A group; repeat for several.")
+        list[str] | None, typer.Option("--group", "-g", help=_("A group; repeat for several."))
     ] = None,
-    email: Annotated[str | None, typer.Option(help="Email address.")] = None,
+    email: Annotated[str | None, typer.Option(help=_("Email address."))] = None,
     extension: Annotated[
         str | None,
-        typer.Option(help="The phone extension the PBX rings them on (`deskterm serve cti`)."),
+        typer.Option(help=_("The phone extension the PBX rings them on (`deskterm serve cti`).")),
+    ] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            metavar="TAG",
+            help=_(
+                "The language deskterm speaks to them: en, de, pt, pt-BR, pt-PT or cs "
+                "(default: their terminal's locale)."
+            ),
+        ),
     ] = None,
     create_role: Annotated[
         bool,
         typer.Option(
             "--create-role",
-            help="PostgreSQL: also make the database login LOGIN (no password) with the "
-            "rights the app needs, for identity = database.",
+            help=_(
+                "PostgreSQL: also make the database login LOGIN (no password) with the "
+                "rights the app needs, for identity = database."
+            ),
         ),
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add an analyst (admins only; on an empty desk the first analyst becomes admin)."""
     from deskterm.desk.analysts import add_analyst, add_analyst_with_extension
     from deskterm.desk.identity import add_analyst_with_login
 
@@ -101,6 +118,7 @@ def analyst_add(
             groups=group or [],
             email=email,
             extension=extension,
+            language=language,
         )
         analyst, role_created = added.analyst, added.role_created
     else:
@@ -113,6 +131,7 @@ def analyst_add(
             groups=group or [],
             email=email,
             extension=extension,
+            language=language,
         )
     if as_json:
         print_json(
@@ -123,120 +142,192 @@ def analyst_add(
             }
         )
         return
-    groups = ", ".join(analyst.groups) or "no group"
-    out.print(
-        literal(
-            f"added {analyst.login} ({analyst.name}), {analyst.role} L{analyst.level}, {groups}"
-        )
+    from deskterm.domain.enums import role_label
+
+    groups = ", ".join(analyst.groups) or _("no group")
+    said = _("added {login} ({name}), {role} L{level}, {groups}").format(
+        login=analyst.login,
+        name=analyst.name,
+        role=role_label(analyst.role),
+        level=analyst.level,
+        groups=groups,
     )
+    if analyst.language:
+        said = _("{said}; speaks {language}").format(said=said, language=analyst.language)
+    out.print(literal(said))
     if role_created:
         out.print(
             literal(
-                f"created the database login {analyst.login} with the desk's rights; it has no "
-                f"password yet: set one in psql (\\password {analyst.login}) or let pg_hba.conf "
-                "sign it in (peer, certificate)"
+                _(
+                    "created the database login {login} with the desk's rights; it has no "
+                    "password yet: set one in psql (\\password {login}) or let pg_hba.conf "
+                    "sign it in (peer, certificate)"
+                ).format(login=analyst.login)
             ),
             soft_wrap=True,
         )
     elif create_role:
-        out.print(literal(f"gave the existing database login {analyst.login} the desk's rights"))
+        out.print(
+            literal(
+                _("gave the existing database login {login} the desk's rights").format(
+                    login=analyst.login
+                )
+            )
+        )
 
 
-@analyst_app.command("edit")
+@analyst_app.command(
+    "edit",
+    help=_(
+        "Change an analyst's settings: their phone extension (`deskterm serve cti`) and the "
+        "language deskterm speaks to them."
+    ),
+)
 def analyst_edit(
     ctx: typer.Context,
-    login: Annotated[str, typer.Argument(help="Whose.")],
+    login: Annotated[str, typer.Argument(help=_("Whose."))],
     extension: Annotated[
         str | None,
         typer.Option(
-            help="The phone extension the PBX rings them on ('' for none); supervisors only."
+            help=_("The phone extension the PBX rings them on ('' for none); supervisors only.")
+        ),
+    ] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            metavar="TAG",
+            help=_(
+                "The language deskterm speaks to them: en, de, pt, pt-BR, pt-PT or cs ('' for "
+                "their terminal's locale)."
+            ),
         ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Change an analyst's settings: their phone extension (`deskterm serve cti`)."""
-    from deskterm.desk.cti import set_extension
+    from deskterm.desk.analysts import edit_analyst
     from deskterm.domain.errors import InvalidInput
 
-    if extension is None:
-        raise InvalidInput("nothing to change: give --extension", field="extension")
+    if extension is None and language is None:
+        raise InvalidInput(
+            _("nothing to change: give --extension or --language"), field="extension"
+        )
     state: State = ctx.obj
-    value = state.desk().write(set_extension, login=login, extension=extension)
+    desk = state.desk()
+    # Both in one transaction: a refusal of either changes neither.
+    analyst = desk.write(edit_analyst, login=login, language=language, extension=extension)
+    if language is not None and desk.actor is not None and desk.actor.id == analyst.id:
+        # Their own language changed: say so in the new one.
+        speak(replace(desk.actor, language=analyst.language))
+    who = analyst.login
+    done: dict[str, str | None] = {"login": who}
+    if extension is not None:
+        done["extension"] = extension.strip() or None
+    if language is not None:
+        done["language"] = analyst.language
     if as_json:
-        print_json({"login": login.strip().lower(), "extension": value})
+        print_json(done)
         return
-    said = f"extension {value}" if value else "no extension"
-    out.print(literal(f"{login.strip().lower()} has {said}"))
+    if "extension" in done:
+        value = done["extension"]
+        out.print(
+            literal(
+                _("{login} has extension {extension}").format(login=who, extension=value)
+                if value
+                else _("{login} has no extension").format(login=who)
+            )
+        )
+    if "language" in done:
+        from deskterm.i18n import language_name
+
+        tag = done["language"]
+        out.print(
+            literal(
+                _("{login} reads deskterm in {language}").format(
+                    login=who, language=language_name(tag)
+                )
+                if tag
+                else _("{login} reads deskterm in their terminal's language").format(login=who)
+            )
+        )
 
 
-@analyst_app.command("list")
+@analyst_app.command(
+    "list", help=_("List analysts with their groups, availability and open workload.")
+)
 def analyst_list(
     ctx: typer.Context,
-    group: Annotated[str | None, typer.Option(help="Only members of this group.")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Include deactivated analysts.")] = False,
+    group: Annotated[str | None, typer.Option(help=_("Only members of this group."))] = None,
+    all_: Annotated[bool, typer.Option("--all", help=_("Include deactivated analysts."))] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """List analysts with their groups, availability and open workload."""
     from deskterm.desk.analysts import list_analysts
+    from deskterm.domain.enums import role_label
 
     state: State = ctx.obj
     rows = state.desk().read(list_analysts, group=group, include_inactive=all_)
     if as_json:
         print_json([a.to_json() for a in rows])
         return
+    # Translators: column headers of `deskterm analyst list` ("Lvl": support level 1-3;
+    # "Open": how many open tickets they hold; "Lang": the language deskterm speaks to them).
+    name, groups, available = _("Name"), _("Groups"), _("Available")
+    # The language column only where someone has one: 80 columns hold the rest unbroken.
+    languages = any(a.language for a in rows)
+    headers = [_("Login"), name, _("Role"), _("Lvl"), groups, available, _("Open")]
     table = _table(
-        "Login",
-        "Name",
-        "Role",
-        "Lvl",
-        "Groups",
-        "Available",
-        "Open",
-        flexible=("Name", "Groups", "Available"),
+        *headers, *([_("Lang")] if languages else []), flexible=(name, groups, available)
     )
     for a in rows:
-        away = "yes" if a.availability == "available" else f"away → {a.backup or 'no backup'}"
+        away = (
+            _("yes")
+            if a.availability == "available"
+            else _("away → {backup}").format(backup=a.backup or _("no backup"))
+        )
         table.add_row(
             a.login,
             literal(a.name),
-            a.role,
+            role_label(a.role),
             str(a.level),
             literal(", ".join(a.groups)),
-            away,
+            literal(away),
             str(a.open_tickets),
+            *([a.language or "-"] if languages else []),
         )
     show(table)
 
 
-@analyst_app.command("away")
+@analyst_app.command(
+    "away", help=_("Mark an analyst away; tickets meant for them go to the backup.")
+)
 def analyst_away(
     ctx: typer.Context,
-    login: Annotated[str | None, typer.Argument(help="Who (default: you).")] = None,
+    login: Annotated[str | None, typer.Argument(help=_("Who (default: you)."))] = None,
     backup: Annotated[
-        str | None, typer.Option(help="Who takes their new tickets meanwhile.")
+        str | None, typer.Option(help=_("Who takes their new tickets meanwhile."))
     ] = None,
     reason: Annotated[
         str | None,
-        typer.Option(help="Why, e.g. 'holiday until Monday' (for colleagues, internal)."),
+        typer.Option(help=_("Why, e.g. 'holiday until Monday' (for colleagues, internal).")),
     ] = None,
     handover: Annotated[
         bool,
         typer.Option(
             "--handover",
-            help="Also hand their open tickets to the backup now (each customer is told who "
-            "has the case and that their analyst is away; never --reason).",
+            help=_(
+                "Also hand their open tickets to the backup now (each customer is told who "
+                "has the case and that their analyst is away; never --reason)."
+            ),
         ),
     ] = False,
     tell_customer: Annotated[
         str | None,
         typer.Option(
             "--tell-customer",
-            help="With --handover: words for the customers, added to their message.",
+            help=_("With --handover: words for the customers, added to their message."),
         ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Mark an analyst away; tickets meant for them go to the backup."""
     from deskterm.desk.away import go_away
 
     state: State = ctx.obj
@@ -252,20 +343,31 @@ def analyst_away(
     if as_json:
         print_json({**analyst.to_json(), "handed_over": [t.ref for t in result.handed_over]})
         return
-    out.print(literal(f"{analyst.login} is away; backup: {analyst.backup or 'none'}"))
+    out.print(
+        literal(
+            _("{login} is away; backup: {backup}").format(
+                login=analyst.login, backup=analyst.backup or _("none")
+            )
+        )
+    )
     if handover:
         holders = sorted({t.assignee or "" for t in result.handed_over}) or [analyst.backup or ""]
-        refs = ", ".join(t.ref for t in result.handed_over) or "none were open"
-        out.print(literal(f"handed to {', '.join(h for h in holders if h)}: {refs}"))
+        refs = ", ".join(t.ref for t in result.handed_over) or _("none were open")
+        out.print(
+            literal(
+                _("handed to {holders}: {refs}").format(
+                    holders=", ".join(h for h in holders if h), refs=refs
+                )
+            )
+        )
 
 
-@analyst_app.command("back")
+@analyst_app.command("back", help=_("Mark an analyst available again."))
 def analyst_back(
     ctx: typer.Context,
-    login: Annotated[str | None, typer.Argument(help="Who (default: you).")] = None,
+    login: Annotated[str | None, typer.Argument(help=_("Who (default: you)."))] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Mark an analyst available again."""
     from deskterm.desk.analysts import set_back
 
     state: State = ctx.obj
@@ -273,7 +375,7 @@ def analyst_back(
     if as_json:
         print_json(analyst.to_json())
         return
-    out.print(literal(f"{analyst.login} is available"))
+    out.print(literal(_("{login} is available").format(login=analyst.login)))
 
 
 # --------------------------------------------------------------------------- SSH keys
@@ -292,35 +394,46 @@ def _key_text(path: str) -> str:
             with open(path, "rb") as handle:
                 data = handle.read(TEXT_MAX + 1)
     except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}", field="key") from None
+        raise InvalidInput(
+            _("cannot read {where}: {reason}").format(where=path, reason=exc.strerror or exc),
+            field="key",
+        ) from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInput(
-            f"{'standard input' if path == '-' else path} is not a text file: give a public key "
-            "file like ~/.ssh/id_ed25519.pub",
+            _(
+                "{where} is not a text file: give a public key file like ~/.ssh/id_ed25519.pub"
+            ).format(where=_("standard input") if path == "-" else path),
             field="key",
         ) from None
 
 
-@key_app.command("add")
+@key_app.command(
+    "add",
+    help=_(
+        "Let an analyst in to `deskterm serve ssh` with a key (admins, or the analyst their own)."
+    ),
+)
 def key_add(
     ctx: typer.Context,
-    login: Annotated[str, typer.Argument(help="Whose key it is.")],
+    login: Annotated[str, typer.Argument(help=_("Whose key it is."))],
     pubkey_file: Annotated[
         str,
         typer.Argument(
             metavar="PUBKEY_FILE",
-            help="An OpenSSH public key file (id_ed25519.pub), or several keys one a line "
-            "(authorized_keys style); - reads standard input.",
+            help=_(
+                "An OpenSSH public key file (id_ed25519.pub), or several keys one a line "
+                "(authorized_keys style); - reads standard input."
+            ),
         ),
     ],
     comment: Annotated[
-        str | None, typer.Option(help="A label for the key(s), instead of the file's comment.")
+        str | None,
+        typer.Option(help=_("A label for the key(s), instead of the file's comment.")),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Let an analyst in to `deskterm serve ssh` with a key (admins, or the analyst their own)."""
     from deskterm.desk.keys import add_keys
 
     state: State = ctx.obj
@@ -331,19 +444,25 @@ def key_add(
     for k in keys:
         label = f", {k.comment}" if k.comment else ""
         out.print(
-            literal(f"added {k.fingerprint} ({k.algorithm}{label}) for {k.login}"), soft_wrap=True
+            literal(
+                _("added {fingerprint} ({algorithm}{label}) for {login}").format(
+                    fingerprint=k.fingerprint, algorithm=k.algorithm, label=label, login=k.login
+                )
+            ),
+            soft_wrap=True,
         )
 
 
-@key_app.command("list")
+@key_app.command(
+    "list", help=_("List SSH keys with their fingerprints and when each last signed in.")
+)
 def key_list(
     ctx: typer.Context,
     login: Annotated[
-        str | None, typer.Argument(help="Whose keys (default: all you may see).")
+        str | None, typer.Argument(help=_("Whose keys (default: all you may see)."))
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List SSH keys with their fingerprints and when each last signed in."""
     from deskterm.desk.keys import list_keys
     from deskterm.domain.sshkeys import key_label
 
@@ -353,16 +472,22 @@ def key_list(
         print_json([k.to_json() for k in rows])
         return
     if not rows:
-        whose = f"{login} has" if login else "no analyst you may see has"
-        out.print(
-            literal(f"No SSH keys: {whose} none (add one with `deskterm analyst key add`)."),
-            soft_wrap=True,
+        said = (
+            _("No SSH keys: {login} has none (add one with `deskterm analyst key add`).").format(
+                login=login
+            )
+            if login
+            else _(
+                "No SSH keys: no analyst you may see has none (add one with "
+                "`deskterm analyst key add`)."
+            )
         )
+        out.print(literal(said), soft_wrap=True)
         return
     # The id and fingerprint are what `key remove` takes: they keep their width, and the
     # comment, last, is cut short on a narrow terminal rather than folded letter by letter.
-    table = _table("Id", "Login", "Fingerprint", "Type", "Added", "Last used")
-    table.add_column("Comment", no_wrap=True, overflow="ellipsis", ratio=1)
+    table = _table(_("Id"), _("Login"), _("Fingerprint"), _("Type"), _("Added"), _("Last used"))
+    table.add_column(_("Comment"), no_wrap=True, overflow="ellipsis", ratio=1)
     for k in rows:
         table.add_row(
             f"#{k.id}",
@@ -370,22 +495,24 @@ def key_list(
             k.fingerprint,
             key_label(k.algorithm),
             when(k.added_at),
-            when(k.last_used_at) if k.last_used_at else "never",
+            when(k.last_used_at) if k.last_used_at else _("never"),
             literal(k.comment or "-"),
         )
     show(table)
 
 
-@key_app.command("remove")
+@key_app.command(
+    "remove",
+    help=_("Stop a key from signing in (takes effect for the next connection at once)."),
+)
 def key_remove(
     ctx: typer.Context,
-    login: Annotated[str, typer.Argument(help="Whose key.")],
+    login: Annotated[str, typer.Argument(help=_("Whose key."))],
     key: Annotated[
-        str, typer.Argument(help="The key's fingerprint (SHA256:...) or id (#12), as listed.")
+        str, typer.Argument(help=_("The key's fingerprint (SHA256:...) or id (#12), as listed."))
     ],
     as_json: JsonOpt = False,
 ) -> None:
-    """Stop a key from signing in (takes effect for the next connection at once)."""
     from deskterm.desk.keys import remove_key
 
     state: State = ctx.obj
@@ -394,7 +521,11 @@ def key_remove(
         print_json(removed.to_json())
         return
     out.print(
-        literal(f"removed {removed.fingerprint} ({removed.algorithm}) of {removed.login}"),
+        literal(
+            _("removed {fingerprint} ({algorithm}) of {login}").format(
+                fingerprint=removed.fingerprint, algorithm=removed.algorithm, login=removed.login
+            )
+        ),
         soft_wrap=True,
     )
 
@@ -402,9 +533,8 @@ def key_remove(
 # --------------------------------------------------------------------------- groups
 
 
-@group_app.command("list")
+@group_app.command("list", help=_("List groups with their level, escalation path and members."))
 def group_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """List groups with their level, escalation path and members."""
     from deskterm.desk.analysts import list_groups
 
     state: State = ctx.obj
@@ -412,13 +542,14 @@ def group_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json([g.to_json() for g in rows])
         return
+    escalates, description = _("Escalates to"), _("Description")
     table = _table(
-        "Group",
-        "Lvl",
-        "Escalates to",
-        "Members",
-        "Description",
-        flexible=("Escalates to", "Description"),
+        _("Group"),
+        _("Lvl"),
+        escalates,
+        _("Members"),
+        description,
+        flexible=(escalates, description),
     )
     for g in rows:
         table.add_row(
@@ -431,16 +562,17 @@ def group_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     show(table)
 
 
-@group_app.command("add")
+@group_app.command("add", help=_("Add a support group (admins only)."))
 def group_add(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Group name.")],
-    level: Annotated[int, typer.Option(help="Support level 1-3.")] = 1,
-    escalates_to: Annotated[str | None, typer.Option(help="Group its tickets escalate to.")] = None,
-    description: Annotated[str | None, typer.Option(help="What the group does.")] = None,
+    name: Annotated[str, typer.Argument(help=_("Group name."))],
+    level: Annotated[int, typer.Option(help=_("Support level 1-3."))] = 1,
+    escalates_to: Annotated[
+        str | None, typer.Option(help=_("Group its tickets escalate to."))
+    ] = None,
+    description: Annotated[str | None, typer.Option(help=_("What the group does."))] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add a support group (admins only)."""
     from deskterm.desk.analysts import add_group
 
     state: State = ctx.obj
@@ -450,30 +582,35 @@ def group_add(
     if as_json:
         print_json(group.to_json())
         return
-    out.print(literal(f"added group {group.name} (L{group.level})"))
+    out.print(
+        literal(_("added group {name} (L{level})").format(name=group.name, level=group.level))
+    )
 
 
 # --------------------------------------------------------------------------- contacts
 
 
-@contact_app.command("add")
+@contact_app.command("add", help=_("Add a contact."))
 def contact_add(
     ctx: typer.Context,
-    name: Annotated[str, typer.Option(help="Full name.")],
-    email: Annotated[str | None, typer.Option(help="Email address.")] = None,
-    phone: Annotated[str | None, typer.Option(help="Desk phone.")] = None,
-    mobile: Annotated[str | None, typer.Option(help="Mobile phone.")] = None,
-    org: Annotated[str | None, typer.Option("--org", help="Organization (created if new).")] = None,
-    location: Annotated[str | None, typer.Option(help="Site, building, room.")] = None,
-    language: Annotated[str | None, typer.Option(help="Preferred language, e.g. en or de.")] = None,
-    vip: Annotated[bool, typer.Option("--vip", help="Mark as a VIP.")] = False,
+    name: Annotated[str, typer.Option(help=_("Full name."))],
+    email: Annotated[str | None, typer.Option(help=_("Email address."))] = None,
+    phone: Annotated[str | None, typer.Option(help=_("Desk phone."))] = None,
+    mobile: Annotated[str | None, typer.Option(help=_("Mobile phone."))] = None,
+    org: Annotated[
+        str | None, typer.Option("--org", help=_("Organization (created if new)."))
+    ] = None,
+    location: Annotated[str | None, typer.Option(help=_("Site, building, room."))] = None,
+    language: Annotated[
+        str | None, typer.Option(help=_("Preferred language, e.g. en or de."))
+    ] = None,
+    vip: Annotated[bool, typer.Option("--vip", help=_("Mark as a VIP."))] = False,
     prefer: Annotated[
         str | None,
-        typer.Option(help="How they want to hear about their cases: email, sms or phone."),
+        typer.Option(help=_("How they want to hear about their cases: email, sms or phone.")),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add a contact."""
     from deskterm.desk.contacts import add_contact
 
     state: State = ctx.obj
@@ -493,21 +630,20 @@ def contact_add(
     if as_json:
         print_json(contact.to_json())
         return
-    out.print(literal(f"added contact #{contact.id} {contact.name}"))
+    out.print(literal(_("added contact #{id} {name}").format(id=contact.id, name=contact.name)))
 
 
-@contact_app.command("asset")
+@contact_app.command("asset", help=_("Record an asset (device, licence, account) a contact uses."))
 def contact_asset(
     ctx: typer.Context,
-    contact: Annotated[str, typer.Argument(help="The contact: id (#12), phone, email or name.")],
-    kind: Annotated[str, typer.Option(help="hardware, software, licence, account or service.")],
-    product: Annotated[str, typer.Option(help="Product name, e.g. 'ThinkPad T14'.")],
-    model: Annotated[str | None, typer.Option(help="Model number.")] = None,
-    serial: Annotated[str | None, typer.Option(help="Serial number.")] = None,
-    account: Annotated[str | None, typer.Option(help="Licence or account number.")] = None,
+    contact: Annotated[str, typer.Argument(help=_("The contact: id (#12), phone, email or name."))],
+    kind: Annotated[str, typer.Option(help=_("hardware, software, licence, account or service."))],
+    product: Annotated[str, typer.Option(help=_("Product name, e.g. 'ThinkPad T14'."))],
+    model: Annotated[str | None, typer.Option(help=_("Model number."))] = None,
+    serial: Annotated[str | None, typer.Option(help=_("Serial number."))] = None,
+    account: Annotated[str | None, typer.Option(help=_("Licence or account number."))] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Record an asset (device, licence, account) a contact uses."""
     from deskterm.desk.contacts import add_asset
 
     state: State = ctx.obj
@@ -523,18 +659,19 @@ def contact_asset(
     if as_json:
         print_json(asset.to_json())
         return
-    out.print(literal(f"added asset #{asset.id} {asset.product}"))
+    out.print(literal(_("added asset #{id} {product}").format(id=asset.id, product=asset.product)))
 
 
 def _contacts_table(rows: list) -> Table:
+    name, organization, email = _("Name"), _("Organization"), _("Email")
     table = _table(
-        "Id",
-        "Name",
-        "Organization",
-        "Phone",
-        "Email",
-        "Open",
-        flexible=("Name", "Organization", "Email"),
+        _("Id"),
+        name,
+        organization,
+        _("Phone"),
+        email,
+        _("Open"),
+        flexible=(name, organization, email),
     )
     for c in rows:
         table.add_row(
@@ -548,14 +685,13 @@ def _contacts_table(rows: list) -> Table:
     return table
 
 
-@contact_app.command("list")
+@contact_app.command("list", help=_("List contacts by name."))
 def contact_list(
     ctx: typer.Context,
-    org: Annotated[str | None, typer.Option("--org", help="Only this organization.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many (1-1000).")] = 50,
+    org: Annotated[str | None, typer.Option("--org", help=_("Only this organization."))] = None,
+    limit: Annotated[int, typer.Option(help=_("At most this many (1-1000)."))] = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """List contacts by name."""
     from deskterm.desk.contacts import list_contacts
 
     state: State = ctx.obj
@@ -566,7 +702,7 @@ def contact_list(
     if rows:
         show(_contacts_table(rows))
     else:
-        out.print("No contacts.")
+        out.print(_("No contacts."))
 
 
 def _phone_region() -> str:
@@ -576,20 +712,23 @@ def _phone_region() -> str:
     return load_settings().phone_region
 
 
-@contact_app.command("find")
+@contact_app.command(
+    "find", help=_("Find callers the way they introduce themselves, best match first.")
+)
 def contact_find(
     ctx: typer.Context,
     text: Annotated[
         str,
         typer.Argument(
-            help="Any word of the name (or its start, or spelt alike), organization, "
-            "phone in any format or 4+ of its digits, email, its start or its domain."
+            help=_(
+                "Any word of the name (or its start, or spelt alike), organization, "
+                "phone in any format or 4+ of its digits, email, its start or its domain."
+            )
         ),
     ],
-    limit: Annotated[int, typer.Option(help="At most this many.")] = 20,
+    limit: Annotated[int, typer.Option(help=_("At most this many."))] = 20,
     as_json: JsonOpt = False,
 ) -> None:
-    """Find callers the way they introduce themselves, best match first."""
     from deskterm.desk.contacts import find_contacts
 
     state: State = ctx.obj
@@ -600,16 +739,34 @@ def contact_find(
     if rows:
         show(_contacts_table(rows))
     else:
-        out.print(literal(f"No contact matches {quoted(text)}."))
+        out.print(literal(_("No contact matches {text}.").format(text=quoted(text))))
 
 
-@contact_app.command("show")
-def contact_show(
+@contact_app.command(
+    "rename", help=_("Correct a contact's name: found by its new words, listed in its place.")
+)
+def contact_rename(
     ctx: typer.Context,
-    key: Annotated[str, typer.Argument(help="Id (#12), phone, email or exact name.")],
+    key: Annotated[str, typer.Argument(help=_("Id (#12), phone, email or exact name."))],
+    name: Annotated[str, typer.Argument(help=_("The name from now on."))],
     as_json: JsonOpt = False,
 ) -> None:
-    """Show a contact with their assets."""
+    from deskterm.desk.contacts import rename_contact
+
+    state: State = ctx.obj
+    c = state.desk().write(rename_contact, key=key, name=name)
+    if as_json:
+        print_json(c.to_json())
+        return
+    out.print(literal(_("#{id} is now {name}").format(id=c.id, name=c.name)))
+
+
+@contact_app.command("show", help=_("Show a contact with their assets."))
+def contact_show(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help=_("Id (#12), phone, email or exact name."))],
+    as_json: JsonOpt = False,
+) -> None:
     from rich.table import Table
 
     from deskterm.desk.contacts import get_contact
@@ -623,29 +780,31 @@ def contact_show(
     grid.add_column(style="dim")
     grid.add_column()
     for label, value in (
-        ("Contact", f"#{c.id} {c.name}" + (" (VIP)" if c.vip else "")),
-        ("Organization", c.organization),
-        ("Phone", c.phone),
-        ("Mobile", c.mobile),
-        ("Email", c.email),
-        ("Location", c.location),
-        ("Language", c.language),
-        ("Open tickets", str(c.open_tickets)),
+        (_("Contact"), f"#{c.id} {c.name}" + (" " + _("(VIP)") if c.vip else "")),
+        (_("Organization"), c.organization),
+        (_("Phone"), c.phone),
+        (_("Mobile"), c.mobile),
+        (_("Email"), c.email),
+        (_("Location"), c.location),
+        (_("Language"), c.language),
+        (_("Open tickets"), str(c.open_tickets)),
     ):
         if value:
             grid.add_row(label, literal(value))
     for a in c.assets:
         details = " ".join(x for x in (a.model_number, a.serial_number, a.account_number) if x)
-        grid.add_row(f"Asset #{a.id}", literal(f"{a.kind}: {a.product} {details}".strip()))
+        grid.add_row(
+            _("Asset #{id}").format(id=a.id),
+            literal(f"{a.kind}: {a.product} {details}".strip()),
+        )
     out.print(grid)
 
 
 # --------------------------------------------------------------------------- categories
 
 
-@category_app.command("list")
+@category_app.command("list", help=_("List the category tree with each category's group."))
 def category_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """List the category tree with each category's group."""
     from deskterm.desk.setup import list_categories
 
     state: State = ctx.obj
@@ -653,7 +812,7 @@ def category_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
     if as_json:
         print_json([c.to_json() for c in rows])
         return
-    table = _table("Category", "Group")
+    table = _table(_("Category"), _("Group"))
     for c in rows:
         depth = c.path.count(" > ")
         table.add_row(literal("  " * depth + c.path.rsplit(" > ", 1)[-1]), literal(c.group or "-"))

@@ -10,13 +10,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from deskterm.cli.common import State, fail
+from deskterm.i18n import _
 
 if TYPE_CHECKING:
     from deskterm.serve.ssh import SshServer
 
+# The servers' own log lines (stderr, a journal) stay in English: operators grep them.
 serve_app = typer.Typer(
-    help="Serve the app to analysts elsewhere (`deskterm serve ssh`); take the phone "
-    "system's call events (`deskterm serve cti`).",
+    help=_(
+        "Serve the app to analysts elsewhere (`deskterm serve ssh`); take the phone "
+        "system's call events (`deskterm serve cti`)."
+    ),
     no_args_is_help=True,
 )
 
@@ -36,36 +40,44 @@ def _log_to_stderr() -> None:
     logger.propagate = False
 
 
-@serve_app.command("ssh")
+@serve_app.command(
+    "ssh",
+    help=_(
+        "Run an SSH server that opens the app for each analyst, chosen by their key.\n\n"
+        "Analysts' public keys are registered with `deskterm analyst key add`; a key that is "
+        "not registered is refused. Each connection gets the app at its own terminal size, and "
+        "nothing else: no shell, no commands, no file transfer, no forwarding. ctrl+c stops it."
+    ),
+)
 def serve_ssh(
     ctx: typer.Context,
     host: Annotated[
         str,
-        typer.Option(help="Address to listen on: 0.0.0.0 (or ::) for every network."),
+        typer.Option(help=_("Address to listen on: 0.0.0.0 (or ::) for every network.")),
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 2222,
+    port: Annotated[int, typer.Option(help=_("Port to listen on."), min=0, max=65535)] = 2222,
     host_key: Annotated[
         Path | None,
         typer.Option(
             "--host-key",
             metavar="PATH",
-            help="The server's private host key (default: ssh_host_ed25519_key in your data "
-            "folder, created on first start).",
+            help=_(
+                "The server's private host key (default: ssh_host_ed25519_key in your data "
+                "folder, created on first start)."
+            ),
         ),
     ] = None,
 ) -> None:
-    """Run an SSH server that opens the app for each analyst, chosen by their key.
-
-    Analysts' public keys are registered with `deskterm analyst key add`; a key that is not
-    registered is refused. Each connection gets the app at its own terminal size, and
-    nothing else: no shell, no commands, no file transfer, no forwarding. ctrl+c stops it.
-    """
     try:
         import asyncio
 
         from deskterm.serve.ssh import default_host_key_path, load_host_key, serve
     except ImportError as exc:  # no termios/fcntl: not a POSIX system
-        fail(f"deskterm serve ssh needs Linux, macOS or another POSIX system ({exc})")
+        fail(
+            _("deskterm serve ssh needs Linux, macOS or another POSIX system ({error})").format(
+                error=exc
+            )
+        )
     from deskterm.desk.context import Desk
     from deskterm.desk.keys import list_keys
     from deskterm.serve.ssh import SshServer
@@ -112,29 +124,34 @@ def serve_ssh(
     log.info("stopped")
 
 
-@serve_app.command("cti")
+@serve_app.command(
+    "cti",
+    help=_(
+        "Take a phone system's call events (newCall, answer, hangup) at /cti/TOKEN.\n\n"
+        "Tokens are made with `deskterm cti token add`; a post with any other is refused "
+        "(404). Each call lands in the call log (`deskterm call list`) and rings the analyst "
+        "of its extension. Plain HTTP: put a TLS proxy in front to reach it from outside. "
+        "ctrl+c stops."
+    ),
+)
 def serve_cti(
     ctx: typer.Context,
     host: Annotated[
         str,
-        typer.Option(help="Address to listen on: 0.0.0.0 (or ::) for a PBX on the network."),
+        typer.Option(help=_("Address to listen on: 0.0.0.0 (or ::) for a PBX on the network.")),
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.", min=0, max=65535)] = 8090,
+    port: Annotated[int, typer.Option(help=_("Port to listen on."), min=0, max=65535)] = 8090,
     public_url: Annotated[
         str | None,
         typer.Option(
             "--public-url",
-            help="How the phone system reaches this server, e.g. https://desk.example.com "
-            "behind a TLS proxy (sipgate.io is told to post answer and hangup there).",
+            help=_(
+                "How the phone system reaches this server, e.g. https://desk.example.com "
+                "behind a TLS proxy (sipgate.io is told to post answer and hangup there)."
+            ),
         ),
     ] = None,
 ) -> None:
-    """Take a phone system's call events (newCall, answer, hangup) at /cti/TOKEN.
-
-    Tokens are made with `deskterm cti token add`; a post with any other is refused (404).
-    Each call lands in the call log (`deskterm call list`) and rings the analyst of its
-    extension. Plain HTTP: put a TLS proxy in front to reach it from outside. ctrl+c stops.
-    """
     import asyncio
 
     from deskterm.config import load_settings
@@ -155,7 +172,7 @@ def serve_cti(
         )
 
     if public_url is not None and not public_url.startswith(("http://", "https://")):
-        fail("--public-url must start with http:// or https://")
+        fail(_("--public-url must start with http:// or https://"))
     server = CtiServer(
         db, host=host, port=port, region=load_settings().phone_region, public_url=public_url
     )
@@ -164,5 +181,9 @@ def serve_cti(
     except KeyboardInterrupt:
         pass
     except OSError as exc:
-        fail(f"cannot listen on {host} port {port}: {exc.strerror or exc}")
+        fail(
+            _("cannot listen on {host} port {port}: {reason}").format(
+                host=host, port=port, reason=exc.strerror or exc
+            )
+        )
     log.info("stopped")

@@ -18,6 +18,8 @@ from deskterm.cli.common import (
     quoted,
     when,
 )
+from deskterm.i18n import N_, _, pgettext
+from deskterm.looks import fill
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -27,20 +29,20 @@ if TYPE_CHECKING:
 
     from deskterm.desk.schemas import EventPublic, TicketDetail, TicketPublic
 
-ticket_app = typer.Typer(help="Open, find, read and work tickets.", no_args_is_help=True)
+ticket_app = typer.Typer(help=_("Open, find, read and work tickets."), no_args_is_help=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help=_("Print JSON for scripts."))]
 CallerOpt = Annotated[
     str | None,
     typer.Option(
         "--contact",
         "-c",
-        help="The caller: id (#12), phone (or 4+ of its digits), email or exact name.",
+        help=_("The caller: id (#12), phone (or 4+ of its digits), email or exact name."),
     ),
 ]
 AnonymousOpt = Annotated[
     bool,
-    typer.Option("--anonymous", help="The caller gave no name: open it without a contact."),
+    typer.Option("--anonymous", help=_("The caller gave no name: open it without a contact.")),
 ]
 ExpectOpt = Annotated[
     int | None,
@@ -49,10 +51,10 @@ ExpectOpt = Annotated[
         metavar="N",
         # Versions count from 1; -1 used to reach the desk and come back as a conflict.
         min=1,
-        help="Refuse if the ticket changed since version N (optimistic locking for scripts).",
+        help=_("Refuse if the ticket changed since version N (optimistic locking for scripts)."),
     ),
 ]
-RefArg = Annotated[str, typer.Argument(help="Ticket reference, e.g. DT-000123 or 123.")]
+RefArg = Annotated[str, typer.Argument(help=_("Ticket reference, e.g. DT-000123 or 123."))]
 
 
 def _state(ctx: typer.Context) -> State:
@@ -60,69 +62,81 @@ def _state(ctx: typer.Context) -> State:
 
 
 def _done(ticket: TicketPublic, said: str, as_json: bool) -> None:
+    """``DT-000123 opened · new · P3 · unassigned · Service Desk``: what was done (``said``,
+    translated by the caller), then the ticket's state."""
     from rich.text import Text
+
+    from deskterm.domain.enums import status_label
 
     if as_json:
         print_json(ticket.to_json())
         return
     line = Text()
     line.append(ticket.ref, style="bold")
-    line.append(f" {said} · {ticket.status.replace('_', ' ')} · {ticket.priority} · ")
-    line.append(ticket.assignee or "unassigned")
-    line.append(f" · {ticket.group or 'no group'}")
+    line.append(f" {said} · {status_label(ticket.status)} · {ticket.priority} · ")
+    line.append(ticket.assignee or _("unassigned"))
+    line.append(" · ")
+    line.append_text(literal(ticket.group or _("no group")))
     out.print(line)
 
 
-@ticket_app.command("new")
+# Translators: the values an option takes (high, medium, low) are typed as they are.
+_LEVELS_HELP = N_("high, medium or low.")
+
+
+@ticket_app.command("new", help=_("Open a ticket; priority follows from impact and urgency."))
 def new(
     ctx: typer.Context,
-    subject: Annotated[str, typer.Option("--subject", "-s", help="One line: what is wrong.")],
+    subject: Annotated[str, typer.Option("--subject", "-s", help=_("One line: what is wrong."))],
     contact: CallerOpt = None,
     anonymous: AnonymousOpt = False,
     description: Annotated[
-        str, typer.Option("--description", "-d", help="The whole story, as told.")
+        str, typer.Option("--description", "-d", help=_("The whole story, as told."))
     ] = "",
     category: Annotated[
-        str | None, typer.Option(help="Category path, e.g. 'Hardware > Printer'.")
+        str | None, typer.Option(help=_("Category path, e.g. 'Hardware > Printer'."))
     ] = None,
-    impact: Annotated[str, typer.Option(help="high, medium or low.")] = "medium",
-    urgency: Annotated[str, typer.Option(help="high, medium or low.")] = "medium",
+    impact: Annotated[str, typer.Option(help=_(_LEVELS_HELP))] = "medium",
+    urgency: Annotated[str, typer.Option(help=_(_LEVELS_HELP))] = "medium",
     priority: Annotated[
         str | None,
-        typer.Option(help="Override the matrix (P1-P5); needs --reason.", callback=not_blank),
+        typer.Option(help=_("Override the matrix (P1-P5); needs --reason."), callback=not_blank),
     ] = None,
-    reason: Annotated[str | None, typer.Option(help="Why the priority is overridden.")] = None,
+    reason: Annotated[str | None, typer.Option(help=_("Why the priority is overridden."))] = None,
     channel: Annotated[
-        str, typer.Option(help="phone, email, chat, sms, walk-in or portal.")
+        str, typer.Option(help=_("phone, email, chat, sms, walk-in or portal."))
     ] = "phone",
     group: Annotated[
-        str | None, typer.Option(help="Route to this group's queue (default: your group).")
+        str | None, typer.Option(help=_("Route to this group's queue (default: your group)."))
     ] = None,
     assign: Annotated[
         str,
         typer.Option(
             "--assign",
-            help="auto (keep it unless routed away), me, none, or a login.",
+            help=_("auto (keep it unless routed away), me, none, or a login."),
         ),
     ] = "auto",
-    asset: Annotated[int | None, typer.Option(help="Asset id of the contact's device.")] = None,
+    asset: Annotated[int | None, typer.Option(help=_("Asset id of the contact's device."))] = None,
     call_seconds: Annotated[
-        int | None, typer.Option(help="Length of the call that opened it, in seconds.")
+        int | None, typer.Option(help=_("Length of the call that opened it, in seconds."))
     ] = None,
     split_from: Annotated[
         str | None,
-        typer.Option(help="Another ticket from the same call (they are linked)."),
+        typer.Option(help=_("Another ticket from the same call (they are linked).")),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Open a ticket; priority follows from impact and urgency."""
     from deskterm.desk.tickets import create_ticket
     from deskterm.domain.errors import InvalidInput
 
     # A nameless ticket is a choice, never an omission (the app asks the same).
     if anonymous == bool(contact and contact.strip()):
-        said = "not both" if anonymous else "--anonymous if the caller gave no name"
-        raise InvalidInput(f"give the caller with --contact, or {said}", field="contact")
+        raise InvalidInput(
+            _("give the caller with --contact, or not both")
+            if anonymous
+            else _("give the caller with --contact, or --anonymous if the caller gave no name"),
+            field="contact",
+        )
     ticket = (
         _state(ctx)
         .desk()
@@ -147,33 +161,33 @@ def new(
     if as_json:
         print_json(_detail_json(ticket))
         return
-    _done(ticket, "opened", False)
+    # Translators: what was done to a ticket, in "DT-000123 opened · new · P3 · ..."
+    _done(ticket, _("opened"), False)
 
 
-@ticket_app.command("list")
+@ticket_app.command("list", help=_("List tickets, most urgent first."))
 def list_(
     ctx: typer.Context,
     status: Annotated[
         list[str] | None,
         typer.Option(
             "--status",
-            help="A status, 'open' (default), 'waiting' or 'all'; repeat for several.",
+            help=_("A status, 'open' (default), 'waiting' or 'all'; repeat for several."),
         ),
     ] = None,
-    group: Annotated[str | None, typer.Option(help="Only this group's tickets.")] = None,
+    group: Annotated[str | None, typer.Option(help=_("Only this group's tickets."))] = None,
     assignee: Annotated[
-        str | None, typer.Option(help="A login, 'me', or 'none' for unassigned.")
+        str | None, typer.Option(help=_("A login, 'me', or 'none' for unassigned."))
     ] = None,
     priority: Annotated[
-        str | None, typer.Option(help="Only this priority (P1-P5).", callback=not_blank)
+        str | None, typer.Option(help=_("Only this priority (P1-P5)."), callback=not_blank)
     ] = None,
     sort: Annotated[
-        str, typer.Option(help="urgent (priority, then SLA due) or newest.")
+        str, typer.Option(help=_("urgent (priority, then SLA due) or newest."))
     ] = "urgent",
-    limit: Annotated[int, typer.Option(help="At most this many (1-1000).")] = 50,
+    limit: Annotated[int, typer.Option(help=_("At most this many (1-1000)."))] = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """List tickets, most urgent first."""
     from deskterm.desk.rows import list_tickets
 
     rows = (
@@ -195,14 +209,21 @@ def list_(
     _print_tickets(rows)
 
 
-@ticket_app.command("search")
+@ticket_app.command(
+    "search",
+    help=_(
+        "Find tickets, open or closed, by the words of their subject or description, newest first."
+    ),
+)
 def search(
     ctx: typer.Context,
     words: Annotated[
         list[str] | None,
         typer.Argument(
-            help="Words of the subject or description; all must match, the last may be the "
-            "start of a word.",
+            help=_(
+                "Words of the subject or description; all must match, the last may be the "
+                "start of a word."
+            ),
             show_default=False,
         ),
     ] = None,
@@ -210,26 +231,26 @@ def search(
         list[str] | None,
         typer.Option(
             "--status",
-            help="A status, 'open', 'waiting' or 'all' (default); repeat for several.",
+            help=_("A status, 'open', 'waiting' or 'all' (default); repeat for several."),
         ),
     ] = None,
-    limit: Annotated[int, typer.Option(help="At most this many (1-200).")] = 50,
+    limit: Annotated[int, typer.Option(help=_("At most this many (1-200)."))] = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """Find tickets, open or closed, by the words of their subject or description, newest
-    first."""
     from deskterm.desk.kb import search_words
     from deskterm.desk.search import search_tickets
 
     query = " ".join(words or ())
     if not query.strip():
-        fail("no words to search for: e.g. deskterm ticket search vpn error 809", code=2)
+        fail(_("no words to search for: e.g. deskterm ticket search vpn error 809"), code=2)
     if not search_words(query):
         # Words given, none searchable ('*', '"?"'): bad input, not a usage slip.
         fail(
-            f"{quoted(query)} holds no word to search for: give words of letters or digits, "
-            "all must match and the last may be the start of one (no * or other operators), "
-            "e.g. deskterm ticket search vpn err",
+            _(
+                "{query} holds no word to search for: give words of letters or digits, "
+                "all must match and the last may be the start of one (no * or other operators), "
+                "e.g. deskterm ticket search vpn err"
+            ).format(query=quoted(query)),
             code=1,
         )
     rows = (
@@ -240,38 +261,40 @@ def search(
     if as_json:
         print_json([t.to_json() for t in rows])
         return
-    _print_tickets(rows, empty="No ticket holds all of these words.")
+    _print_tickets(rows, empty=_("No ticket holds all of these words."))
 
 
-def _print_tickets(rows: Sequence[TicketPublic], *, empty: str = "No tickets match.") -> None:
+def _print_tickets(rows: Sequence[TicketPublic], *, empty: str | None = None) -> None:
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
     if not rows:
-        out.print(empty)
+        out.print(empty or _("No tickets match."))
         return
     # On a narrow terminal the contact and age give way, so the subject stays readable.
     wide = out.width >= 100
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=True)
-    table.add_column("Ref", no_wrap=True, min_width=9)
-    table.add_column("Pri", no_wrap=True, min_width=3)
-    table.add_column("Status", no_wrap=True, min_width=8)
-    table.add_column("SLA", no_wrap=True, justify="right", min_width=4)
-    table.add_column("Subject", no_wrap=True, overflow="ellipsis", ratio=3, min_width=16)
+    # Translators: column headers of `deskterm ticket list`: reference, priority, ...
+    table.add_column(_("Ref"), no_wrap=True, min_width=9)
+    # Translators: column header, short for priority (P1-P5).
+    table.add_column(_("Pri"), no_wrap=True, min_width=3)
+    table.add_column(_("Status"), no_wrap=True, min_width=8)
+    table.add_column(_("SLA"), no_wrap=True, justify="right", min_width=4)
+    table.add_column(_("Subject"), no_wrap=True, overflow="ellipsis", ratio=3, min_width=16)
     if wide:
-        table.add_column("Contact", no_wrap=True, overflow="ellipsis", ratio=1, min_width=10)
-    table.add_column("Assignee", no_wrap=True, overflow="ellipsis", max_width=12)
+        table.add_column(_("Contact"), no_wrap=True, overflow="ellipsis", ratio=1, min_width=10)
+    table.add_column(_("Assignee"), no_wrap=True, overflow="ellipsis", max_width=12)
     if wide:
-        table.add_column("Age", no_wrap=True, justify="right", min_width=3)
+        table.add_column(_("Age"), no_wrap=True, justify="right", min_width=3)
     for t in rows:
         cells: list[str | Text] = [
             t.ref,
             _priority_text(t.priority),
-            STATUS_SHORT.get(t.status, t.status),
+            status_short(t.status),
             Text("-")
             if t.status in _DONE
-            else Text("paused", style="dim")
+            else Text(pgettext("SLA clock", "paused"), style="dim")
             if t.sla_paused_at
             else due_in(t.resolve_due_at),
             literal(t.subject),
@@ -286,11 +309,18 @@ def _print_tickets(rows: Sequence[TicketPublic], *, empty: str = "No tickets mat
 
 
 _DONE = {"resolved", "closed", "cancelled"}
-STATUS_SHORT = {
-    "in_progress": "working",
-    "waiting_customer": "wait cust",
-    "waiting_third_party": "wait 3rd",
-}
+
+
+def status_short(status: str) -> str:
+    """A status in a narrow column: the long ones cut short, in the analyst's words."""
+    from deskterm.domain.enums import status_label
+
+    short = {
+        "in_progress": pgettext("ticket status, short", "working"),
+        "waiting_customer": pgettext("ticket status, short", "wait cust"),
+        "waiting_third_party": pgettext("ticket status, short", "wait 3rd"),
+    }
+    return short.get(status) or status_label(status)
 
 
 def _priority_text(code: str) -> Text:
@@ -311,17 +341,18 @@ def _detail_json(ticket: TicketDetail) -> dict:
     return data
 
 
-@ticket_app.command("show")
+@ticket_app.command("show", help=_("Show a ticket with its contact and its whole log."))
 def show(
     ctx: typer.Context,
     ref: RefArg,
     customer: Annotated[
         bool,
-        typer.Option("--customer", help="Only what the customer sees: public entries, no notes."),
+        typer.Option(
+            "--customer", help=_("Only what the customer sees: public entries, no notes.")
+        ),
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show a ticket with its contact and its whole log."""
     from deskterm.desk.tickets import get_ticket
 
     if customer:
@@ -343,14 +374,18 @@ def render_ticket(t: TicketDetail) -> Group:
     from rich.table import Table
     from rich.text import Text
 
+    from deskterm.domain.enums import channel_label, level_label, link_label, status_label
+
     head = Text()
     head.append(f"{t.ref}  ", style="bold")
     head.append_text(_priority_text(t.priority))
-    head.append(f"  {t.status.replace('_', ' ')}  L{t.level} ")
-    head.append_text(literal(t.group or "no group"))
-    head.append("  with ")
-    head.append_text(literal(t.assignee_name or "nobody"))
-    head.stylize("bold", len(head) - len(literal(t.assignee_name or "nobody")))
+    head.append(f"  {status_label(t.status)}  L{t.level} ")
+    head.append_text(literal(t.group or _("no group")))
+    holder = literal(t.assignee_name or _("nobody"))
+    holder.stylize("bold")
+    head.append("  ")
+    # Translators: who holds the ticket, in the head of `ticket show`: "with Ana Silva".
+    head.append_text(fill(_("with {name}"), name=holder))
     head.append("\n")
     head.append_text(literal(t.subject))
     facts = Table.grid(padding=(0, 2))
@@ -359,50 +394,65 @@ def render_ticket(t: TicketDetail) -> Group:
     contact = t.contact_detail
     if contact is not None:
         reach = " · ".join(x for x in (contact.phone, contact.mobile, contact.email) if x)
+        organization = contact.organization or _("no organization")
         facts.add_row(
-            "Contact",
-            literal(f"{contact.name} ({contact.organization or 'no organization'}) {reach}"),
+            _("Contact"),
+            literal(f"{contact.name} ({organization}) {reach}"),
         )
     if t.asset is not None:
         a = t.asset
         facts.add_row(
-            "Asset",
+            _("Asset"),
             literal(
                 " ".join(
                     x for x in (a.product, a.model_number, a.serial_number, a.account_number) if x
                 )
             ),
         )
-    facts.add_row("Category", literal(t.category or "-"))
-    facts.add_row(
-        "Impact",
-        f"{t.impact} impact, {t.urgency} urgency"
-        + (f" (override: {t.priority_reason})" if t.priority_reason else ""),
+    facts.add_row(_("Category"), literal(t.category or "-"))
+    impact = _("{impact} impact, {urgency} urgency").format(
+        impact=level_label(t.impact), urgency=level_label(t.urgency)
     )
-    facts.add_row("Opened", f"{when(t.created_at)} by {t.created_by or 'system'} via {t.channel}")
-    facts.add_row("Due", _due_line(t))
+    if t.priority_reason:
+        impact = _("{impact} (override: {reason})").format(impact=impact, reason=t.priority_reason)
+    facts.add_row(_("Impact"), literal(impact))
+    facts.add_row(
+        _("Opened"),
+        literal(
+            _("{when} by {who} via {channel}").format(
+                when=when(t.created_at),
+                who=t.created_by or _("system"),
+                channel=channel_label(t.channel),
+            )
+        ),
+    )
+    facts.add_row(_("Due"), _due_line(t))
     if t.resolution_code:
-        facts.add_row("Resolution", literal(f"{t.resolution_code}: {t.resolution_text or ''}"))
+        facts.add_row(_("Resolution"), literal(f"{t.resolution_code}: {t.resolution_text or ''}"))
     for link in t.links:
         facts.add_row(
-            "Linked",
-            literal(f"{link.kind.replace('_', ' ')} {link.ref} {link.subject} ({link.status})"),
+            _("Linked"),
+            literal(
+                f"{link_label(link.kind)} {link.ref} {link.subject} ({status_label(link.status)})"
+            ),
         )
     parts: list = [Panel(Group(head, facts), box=box.ROUNDED, expand=False)]
     if t.description:
         parts.append(
-            Panel(literal(t.description), title="Description", box=box.SIMPLE, expand=False)
+            Panel(literal(t.description), title=_("Description"), box=box.SIMPLE, expand=False)
         )
     log = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    log.add_column("When", no_wrap=True, style="dim")
-    log.add_column("Who", no_wrap=True)
-    log.add_column("Seen by", no_wrap=True)
-    log.add_column("What")
+    # Translators: column headers of a ticket's log in `deskterm ticket show`.
+    log.add_column(_("When"), no_wrap=True, style="dim")
+    log.add_column(_("Who"), no_wrap=True)
+    log.add_column(_("Seen by"), no_wrap=True)
+    log.add_column(_("What"))
     for e in t.events:
         seen = (
-            Text("customer", style="cyan")
+            # Translators: who sees a log entry: the customer too, or only the desk.
+            Text(_("customer"), style="cyan")
             if e.visibility == "public"
-            else Text("desk", style="dim")
+            else Text(_("desk"), style="dim")
         )
         log.add_row(when(e.at), literal(e.actor), seen, _event_text(e))
     parts.append(log)
@@ -411,7 +461,6 @@ def render_ticket(t: TicketDetail) -> Group:
 
 def _due_line(t: TicketDetail) -> Text:
     """The SLA clocks in the words and colours of the app's ticket screen (domain/due.py)."""
-    from rich.text import Text
 
     from deskterm.desk import clock
     from deskterm.domain.due import ticket_due
@@ -419,19 +468,24 @@ def _due_line(t: TicketDetail) -> Text:
 
     now = clock.now()
     due = ticket_due(t, now)
-    line = Text.assemble(
-        "response ",
-        due_text(due.response, long=True),
-        ", resolution ",
-        due_text(due.resolve, long=True),
+    line = fill(
+        # Translators: the SLA clocks of a ticket: "response met, resolution due in 3h05m".
+        _("response {response}, resolution {resolution}"),
+        response=due_text(due.response, long=True),
+        resolution=due_text(due.resolve, long=True),
     )
     if due.left is not None and t.sla_paused_at is not None:
         # Waiting on the customer: the clock stands still, so a date would mislead.
         since = when(t.sla_paused_at, now=now)
-        line.append(f" (waiting on the customer since {since}, {due.left})")
+        line.append(
+            " "
+            + _("(waiting on the customer since {since}, {left})").format(
+                since=since, left=due.left
+            )
+        )
     elif t.resolve_due_at is not None:
         at = when(t.resolve_due_at, now=now)
-        line.append(f" ({at})" if due.resolve.running else f" (due {at})")
+        line.append(f" ({at})" if due.resolve.running else " " + _("(due {at})").format(at=at))
     return line
 
 
@@ -445,23 +499,24 @@ def _event_text(event: EventPublic) -> Text:
     if isinstance(payload, CustomerMessage) and payload.text:
         # The customer's own words, whole: nobody should have to ask them again.
         files = ", ".join(str(f.name) for f in payload.attachments or [])
-        said = f"the customer wrote:\n{payload.text}"
-        return literal(f"{said}\n[attached: {files}]" if files else said)
+        said = _("the customer wrote:") + f"\n{payload.text}"
+        if files:
+            said += "\n" + _("[attached: {files}]").format(files=files)
+        return literal(said)
     return literal(event.summary)
 
 
-@ticket_app.command("note")
+@ticket_app.command("note", help=_("Add a note to the ticket's log."))
 def note(
     ctx: typer.Context,
     ref: RefArg,
-    text: Annotated[str, typer.Option("--text", "-t", help="What you found or did.")],
+    text: Annotated[str, typer.Option("--text", "-t", help=_("What you found or did."))],
     public: Annotated[
-        bool, typer.Option("--public", help="Customer-visible (default: internal).")
+        bool, typer.Option("--public", help=_("Customer-visible (default: internal)."))
     ] = False,
     expect_version: ExpectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Add a note to the ticket's log."""
     from deskterm.desk.tickets import add_note
 
     ticket = (
@@ -469,20 +524,19 @@ def note(
         .desk()
         .write(add_note, ref=ref, text=text, public=public, expected_version=expect_version)
     )
-    _done(ticket, "noted", as_json)
+    _done(ticket, _("noted"), as_json)
 
 
-@ticket_app.command("call")
+@ticket_app.command("call", help=_("Log a call with the customer on the ticket."))
 def call(
     ctx: typer.Context,
     ref: RefArg,
-    direction: Annotated[str, typer.Option(help="inbound or outbound.")] = "inbound",
-    seconds: Annotated[int, typer.Option(help="How long the call took.")] = 0,
-    outcome: Annotated[str | None, typer.Option(help="What was said or agreed.")] = None,
+    direction: Annotated[str, typer.Option(help=_("inbound or outbound."))] = "inbound",
+    seconds: Annotated[int, typer.Option(help=_("How long the call took."))] = 0,
+    outcome: Annotated[str | None, typer.Option(help=_("What was said or agreed."))] = None,
     expect_version: ExpectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Log a call with the customer on the ticket."""
     from deskterm.desk.tickets import log_call
 
     ticket = (
@@ -497,32 +551,37 @@ def call(
             expected_version=expect_version,
         )
     )
-    _done(ticket, "call logged", as_json)
+    _done(ticket, _("call logged"), as_json)
 
 
-@ticket_app.command("assign")
+@ticket_app.command(
+    "assign", help=_("Give a ticket to an analyst (an away analyst's tickets go to their backup).")
+)
 def assign(
     ctx: typer.Context,
     ref: RefArg,
-    to: Annotated[str, typer.Option("--to", help="A login, 'me', or 'none' (back to the queue).")],
+    to: Annotated[
+        str, typer.Option("--to", help=_("A login, 'me', or 'none' (back to the queue)."))
+    ],
     reason: Annotated[
         str | None,
         typer.Option(
-            help="Why, for colleagues (required when it changes hands; internal: the customer "
-            "is told who has it now and why in fixed words, never this)."
+            help=_(
+                "Why, for colleagues (required when it changes hands; internal: the customer "
+                "is told who has it now and why in fixed words, never this)."
+            )
         ),
     ] = None,
     tell_customer: Annotated[
         str | None,
         typer.Option(
             "--tell-customer",
-            help="Words for the customer, added to their message (default: nothing of yours).",
+            help=_("Words for the customer, added to their message (default: nothing of yours)."),
         ),
     ] = None,
     expect_version: ExpectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Give a ticket to an analyst (an away analyst's tickets go to their backup)."""
     from deskterm.desk.tickets import assign as assign_ticket
 
     ticket = (
@@ -537,35 +596,39 @@ def assign(
             expected_version=expect_version,
         )
     )
-    _done(ticket, "assigned", as_json)
+    _done(ticket, _("assigned"), as_json)
 
 
-@ticket_app.command("escalate")
+@ticket_app.command(
+    "escalate",
+    help=_("Escalate to a higher level or a named group; it waits in that group's queue."),
+)
 def escalate(
     ctx: typer.Context,
     ref: RefArg,
     reason: Annotated[
         str,
         typer.Option(
-            help="Why, so nobody asks the customer again (internal: never in their message)."
+            help=_("Why, so nobody asks the customer again (internal: never in their message).")
         ),
     ],
     level: Annotated[
-        int | None, typer.Option(help="Escalate along the path to this level (2 or 3).")
+        int | None, typer.Option(help=_("Escalate along the path to this level (2 or 3)."))
     ] = None,
-    group: Annotated[str | None, typer.Option(help="Escalate to this group.")] = None,
+    group: Annotated[str | None, typer.Option(help=_("Escalate to this group."))] = None,
     tell_customer: Annotated[
         str | None,
         typer.Option(
             "--tell-customer",
-            help="Words for the customer, added to their message (default: the reason stays "
-            "internal and they read that a specialist team is taking over).",
+            help=_(
+                "Words for the customer, added to their message (default: the reason stays "
+                "internal and they read that a specialist team is taking over)."
+            ),
         ),
     ] = None,
     expect_version: ExpectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Escalate to a higher level or a named group; it waits in that group's queue."""
     from deskterm.desk.tickets import escalate as escalate_ticket
 
     ticket = (
@@ -581,10 +644,13 @@ def escalate(
             expected_version=expect_version,
         )
     )
-    _done(ticket, "escalated", as_json)
+    _done(ticket, _("escalated"), as_json)
 
 
-@ticket_app.command("status")
+@ticket_app.command(
+    "status",
+    help=_("Change a ticket's status (resolve, reopen and close have commands of their own)."),
+)
 def status(
     ctx: typer.Context,
     ref: RefArg,
@@ -592,14 +658,15 @@ def status(
         str,
         typer.Argument(
             metavar="STATUS",
-            help="new, assigned, in_progress, waiting_customer, waiting_third_party or cancelled.",
+            help=_(
+                "new, assigned, in_progress, waiting_customer, waiting_third_party or cancelled."
+            ),
         ),
     ],
-    reason: Annotated[str | None, typer.Option(help="Why (required to cancel).")] = None,
+    reason: Annotated[str | None, typer.Option(help=_("Why (required to cancel)."))] = None,
     expect_version: ExpectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Change a ticket's status (resolve, reopen and close have commands of their own)."""
     from deskterm.desk.tickets import change_status
 
     ticket = (
@@ -613,19 +680,20 @@ def status(
             expected_version=expect_version,
         )
     )
-    _done(ticket, "updated", as_json)
+    _done(ticket, _("updated"), as_json)
 
 
-@ticket_app.command("resolve")
+@ticket_app.command(
+    "resolve", help=_("Resolve a ticket with a resolution code and what solved it.")
+)
 def resolve(
     ctx: typer.Context,
     ref: RefArg,
-    code: Annotated[str, typer.Option(help="Resolution code (see `deskterm config codes`).")],
-    text: Annotated[str, typer.Option("--text", "-t", help="What solved it.")],
+    code: Annotated[str, typer.Option(help=_("Resolution code (see `deskterm config codes`)."))],
+    text: Annotated[str, typer.Option("--text", "-t", help=_("What solved it."))],
     expect_version: ExpectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Resolve a ticket with a resolution code and what solved it."""
     from deskterm.desk.tickets import resolve as resolve_ticket
 
     ticket = (
@@ -633,18 +701,17 @@ def resolve(
         .desk()
         .write(resolve_ticket, ref=ref, code=code, text=text, expected_version=expect_version)
     )
-    _done(ticket, "resolved", as_json)
+    _done(ticket, pgettext("done to a ticket", "resolved"), as_json)
 
 
-@ticket_app.command("reopen")
+@ticket_app.command("reopen", help=_("Reopen a resolved ticket."))
 def reopen(
     ctx: typer.Context,
     ref: RefArg,
-    reason: Annotated[str, typer.Option(help="Why it is not solved after all.")],
+    reason: Annotated[str, typer.Option(help=_("Why it is not solved after all."))],
     expect_version: ExpectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Reopen a resolved ticket."""
     from deskterm.desk.tickets import reopen as reopen_ticket
 
     ticket = (
@@ -652,56 +719,53 @@ def reopen(
         .desk()
         .write(reopen_ticket, ref=ref, reason=reason, expected_version=expect_version)
     )
-    _done(ticket, "reopened", as_json)
+    _done(ticket, _("reopened"), as_json)
 
 
-@ticket_app.command("close")
+@ticket_app.command("close", help=_("Close a resolved ticket."))
 def close(
     ctx: typer.Context, ref: RefArg, expect_version: ExpectOpt = None, as_json: JsonOpt = False
 ) -> None:
-    """Close a resolved ticket."""
     from deskterm.desk.tickets import close as close_ticket
 
     ticket = _state(ctx).desk().write(close_ticket, ref=ref, expected_version=expect_version)
-    _done(ticket, "closed", as_json)
+    _done(ticket, pgettext("done to a ticket", "closed"), as_json)
 
 
-@ticket_app.command("link")
+@ticket_app.command("link", help=_("Link two tickets; both logs record it."))
 def link(
     ctx: typer.Context,
     ref: RefArg,
-    other: Annotated[str, typer.Argument(help="The other ticket.")],
+    other: Annotated[str, typer.Argument(help=_("The other ticket."))],
     kind: Annotated[
         str,
-        typer.Option(help="related, duplicate (REF duplicates OTHER), parent or child (of OTHER)."),
+        typer.Option(
+            help=_("related, duplicate (REF duplicates OTHER), parent or child (of OTHER).")
+        ),
     ] = "related",
     as_json: JsonOpt = False,
 ) -> None:
-    """Link two tickets; both logs record it."""
     from deskterm.desk.tickets import link as link_tickets
 
     ticket = _state(ctx).desk().write(link_tickets, ref=ref, other=other, kind=kind)
-    _done(ticket, f"linked to {other.upper()}", as_json)
+    _done(ticket, _("linked to {other}").format(other=other.upper()), as_json)
 
 
-@ticket_app.command("priority")
+@ticket_app.command(
+    "priority", help=_("Change impact or urgency (priority follows), or override the priority.")
+)
 def priority(
     ctx: typer.Context,
     ref: RefArg,
-    impact: Annotated[
-        str | None, typer.Option(help="high, medium or low.", callback=not_blank)
-    ] = None,
-    urgency: Annotated[
-        str | None, typer.Option(help="high, medium or low.", callback=not_blank)
-    ] = None,
+    impact: Annotated[str | None, typer.Option(help=_(_LEVELS_HELP), callback=not_blank)] = None,
+    urgency: Annotated[str | None, typer.Option(help=_(_LEVELS_HELP), callback=not_blank)] = None,
     priority: Annotated[
-        str | None, typer.Option(help="Override (P1-P5); needs --reason.", callback=not_blank)
+        str | None, typer.Option(help=_("Override (P1-P5); needs --reason."), callback=not_blank)
     ] = None,
-    reason: Annotated[str | None, typer.Option(help="Why.")] = None,
+    reason: Annotated[str | None, typer.Option(help=_("Why."))] = None,
     expect_version: ExpectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Change impact or urgency (priority follows), or override the priority."""
     from deskterm.desk.tickets import set_priority
 
     ticket = (
@@ -717,10 +781,13 @@ def priority(
             expected_version=expect_version,
         )
     )
-    _done(ticket, "re-prioritised", as_json)
+    _done(ticket, _("re-prioritised"), as_json)
 
 
-@ticket_app.command("callback")
+@ticket_app.command(
+    "callback",
+    help=_("Promise the customer a call back; an outbound call on the ticket keeps the promise."),
+)
 def callback(
     ctx: typer.Context,
     ref: RefArg,
@@ -728,18 +795,19 @@ def callback(
         str | None,
         typer.Option(
             "--when",
-            help="When to call: 'in 2h', 'tomorrow 9:00', '2026-12-01 14:30'; default: the "
-            "follow-up cadence of the ticket's priority.",
+            help=_(
+                "When to call: 'in 2h', 'tomorrow 9:00', '2026-12-01 14:30'; default: the "
+                "follow-up cadence of the ticket's priority."
+            ),
         ),
     ] = None,
     reason: Annotated[
         str | None,
-        typer.Option(help="What the call is for (default with the cadence: a follow-up)."),
+        typer.Option(help=_("What the call is for (default with the cadence: a follow-up).")),
     ] = None,
     expect_version: ExpectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Promise the customer a call back; an outbound call on the ticket keeps the promise."""
     from deskterm.desk import clock
     from deskterm.desk.callbacks import parse_when, propose_callback, schedule_callback
     from deskterm.domain.errors import InvalidInput
@@ -748,14 +816,16 @@ def callback(
         proposal = _state(ctx).desk().read(propose_callback, ref=ref)
         if proposal is None:
             raise InvalidInput(
-                f"{ref.upper()}'s priority has no callback cadence: say when with --when",
+                _("{ref}'s priority has no callback cadence: say when with --when").format(
+                    ref=ref.upper()
+                ),
                 field="when",
             )
         due, reason = proposal.due_at, reason or proposal.reason
     else:
         due = parse_when(when_, clock.now())
     if not reason:
-        raise InvalidInput("say what the call is for with --reason", field="reason")
+        raise InvalidInput(_("say what the call is for with --reason"), field="reason")
     ticket = (
         _state(ctx)
         .desk()
@@ -763,4 +833,6 @@ def callback(
             schedule_callback, ref=ref, due_at=due, reason=reason, expected_version=expect_version
         )
     )
-    _done(ticket, f"callback {due:%Y-%m-%d %H:%M} UTC", as_json)
+    from deskterm.i18n import format_time
+
+    _done(ticket, _("callback {when}").format(when=format_time(due)), as_json)

@@ -128,6 +128,12 @@ def become_session(terminal: int, argv: list[str], env: dict[str, str]) -> int:
     default_signals()
     os.environ.clear()
     os.environ.update(env)
+    # The language the warm process settled on (its rehearsal spoke) is not the session's:
+    # read it again from this session's locale, the client's (the app then makes it the
+    # analyst's own, if they chose one).
+    from deskterm import i18n
+
+    i18n.use(None)
     _standard_streams()
     sys.argv = ["deskterm", *argv]
     from deskterm.cli import main
