@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+import deskterm.desk.customer as customer
+import deskterm.i18n as i18n
 from clirun import run_deskterm
 from comms_helpers import flat
+from deskterm.desk.callbacks import schedule_callback
+from deskterm.desk.contacts import add_contact
 from deskterm.desk.customer import customer_view
 from deskterm.desk.mail import import_message
 from deskterm.desk.queue import claim_next
@@ -22,7 +27,7 @@ from deskterm.desk.tickets import (
     set_priority,
 )
 from deskterm.domain.refs import format_ref
-from factories import AGENT, AGENT2, CONTACT_EMAIL, SUPERVISOR, TECH, KnownDesk
+from factories import ADMIN, AGENT, AGENT2, CONTACT_EMAIL, SUPERVISOR, TECH, KnownDesk
 
 SECRET = "admin password for her laptop is hunter2"
 INTERNAL_REASON = "L1 lacks the imaging tools"
@@ -151,3 +156,70 @@ def test_show_customer_prints_only_what_the_customer_may_see(known: KnownDesk, c
 
     code, _out, err = cli("--as", AGENT, "ticket", "show", "DT-999999", "--customer")
     assert code == 1 and "no ticket DT-999999" in err and err.count("\n") == 1
+
+
+def spy_on_translations(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str | None, str]]:
+    """Every (language, message) the customer's view asks for."""
+    calls: list[tuple[str | None, str]] = []
+
+    def spy(tag: str | None, message: str) -> str:
+        calls.append((tag, message))
+        return i18n.translate(tag, message)
+
+    monkeypatch.setattr(customer, "translate", spy)
+    return calls
+
+
+def test_the_customer_reads_their_case_in_their_own_language(
+    known: KnownDesk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The view is the customer's, so its words are in the contact's language, whoever
+    looks; the words from the log (names, notes, reasons) stay as they were written."""
+    contact = known.as_(ADMIN).write(
+        add_contact, name="Ana Lima", email="ana@cliente.example", language="pt"
+    )
+    ticket = known.ticket(AGENT, contact_id=contact.id, call_seconds=125)
+    known.as_(AGENT).write(
+        assign, ref=ticket.id, to=AGENT2, reason="internal", public_reason="O Bob fala português"
+    )
+    when = known.row(ticket.id).created_at.replace(hour=14, minute=30) + timedelta(days=2)
+    known.as_(AGENT2).write(schedule_callback, ref=ticket.id, due_at=when, reason="BIOS")
+    calls = spy_on_translations(monkeypatch)
+
+    view = known.as_(AGENT).read(customer_view, ref=ticket.id)
+
+    assert view.language == "pt"
+    # Every word of the view was asked for in the contact's language, not the analyst's.
+    assert calls and {tag for tag, _message in calls} == {"pt"}
+    asked = {message for _tag, message in calls}
+    assert {
+        "Case opened ({channel}): {subject}",
+        "You called us ({length})",
+        "{holder} is looking after your case ({reason})",
+        "We will call you back at {when} about: {topic}",
+        "with {holder}",
+        "assigned",
+    } <= asked
+    texts = [e.text for e in view.entries]
+    assert any("O Bob fala português" in t for t in texts)
+    # The callback's time is written the Portuguese way: "segunda-feira, 7 de dezembro de ...".
+    assert any(f" de {when.year}, 14:30 UTC" in t for t in texts), texts
+    assert "internal" not in json.dumps(view.to_json())
+
+
+def test_a_view_says_where_the_case_is_in_the_customers_language(
+    known: KnownDesk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    contact = known.as_(ADMIN).write(
+        add_contact, name="Jana Nováková", email="jana@zakaznik.example", language="cs"
+    )
+    czech = known.ticket(AGENT, contact_id=contact.id).id
+    english = known.ticket(AGENT).id  # the known caller has no language: English
+    calls = spy_on_translations(monkeypatch)
+
+    view = known.as_(AGENT).read(customer_view, ref=czech)
+    assert view.language == "cs" and {tag for tag, _message in calls} == {"cs"}
+
+    view = known.as_(AGENT).read(customer_view, ref=english)
+    assert (view.language, view.where, view.status) == ("en", "with Alice Agent", "assigned")
+    assert view.entries[0].by == "Alice Agent"

@@ -60,6 +60,7 @@ from deskterm.desk.mailparse import (
     Attachment,
     ParsedMail,
     Unreadable,
+    guess_language,
     parse_mail,
     raw_key,
 )
@@ -71,6 +72,7 @@ from deskterm.domain.errors import DatabaseUnavailable, DeskError, InvalidInput,
 from deskterm.domain.permissions import Actor
 from deskterm.domain.refs import format_ref, parse_ref
 from deskterm.domain.text import NAME_MAX, clean_line
+from deskterm.i18n import _, normalize
 
 # [0-9], not \d: a Unicode digit ("[DT-١]") must not name a ticket.
 _SUBJECT_REF = re.compile(r"\bDT-?0*([0-9]{1,12})\b", re.IGNORECASE)
@@ -335,12 +337,22 @@ def _contact(session: Session, actor: Actor, parsed: ParsedMail) -> Contact:
         name=name or address,
         email=address,
         organization=org.name if org else None,
-        language=parsed.language,
+        language=_spoken(parsed),
     )
     contact = session.get(Contact, created.id)
     assert contact is not None
     contact.preferred_channel = Channel.EMAIL
     return contact
+
+
+def _spoken(parsed: ParsedMail) -> str | None:
+    """The language of a contact a mail creates: the one its ``Content-Language`` header
+    names, when deskterm speaks it; without the header, the one its text is confidently in
+    (``mailparse.guess_language``); else none, and the customer is written to in English.
+    A header naming another language (``fr``) is believed: no guess overrides it."""
+    if parsed.language:
+        return normalize(parsed.language)
+    return guess_language(f"{parsed.subject}\n{parsed.body}")
 
 
 def _intake_group(session: Session, wanted: str | None) -> str | None:
@@ -463,7 +475,7 @@ def not_shown_text(parsed: ParsedMail, mail_id: int) -> str | None:
     """What of a mail the ticket does not show, in words; None when it shows all of it."""
     said = []
     for what, count in sorted(parsed.not_shown.items()):
-        noun, _, rest = what.partition(" ")
+        noun, _sep, rest = what.partition(" ")
         said.append(f"{count:,} {noun.removesuffix('s') if count == 1 else noun} {rest}")
     if parsed.cut:
         said.append(f"{parsed.cut:,} characters of text past the first {BODY_MAX:,}")
@@ -568,7 +580,7 @@ def _keep_aside(
 def check_paths(paths: Sequence[Path]) -> None:
     for path in paths:
         if not path.exists():
-            raise InvalidInput(f"no such file or folder: {path}", field="path")
+            raise InvalidInput(_("no such file or folder: {path}").format(path=path), field="path")
 
 
 def read_sources(paths: Sequence[Path]) -> Iterator[tuple[str, bytes]]:
@@ -663,7 +675,7 @@ def fetch_imap(
             client.login(config.user, config.password)
         except imaplib.IMAP4.error as exc:
             raise MailServerError(f"IMAP login to {config.host} refused: {_said(exc)}") from None
-        status, _ = client.select(_quoted(config.folder))
+        status, _count = client.select(_quoted(config.folder))
         if status != "OK":
             raise MailServerError(f"IMAP folder {config.folder!r} cannot be opened")
         # No charset: imaplib leaves a None argument out, so this is the same command.
@@ -728,7 +740,9 @@ def list_mail(
 ) -> list[MailPublic]:
     """Imported mail, newest first: by default what did not become part of a ticket."""
     if not 1 <= limit <= 1000:
-        raise InvalidInput(f"limit must be between 1 and 1000, not {limit}", field="limit")
+        raise InvalidInput(
+            _("limit must be between 1 and 1000, not {limit}").format(limit=limit), field="limit"
+        )
     wanted = []
     for name in outcomes:
         key = name.strip().lower().replace("-", "_").replace(" ", "_")
@@ -740,7 +754,10 @@ def list_mail(
         except ValueError:
             allowed = ", ".join(o.value for o in MailOutcome if o != MailOutcome.DUPLICATE)
             raise InvalidInput(
-                f"unknown outcome {name!r}: use {allowed} or all", field="outcome"
+                _("unknown outcome {name!r}: use {allowed} or all").format(
+                    name=name, allowed=allowed
+                ),
+                field="outcome",
             ) from None
     rows = session.scalars(
         select(MailMessage)
@@ -767,7 +784,7 @@ def list_mail(
 def list_attachments(session: Session, actor: Actor, *, ref: str) -> list[AttachmentPublic]:
     ticket_id = parse_ref(ref)
     if session.get(Ticket, ticket_id) is None:
-        raise NotFound(f"no ticket {format_ref(ticket_id)}")
+        raise NotFound(_("no ticket {ref}").format(ref=format_ref(ticket_id)))
     rows = session.execute(
         select(
             col(MailAttachment.id),
@@ -798,7 +815,7 @@ def attachment_content(
 ) -> tuple[AttachmentPublic, bytes]:
     row = session.get(MailAttachment, attachment_id)
     if row is None or row.id is None:
-        raise NotFound(f"no attachment {attachment_id}")
+        raise NotFound(_("no attachment {id}").format(id=attachment_id))
     mail = session.get(MailMessage, row.mail_id)
     public = AttachmentPublic(
         id=row.id,
@@ -819,7 +836,7 @@ def raw_mail(session: Session, actor: Actor, *, mail_id: int) -> tuple[MailPubli
     """
     row = session.get(MailMessage, mail_id)
     if row is None or row.id is None:
-        raise NotFound(f"no imported mail #{mail_id}")
+        raise NotFound(_("no imported mail #{id}").format(id=mail_id))
     public = MailPublic(
         id=row.id,
         source=row.source,

@@ -45,6 +45,7 @@ from sqlalchemy import (
     Update,
     and_,
     bindparam,
+    func,
     or_,
     select,
     update,
@@ -70,6 +71,7 @@ from deskterm.domain.enums import LIVE_CHANNELS, Channel, EventKind, Status
 from deskterm.domain.errors import InvalidInput, NotFound, PermissionDenied
 from deskterm.domain.permissions import Actor
 from deskterm.domain.refs import format_ref, parse_ref
+from deskterm.i18n import _, format_time
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -169,7 +171,9 @@ def queue_for_change(
     news = [(e, p.parse(e.kind, e.data)) for e in events if e.kind in _CANDIDATES]
     if not news:
         return None
-    if channel is not None and all(_notice_for(payload, channel) is None for _, payload in news):
+    if channel is not None and all(
+        _notice_for(payload, channel) is None for _event, payload in news
+    ):
         return None
     row = session.execute(_change_query(), {"ticket_id": ticket_id}).first()
     if row is None:  # no contact: nobody to tell
@@ -179,21 +183,16 @@ def queue_for_change(
         notice = _notice_for(payload, channel)
         if notice is None:
             continue
-        context = {
-            "ref": format_ref(ticket_id),
-            "subject": subject,
-            "name": contact.name,
-            "holder": holder_name,
-            "group": group_name,
-            "level": level,
-            "status": status,
-            "channel": channel,
-            "reason": None,
-            "because": None,
-            "away": None,
-            "resolution": None,
-            "callback_at": None,
-        }
+        context = notice_context(
+            ref=format_ref(ticket_id),
+            subject=subject,
+            name=contact.name,
+            holder=holder_name,
+            group=group_name,
+            level=level,
+            status=status,
+            channel=channel,
+        )
         context.update(_details(session, notice, payload))
         route, recipient = choose_route(contact)
         now = clock.now()
@@ -215,6 +214,36 @@ def queue_for_change(
         session.flush()
         return note
     return None
+
+
+def notice_context(
+    *,
+    ref: str,
+    subject: str,
+    name: str,
+    holder: str | None,
+    group: str | None,
+    level: int,
+    status: str,
+    channel: str,
+) -> dict[str, Any]:
+    """Every variable a customer's template gets, those of the event (``_details``) empty:
+    the one place that says what a template may use (data/templates/README.md lists them)."""
+    return {
+        "ref": ref,
+        "subject": subject,
+        "name": name,
+        "holder": holder,
+        "group": group,
+        "level": level,
+        "status": status,
+        "channel": channel,
+        "reason": None,
+        "because": None,
+        "away": None,
+        "resolution": None,
+        "callback_at": None,
+    }
 
 
 def _notice_for(payload: p.Payload, channel: str) -> Notice | None:
@@ -285,25 +314,21 @@ def preview(
 ) -> str:
     """The body of the message a customer would get for a handover, a reassignment or an
     escalation, for a dialog to show before it is saved."""
-    context = {
-        "ref": ref,
-        "subject": subject,
-        "name": name,
-        "holder": holder,
-        "group": group,
-        "level": level,
-        "status": "",
-        "channel": "email",
-        "reason": told or None,
-        "because": because,
-        "away": away,
-        "resolution": None,
-        "callback_at": None,
-    }
+    context = notice_context(
+        ref=ref,
+        subject=subject,
+        name=name,
+        holder=holder,
+        group=group,
+        level=level,
+        status="",
+        channel="email",
+    )
+    context.update(reason=told or None, because=because, away=away)
     try:
         return render_notice(notice, language, context).body
     except TemplateProblem as exc:
-        return f"(no preview: {exc})"
+        return _("(no preview: {problem})").format(problem=exc)
 
 
 def sms_number(mobile: str) -> str:
@@ -377,7 +402,10 @@ def _statuses(names: Iterable[str]) -> list[str]:
             wanted.add(OutboxStatus(key))
         except ValueError:
             allowed = ", ".join([*(s.value for s in OutboxStatus), "all"])
-            raise InvalidInput(f"unknown status {name!r}: use {allowed}", field="status") from None
+            raise InvalidInput(
+                _("unknown status {name!r}: use {allowed}").format(name=name, allowed=allowed),
+                field="status",
+            ) from None
     return sorted(wanted)
 
 
@@ -391,7 +419,9 @@ def list_outbox(
 ) -> list[NotificationPublic]:
     """Messages by status (``waiting``: pending, sending and dead), oldest first."""
     if not 1 <= limit <= 1000:
-        raise InvalidInput(f"limit must be between 1 and 1000, not {limit}", field="limit")
+        raise InvalidInput(
+            _("limit must be between 1 and 1000, not {limit}").format(limit=limit), field="limit"
+        )
     query = select(Notification).where(col(Notification.status).in_(_statuses(statuses)))
     if ref:
         query = query.where(col(Notification.ticket_id) == parse_ref(ref))
@@ -421,9 +451,9 @@ def retry(
     looked up again when it is sent, so fix the contact first, then retry.
     """
     if not actor.is_supervisor:
-        raise PermissionDenied("only a supervisor or an admin retries customer messages")
+        raise PermissionDenied(_("only a supervisor or an admin retries customer messages"))
     if bool(ids) == all_dead:
-        raise InvalidInput("name the messages to retry, or --all-dead", field="ids")
+        raise InvalidInput(_("name the messages to retry, or --all-dead"), field="ids")
     now = clock.now()
     if all_dead:
         rows = list(
@@ -441,15 +471,19 @@ def retry(
                 select(Notification).where(col(Notification.id) == note_id).with_for_update()
             ).first()
             if note is None:
-                raise NotFound(f"no outbox message {note_id}")
+                raise NotFound(_("no outbox message {id}").format(id=note_id))
             if note.status == OutboxStatus.SENT:
                 raise InvalidInput(
-                    f"outbox message {note_id} was sent at "
-                    f"{note.sent_at:%Y-%m-%d %H:%M UTC}; nothing to retry",
+                    _("outbox message {id} was sent at {at}; nothing to retry").format(
+                        id=note_id, at=format_time(note.sent_at)
+                    ),
                     field="ids",
                 )
             if note.status == OutboxStatus.SENDING and not _lease_over(note, now):
-                raise InvalidInput(f"outbox message {note_id} is being sent right now", field="ids")
+                raise InvalidInput(
+                    _("outbox message {id} is being sent right now").format(id=note_id),
+                    field="ids",
+                )
             rows.append(note)
     for note in rows:
         note.status = OutboxStatus.PENDING
@@ -627,6 +661,7 @@ def _claim(session: Session, worker: str) -> _Job | None:
         .order_by(col(MailMessage.id).desc())
         .limit(1)
     )
+    language = contact.language if contact else _analyst_language(session, note.recipient)
     assert note.id is not None
     return _Job(
         id=note.id,
@@ -638,8 +673,21 @@ def _claim(session: Session, worker: str) -> _Job | None:
         channel=channel,
         recipient=recipient,
         contact_name=contact.name if contact else None,
-        language=contact.language if contact else None,
+        language=language,
         thread=thread,
+    )
+
+
+def _analyst_language(session: Session, address: str | None) -> str | None:
+    """The language of the analyst a message without a contact goes to (a supervisor's
+    alert): their own (``analyst edit --language``), else English."""
+    if not address:
+        return None
+    return session.scalar(
+        select(col(Analyst.language))
+        .where(func.lower(col(Analyst.email)) == address.strip().lower())
+        .order_by(col(Analyst.active).desc(), col(Analyst.id))
+        .limit(1)
     )
 
 
