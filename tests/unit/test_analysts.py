@@ -12,6 +12,7 @@ from deskterm.db.models import Analyst
 from deskterm.desk.analysts import (
     add_analyst,
     add_group,
+    edit_analyst,
     get_analyst,
     list_analysts,
     list_groups,
@@ -116,6 +117,68 @@ def test_an_admin_adds_analysts(known: KnownDesk) -> None:
     assert added.groups == ["Network", INFRA]  # by level, then name
     assert added.availability == "available" and added.open_tickets == 0
     assert known.as_(AGENT).read(get_analyst, login="nina") == added
+
+
+# --------------------------------------------------------------------------- languages
+
+
+@pytest.mark.parametrize(
+    ("said", "kept"),
+    [
+        ("de", "de"),
+        ("de_DE.UTF-8", "de"),
+        ("pt_BR", "pt-BR"),
+        ("pt-pt", "pt-PT"),
+        ("cs", "cs"),
+        ("en", "en"),
+        (None, None),
+        ("", None),
+    ],
+)
+def test_an_analyst_is_added_with_a_language(
+    known: KnownDesk, said: str | None, kept: str | None
+) -> None:
+    added = known.as_(ADMIN).write(add_analyst, login="nina", name="Nina", language=said)
+    assert added.language == kept
+    assert known.as_("nina").whoami().language == kept
+
+
+def test_an_unknown_language_is_refused_and_nothing_is_added(known: KnownDesk) -> None:
+    before = _logins(known)
+    with pytest.raises(InvalidInput, match="en, de, pt, pt-BR, pt-PT, cs") as err:
+        known.as_(ADMIN).write(add_analyst, login="nina", name="Nina", language="fr_FR.UTF-8")
+    assert err.value.field == "language"
+    assert _logins(known) == before
+
+
+def test_an_analyst_sets_and_clears_their_own_language(known: KnownDesk) -> None:
+    me = known.as_(AGENT)
+    assert me.whoami().language is None
+    assert me.write(edit_analyst, login=AGENT, language="Deutsch").language == "de"
+    # The actor is read with it, so the app can speak it from the first screen.
+    assert me.whoami().language == "de"
+    # None leaves it as it is; "" clears it (the locale's language again).
+    assert me.write(edit_analyst, login=AGENT).language == "de"
+    assert me.write(edit_analyst, login=AGENT, language="").language is None
+    assert me.whoami().language is None
+    assert known.as_(ADMIN).write(edit_analyst, login=AGENT, language="cs").language == "cs"
+    assert known.as_(SUPERVISOR).read(get_analyst, login=AGENT).language == "cs"
+
+
+def test_only_an_admin_sets_another_analyst_s_language(known: KnownDesk) -> None:
+    for login in (SUPERVISOR, AGENT2):
+        with pytest.raises(PermissionDenied, match="only an admin"):
+            known.as_(login).write(edit_analyst, login=AGENT, language="de")
+    with pytest.raises(InvalidInput, match="does not speak 'xx'"):
+        known.as_(AGENT).write(edit_analyst, login=AGENT, language="xx")
+    assert known.as_(AGENT).whoami().language is None
+
+
+def test_a_refused_edit_changes_nothing(known: KnownDesk) -> None:
+    # A bad extension after a good language: neither is kept.
+    with pytest.raises(DeskError):
+        known.as_(ADMIN).write(edit_analyst, login=AGENT, language="de", extension="not one")
+    assert known.as_(AGENT).whoami().language is None
 
 
 def test_a_group_named_twice_is_joined_once(known: KnownDesk) -> None:

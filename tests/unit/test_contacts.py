@@ -89,6 +89,8 @@ def test_markup_and_escapes_in_a_name_are_kept_literal_and_dropped(known: KnownD
         ({"phone": "ext. 12"}, InvalidInput, "phone", "not a phone number"),
         ({"mobile": "+"}, InvalidInput, "mobile", "not a phone number"),
         ({"phone": "1" * 65}, InvalidInput, "phone", "too long"),
+        ({"language": "fr"}, InvalidInput, "language", "does not speak 'fr'"),
+        ({"language": "Klingon"}, InvalidInput, "language", "en, de, pt, pt-BR, pt-PT, cs"),
     ],
 )
 def test_bad_contacts_are_refused(
@@ -221,3 +223,24 @@ def test_an_ambiguous_key_is_refused_naming_the_candidates(known: KnownDesk) -> 
         assert f"#{known.contact_id} {CONTACT_NAME}" in str(err.value)
         assert f"#{other.id} carol jones" in str(err.value)
         assert err.value.field == "contact"
+
+
+@pytest.mark.parametrize(
+    ("said", "kept"),
+    [
+        ("de", "de"),
+        ("German", "de"),
+        ("de-AT", "de"),
+        ("pt_BR.UTF-8", "pt-BR"),
+        ("Czech", "cs"),
+        ("cz", "cs"),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_a_contact_s_language_is_kept_as_its_tag(
+    known: KnownDesk, said: str | None, kept: str | None
+) -> None:
+    contact = known.as_(AGENT).write(add_contact, name="New Caller", language=said)
+    assert contact.language == kept
+    assert known.as_(AGENT).read(get_contact, key=f"#{contact.id}").language == kept

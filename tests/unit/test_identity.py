@@ -22,7 +22,6 @@ from clirun import run_deskterm
 from deskterm.config import load_settings
 from deskterm.db import migrate
 from deskterm.db.engine import Database
-from deskterm.desk.analysts import add_analyst
 from deskterm.desk.context import Desk
 from deskterm.desk.identity import Identity, add_analyst_with_login
 from deskterm.desk.setup import open_database
@@ -505,9 +504,9 @@ def test_the_upgrade_stamps_no_old_event_and_the_downgrade_keeps_the_triggers(
     db = Database(db_url)
     try:
         migrate.upgrade(db, "0009_mail_trust")
-        desk = Desk(db, ADMIN)
-        desk.bootstrap(add_analyst, login=ADMIN, name="Ada Admin")
-        old = desk.write(create_ticket, subject="Before 0010").events[0].id
+        # As the system: today's analyst row has columns (0015) that a desk at 0009 lacks, so
+        # no analyst can be read as the actor.
+        old = Desk(db, None).write(create_ticket, subject="Before 0010").events[0].id
         migrate.upgrade(db)
         with db.engine.begin() as conn:
             # PostgreSQL's fast default would have stamped it with the upgrading login.

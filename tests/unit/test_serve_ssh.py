@@ -294,6 +294,29 @@ def test_the_app_gets_the_client_terminal_not_the_server_s() -> None:
     }
 
 
+def test_the_app_gets_the_client_locale_over_the_server_s() -> None:
+    server = {"PATH": "/usr/bin", "LANG": "en_US.UTF-8", "LC_ALL": "C", "LC_CTYPE": "C.UTF-8"}
+    env = app_environment(server, "sqlite:///d.db", "xterm", {"LANG": "de_DE.UTF-8"})
+    # The client named its locale: none of the server's message locale is left to overrule
+    # it (LC_ALL=C would); what is not about messages (LC_CTYPE) stays the server's.
+    assert {k: v for k, v in env.items() if k.startswith(("LANG", "LC_"))} == {
+        "LANG": "de_DE.UTF-8",
+        "LC_CTYPE": "C.UTF-8",
+    }
+    # A client that names none, or only an unacceptable one, leaves the server's.
+    for client in ({}, {"LANG": "de DE"}, {"LC_ALL": "x" * 65}):
+        env = app_environment(server, "sqlite:///d.db", "xterm", client)
+        assert (env["LANG"], env["LC_ALL"]) == ("en_US.UTF-8", "C")
+    env = app_environment(
+        server, "sqlite:///d.db", "xterm", {"LANGUAGE": "pt_BR:pt", "LC_MESSAGES": "pt_BR.UTF-8"}
+    )
+    assert (env["LANGUAGE"], env["LC_MESSAGES"], "LANG" in env) == (
+        "pt_BR:pt",
+        "pt_BR.UTF-8",
+        False,
+    )
+
+
 def test_the_command_starts_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     """`deskterm serve ssh` as an admin runs it: says where to connect and which host key
     to expect, refuses a key nobody registered, and stops cleanly on SIGINT."""

@@ -276,18 +276,52 @@ async def test_an_app_s_start_and_end_are_logged_with_its_pid_and_status(
         assert "hung up" not in ended
     refused = await logged(server_log, client, "refused environment")
     assert refused.endswith(
-        "refused environment 'LD_PRELOAD', 'X\\x1b[2J' (only COLORTERM, NO_COLOR reach the app)"
+        "refused environment 'LD_PRELOAD', 'X\\x1b[2J' (only COLORTERM, NO_COLOR, LANG, LC_ALL, "
+        "LC_MESSAGES, LANGUAGE reach the app)"
     )
     await logged(server_log, client, "disconnected")
 
 
-def test_only_the_terminal_s_own_variables_pass() -> None:
+def test_only_the_terminal_s_own_variables_and_the_locale_pass() -> None:
     sent = {
         b"COLORTERM": b"truecolor",
         b"NO_COLOR": b"1",
         b"LANG": b"C.UTF-8",
+        b"LC_ALL": b"de_DE.UTF-8",
+        b"LC_MESSAGES": b"cs_CZ.UTF-8@euro",
+        b"LANGUAGE": b"pt_BR:pt:en",
         b"COLORTERM ": b"truecolor",
+        b"LC_CTYPE": b"de_DE.UTF-8",
         b"\xff": b"x",
     }
-    assert refused_environment(sent) == ["'LANG'", "'COLORTERM '", "b'\\xff'"]
+    assert refused_environment(sent) == ["'COLORTERM '", "'LC_CTYPE'", "b'\\xff'"]
     assert refused_environment({b"COLORTERM": b"\x1b]52;c;"}) == ["'COLORTERM'"]
+    # A locale that is no locale name (a space, a control sequence, a shell's $(...), a
+    # page of text) is dropped and said so.
+    for value in (b"de DE", b"de\x1b[2J", b"$(reboot)", b"", b"x" * 65, b"de_DE\xff"):
+        assert refused_environment({b"LANG": value}) == ["'LANG'"], value
+
+
+async def test_the_client_s_locale_reaches_the_app(known: KnownDesk, server_log: list[str]) -> None:
+    """The app (a stand-in that prints its locale variables) gets the client's, not the
+    server's; a value that is no locale name does not reach it."""
+    sam_key = register(known)
+    shown = "import os; print(*(os.environ.get(v, '-') for v in ('LANG', 'LC_ALL', 'LANGUAGE')))"
+    stand_in = [sys.executable, "-c", shown]
+    async with (
+        serving(known, command=lambda login: stand_in) as server,
+        connect(server.port, sam_key) as conn,
+    ):
+        chan, terminal = await conn.create_session(
+            lambda: Terminal(100, 30),
+            term_type="xterm-256color",
+            term_size=(100, 30),
+            env={"LANG": "cs_CZ.UTF-8", "LANGUAGE": "cs:en", "LC_ALL": "de; rm -rf"},
+            encoding=None,
+        )
+        await asyncio.wait_for(chan.wait_closed(), PATIENCE)
+        # The server's LC_ALL (if any) is left out: the client named its locale.
+        assert "cs_CZ.UTF-8 - cs:en" in [line.strip() for line in terminal.lines()]
+        client = client_of(conn, sam_key, SUPERVISOR)
+    refused = await logged(server_log, client, "refused environment")
+    assert "refused environment 'LC_ALL'" in refused

@@ -285,6 +285,12 @@ class _ReleasingPool(QueuePool):
         return closed
 
 
+def _fold(value: Any) -> str | None:
+    from deskterm.domain.names import fold
+
+    return None if value is None else fold(str(value))
+
+
 def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
     database = url.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
@@ -300,6 +306,9 @@ def _sqlite_engine(url: URL, *, echo: bool) -> Engine:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        # A name folded as the caller lookup folds what is typed (desk/lookups.py); only
+        # queries use it, never the schema, so the file stays readable by any sqlite3.
+        dbapi_connection.create_function("deskterm_fold", 1, _fold, deterministic=True)
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_MS)}")

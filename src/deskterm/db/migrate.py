@@ -15,7 +15,7 @@ from sqlalchemy import inspect, text
 from deskterm.db.engine import Database
 from deskterm.domain.errors import SchemaMismatch
 
-HEAD = "0015_languages"
+HEAD = "0016_portal"
 #: Every revision this code knows, oldest first.
 KNOWN = (
     "0001_initial",
@@ -33,6 +33,7 @@ KNOWN = (
     "0013_saved_calls",
     "0014_cti",
     "0015_languages",
+    "0016_portal",
 )
 
 MIGRATIONS = Path(__file__).with_name("migrations")

@@ -63,6 +63,8 @@ class Contact(SQLModel, table=True):
         Index("ix_contact_mobile_e164", "mobile_e164"),
         # An organization's callers in name order, read a page at a time (caller lookup).
         Index("ix_contact_org_name", "organization_id", "name_lower", "id"),
+        # The contact list, in the order people expect names in (``name_key``).
+        Index("ix_contact_name_key", "name_key", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -70,6 +72,16 @@ class Contact(SQLModel, table=True):
     # Lower-cased copy for prefix lookup as the analyst types; an index on it serves both
     # databases (SQLite's LIKE is case-insensitive only for ASCII and skips plain indexes).
     name_lower: str = Field(sa_type=String(200))
+    #: The name as it sorts (``desk/contacts.py``: ``name_key``, migration 0015): folded as
+    #: callers are found (lower case, accents off, ``ß`` as ``ss``), so "Čech" sorts beside
+    #: "Cech" and not after "Zeman"; compared in code point order on both databases
+    #: (PostgreSQL's "C" collation, SQLite's binary one), whatever the database's locale.
+    #: Ties (Muller, Müller) go by id. The server default only lets 0015 add the column to
+    #: a filled table (and fill it then): the desk writes the key with the name, always.
+    name_key: str = Field(
+        sa_type=String(200).with_variant(String(200, collation="C"), "postgresql"),
+        sa_column_kwargs={"server_default": _EMPTY},
+    )
     email: str | None = Field(default=None, sa_type=String(320))
     phone: str | None = Field(default=None, sa_type=String(64))
     phone_digits: str | None = Field(default=None, sa_type=String(32))
@@ -573,6 +585,97 @@ class CtiToken(SQLModel, table=True):
 
     __tablename__ = "cti_token"
     __table_args__ = (UniqueConstraint("token_hash", name="uq_cti_token_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(sa_type=String(64))
+    created_at: datetime = _ts(nullable=False)
+    created_by_id: int | None = Field(default=None, foreign_key="analyst.id")
+    last_used_at: datetime | None = _ts()
+
+
+# The customer's web pages (issue 20).
+#
+# - ``portal_key``: the one secret this desk signs customers' links with, made on first use
+#   and never shown (a link carries a signature, not the secret);
+# - ``portal_link``: per ticket, the generation its links carry; revoking a ticket's links
+#   bumps it, and every link signed with an earlier one stops working;
+# - ``portal_survey``: what a survey answered on the web adds to ``survey`` (the row the
+#   dashboard reads): the customer's comment and when they first answered, which starts the
+#   days during which they may change their answer;
+# - ``portal_request``: a "contact us" form of a known contact, until its confirmation link
+#   opens a ticket (and the queue of that confirmation mail);
+# - ``portal_sms_token``: the secrets SMS gateways post inbound texts with.
+
+
+class PortalKey(SQLModel, table=True):
+    """The desk's signing secret for customers' links: one row, ``id`` 1."""
+
+    __tablename__ = "portal_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    #: 64 hex digits (32 random bytes).
+    secret: str = Field(sa_type=String(64))
+    created_at: datetime = _ts(nullable=False)
+
+
+class PortalLink(SQLModel, table=True):
+    """A ticket's link generation; no row is generation 1 (links never revoked)."""
+
+    __tablename__ = "portal_link"
+
+    ticket_id: int = Field(sa_type=BigId, foreign_key="ticket.id", primary_key=True)
+    generation: int = Field(default=1)
+    revoked_at: datetime | None = _ts()
+    revoked_by_id: int | None = Field(default=None, foreign_key="analyst.id")
+
+
+class PortalSurvey(SQLModel, table=True):
+    """The web survey's comment and first answer time, beside the ticket's ``survey`` row."""
+
+    __tablename__ = "portal_survey"
+
+    ticket_id: int = Field(sa_type=BigId, foreign_key="ticket.id", primary_key=True)
+    comment: str | None = Field(default=None, sa_type=Text)
+    first_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+
+
+class PortalRequest(SQLModel, table=True):
+    """A "contact us" form sent by a known contact's address, waiting for its confirmation.
+
+    It is the queue of its own confirmation mail (``mail_status``: pending, sending, sent,
+    dead; as the outbox's rows, which need a ticket this request does not have yet) and,
+    once the link in that mail was opened, names the ticket it opened (``ticket_id``): a
+    second click opens nothing more. ``nonce`` is signed into the link with the desk's secret.
+    """
+
+    __tablename__ = "portal_request"
+    __table_args__ = (Index("ix_portal_request_due", "mail_status", "next_attempt_at", "id"),)
+
+    id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id")
+    subject: str = Field(sa_type=String(200))
+    text: str = Field(sa_type=Text)
+    #: How the visitor reached the server (``https://help.example.com``): the link's base.
+    base_url: str = Field(sa_type=String(300))
+    nonce: str = Field(sa_type=String(32))
+    created_at: datetime = _ts(nullable=False)
+    mail_status: str = Field(default="pending", sa_type=String(16))
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = _ts(nullable=False)
+    claimed_at: datetime | None = _ts()
+    last_error: str | None = Field(default=None, sa_type=String(500))
+    sent_at: datetime | None = _ts()
+    ticket_id: int | None = Field(default=None, sa_type=BigId, foreign_key="ticket.id")
+    confirmed_at: datetime | None = _ts()
+
+
+class PortalSmsToken(SQLModel, table=True):
+    """A secret in the URL an SMS gateway posts inbound texts to; only its SHA-256 kept
+    (as ``cti_token``, whose rows open the phone system's door and no other)."""
+
+    __tablename__ = "portal_sms_token"
+    __table_args__ = (UniqueConstraint("token_hash", name="uq_portal_sms_token_hash"),)
 
     id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(sa_type=String(64))

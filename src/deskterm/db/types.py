@@ -101,3 +101,47 @@ JSONData = _JSONData()
 def sqlite_timestamp(value: datetime) -> str:
     """The text SQLAlchemy stores for ``value`` on SQLite, for bulk loads that bypass it."""
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+# --------------------------------------------------------------------------- accents
+
+
+# Accented Latin letters and their base letters, one for one: what PostgreSQL's ticket search
+# folds away (migration 0015) with the built-in ``translate()``, so that "Dvorak" finds
+# "Dvořák" as it does on SQLite (FTS5's ``remove_diacritics 2``). Every letter of Latin-1,
+# Latin Extended-A/B and Latin Extended Additional that is a base letter and accents (its
+# canonical decomposition), which covers German, Portuguese and Czech and most languages
+# written in Latin letters; letters that are not a base letter with accents (ß, æ, ø, ł)
+# stay as they are, as in SQLite. Unicode never changes a letter's decomposition, so the
+# table is the same on any Python; the migration's generated column is built from it:
+# changing it takes a migration that recomputes the column.
+def _accent_table() -> tuple[str, str]:
+    import unicodedata
+
+    accented, plain = [], []
+    for point in (*range(0x00C0, 0x0250), *range(0x1E00, 0x1F00)):
+        letter = chr(point)
+        decomposed = unicodedata.normalize("NFD", letter)
+        base, marks = decomposed[0], decomposed[1:]
+        if marks and base.isascii() and base.isalpha() and all(map(unicodedata.combining, marks)):
+            accented.append(letter)
+            plain.append(base)
+    return "".join(accented), "".join(plain)
+
+
+ACCENTED, PLAIN = _accent_table()
+_FOLD = str.maketrans(ACCENTED, PLAIN)
+
+
+def fold_accents(text: str) -> str:
+    """``text`` with the accents of ``ACCENTED`` taken off, letter for letter (the same
+    length, so a position found in the folded text is one in the text)."""
+    return text.translate(_FOLD)
+
+
+def pg_fold_accents(expression: str) -> str:
+    """SQL that folds ``expression``'s accents on PostgreSQL as ``fold_accents`` does, with
+    the built-in ``translate()``: IMMUTABLE, so fit for a generated column or an index, and
+    no extension (``unaccent`` needs one a desk's owner may not create, and is not
+    IMMUTABLE)."""
+    return f"translate({expression}, '{ACCENTED}', '{PLAIN}')"

@@ -25,6 +25,7 @@ from deskterm.domain.permissions import (
     may_set_away,
 )
 from deskterm.domain.text import email_address, optional_line, required_line
+from deskterm.i18n import LANGUAGES, _, normalize
 
 _Added = TypeVar("_Added")
 _LOGIN = re.compile(r"^[a-z][a-z0-9._-]{0,63}$")
@@ -32,8 +33,31 @@ _LOGIN = re.compile(r"^[a-z][a-z0-9._-]{0,63}$")
 
 def _check_level(level: int) -> int:
     if level not in (1, 2, 3):
-        raise InvalidInput(f"support level must be 1, 2 or 3, not {level}", field="level")
+        raise InvalidInput(
+            _("support level must be 1, 2 or 3, not {level}").format(level=level), field="level"
+        )
     return level
+
+
+#: The tags an analyst's or a contact's language may be, as a refusal names them.
+LANGUAGE_TAGS = (*LANGUAGES[:3], "pt-BR", "pt-PT", *LANGUAGES[3:])
+
+
+def check_language(value: str | None, *, field: str = "language") -> str | None:
+    """One of ``LANGUAGE_TAGS`` for a language deskterm speaks, however named (``German``,
+    ``de_DE.UTF-8`` and ``de-AT`` are ``de``); none for an empty value; any other refused."""
+    if value is None or not value.strip():
+        return None
+    tag = normalize(value)
+    if tag is None:
+        raise InvalidInput(
+            _("deskterm does not speak {language!r}: give one of {languages}").format(
+                language=value.strip()[:40], languages=", ".join(LANGUAGE_TAGS)
+            ),
+            field=field,
+        )
+    # A region deskterm has no catalog for reads its language's.
+    return tag if tag in LANGUAGE_TAGS else tag.partition("-")[0]
 
 
 def add_analyst(
@@ -47,30 +71,40 @@ def add_analyst(
     groups: Sequence[str] = (),
     email: str | None = None,
     extension: str | None = None,
+    language: str | None = None,
 ) -> AnalystPublic:
     """Add an analyst. On a desk with no analysts, anyone may add the first, as an admin.
-    ``extension``: the phone extension the PBX rings them on (desk/cti.py)."""
+    ``extension``: the phone extension the PBX rings them on (desk/cti.py); ``language``:
+    the one they read the app and the CLI in (none: their locale's)."""
+    tag = check_language(language)
     login = login.strip().lower()
     if not _LOGIN.match(login):
         raise InvalidInput(
-            f"login {login!r} must start with a letter and hold only a-z, 0-9, '.', '_' or '-'",
+            _(
+                "login {login!r} must start with a letter and hold only a-z, 0-9, '.', '_' or '-'"
+            ).format(login=login),
             field="login",
         )
     if actor is None:
         role = Role.ADMIN
     elif not may_manage_analysts(actor):
-        raise PermissionDenied("only an admin may add analysts")
+        raise PermissionDenied(_("only an admin may add analysts"))
     try:
         role = Role(role.strip().lower())
     except ValueError:
         raise InvalidInput(
-            f"unknown role {role!r}: use {', '.join(r.value for r in Role)}", field="role"
+            _("unknown role {role!r}: use {roles}").format(
+                role=role, roles=", ".join(r.value for r in Role)
+            ),
+            field="role",
         ) from None
     if (
         session.scalars(select(col(Analyst.id)).where(col(Analyst.login) == login)).first()
         is not None
     ):
-        raise InvalidInput(f"an analyst with login {login!r} exists already", field="login")
+        raise InvalidInput(
+            _("an analyst with login {login!r} exists already").format(login=login), field="login"
+        )
     # By id, so "Network" and "network" given together make one membership, not a crash.
     group_rows = list({row.id: row for row in (group_by_name(session, g) for g in groups)}.values())
     analyst = Analyst(
@@ -79,6 +113,7 @@ def add_analyst(
         email=email_address(email),
         role=role,
         level=_check_level(level),
+        language=tag,
         created_at=clock.now(),
     )
     session.add(analyst)
@@ -112,6 +147,39 @@ def add_analyst_with_extension(
 
         set_extension(session, actor or SYSTEM, login=fields["login"], extension=extension)
     return added
+
+
+def edit_analyst(
+    session: Session,
+    actor: Actor,
+    *,
+    login: str,
+    language: str | None = None,
+    extension: str | None = None,
+) -> AnalystPublic:
+    """Change an analyst's settings; ``None`` leaves one as it is, ``""`` clears it.
+
+    ``language``: the analyst their own, an admin anyone's. ``extension``: supervisors
+    (``cti.set_extension``). Everything is checked before anything changes.
+    """
+    analyst = analyst_by_login(session, login)
+    assert analyst.id is not None
+    if language is not None:
+        tag = check_language(language)
+        if analyst.id != actor.id and not may_manage_analysts(actor):
+            raise PermissionDenied(
+                _("only an admin may set another analyst's language ({login})").format(
+                    login=analyst.login
+                )
+            )
+    if extension is not None:
+        from deskterm.desk.cti import set_extension
+
+        set_extension(session, actor, login=analyst.login, extension=extension)
+    if language is not None:
+        analyst.language = tag
+    session.flush()
+    return _public(session, [analyst])[0]
 
 
 def desk_is_empty(db: Database) -> bool:
@@ -155,16 +223,19 @@ def set_away(
     assert analyst is not None and analyst.id is not None
     if not may_set_away(actor, analyst.id, group_ids_of(session, analyst.id)):
         raise PermissionDenied(
-            f"only a supervisor may mark {analyst.login} away (a supervisor of one of their "
-            "groups, or an admin)"
+            _(
+                "only a supervisor may mark {login} away (a supervisor of one of their "
+                "groups, or an admin)"
+            ).format(login=analyst.login)
         )
     backup_row = analyst_by_login(session, backup) if backup else None
     if backup_row is not None:
         if backup_row.id == analyst.id:
-            raise InvalidInput("an analyst cannot be their own backup", field="backup")
+            raise InvalidInput(_("an analyst cannot be their own backup"), field="backup")
         if backup_row.availability == Availability.AWAY:
             raise InvalidInput(
-                f"{backup_row.login} is away too; choose another backup", field="backup"
+                _("{login} is away too; choose another backup").format(login=backup_row.login),
+                field="backup",
             )
     analyst.availability = Availability.AWAY
     analyst.backup_id = backup_row.id if backup_row else None
@@ -186,8 +257,10 @@ def set_back(session: Session, actor: Actor, *, login: str | None = None) -> Ana
     assert analyst is not None and analyst.id is not None
     if not may_set_away(actor, analyst.id, group_ids_of(session, analyst.id)):
         raise PermissionDenied(
-            f"only a supervisor may mark {analyst.login} back (a supervisor of one of their "
-            "groups, or an admin)"
+            _(
+                "only a supervisor may mark {login} back (a supervisor of one of their "
+                "groups, or an admin)"
+            ).format(login=analyst.login)
         )
     analyst.availability = Availability.AVAILABLE
     analyst.backup_id = None
@@ -237,6 +310,7 @@ def _public(session: Session, analysts: Sequence[Analyst]) -> list[AnalystPublic
             backup=backups.get(a.id),
             active=a.active,
             open_tickets=workload.get(a.id, 0),
+            language=a.language,
         )
         for a in analysts
         if a.id is not None
@@ -279,7 +353,7 @@ def add_group(
     escalates_to: str | None = None,
 ) -> GroupPublic:
     if not may_manage_desk(actor):
-        raise PermissionDenied("only an admin may add groups")
+        raise PermissionDenied(_("only an admin may add groups"))
     name = required_line(name, field="name", limit=100)
     # SQLite's lower() folds ASCII only: the exact name is checked too, so a non-ASCII
     # duplicate is a clear refusal rather than a unique-constraint crash.
@@ -288,11 +362,15 @@ def add_group(
             (func.lower(col(SupportGroup.name)) == name.lower()) | (col(SupportGroup.name) == name)
         )
     ).first():
-        raise InvalidInput(f"a group named {name!r} exists already", field="name")
+        raise InvalidInput(
+            _("a group named {name!r} exists already").format(name=name), field="name"
+        )
     target = group_by_name(session, escalates_to) if escalates_to else None
     if target is not None and target.level < level:
         raise InvalidInput(
-            f"{target.name} is level {target.level}: a group escalates to its own level or higher",
+            _("{group} is level {level}: a group escalates to its own level or higher").format(
+                group=target.name, level=target.level
+            ),
             field="escalates_to",
         )
     group = SupportGroup(

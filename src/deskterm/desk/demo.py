@@ -42,6 +42,7 @@ from deskterm import defaults
 from deskterm.db.engine import Database
 from deskterm.db.types import sqlite_timestamp
 from deskterm.desk import clock, ledger
+from deskterm.desk.contacts import name_key
 from deskterm.desk.demo_kb import LINK_SHARE, DemoArticle, Solver, load_articles
 from deskterm.desk.demo_kb import key as article_key
 from deskterm.desk.search import SQLITE_TRIGGERS, quote_name
@@ -480,7 +481,7 @@ _TABLES: dict[str, tuple[str, ...]] = {
             "contact",
             "id name name_lower email phone phone_digits mobile mobile_digits organization_id "
             "location language preferred_channel vip created_at phone_e164 mobile_e164 "
-            "dial_digits",
+            "dial_digits name_key",
         ),
         ("contact_word", "contact_id word name_lower"),
         (
@@ -1231,6 +1232,8 @@ class _Builder:
                     self.sink.true if rng.random() < 0.02 else self.sink.false,
                     self.stamp(self.start - rng.randrange(30 * _DAY, 400 * _DAY)),
                     *stored_numbers(phone, mobile),
+                    # Where the contact list puts the caller (migration 0015).
+                    name_key(name),
                 ),
             )
             # The words a caller is found by (migration 0011), written with the caller.

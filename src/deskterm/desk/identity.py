@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from deskterm.domain.errors import InvalidInput, PermissionDenied, UnknownActor
 from deskterm.domain.permissions import Actor
+from deskterm.i18n import _
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -48,7 +49,7 @@ def os_login() -> str:
     except Exception:  # no USER/LOGNAME and no passwd entry (a bare container)
         login = ""
     if not login:
-        raise UnknownActor("cannot tell who you are from the system: use --as LOGIN")
+        raise UnknownActor(_("cannot tell who you are from the system: use --as LOGIN"))
     return login
 
 
@@ -67,7 +68,9 @@ class Identity:
         if self.given is not None:
             login = self.given.strip().lower()
             if not login:
-                raise UnknownActor("--as names nobody: give an analyst's login, or leave --as out")
+                raise UnknownActor(
+                    _("--as names nobody: give an analyst's login, or leave --as out")
+                )
             return login, "--as"
         # An empty variable is an unset one (`DESKTERM_USER= deskterm ...`), as for every
         # other DESKTERM_ setting.
@@ -94,9 +97,11 @@ def database_login(db: Database, claim: tuple[str, str] | None = None) -> str:
     else, or a database login that is no active analyst, is refused (exit 3)."""
     if db.is_sqlite:
         raise UnknownActor(
-            "identity = database needs a PostgreSQL desk, where each analyst has a database "
-            "login: SQLite has no users (set identity = claimed, or serve the desk with "
-            "`deskterm serve ssh`)"
+            _(
+                "identity = database needs a PostgreSQL desk, where each analyst has a database "
+                "login: SQLite has no users (set identity = claimed, or serve the desk with "
+                "`deskterm serve ssh`)"
+            )
         )
     from sqlalchemy import text
 
@@ -111,15 +116,24 @@ def database_login(db: Database, claim: tuple[str, str] | None = None) -> str:
     login = str(db_user).lower()
     if claim is not None and claim[0] != login:
         raise PermissionDenied(
-            f"this desk identifies you by your database login ({login}); {claim[1]} is not allowed"
+            _(
+                "this desk identifies you by your database login ({login}); {named_by} is not "
+                "allowed"
+            ).format(login=login, named_by=claim[1])
         )
     if active is None and staffed:
         raise UnknownActor(
-            f"your database login {db_user} is not an analyst of this desk: an admin adds "
-            f"it with `deskterm analyst add {login} --name NAME`"
+            _(
+                "your database login {db_user} is not an analyst of this desk: an admin adds "
+                "it with `deskterm analyst add {login} --name NAME`"
+            ).format(db_user=db_user, login=login)
         )
     if active is not None and not active:
-        raise UnknownActor(f"your database login {db_user} belongs to {login}, who is deactivated")
+        raise UnknownActor(
+            _("your database login {db_user} belongs to {login}, who is deactivated").format(
+                db_user=db_user, login=login
+            )
+        )
     # A desk with no analysts yet: its first `analyst add` may run (see Desk.bootstrap).
     return login
 
@@ -144,6 +158,7 @@ def add_analyst_with_login(
     level: int = 1,
     groups: Sequence[str] = (),
     email: str | None = None,
+    language: str | None = None,
 ) -> AnalystAdded:
     """``add_analyst`` and, in the same transaction, a PostgreSQL login role of the same
     name with what the app needs: all of it or none of it."""
@@ -151,11 +166,19 @@ def add_analyst_with_login(
 
     if session.get_bind().dialect.name != "postgresql":
         raise InvalidInput(
-            "--create-role is for PostgreSQL desks: SQLite has no database logins",
+            _("--create-role is for PostgreSQL desks: SQLite has no database logins"),
             field="create_role",
         )
     analyst = add_analyst(
-        session, actor, login=login, name=name, role=role, level=level, groups=groups, email=email
+        session,
+        actor,
+        login=login,
+        name=name,
+        role=role,
+        level=level,
+        groups=groups,
+        email=email,
+        language=language,
     )
     return AnalystAdded(analyst, _grant_login(session, analyst.login))
 
@@ -170,7 +193,9 @@ def _grant_login(session: Session, login: str) -> bool:
 
     if len(login.encode()) > _ROLE_MAX:
         raise InvalidInput(
-            f"login {login!r} is longer than PostgreSQL's {_ROLE_MAX}-byte role names",
+            _("login {login!r} is longer than PostgreSQL's {most}-byte role names").format(
+                login=login, most=_ROLE_MAX
+            ),
             field="login",
         )
     raw: Any = session.connection().connection.driver_connection
@@ -224,14 +249,17 @@ def _grant_login(session: Session, login: str) -> bool:
             (granted,) = cursor.fetchone()
     except psycopg.errors.InsufficientPrivilege as exc:
         raise PermissionDenied(
-            f"your database login may not create or grant the role {login} "
-            f"({str(exc).strip().splitlines()[0]}): run this as the desk's owner or a role "
-            "with CREATEROLE"
+            _(
+                "your database login may not create or grant the role {login} ({why}): run "
+                "this as the desk's owner or a role with CREATEROLE"
+            ).format(login=login, why=str(exc).strip().splitlines()[0])
         ) from None
     if not granted:
         raise PermissionDenied(
-            f"your database login could not grant the desk's tables to {login}: run this "
-            "as the desk's owner"
+            _(
+                "your database login could not grant the desk's tables to {login}: run this "
+                "as the desk's owner"
+            ).format(login=login)
         )
     return not exists
 
@@ -250,8 +278,8 @@ class Forgery:
 
     @property
     def said(self) -> str:
-        return (
-            f"event {self.event_id}: actor {self.actor} was written by database user {self.db_user}"
+        return _("event {event}: actor {actor} was written by database user {db_user}").format(
+            event=self.event_id, actor=self.actor, db_user=self.db_user
         )
 
 

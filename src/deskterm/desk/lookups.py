@@ -11,11 +11,13 @@ from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from deskterm.db.models import Analyst, Category, Contact, ResolutionCode, SupportGroup
+from deskterm.db.types import ACCENTED, PLAIN
 from deskterm.domain.errors import InvalidInput, NotFound, UnknownAnalyst
 from deskterm.domain.names import ALIKE, inner_grams, likeness, name_words, query_words
 from deskterm.domain.phone import digits, e164, looks_like_phone, region_code
 from deskterm.domain.refs import INT_ID_MAX, ascii_number
 from deskterm.domain.text import SHORT_MAX, clean_line, email_address, limit_length
+from deskterm.i18n import _
 
 
 def analyst_by_login(session: Session, login: str) -> Analyst:
@@ -24,7 +26,7 @@ def analyst_by_login(session: Session, login: str) -> Analyst:
     wanted = clean_line(login).lower()
     analyst = session.scalars(select(Analyst).where(col(Analyst.login) == wanted)).first()
     if analyst is None:
-        raise UnknownAnalyst(f"no analyst with login {login!r}")
+        raise UnknownAnalyst(_("no analyst with login {login!r}").format(login=login))
     return analyst
 
 
@@ -37,7 +39,11 @@ def group_by_name(session: Session, name: str) -> SupportGroup:
         names = ", ".join(
             session.scalars(select(col(SupportGroup.name)).order_by(col(SupportGroup.name)))
         )
-        raise NotFound(f"no group named {name!r} (groups: {names or 'none yet'})")
+        raise NotFound(
+            _("no group named {name!r} (groups: {names})").format(
+                name=name, names=names or _("none yet")
+            )
+        )
     return group
 
 
@@ -53,7 +59,7 @@ def category_by_path(session: Session, text: str) -> Category:
         ).all()
         if len(matches) == 1:
             return matches[0]
-        raise NotFound(f"no category {text!r} (see `deskterm category list`)")
+        raise NotFound(_("no category {text!r} (see `deskterm category list`)").format(text=text))
     return category
 
 
@@ -67,7 +73,10 @@ def resolution_code(session: Session, code: str) -> ResolutionCode:
                 .order_by(col(ResolutionCode.code))
             )
         )
-        raise InvalidInput(f"unknown resolution code {code!r} (codes: {codes})", field="code")
+        raise InvalidInput(
+            _("unknown resolution code {code!r} (codes: {codes})").format(code=code, codes=codes),
+            field="code",
+        )
     return row
 
 
@@ -80,7 +89,7 @@ def contact_by_key(session: Session, key: str, *, region: str | None = None) -> 
     """
     typed = clean_line(key)
     if not typed:
-        raise InvalidInput("name a contact by id (#12), phone, email or name", field="contact")
+        raise InvalidInput(_("name a contact by id (#12), phone, email or name"), field="contact")
     if typed.startswith("#"):
         number = ascii_number(typed[1:])
         # An id past the column's range names no contact (PostgreSQL would refuse the query).
@@ -88,7 +97,7 @@ def contact_by_key(session: Session, key: str, *, region: str | None = None) -> 
             session.get(Contact, number) if number is not None and number <= INT_ID_MAX else None
         )
         if contact is None:
-            raise NotFound(f"no contact with id {typed}")
+            raise NotFound(_("no contact with id {id}").format(id=typed))
         return contact
     if "@" in typed:
         address = email_address(typed, field="contact")
@@ -97,8 +106,10 @@ def contact_by_key(session: Session, key: str, *, region: str | None = None) -> 
         rows = _by_phone(session, typed, region)
     elif ascii_number(typed) is not None:
         raise InvalidInput(
-            f"{key!r} is no contact: write an id as #{typed}, a phone number with at least "
-            "4 digits",
+            _(
+                "{key!r} is no contact: write an id as #{typed}, a phone number with at least "
+                "4 digits"
+            ).format(key=key, typed=typed),
             field="contact",
         )
     else:
@@ -108,13 +119,16 @@ def contact_by_key(session: Session, key: str, *, region: str | None = None) -> 
             )
         )
     if not rows:
-        raise NotFound(f"no contact matches {key!r} (try `deskterm contact find`)")
+        raise NotFound(
+            _("no contact matches {key!r} (try `deskterm contact find`)").format(key=key)
+        )
     if len(rows) > 1:
         names = "; ".join(
             f"#{c.id} {c.name} <{c.email or c.phone or c.mobile or '-'}>" for c in rows
         )
         raise InvalidInput(
-            f"{key!r} matches several contacts: {names}; use the id", field="contact"
+            _("{key!r} matches several contacts: {names}; use the id").format(key=key, names=names),
+            field="contact",
         )
     return rows[0]
 
@@ -428,10 +442,20 @@ class CallerSearch:
         longest = max(self.words, key=len)
         if len(longest) < MIN_SEARCH:
             return
+        # The name folded as the words typed were (``names.fold``), so "backerei" finds
+        # "Bäckerei": on SQLite by the engine's ``deskterm_fold`` (db/engine.py), on
+        # PostgreSQL by the accent table (db/types.py) and ß as ss.
+        params: dict[str, Any] = {"p": f"%{_like(longest[:3])}%"}
+        if self.postgres:
+            folded = "replace(lower(translate(name, :accented, :plain)), 'ß', 'ss')"
+            params |= {"accented": ACCENTED, "plain": PLAIN}
+        else:
+            folded = "deskterm_fold(name)"
         rows = execute(
-            "SELECT id, name FROM organization WHERE lower(name) LIKE :p ESCAPE '/' "
+            # Only one of the two constant texts above is formatted in; values are bound.
+            f"SELECT id, name FROM organization WHERE {folded} LIKE :p ESCAPE '/' "  # nosec B608
             "ORDER BY id LIMIT 500",
-            {"p": f"%{_like(longest[:3])}%"},
+            params,
         )
         ids = []
         for org_id, name in rows:
@@ -440,7 +464,7 @@ class CallerSearch:
                 ids.append(int(org_id))
         if not ids:
             return
-        params: dict[str, Any] = {f"o{k}": org for k, org in enumerate(ids[:50])}
+        params = {f"o{k}": org for k, org in enumerate(ids[:50])}
         params["n"] = self._left
         names = ", ".join(f":o{k}" for k in range(len(ids[:50])))
         self._add(

@@ -43,6 +43,8 @@ class AnalystPublic(Public):
     backup: str | None = None
     active: bool = True
     open_tickets: int = 0
+    #: The language they read deskterm in (``de``, ``pt-BR``); none: their locale's.
+    language: str | None = None
 
 
 class KeyPublic(Public):

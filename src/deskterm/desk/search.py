@@ -4,6 +4,11 @@ description (migration 0008: FTS5 on SQLite, a GIN-indexed ``tsvector`` on Postg
 What the analyst typed is reduced to plain words (``kb.search_words``) before it reaches
 either query language, so no input can be a syntax error. The index answers with ids; the
 rows are then read the way every ticket list reads them (``rows.public_rows``).
+
+Accents are no part of a word on either database: "Dvorak" finds "Dvořák" and the other way
+round. SQLite's tokenizer folds them (``remove_diacritics 2``) in the text and the query;
+PostgreSQL's vector holds the text folded (migration 0015) and the query's words are folded
+here with the same table (``db.types.fold_accents``).
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ from typing import Any
 from sqlalchemy import bindparam, text
 from sqlalchemy.orm import Session
 
+from deskterm.db.types import fold_accents
 from deskterm.desk.kb import search_words
 from deskterm.desk.rows import _public_fields, _statuses, public_rows
 from deskterm.desk.schemas import TicketPublic
 from deskterm.domain.enums import OPEN_STATUSES
 from deskterm.domain.errors import Inconsistent, InvalidInput, PermissionDenied
 from deskterm.domain.permissions import Actor
+from deskterm.i18n import N_, _, format_number, ngettext
 
 LIMIT_MAX = 200
 _OPEN = frozenset(s.value for s in OPEN_STATUSES)
@@ -60,7 +67,12 @@ def search_tickets(
     usually closed). Whoever may list tickets may search them: any analyst on the desk.
     """
     if not 1 <= limit <= LIMIT_MAX:
-        raise InvalidInput(f"limit must be between 1 and {LIMIT_MAX}, not {limit}", field="limit")
+        raise InvalidInput(
+            _("limit must be between 1 and {most}, not {limit}").format(
+                most=LIMIT_MAX, limit=limit
+            ),
+            field="limit",
+        )
     wanted = _statuses(statuses)
     words = search_words(query)
     if not words:
@@ -73,7 +85,7 @@ def search_tickets(
         params["statuses"] = sorted(wanted)
         status_filter = "AND t.status IN :statuses"
     if session.get_bind().dialect.name == "postgresql":
-        terms = list(words)
+        terms = [fold_accents(w) for w in words]
         if len(terms[-1]) >= PREFIX_MIN:
             terms[-1] = f"{terms[-1]}:*"
         params["q"] = " & ".join(terms)
@@ -138,7 +150,7 @@ def search_tickets(
         found = list(session.execute(statement, params).all())
         if len(found) == limit:
             break
-    rows = public_rows(session, [ticket_id for ticket_id, _ in found])
+    rows = public_rows(session, [ticket_id for ticket_id, _excerpt in found])
     return [
         TicketHit(**_public_fields(rows[ticket_id]), excerpt=excerpt(description or "", words))
         for ticket_id, description in found
@@ -151,8 +163,9 @@ def excerpt(description: str, words: Sequence[str], width: int = EXCERPT_WIDTH) 
     flat = " ".join(description.split())
     if not flat:
         return ""
-    lowered = flat.lower()
-    found = [at for at in (lowered.find(w) for w in words) if at >= 0]
+    # Accents off both sides, letter for letter: "dvorak" is found in "Dvořák" where it is.
+    lowered = fold_accents(flat.lower())
+    found = [at for at in (lowered.find(fold_accents(w)) for w in words) if at >= 0]
     start = 0
     if found and min(found) > width * 3 // 4:
         # A few words of what comes before, so the hit reads in its sentence.
@@ -195,7 +208,7 @@ SQLITE_TRIGGERS: dict[str, str] = {
 #: PostgreSQL's index (migration 0008): a GIN index on the generated ``search_vector``.
 PG_INDEX = "ix_ticket_search"
 #: What to run when the index is broken (``rebuild_search_index``).
-REPAIR_HINT = "`deskterm db reindex` rebuilds it"
+REPAIR_HINT = N_("`deskterm db reindex` rebuilds it")
 
 
 def quote_name(name: str) -> str:
@@ -239,17 +252,29 @@ def search_index_faults(session: Session) -> list[str]:
     missing = [name for name in SQLITE_TRIGGERS if name not in have]
     if missing:
         faults.append(
-            f"ticket search misses new and changed tickets (trigger {', '.join(missing)} missing)"
+            _("ticket search misses new and changed tickets (trigger {names} missing)").format(
+                names=", ".join(missing)
+            )
         )
     altered = [name for name, sql in have.items() if SQLITE_TRIGGERS.get(name) != sql]
     if altered:
-        faults.append(f"ticket search triggers differ from deskterm's: {', '.join(altered)}")
+        faults.append(
+            _("ticket search triggers differ from deskterm's: {names}").format(
+                names=", ".join(altered)
+            )
+        )
     tickets = session.scalar(text("SELECT count(*) FROM ticket")) or 0
     # One docsize row per indexed ticket (asked ``count(*)``, an external-content index
     # counts the ticket table itself).
     indexed = session.scalar(text("SELECT count(*) FROM ticket_fts_docsize")) or 0
     if indexed != tickets:
-        faults.append(f"ticket search index holds {indexed:,} of {tickets:,} tickets")
+        faults.append(
+            ngettext(
+                "ticket search index holds {indexed} of {tickets} ticket",
+                "ticket search index holds {indexed} of {tickets} tickets",
+                tickets,
+            ).format(indexed=format_number(indexed), tickets=format_number(tickets))
+        )
     return faults
 
 
@@ -263,8 +288,10 @@ def _pg_index_faults(session: Session) -> list[str]:
     )
     if generated != "s":
         return [
-            "the ticket search column (ticket.search_vector) is missing or not generated: "
-            "restore the desk from a backup (`deskterm db restore`)"
+            _(
+                "the ticket search column ({column}) is missing or not generated: "
+                "restore the desk from a backup (`deskterm db restore`)"
+            ).format(column="ticket.search_vector")
         ]
     valid = session.scalar(
         text(
@@ -275,9 +302,17 @@ def _pg_index_faults(session: Session) -> list[str]:
         {"name": PG_INDEX},
     )
     if valid is None:
-        return [f"the ticket search index ({PG_INDEX}) is missing: search reads every ticket"]
+        return [
+            _("the ticket search index ({index}) is missing: search reads every ticket").format(
+                index=PG_INDEX
+            )
+        ]
     if not valid:
-        return [f"the ticket search index ({PG_INDEX}) is invalid (an interrupted build?)"]
+        return [
+            _("the ticket search index ({index}) is invalid (an interrupted build?)").format(
+                index=PG_INDEX
+            )
+        ]
     return []
 
 
@@ -294,7 +329,7 @@ def rebuild_search_index(session: Session, actor: Actor) -> ReindexSummary:
     rebuilt. Changes no ticket; an admin's job, since it holds the desk's write lock (SQLite)
     or the ticket table's (PostgreSQL) while it runs: seconds at a million tickets."""
     if not actor.is_admin:
-        raise PermissionDenied("only an admin may rebuild the search index")
+        raise PermissionDenied(_("only an admin may rebuild the search index"))
     faults = search_index_faults(session)
     if session.get_bind().dialect.name == "postgresql":
         if faults and "search_vector" in faults[0]:

@@ -11,7 +11,9 @@ Tables and columns come from the models, so a table a later migration adds trave
 are JSON as they are, except times (ISO 8601, UTC) and bytes (base64). Text coming in is
 cleaned as everything from outside is (an export file can be written by anyone): escape
 sequences, control characters and bidi overrides are taken out, which changes nothing the desk
-itself stored.
+itself stored. One value is made again on the way in: a contact's sort key (``name_key``) comes
+from its name as this deskterm folds it, so an export made before the key existed (0015) comes
+in sorted, and a key in the file never disagrees with the name beside it.
 """
 
 from __future__ import annotations
@@ -36,9 +38,11 @@ from deskterm.db import models  # noqa: F401  (registers every table on SQLModel
 from deskterm.db.engine import Database
 from deskterm.db.migrate import HEAD, KNOWN
 from deskterm.db.types import UTCDateTime
+from deskterm.desk.contacts import name_key
 from deskterm.domain.errors import InvalidInput, PermissionDenied
 from deskterm.domain.permissions import Actor, may_manage_desk
 from deskterm.domain.text import stored
+from deskterm.i18n import _
 
 FORMAT = "deskterm-export"
 FORMAT_VERSION = 1
@@ -83,7 +87,7 @@ def export_desk(
 ) -> TransferSummary:
     """Write the whole desk to ``out`` as JSON Lines, in one read transaction."""
     if not may_manage_desk(actor):
-        raise PermissionDenied("only an admin may export the desk")
+        raise PermissionDenied(_("only an admin may export the desk"))
     summary = TransferSummary()
     with db.read() as session:
         # One snapshot for the whole export, even while analysts keep working: SQLite's
@@ -174,8 +178,10 @@ def import_desk(
     with db.write() as session:
         if not desk_is_empty(session):
             raise InvalidInput(
-                f"{db.describe()} already has analysts, tickets or contacts: import only into "
-                "an empty desk (a new SQLite file, or a new PostgreSQL database)",
+                _(
+                    "{database} already has analysts, tickets or contacts: import only into an "
+                    "empty desk (a new SQLite file, or a new PostgreSQL database)"
+                ).format(database=db.describe()),
                 field="database",
             )
         for table in reversed(tables()):
@@ -187,7 +193,9 @@ def import_desk(
                 continue
             record = _record(number, raw)
             if ended is not None:
-                raise InvalidInput(f"line {number}: data after the end of the export")
+                raise InvalidInput(
+                    _("line {number}: data after the end of the export").format(number=number)
+                )
             if record.get("end") is True:
                 ended = record
                 continue
@@ -195,15 +203,17 @@ def import_desk(
         loader.finish()
         if ended is None:
             raise InvalidInput(
-                "the export ends early (no closing line): it was cut short; nothing imported"
+                _("the export ends early (no closing line): it was cut short; nothing imported")
             )
         expected = ended.get("counts")
         if not isinstance(expected, dict) or any(
             loader.counts.get(name, 0) != n for name, n in expected.items()
         ):
             raise InvalidInput(
-                "the export's rows do not add up to the counts on its closing line; "
-                "nothing imported"
+                _(
+                    "the export's rows do not add up to the counts on its closing line; "
+                    "nothing imported"
+                )
             )
         _fix_sequences(session, known.values())
         summary.counts = {t.name: loader.counts.get(t.name, 0) for t in tables()}
@@ -221,16 +231,20 @@ def _header(first: tuple[int, str]) -> dict[str, Any]:
     except ValueError:
         header = None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise InvalidInput("not a deskterm export (its first line is no deskterm header)")
+        raise InvalidInput(_("not a deskterm export (its first line is no deskterm header)"))
     if header.get("format_version") != FORMAT_VERSION:
         raise InvalidInput(
-            f"export format {header.get('format_version')!r} is not one this deskterm reads"
+            _("export format {version!r} is not one this deskterm reads").format(
+                version=header.get("format_version")
+            )
         )
     revision = header.get("revision")
     if revision not in KNOWN:
         raise InvalidInput(
-            f"the export is at revision {revision!r}, unknown to this deskterm ({HEAD}): "
-            "import it with the deskterm that made it, or a newer one"
+            _(
+                "the export is at revision {revision!r}, unknown to this deskterm ({head}): "
+                "import it with the deskterm that made it, or a newer one"
+            ).format(revision=revision, head=HEAD)
         )
     return header
 
@@ -239,11 +253,15 @@ def _record(number: int, raw: str) -> dict[str, Any]:
     try:
         record = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise InvalidInput(f"line {number} is not JSON: {exc.msg}") from None
+        raise InvalidInput(
+            _("line {number} is not JSON: {msg}").format(number=number, msg=exc.msg)
+        ) from None
     except ValueError as exc:  # numbers too long to read, and the like
-        raise InvalidInput(f"line {number} is not JSON: {exc}") from None
+        raise InvalidInput(
+            _("line {number} is not JSON: {exc}").format(number=number, exc=exc)
+        ) from None
     if not isinstance(record, dict):
-        raise InvalidInput(f"line {number} is not a JSON object")
+        raise InvalidInput(_("line {number} is not a JSON object").format(number=number))
     return record
 
 
@@ -266,16 +284,30 @@ class _Loader:
     def add(self, number: int, record: dict[str, Any]) -> None:
         name, row = record.get("table"), record.get("row")
         if not isinstance(name, str) or not isinstance(row, dict):
-            raise InvalidInput(f"line {number}: expected a table name and a row")
+            raise InvalidInput(
+                _("line {number}: expected a table name and a row").format(number=number)
+            )
         table = self.known.get(name)
         if table is None:
-            raise InvalidInput(f"line {number}: table {name!r} is unknown to this deskterm")
+            raise InvalidInput(
+                _("line {number}: table {name!r} is unknown to this deskterm").format(
+                    number=number, name=name
+                )
+            )
         if table is not self.table:
             self.finish()
             if self.table is not None and self.order[name] < self.order[self.table.name]:
-                raise InvalidInput(f"line {number}: table {name!r} comes out of order")
+                raise InvalidInput(
+                    _("line {number}: table {name!r} comes out of order").format(
+                        number=number, name=name
+                    )
+                )
             if name in self.counts:
-                raise InvalidInput(f"line {number}: table {name!r} appears twice")
+                raise InvalidInput(
+                    _("line {number}: table {name!r} appears twice").format(
+                        number=number, name=name
+                    )
+                )
             self.table = table
             self.counts[name] = 0
         if not self.batch:
@@ -290,13 +322,17 @@ class _Loader:
         unknown = sorted(set(row) - set(columns))
         if unknown:
             raise InvalidInput(
-                f"line {number}: {table.name} has no column {', '.join(map(repr, unknown))}"
+                _("line {number}: {table} has no column {columns}").format(
+                    number=number, table=table.name, columns=", ".join(map(repr, unknown))
+                )
             )
         # Every row of a batch carries every column, so executemany sees one shape.
         values = {
             name: self._clean(_load(number, column, row.get(name)))
             for name, column in columns.items()
         }
+        if table.name == "contact" and isinstance(values.get("name"), str):
+            values["name_key"] = name_key(values["name"])
         own = [
             c.name
             for c in columns.values()
@@ -325,7 +361,11 @@ class _Loader:
         if self.table is None or not self.batch:
             return
         last = self.first_line + len(self.batch) - 1
-        with self._said(f"lines {self.first_line}-{last} ({self.table.name})"):
+        with self._said(
+            _("lines {first}-{last} ({table})").format(
+                first=self.first_line, last=last, table=self.table.name
+            )
+        ):
             self.session.execute(insert(self.table), self.batch)
         self.batch = []
 
@@ -334,7 +374,7 @@ class _Loader:
         self.flush()
         if self.table is None:
             return
-        with self._said(f"the links between rows of {self.table.name}"):
+        with self._said(_("the links between rows of {table}").format(table=self.table.name)):
             for keys, pending in self.later:
                 where = [self.table.c[k] == v for k, v in keys.items()]
                 self.session.execute(sql_update(self.table).where(*where).values(**pending))
@@ -346,7 +386,11 @@ class _Loader:
             yield
         except DBAPIError as exc:
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-            raise InvalidInput(f"{where} cannot be stored: {reason}; nothing imported") from None
+            raise InvalidInput(
+                _("{where} cannot be stored: {reason}; nothing imported").format(
+                    where=where, reason=reason
+                )
+            ) from None
 
 
 def _load(number: int, column: Column[Any], value: Any) -> Any:
@@ -357,15 +401,17 @@ def _load(number: int, column: Column[Any], value: Any) -> Any:
         if isinstance(kind, UTCDateTime):
             stamp = datetime.fromisoformat(value)
             if stamp.tzinfo is None:
-                raise ValueError("a time without its zone")
+                raise ValueError(_("a time without its zone"))
             return stamp
         if isinstance(kind, LargeBinary):
             return base64.b64decode(value, validate=True)
         if isinstance(kind, Integer) and (isinstance(value, bool) or not isinstance(value, int)):
-            raise ValueError("not a whole number")
+            raise ValueError(_("not a whole number"))
     except (ValueError, TypeError, binascii.Error) as exc:
         raise InvalidInput(
-            f"line {number}: {column.table.name}.{column.name} {value!r:.60}: {exc}"
+            _("line {number}: {table}.{column} {value!r:.60}: {exc}").format(
+                number=number, table=column.table.name, column=column.name, value=value, exc=exc
+            )
         ) from None
     return value
 

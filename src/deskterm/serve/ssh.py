@@ -31,6 +31,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
 import signal
 import socket
 import struct
@@ -90,8 +91,35 @@ _SERVER_ONLY = frozenset(
         "TEXTUAL",
     }
 )
-# What a client may say about its terminal; nothing else it sends reaches the app.
-_FROM_CLIENT = {"COLORTERM": {"truecolor", "24bit"}, "NO_COLOR": None}
+# What a client may say about its terminal and its language; nothing else it sends reaches
+# the app. A value of None: any value (the locale's are checked by ``_LOCALE_VALUE``).
+_FROM_CLIENT: dict[str, set[str] | None] = {
+    "COLORTERM": {"truecolor", "24bit"},
+    "NO_COLOR": None,
+    "LANG": None,
+    "LC_ALL": None,
+    "LC_MESSAGES": None,
+    "LANGUAGE": None,
+}
+# The client's locale, as ``ssh`` sends it (``SendEnv LANG LC_*``, the default of most
+# clients): the app speaks the analyst's language from it, unless the analyst chose one in
+# the desk. When the client sends any of them, the server's own are left out, so a server
+# started with ``LC_ALL=C`` does not overrule the client's ``LANG``.
+_LOCALE = ("LANG", "LC_ALL", "LC_MESSAGES", "LANGUAGE")
+# A locale name or a ``LANGUAGE`` list (``pt_BR.UTF-8``, ``de_DE@euro``, ``pt_BR:pt:en``),
+# short: anything else is dropped (and said so in the log).
+_LOCALE_VALUE = re.compile(r"[A-Za-z0-9_.@:-]{1,64}")
+
+
+def _from_client(name: str, value: str) -> bool:
+    """Whether the client's variable ``name`` reaches the app with ``value``."""
+    if name not in _FROM_CLIENT:
+        return False
+    if name in _LOCALE:
+        return _LOCALE_VALUE.fullmatch(value) is not None
+    allowed = _FROM_CLIENT[name]
+    return allowed is None or value in allowed
+
 
 # Run in the new session before the app: make the pseudo-terminal (its stdin) the session's
 # controlling tty, which a process cannot be given from outside, then become the app. Without
@@ -198,13 +226,18 @@ def app_environment(
     base: Mapping[str, str], database_url: str, term_type: str, client: Mapping[str, str]
 ) -> dict[str, str]:
     """The app's environment: the server's, less what describes the server's own terminal,
-    with the client's terminal type. The database URL travels here rather than on the
+    with the client's terminal type and locale. The database URL travels here rather than on the
     command line, where every local user could read its password with ``ps``."""
     env = {name: value for name, value in base.items() if name not in _SERVER_ONLY}
-    for name, allowed in _FROM_CLIENT.items():
-        value = client.get(name)
-        if value is not None and (allowed is None or value in allowed):
-            env[name] = value
+    sent = {
+        name: value
+        for name in _FROM_CLIENT
+        if (value := client.get(name)) is not None and _from_client(name, value)
+    }
+    if any(name in sent for name in _LOCALE):
+        for name in _LOCALE:
+            env.pop(name, None)
+    env.update(sent)
     env["TERM"] = term_type or DEFAULT_TERM
     env["DESKTERM_DATABASE_URL"] = database_url
     return env
@@ -215,12 +248,8 @@ def refused_environment(client: Mapping[bytes, bytes]) -> list[str]:
     name but those of ``_FROM_CLIENT``, and those with a value it does not allow."""
     refused = []
     for key, value in client.items():
-        name = key.decode("utf-8", "replace")
-        if name in _FROM_CLIENT:
-            allowed = _FROM_CLIENT[name]
-            if allowed is None or value.decode("utf-8", "replace") in allowed:
-                continue
-        refused.append(quoted(key))
+        if not _from_client(key.decode("utf-8", "replace"), value.decode("utf-8", "replace")):
+            refused.append(quoted(key))
     return refused
 
 
