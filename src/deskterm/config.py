@@ -182,6 +182,13 @@ class OutboxSettings(_Table):
     max_attempts: Annotated[int, AfterValidator(_between(1, 100))] = 5
 
 
+class WebSettings(_Table):
+    """``[web]``: the customers' pages (``deskterm serve web``)."""
+
+    #: Where customers reach ``serve web`` (behind its proxy): the links in their messages.
+    base_url: Annotated[Text, AfterValidator(_web_address)] = None
+
+
 #: The tables of the config file besides ``[desk]``, by name.
 TABLES: dict[str, type[_Table]] = {
     "smtp": SmtpSettings,
@@ -189,6 +196,7 @@ TABLES: dict[str, type[_Table]] = {
     "imap": ImapSettings,
     "mail": MailSettings,
     "outbox": OutboxSettings,
+    "web": WebSettings,
 }
 
 
@@ -237,6 +245,7 @@ class Settings(BaseSettings):
     imap: ImapSettings = Field(default_factory=ImapSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -22,11 +22,10 @@ import contextlib
 import html
 import json
 import logging
-import socket
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
@@ -38,6 +37,7 @@ from deskterm.db.engine import Database
 from deskterm.desk.context import Desk
 from deskterm.desk.cti import Ingested, UnknownToken, receive, receive_many
 from deskterm.domain.errors import DatabaseUnavailable, DeskError, InvalidInput
+from deskterm.serve.asgi import AsgiServer
 
 log = logging.getLogger("deskterm.serve.cti")
 
@@ -112,8 +112,11 @@ async def _fields(request: Request, body: bytes) -> Mapping[str, object]:
     return fields
 
 
-class CtiServer:
+class CtiServer(AsgiServer):
     """The app and the settings of one server; :meth:`serve` runs it until cancelled."""
+
+    #: Many PBX posts at once are fine; a flood past this is answered 503 at once.
+    UVICORN: ClassVar[dict[str, Any]] = {"limit_concurrency": 1000}
 
     def __init__(
         self,
@@ -236,45 +239,3 @@ class CtiServer:
         if body is None:
             return JSONResponse({})
         return PlainTextResponse(body + "\n", status_code=status)
-
-    async def serve(
-        self,
-        *,
-        sock: socket.socket | None = None,
-        on_ready: Callable[[CtiServer], None] | None = None,
-    ) -> None:
-        import uvicorn
-
-        config = uvicorn.Config(
-            self.app,
-            host=self.host,
-            port=self.port,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            server_header=False,
-            date_header=False,
-            proxy_headers=False,
-            # Many PBX posts at once are fine; a flood past this is answered 503 at once.
-            limit_concurrency=1000,
-            timeout_keep_alive=5,
-        )
-        server = uvicorn.Server(config)
-        if sock is None:
-            # Bound here, so that a port in use is an OSError for the command to say in one
-            # line (uvicorn would log it and exit the process).
-            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-            sock = socket.create_server((self.host, self.port), family=family)
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started and not task.done():
-            await asyncio.sleep(0.01)
-        if server.started and server.servers:
-            bound = server.servers[0].sockets[0].getsockname()
-            self.host, self.port = bound[0], bound[1]
-            if on_ready is not None:
-                on_ready(self)
-        try:
-            await task
-        except asyncio.CancelledError:
-            server.should_exit = True
-            raise

@@ -1,0 +1,80 @@
+"""Serving a Starlette app on uvicorn, as ``serve cti`` and ``serve web`` both do."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+from typing import Any, ClassVar, Self
+
+
+async def run_uvicorn(
+    app: Any,
+    host: str,
+    port: int,
+    *,
+    sock: socket.socket | None = None,
+    on_bound: Callable[[str, int], None] | None = None,
+    **config: Any,
+) -> None:
+    """Serve ``app`` until cancelled; ``on_bound(host, port)`` once it listens (the port the
+    system chose for port 0). uvicorn's own logging, access log and headers are off: each
+    server writes its own log line, without the tokens in its paths."""
+    import uvicorn
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            server_header=False,
+            date_header=False,
+            proxy_headers=False,
+            timeout_keep_alive=5,
+            **config,
+        )
+    )
+    if sock is None:
+        # Bound here, so that a port in use is an OSError for the command to say in one
+        # line (uvicorn would log it and exit the process).
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.create_server((host, port), family=family)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started and not task.done():
+        await asyncio.sleep(0.01)
+    if server.started and server.servers and on_bound is not None:
+        bound = server.servers[0].sockets[0].getsockname()
+        on_bound(bound[0], bound[1])
+    try:
+        await task
+    except asyncio.CancelledError:
+        server.should_exit = True
+        raise
+
+
+class AsgiServer:
+    """A server of ours: ``app`` served at ``host``:``port`` by :func:`run_uvicorn`, with
+    ``UVICORN``'s settings on top."""
+
+    UVICORN: ClassVar[dict[str, Any]] = {}
+    app: Any
+    host: str
+    port: int
+
+    async def serve(
+        self,
+        *,
+        sock: socket.socket | None = None,
+        on_ready: Callable[[Self], None] | None = None,
+    ) -> None:
+        """Serve until cancelled; ``on_ready(self)`` once listening, ``port`` then the real one."""
+
+        def bound(host: str, port: int) -> None:
+            self.host, self.port = host, port
+            if on_ready is not None:
+                on_ready(self)
+
+        await run_uvicorn(self.app, self.host, self.port, sock=sock, on_bound=bound, **self.UVICORN)
