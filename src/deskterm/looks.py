@@ -48,3 +48,27 @@ def _usable_style(style: str) -> str:
     except StyleSyntaxError:
         return ""
     return style
+
+
+def fill(template: str, **parts: Text | str) -> Text:
+    """A translated sentence with its named ``{placeholders}`` filled by Rich text (a styled
+    due time, a name in bold), the same in the app and the CLI: the words stay whole for the
+    translator, each part lands where the language put it, and neither the sentence nor the
+    parts are read as markup. A plain ``str`` part is outside text: control characters go."""
+    import re
+
+    from deskterm.domain.text import visible
+
+    line = Text(end="")
+    for index, piece in enumerate(re.split(r"\{(\w+)\}", template)):
+        if index % 2 == 0:
+            line.append(piece)
+            continue
+        value = parts.get(piece)
+        if value is None:
+            line.append("{" + piece + "}")
+        elif isinstance(value, Text):
+            line.append_text(value)
+        else:
+            line.append(visible(value))
+    return line

@@ -32,6 +32,18 @@ def frozen():
         ("9:00", NOW.replace(hour=9) + timedelta(days=1)),
         ("tomorrow 9:00", NOW.replace(hour=9) + timedelta(days=1)),
         ("2026-11-26 10:00", datetime(2026, 11, 26, 10, tzinfo=UTC)),
+        # As German, Portuguese and Czech analysts say it (issue 19).
+        ("morgen 9:00", NOW.replace(hour=9) + timedelta(days=1)),
+        ("morgen um 9 Uhr", NOW.replace(hour=9) + timedelta(days=1)),
+        ("in 2 Std.", NOW + timedelta(hours=2)),
+        ("26.11.2026 10:00", datetime(2026, 11, 26, 10, tzinfo=UTC)),
+        ("amanhã às 9h", NOW.replace(hour=9) + timedelta(days=1)),
+        ("em 2 horas", NOW + timedelta(hours=2)),
+        ("26/11 10:00", datetime(2026, 11, 26, 10, tzinfo=UTC)),
+        ("zítra 9:00", NOW.replace(hour=9) + timedelta(days=1)),
+        ("za 30 minut", NOW + timedelta(minutes=30)),
+        ("dnes v 16:00", NOW.replace(hour=16)),
+        ("26. 11. 2026 10:00", datetime(2026, 11, 26, 10, tzinfo=UTC)),
     ],
 )
 def test_parse_when(text: str, expected: datetime) -> None:

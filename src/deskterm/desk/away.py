@@ -27,6 +27,7 @@ from deskterm.domain.permissions import Actor, may_assign, may_set_away
 from deskterm.domain.refs import format_ref
 from deskterm.domain.text import optional_line
 from deskterm.domain.transitions import status_for_holder
+from deskterm.i18n import _
 
 #: More open tickets than this is a supervisor's bulk handover, not an away message.
 MAX_TICKETS = 1000
@@ -50,7 +51,7 @@ def go_away(
     """Mark ``login`` (default: the actor) away with a backup; with ``handover``, their open
     tickets go to the backup in the same transaction."""
     if handover and not backup:
-        raise InvalidInput("handing tickets over needs a backup to hand them to", field="backup")
+        raise InvalidInput(_("handing tickets over needs a backup to hand them to"), field="backup")
     analyst = set_away(session, actor, login=login, backup=backup, reason=reason)
     moved = (
         hand_to_backup(session, actor, login=analyst.login, public_reason=public_reason)
@@ -96,19 +97,27 @@ def hand_to_backup(
     told = optional_line(public_reason, field="public_reason", limit=300)
     away = analyst_by_login(session, login) if login else session.get(Analyst, actor.id)
     if away is None or away.id is None:
-        raise InvalidInput("the system holds no tickets", field="login")
+        raise InvalidInput(_("the system holds no tickets"), field="login")
     if not may_set_away(actor, away.id, group_ids_of(session, away.id)):
-        raise PermissionDenied(f"only a supervisor hands over {away.login}'s tickets")
+        raise PermissionDenied(
+            _("only a supervisor hands over {login}'s tickets").format(login=away.login)
+        )
     if away.availability != Availability.AWAY:
-        raise InvalidInput(f"{away.login} is not away: mark them away first", field="login")
+        raise InvalidInput(
+            _("{login} is not away: mark them away first").format(login=away.login), field="login"
+        )
     if away.backup_id is None:
-        raise InvalidInput(f"{away.login} has no backup to hand tickets to", field="backup")
+        raise InvalidInput(
+            _("{login} has no backup to hand tickets to").format(login=away.login), field="backup"
+        )
     backup = session.get(Analyst, away.backup_id)
     assert backup is not None
     target = tickets.holder_for(session, backup)
     if target.id == away.id:
         raise InvalidInput(
-            f"{away.login}'s backups lead back to {away.login}: choose another backup",
+            _("{login}'s backups lead back to {login}: choose another backup").format(
+                login=away.login
+            ),
             field="backup",
         )
     held = session.scalars(
@@ -118,8 +127,9 @@ def hand_to_backup(
     ).all()
     if len(held) > MAX_TICKETS:
         raise InvalidInput(
-            f"{away.login} holds {len(held)} open tickets; hand them over in bulk from the "
-            "handover screen",
+            _(
+                "{login} holds {n} open tickets; hand them over in bulk from the handover screen"
+            ).format(login=away.login, n=len(held)),
             field="login",
         )
     moved: list[TicketPublic] = []
@@ -127,10 +137,12 @@ def hand_to_backup(
         assert ticket_id is not None
         ticket = tickets.load(session, ticket_id)
         if not may_assign(actor, tickets.hold(ticket), target.id):
-            raise PermissionDenied(
-                f"{format_ref(ticket_id)} is not yours to hand over: only a supervisor of "
-                f"{tickets.group_name(session, ticket.group_id) or 'its group'} may"
-            )
+            group = tickets.group_name(session, ticket.group_id)
+            if group:
+                message = _("{ref} is not yours to hand over: only a supervisor of {group} may")
+            else:
+                message = _("{ref} is not yours to hand over: only a supervisor of its group may")
+            raise PermissionDenied(message.format(ref=format_ref(ticket_id), group=group))
         change = tickets.Change(session, actor, ticket)
         ticket.assignee_id = target.id
         ticket.status = status_for_holder(ticket.status, True)

@@ -27,8 +27,9 @@ from deskterm.db.engine import Database, translate_errors
 from deskterm.db.migrate import HEAD, KNOWN
 from deskterm.domain.enums import Role
 from deskterm.domain.errors import DatabaseUnavailable, DeskError, InvalidInput, PermissionDenied
+from deskterm.i18n import N_, _
 
-POSTGRES_ADVICE = (
+POSTGRES_ADVICE = N_(
     "this desk is on PostgreSQL: back it up with its own tools, e.g. "
     "`pg_dump --format=custom --file=desk.dump DATABASE_URL`, and restore into an empty "
     "database with `pg_restore --no-owner --dbname=DATABASE_URL desk.dump` "
@@ -58,10 +59,12 @@ class BackupInfo:
 
 def _sqlite_path(db: Database) -> Path:
     if not db.is_sqlite:
-        raise InvalidInput(POSTGRES_ADVICE, field="database")
+        raise InvalidInput(_(POSTGRES_ADVICE), field="database")
     name = db.url.database
     if not name or name == ":memory:" or name.startswith("file:"):
-        raise InvalidInput(f"{db.describe()} is not a database file", field="database")
+        raise InvalidInput(
+            _("{database} is not a database file").format(database=db.describe()), field="database"
+        )
     return Path(name)
 
 
@@ -89,15 +92,19 @@ def require_admin(db: Database, login: str) -> None:
         raise
     except Exception as exc:
         raise PermissionDenied(
-            f"cannot tell whether {wanted} is an admin of this desk "
-            f"({exc.__class__.__name__}): nothing was backed up or restored"
+            _(
+                "cannot tell whether {wanted} is an admin of this desk ({error}): nothing was "
+                "backed up or restored"
+            ).format(wanted=wanted, error=exc.__class__.__name__)
         ) from None
     if not roles:
         return
     role = next((r for name, r, active in roles if name == wanted and active), None)
     if role != Role.ADMIN:
         raise PermissionDenied(
-            f"only an admin of this desk may back it up or restore it ({wanted} is not)"
+            _("only an admin of this desk may back it up or restore it ({wanted} is not)").format(
+                wanted=wanted
+            )
         )
 
 
@@ -106,11 +113,16 @@ def backup(db: Database, target: Path, *, force: bool = False) -> BackupInfo:
     source = _sqlite_path(db)
     target = target.expanduser()
     if target.exists() and not force:
-        raise InvalidInput(f"{target} exists: choose a new file or add --force", field="path")
+        raise InvalidInput(
+            _("{target} exists: choose a new file or add --force").format(target=target),
+            field="path",
+        )
     if target.resolve() == source.resolve():
-        raise InvalidInput("a backup cannot overwrite the desk it copies", field="path")
+        raise InvalidInput(_("a backup cannot overwrite the desk it copies"), field="path")
     if not target.parent.is_dir():
-        raise InvalidInput(f"folder {target.parent} does not exist", field="path")
+        raise InvalidInput(
+            _("folder {parent} does not exist").format(parent=target.parent), field="path"
+        )
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     os.close(handle)
     try:
@@ -141,27 +153,35 @@ def inspect_backup(path: Path) -> BackupInfo:
     """Check ``path`` is an intact deskterm database at a revision this code knows."""
     path = path.expanduser()
     if not path.is_file():
-        raise InvalidInput(f"no backup file {path}", field="path")
+        raise InvalidInput(_("no backup file {path}").format(path=path), field="path")
     with path.open("rb") as handle:
         if handle.read(len(_SQLITE_MAGIC)) != _SQLITE_MAGIC:
-            raise InvalidInput(f"{path} is not a SQLite database", field="path")
+            raise InvalidInput(_("{path} is not a SQLite database").format(path=path), field="path")
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
-        raise InvalidInput(f"{path} cannot be read: {exc}", field="path") from None
+        raise InvalidInput(
+            _("{path} cannot be read: {exc}").format(path=path, exc=exc), field="path"
+        ) from None
     try:
         verdict = conn.execute("PRAGMA quick_check").fetchone()[0]
         if verdict != "ok":
-            raise InvalidInput(f"{path} is damaged: {verdict}", field="path")
+            raise InvalidInput(
+                _("{path} is damaged: {verdict}").format(path=path, verdict=verdict), field="path"
+            )
         names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
         if not _CORE_TABLES <= names:
-            raise InvalidInput(f"{path} is not a deskterm database", field="path")
+            raise InvalidInput(
+                _("{path} is not a deskterm database").format(path=path), field="path"
+            )
         revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()
         if revision is None or revision[0] not in KNOWN:
             said = revision[0] if revision else "none"
             raise InvalidInput(
-                f"{path} is at revision {said}, which this deskterm ({HEAD}) does not know: "
-                "restore it with the deskterm that made it",
+                _(
+                    "{path} is at revision {said}, which this deskterm ({head}) does not know: "
+                    "restore it with the deskterm that made it"
+                ).format(path=path, said=said, head=HEAD),
                 field="path",
             )
         tickets, events, analysts = (
@@ -178,7 +198,9 @@ def inspect_backup(path: Path) -> BackupInfo:
             size=path.stat().st_size,
         )
     except sqlite3.DatabaseError as exc:
-        raise InvalidInput(f"{path} cannot be read: {exc}", field="path") from None
+        raise InvalidInput(
+            _("{path} cannot be read: {exc}").format(path=path, exc=exc), field="path"
+        ) from None
     finally:
         conn.close()
 
@@ -198,8 +220,9 @@ def desk_has_data(db: Database) -> bool:
             )
     except Exception as exc:
         raise DatabaseUnavailable(
-            f"{db.describe()} cannot be read ({exc.__class__.__name__}); "
-            "move it aside and restore into a new file"
+            _(
+                "{database} cannot be read ({error}); move it aside and restore into a new file"
+            ).format(database=db.describe(), error=exc.__class__.__name__)
         ) from None
 
 
@@ -212,10 +235,12 @@ def restore(db: Database, source: Path, *, force: bool = False) -> BackupInfo:
     target = _sqlite_path(db)
     info = inspect_backup(source)
     if source.expanduser().resolve() == target.resolve():
-        raise InvalidInput("that backup is the desk's own database", field="path")
+        raise InvalidInput(_("that backup is the desk's own database"), field="path")
     if not force and target.exists() and desk_has_data(db):
         raise InvalidInput(
-            f"{db.describe()} holds a desk already: add --force to replace it with the backup",
+            _("{database} holds a desk already: add --force to replace it with the backup").format(
+                database=db.describe()
+            ),
             field="force",
         )
     backup_conn = sqlite3.connect(f"{info.path.resolve().as_uri()}?mode=ro", uri=True)
@@ -241,4 +266,6 @@ def _unavailable(db: Database) -> Any:
     except sqlite3.DatabaseError as exc:
         # Locked, read-only, full, or no database at all: SQLite's errors as they come from
         # its own driver (the backup API, or a pragma on connect), not wrapped by SQLAlchemy.
-        raise DatabaseUnavailable(f"database {db.describe()} is not available: {exc}") from None
+        raise DatabaseUnavailable(
+            _("database {database} is not available: {exc}").format(database=db.describe(), exc=exc)
+        ) from None

@@ -25,6 +25,7 @@ from deskterm.domain.payloads import CallbackScheduled
 from deskterm.domain.permissions import Actor
 from deskterm.domain.refs import format_ref, parse_ref
 from deskterm.domain.text import required_line
+from deskterm.i18n import N_, _
 
 #: How far ahead a callback may be promised.
 HORIZON = timedelta(days=90)
@@ -38,34 +39,82 @@ class CallbackPublic(Public):
     scheduled_at: datetime
 
 
+# The words of a time as analysts say it in each language deskterm speaks, accents folded:
+# a German analyst types "morgen 9:00" or "in 2 Std.", a Czech one "zitra 9:00" or "za 2 h".
+# Accepted in any language, whatever the app speaks: the words do not collide.
+_IN = r"(?:in|em|daqui a|za)"
+_UNITS = {
+    "m": r"m|min|mins|minutes?|minuten?|minutos?|minut[ay]?",
+    "h": r"h|hr|hrs|hours?|std|stunden?|horas?|hod|hodin[ay]?",
+    "d": r"d|days?|tage?n?|dias?|dn[iy]|den",
+}
+_RELATIVE = re.compile(
+    rf"(?:{_IN} )?(\d{{1,4}}) ?(?:{'|'.join(f'(?P<{k}>{v})' for k, v in _UNITS.items())})\.?"
+)
+_TODAY = {"today": 0, "heute": 0, "hoje": 0, "dnes": 0, "tomorrow": 1, "morgen": 1, "amanha": 1}
+_TODAY["zitra"] = 1
+_AT = r"(?:at|um|as|v|ve)"
+_CLOCK = re.compile(
+    rf"(?:({'|'.join(_TODAY)}),? )?(?:{_AT} )?(\d{{1,2}})(?:[:.h](\d{{2}}))?(?: ?uhr| ?h)?"
+)
+#: A day first, as these languages write it: 26.11.2026 10:00, 26/11 10:00, 26. 11. 10:00.
+_DAY_FIRST = re.compile(
+    r"(\d{1,2})[./] ?(\d{1,2})[./]? ?(\d{4})?,? (?:" + _AT + r" )?(\d{1,2})[:.h](\d{2})(?: ?uhr)?"
+)
+
+
 def parse_when(text: str, now: datetime) -> datetime:
-    """A time as an analyst types it, in ``now``'s zone.
+    """A time as an analyst types it, in ``now``'s zone, in any language deskterm speaks.
 
     ``in 30m``, ``2h``, ``1d``, ``15:30`` (today, or tomorrow once past), ``tomorrow 9:00``,
-    ``2026-11-26 10:00``.
+    ``2026-11-26 10:00``; ``morgen 9:00``, ``in 2 Std.``, ``26.11.2026 10:00``; ``amanhã
+    9:00``, ``em 2 horas``, ``26/11 10:00``; ``zítra 9:00``, ``za 2 hodiny``.
     """
-    raw = " ".join((text or "").lower().split())
+    from deskterm.domain.names import fold
+
+    raw = " ".join(fold(text or "").split())
     if not raw:
-        raise InvalidInput("say when: 15:30, in 2h, tomorrow 9:00", field="when")
-    relative = re.fullmatch(r"(?:in )?(\d{1,4}) ?(m|min|mins|h|hr|hrs|hours?|d|days?)", raw)
+        raise InvalidInput(_("say when: 15:30, in 2h, tomorrow 9:00"), field="when")
+    relative = _RELATIVE.fullmatch(raw)
     if relative:
-        amount, unit = int(relative[1]), relative[2][0]
+        amount = int(relative[1])
+        unit = next(k for k in _UNITS if relative[k])
         step = {"m": timedelta(minutes=1), "h": timedelta(hours=1), "d": timedelta(days=1)}[unit]
         return now + amount * step
-    clock_time = re.fullmatch(r"(?:(today|tomorrow) )?(?:at )?(\d{1,2})(?::(\d{2}))?", raw)
+    clock_time = _CLOCK.fullmatch(raw)
     if clock_time and (clock_time[1] or clock_time[3] is not None):
         hour, minute = int(clock_time[2]), int(clock_time[3] or 0)
         if hour > 23 or minute > 59:
-            raise InvalidInput(f"{text!r} is not a time of day", field="when")
+            raise InvalidInput(_("{text!r} is not a time of day").format(text=text), field="when")
         at = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
-        if clock_time[1] == "tomorrow" or (clock_time[1] is None and at <= now):
+        days = _TODAY.get(clock_time[1] or "")
+        if days:
+            at += timedelta(days=days)
+        elif days is None and at <= now:
             at += timedelta(days=1)
         return at
+    day_first = _DAY_FIRST.fullmatch(raw)
+    if day_first:
+        d, mo, y, h, mi = day_first.groups()
+        try:
+            return now.replace(
+                year=int(y) if y else now.year,
+                month=int(mo),
+                day=int(d),
+                hour=int(h),
+                minute=int(mi),
+                second=0,
+                microsecond=0,
+            )
+        except ValueError:
+            pass
     try:
         stamp = datetime.fromisoformat(raw.replace(" ", "T", 1))
     except ValueError:
         raise InvalidInput(
-            f"{text!r} is not a time: try 15:30, in 2h, tomorrow 9:00 or 2026-11-26 10:00",
+            _("{text!r} is not a time: try 15:30, in 2h, tomorrow 9:00 or 2026-11-26 10:00").format(
+                text=text
+            ),
             field="when",
         ) from None
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=now.tzinfo)
@@ -83,14 +132,16 @@ def schedule_callback(
     """Promise the customer a call at ``due_at``; the promise is in the ticket's log."""
     why = required_line(reason, field="reason", limit=300)
     if due_at.tzinfo is None:
-        raise InvalidInput("the callback time needs a time zone", field="when")
+        raise InvalidInput(_("the callback time needs a time zone"), field="when")
     now = clock.now()
     if due_at < now - timedelta(minutes=1):
-        raise InvalidInput("that time has passed: a callback is promised ahead", field="when")
+        raise InvalidInput(_("that time has passed: a callback is promised ahead"), field="when")
     if due_at > now + HORIZON:
-        raise InvalidInput("a callback more than 90 days ahead is not a callback", field="when")
+        raise InvalidInput(_("a callback more than 90 days ahead is not a callback"), field="when")
     ticket = tickets.load(session, ref, expected_version)
-    tickets.ensure_open(ticket, "given a callback")
+    tickets.ensure_open(
+        ticket, N_("{ref} is {status} and cannot be given a callback; reopen it first")
+    )
     change = tickets.Change(session, actor, ticket)
     assert ticket.id is not None
     session.add(
@@ -158,7 +209,7 @@ def propose_callback(session: Session, actor: Actor, *, ref: str | int) -> Callb
     ticket_id = ref if isinstance(ref, int) else parse_ref(ref)
     ticket = session.get(Ticket, ticket_id)
     if ticket is None:
-        raise NotFound(f"no ticket {format_ref(ticket_id)}")
+        raise NotFound(_("no ticket {ref}").format(ref=format_ref(ticket_id)))
     policy = defaults.sla_policy()
     target = policy.for_priority(ticket.priority)
     due = policy.propose_callback(clock.now(), ticket.priority)
@@ -170,7 +221,7 @@ def propose_callback(session: Session, actor: Actor, *, ref: str | int) -> Callb
         priority=f"P{ticket.priority}",
         every_hours=hours,
         calendar=target.calendar.name,
-        reason="Follow-up on your case: where it stands and what comes next",
+        reason=_("Follow-up on your case: where it stands and what comes next"),
     )
 
 

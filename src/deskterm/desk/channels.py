@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from deskterm.domain.errors import InvalidInput
+from deskterm.i18n import _
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -137,8 +138,10 @@ def _smtp(values: SmtpSettings) -> SmtpConfig | None:
     sender = values.sender or values.from_address
     if sender is None or "@" not in parseaddr(sender)[1]:
         raise InvalidInput(
-            "DESKTERM_SMTP_FROM: give the address customers get mail from, e.g. "
-            "'Help Desk <help@example.com>'",
+            _(
+                "DESKTERM_SMTP_FROM: give the address customers get mail from, e.g. "
+                "'Help Desk <help@example.com>'"
+            ),
             field="DESKTERM_SMTP_FROM",
         )
     return SmtpConfig(
@@ -159,7 +162,8 @@ def _imap(values: ImapSettings) -> ImapConfig | None:
     password = _reveal(values.password)
     if values.user is None or password is None:
         raise InvalidInput(
-            "IMAP needs DESKTERM_IMAP_USER and DESKTERM_IMAP_PASSWORD", field="DESKTERM_IMAP_USER"
+            _("IMAP needs DESKTERM_IMAP_USER and DESKTERM_IMAP_PASSWORD"),
+            field="DESKTERM_IMAP_USER",
         )
     return ImapConfig(
         host=values.host,
@@ -224,7 +228,7 @@ class EmailTransport:
             # The envelope as given: smtplib would otherwise read it from To/Cc/Bcc.
             refused = self._smtp.send_message(message, to_addrs=list(to_addrs))
         except smtplib.SMTPRecipientsRefused as exc:
-            codes = [code for code, _ in exc.recipients.values()]
+            codes = [code for code, _reason in exc.recipients.values()]
             said = "; ".join(
                 f"{addr}: {code} {_decode(text)}" for addr, (code, text) in exc.recipients.items()
             )

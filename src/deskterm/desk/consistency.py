@@ -26,6 +26,7 @@ from deskterm.domain.errors import InvalidInput, NotFound
 from deskterm.domain.permissions import Actor
 from deskterm.domain.refs import format_ref
 from deskterm.domain.replay import Event, TicketState, compare, replay
+from deskterm.i18n import _, format_number, ngettext
 
 #: Tickets per batch: about 7,000 events on a demo desk, a few MB in memory.
 BATCH = 1000
@@ -49,9 +50,14 @@ class Finding:
         return format_ref(self.ticket_id)
 
     def line(self) -> str:
+        """The finding in the analyst's words (``to_json`` keeps the values as they are)."""
         if self.row is None:
             return f"{self.ref} {self.log}"
-        return f"{self.ref} {self.field}: row {self.row}, log {self.log}"
+        # Translators: a consistency finding: a ticket's field holds one value in the ticket's
+        # row and another in what its log says ("DT-000012 status: row resolved, log new").
+        return _("{ref} {field}: row {row}, log {log}").format(
+            ref=self.ref, field=self.field, row=self.row, log=self.log
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {"ref": self.ref, "field": self.field, "row": self.row, "log": self.log}
@@ -95,7 +101,9 @@ def check_log(
     """
     started = time.perf_counter()
     if limit is not None and limit < 1:
-        raise InvalidInput(f"limit must be at least 1, not {limit}", field="limit")
+        raise InvalidInput(
+            _("limit must be at least 1, not {limit}").format(limit=limit), field="limit"
+        )
     if session.get_bind().dialect.name == "postgresql":
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     names = _Names.load(session)
@@ -106,8 +114,16 @@ def check_log(
         missing = sorted(set(wanted) - set(_present(session, wanted)))
         if missing:
             refs = ", ".join(format_ref(ticket_id) for ticket_id in missing[:5])
-            more = f" and {len(missing) - 5:,} more" if len(missing) > 5 else ""
-            raise NotFound(f"no ticket {refs}{more}")
+            if len(missing) > 5:
+                more = len(missing) - 5
+                raise NotFound(
+                    ngettext(
+                        "no ticket {refs} and {more} more",
+                        "no ticket {refs} and {more} more",
+                        more,
+                    ).format(refs=refs, more=format_number(more))
+                )
+            raise NotFound(_("no ticket {refs}").format(refs=refs))
         total = len(wanted)
         batches = _chunks(session, wanted, batch)
     else:

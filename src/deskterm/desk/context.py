@@ -20,6 +20,7 @@ from deskterm.db.models import Analyst, AnalystGroup, SupportGroup
 from deskterm.domain.enums import Availability, Role
 from deskterm.domain.errors import UnknownActor, UnknownAnalyst
 from deskterm.domain.permissions import SYSTEM, Actor, Seat
+from deskterm.i18n import _
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -49,6 +50,7 @@ def _actor_query() -> Select[Any]:
             a.level,
             a.active,
             a.availability,
+            a.language,
             member.c.group_id,
             g.name.label("group_name"),
             g.level.label("group_level"),
@@ -70,13 +72,18 @@ def load_actor(session: Session, login: str) -> Actor:
         known = session.scalar(select(func.count()).select_from(Analyst)) or 0
         if not known:
             raise UnknownActor(
-                "this desk has no analysts yet: create the first one with "
-                "`deskterm analyst add LOGIN --name NAME` (it becomes an admin), "
-                "or try a demo desk with `deskterm demo`"
+                _(
+                    "this desk has no analysts yet: create the first one with "
+                    "`deskterm analyst add LOGIN --name NAME` (it becomes an admin), "
+                    "or try a demo desk with `deskterm demo`"
+                )
             )
-        state = "is not an analyst of this desk" if analyst is None else "is deactivated"
+        if analyst is None:
+            said = _("{login!r} is not an analyst of this desk (use --as LOGIN or DESKTERM_USER)")
+        else:
+            said = _("{login!r} is deactivated (use --as LOGIN or DESKTERM_USER)")
         # Exit 3, like any refusal of who may act: an unknown login is not a missing record.
-        raise UnknownActor(f"{login!r} {state} (use --as LOGIN or DESKTERM_USER)")
+        raise UnknownActor(said.format(login=login))
     seats = tuple(
         Seat(id=row.group_id, name=row.group_name, level=row.group_level)
         for row in rows
@@ -91,6 +98,7 @@ def load_actor(session: Session, login: str) -> Actor:
         group_ids=frozenset(seat.id for seat in seats),
         seats=seats,
         away=analyst.availability == Availability.AWAY,
+        language=analyst.language,
     )
 
 

@@ -47,6 +47,7 @@ from deskterm.desk.schemas import Public
 from deskterm.domain.errors import DeskError, InvalidInput, NotFound, PermissionDenied
 from deskterm.domain.permissions import Actor
 from deskterm.domain.phone import e164, looks_like_phone
+from deskterm.i18n import _
 
 #: The PostgreSQL channel a call's changes are announced on; the payload is its id.
 CALLS_CHANNEL = "deskterm_calls"
@@ -96,13 +97,15 @@ def _field(name: str, value: object, limit: int) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise InvalidInput(f"{name} must be text", field=name)
+        raise InvalidInput(_("{name} must be text").format(name=name), field=name)
     said = str(value)
     if _UNSAFE.search(said):
-        raise InvalidInput(f"{name} holds a control character", field=name)
+        raise InvalidInput(_("{name} holds a control character").format(name=name), field=name)
     said = said.strip()
     if len(said) > limit:
-        raise InvalidInput(f"{name} is longer than {limit} characters", field=name)
+        raise InvalidInput(
+            _("{name} is longer than {limit} characters").format(name=name, limit=limit), field=name
+        )
     return said or None
 
 
@@ -152,27 +155,37 @@ def parse_event(fields: Mapping[str, object]) -> CallEvent:
     fields = _generic(fields)
     event = _field("event", fields.get("event"), _LIMITS["event"])
     if event is None:
-        raise InvalidInput("no event given (newCall, answer or hangup)", field="event")
+        raise InvalidInput(_("no event given (newCall, answer or hangup)"), field="event")
     if event not in EVENTS:
-        raise InvalidInput(f"unknown event {event!r} (newCall, answer or hangup)", field="event")
+        raise InvalidInput(
+            _("unknown event {event!r} (newCall, answer or hangup)").format(event=event),
+            field="event",
+        )
     call_id = _field("callId", fields.get("callId"), _LIMITS["callId"])
     if call_id is None:
-        raise InvalidInput("no callId given", field="callId")
+        raise InvalidInput(_("no callId given"), field="callId")
     said = {
         key: _field(key, fields.get(key), _LIMITS[key])
         for key in ("from", "to", "direction", "answeringNumber", "cause", "queue")
     }
     direction = said["direction"]
     if direction is not None and direction not in ("in", "out"):
-        raise InvalidInput(f"direction must be in or out, not {direction!r}", field="direction")
+        raise InvalidInput(
+            _("direction must be in or out, not {direction!r}").format(direction=direction),
+            field="direction",
+        )
     if event == "newCall":
         missing = [key for key in ("from", "to", "direction") if said[key] is None]
         if missing:
-            raise InvalidInput(f"newCall needs {', '.join(missing)}", field=missing[0])
+            raise InvalidInput(
+                _("newCall needs {names}").format(names=", ".join(missing)), field=missing[0]
+            )
     raw_users: object = fields.get("user[]", fields.get("user"))
     listed = raw_users if isinstance(raw_users, list) else [] if raw_users is None else [raw_users]
     if len(listed) > _USERS_MAX:
-        raise InvalidInput(f"more than {_USERS_MAX} user[] given", field="user")
+        raise InvalidInput(
+            _("more than {limit} user[] given").format(limit=_USERS_MAX), field="user"
+        )
     users = tuple(u for u in (_field("user[]", u, _USER_MAX) for u in listed) if u)
     return CallEvent(
         event=event,
@@ -498,7 +511,7 @@ def _public(session: Session, calls: Sequence[PhoneCall]) -> list[CallPublic]:
 def get_call(session: Session, actor: Actor, *, call: int) -> CallPublic:
     row = session.get(PhoneCall, call)
     if row is None:
-        raise NotFound(f"no call with id {call}")
+        raise NotFound(_("no call with id {call}").format(call=call))
     return _public(session, [row])[0]
 
 
@@ -514,7 +527,7 @@ def list_calls(
     """The call log, newest first, a page at a time (``before``: the last row's
     ``(started_at, id)``). ``missed``: only calls nobody answered."""
     if not 1 <= limit <= 1000:
-        raise InvalidInput("limit must be between 1 and 1000", field="limit")
+        raise InvalidInput(_("limit must be between 1 and 1000"), field="limit")
     query = select(PhoneCall).order_by(col(PhoneCall.started_at).desc(), col(PhoneCall.id).desc())
     if missed:
         query = query.where(col(PhoneCall.missed))
@@ -586,7 +599,7 @@ def attach_ticket(session: Session, actor: Actor, *, call: int, ticket_id: int) 
     length a ticket's call event should record once the call has ended)."""
     row = session.get(PhoneCall, call)
     if row is None:
-        raise NotFound(f"no call with id {call}")
+        raise NotFound(_("no call with id {call}").format(call=call))
     row.ticket_id = ticket_id
     session.flush()
     return _public(session, [row])[0]
@@ -607,7 +620,7 @@ def call_back(
 
     row = session.get(PhoneCall, call)
     if row is None:
-        raise NotFound(f"no call with id {call}")
+        raise NotFound(_("no call with id {call}").format(call=call))
     if row.called_back_at is not None:
         # Two analysts on the same missed call: the first call back counts.
         return _public(session, [row])[0]
@@ -680,7 +693,7 @@ def save_phone_call(
         query = query.with_for_update()
     row = session.scalars(query).first()
     if row is None:
-        raise NotFound(f"no call with id {phone_call}")
+        raise NotFound(_("no call with id {call}").format(call=phone_call))
     seconds: int | None = None
     first = row.ticket_id is None and call is None
     if first and row.ended_at is not None and row.answered_at is not None:
@@ -722,7 +735,7 @@ def add_phone_call(
         query = query.with_for_update()
     row = session.scalars(query).first()
     if row is None:
-        raise NotFound(f"no call with id {phone_call}")
+        raise NotFound(_("no call with id {call}").format(call=phone_call))
     ticket_id = load(session, ref, expected_version).id
     assert ticket_id is not None
     if row.ticket_id is not None or row.ended_at is not None:
@@ -929,7 +942,7 @@ def call_back_caller(session: Session, actor: Actor, *, call: int) -> CalledBack
 
     row = session.get(PhoneCall, call)
     if row is None:
-        raise NotFound(f"no call with id {call}")
+        raise NotFound(_("no call with id {call}").format(call=call))
     ticket = None
     if row.contact_id is not None:
         open_ = list_tickets(session, actor, contact_id=row.contact_id, limit=20)
@@ -963,7 +976,7 @@ def _hash(secret: str) -> str:
 def _may_manage(actor: Actor | None) -> None:
     # Fails closed: only an actor read as a supervisor or admin passes.
     if actor is None or not actor.is_supervisor:
-        raise PermissionDenied("only a supervisor may manage phone-system tokens and extensions")
+        raise PermissionDenied(_("only a supervisor may manage phone-system tokens and extensions"))
 
 
 def add_token(session: Session, actor: Actor) -> NewToken:
@@ -984,7 +997,11 @@ def remove_token(session: Session, actor: Actor, *, token_id: int) -> TokenPubli
     _may_manage(actor)
     row = session.get(CtiToken, token_id)
     if row is None:
-        raise NotFound(f"no phone-system token with id {token_id} (see `deskterm cti token list`)")
+        raise NotFound(
+            _("no phone-system token with id {token_id} (see `deskterm cti token list`)").format(
+                token_id=token_id
+            )
+        )
     public = _tokens(session, [row])[0]
     session.delete(row)
     session.flush()
@@ -1051,7 +1068,7 @@ def receive_many(
         try:
             token = _match(tokens, secret)
             if token is None:
-                raise UnknownToken("unknown token")
+                raise UnknownToken(_("unknown token"))
             event = parse_event(fields)
             with session.begin_nested():
                 results.append(
@@ -1109,7 +1126,9 @@ def check_extension(extension: str) -> str:
     said = extension.strip()
     if not _EXTENSION.match(said):
         raise InvalidInput(
-            f"extension {extension!r} must be 1-32 digits or letters (201, sip-jane)",
+            _("extension {extension!r} must be 1-32 digits or letters (201, sip-jane)").format(
+                extension=extension
+            ),
             field="extension",
         )
     return said
@@ -1137,7 +1156,10 @@ def set_extension(
         .where(col(AnalystExtension.extension) == value, col(Analyst.id) != analyst.id)
     ).first()
     if holder is not None:
-        raise InvalidInput(f"extension {value} is {holder}'s already", field="extension")
+        raise InvalidInput(
+            _("extension {extension} is {holder}'s already").format(extension=value, holder=holder),
+            field="extension",
+        )
     if row is None:
         session.add(AnalystExtension(analyst_id=analyst.id, extension=value))
     else:

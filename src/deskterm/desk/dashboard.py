@@ -34,6 +34,7 @@ from deskterm.desk.schemas import Public, TicketPublic
 from deskterm.domain.enums import OPEN_STATUSES, Status
 from deskterm.domain.errors import InvalidInput, PermissionDenied
 from deskterm.domain.permissions import Actor
+from deskterm.i18n import _
 
 #: How far back the "last 30 days" figures and the daily chart reach.
 PERIOD_DAYS = 30
@@ -140,7 +141,7 @@ def period(days: int = PERIOD_DAYS) -> Period:
 
 def _may_see(session: Session, actor: Actor) -> None:
     if not actor.is_supervisor:
-        raise PermissionDenied("only a supervisor may open the dashboard")
+        raise PermissionDenied(_("only a supervisor may open the dashboard"))
     without_jit(session)
 
 
@@ -323,7 +324,7 @@ def drill(
 ) -> list[TicketPublic]:
     """The tickets behind a figure, newest first (at most ``limit``)."""
     if not actor.is_supervisor:
-        raise PermissionDenied("only a supervisor may open the dashboard")
+        raise PermissionDenied(_("only a supervisor may open the dashboard"))
     without_jit(session)
     now = clock.now()
     query, _holder, _contact = _rows_query()
@@ -349,7 +350,7 @@ def drill(
                 where.append(col(Ticket.created_at) >= since)
         case "opened" | "resolved":
             if figure.day is None:
-                raise InvalidInput("which day?", field="day")
+                raise InvalidInput(_("which day?"), field="day")
             start = datetime(figure.day.year, figure.day.month, figure.day.day, tzinfo=now.tzinfo)
             column = col(Ticket.created_at) if figure.kind == "opened" else col(Ticket.resolved_at)
             where += [column >= start, column < start + timedelta(days=1)]
@@ -370,7 +371,9 @@ def drill(
             if since is not None:
                 where.append(col(Ticket.created_at) >= since)
         case _:
-            raise InvalidInput(f"unknown figure {figure.kind!r}", field="figure")
+            raise InvalidInput(
+                _("unknown figure {kind!r}").format(kind=figure.kind), field="figure"
+            )
     rows = session.execute(
         query.where(*where)
         .order_by(col(Ticket.created_at).desc(), col(Ticket.id).desc())

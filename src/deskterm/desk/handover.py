@@ -23,6 +23,7 @@ from deskterm.domain.permissions import Actor, may_hand_over
 from deskterm.domain.refs import format_ref
 from deskterm.domain.text import optional_line, required_line
 from deskterm.domain.transitions import status_for_holder
+from deskterm.i18n import N_, _
 
 MAX_TICKETS = 1000
 
@@ -43,15 +44,18 @@ def hand_over(
     (``outbox.Because``: their analyst is away, the team that handles it, a colleague), and
     ``public_reason`` only when the supervisor chose to tell them something."""
     if not actor.is_supervisor:
-        raise PermissionDenied("only a supervisor hands tickets over in bulk")
+        raise PermissionDenied(_("only a supervisor hands tickets over in bulk"))
     why = required_line(note, field="note", limit=300)
     told = optional_line(public_reason, field="public_reason", limit=300)
     if not versions:
-        raise InvalidInput("select at least one ticket to hand over", field="tickets")
+        raise InvalidInput(_("select at least one ticket to hand over"), field="tickets")
     if len(versions) > MAX_TICKETS:
-        raise InvalidInput(f"at most {MAX_TICKETS} tickets at once", field="tickets")
+        raise InvalidInput(
+            _("at most {limit} tickets at once").format(limit=MAX_TICKETS),
+            field="tickets",
+        )
     if to is None and group is None:
-        raise InvalidInput("hand them to an analyst or to a group", field="to")
+        raise InvalidInput(_("hand them to an analyst or to a group"), field="to")
     target: Analyst | None = None
     if to:
         target = tickets.holder_for(session, analyst_by_login(session, to))
@@ -59,12 +63,19 @@ def hand_over(
     moved: list[TicketPublic] = []
     for ticket_id in sorted(versions):
         ticket = tickets.load(session, ticket_id, versions[ticket_id])
-        tickets.ensure_open(ticket, "handed over")
+        tickets.ensure_open(
+            ticket, N_("{ref} is {status} and cannot be handed over; reopen it first")
+        )
         if not may_hand_over(actor, tickets.hold(ticket)):
             # One ticket outside the supervisor's groups refuses the lot: nothing moves.
             raise PermissionDenied(
-                f"{format_ref(ticket_id)} is in {tickets.group_name(session, ticket.group_id)}, "
-                "not one of your groups: only its supervisor or an admin hands it over"
+                _(
+                    "{ref} is in {group}, not one of your groups: only its supervisor or "
+                    "an admin hands it over"
+                ).format(
+                    ref=format_ref(ticket_id),
+                    group=tickets.group_name(session, ticket.group_id),
+                )
             )
         holder = session.get(Analyst, ticket.assignee_id) if ticket.assignee_id else None
         previous = holder.login if holder else None
@@ -73,7 +84,9 @@ def hand_over(
         same_group = target_group is None or ticket.group_id == target_group.id
         if same_holder and same_group:
             raise InvalidInput(
-                f"{format_ref(ticket_id)} is already with {target.login if target else ''}",
+                _("{ref} is already with {login}").format(
+                    ref=format_ref(ticket_id), login=target.login if target else ""
+                ),
                 field="to",
             )
         change = tickets.Change(session, actor, ticket)

@@ -28,6 +28,7 @@ from deskterm.domain.enums import Channel, Impact, Urgency
 from deskterm.domain.errors import InvalidInput, NotFound
 from deskterm.domain.permissions import Actor
 from deskterm.domain.refs import format_ref, parse_ref
+from deskterm.i18n import _
 
 MAX_PROBLEMS = 20
 
@@ -77,7 +78,7 @@ def record_call(
         from deskterm.desk.lookups import contact_by_key
 
         if contact_id is not None:
-            raise InvalidInput("name the caller once: by id or by key", field="contact")
+            raise InvalidInput(_("name the caller once: by id or by key"), field="contact")
         contact_id = contact_by_key(session, contact).id
     return _open_problems(
         session,
@@ -109,7 +110,7 @@ def add_to_call(
     try:
         first = summary(session, ticket_id)
     except NoResultFound:
-        raise NotFound(f"no ticket {format_ref(ticket_id)}") from None
+        raise NotFound(_("no ticket {ref}").format(ref=format_ref(ticket_id))) from None
     return _open_problems(
         session,
         actor,
@@ -134,9 +135,12 @@ def _open_problems(
     from deskterm.desk.kb import link_article
 
     if not problems:
-        raise InvalidInput("a call needs at least one problem", field="1.subject")
+        raise InvalidInput(_("a call needs at least one problem"), field="1.subject")
     if len(problems) > MAX_PROBLEMS:
-        raise InvalidInput(f"at most {MAX_PROBLEMS} problems in one call", field="1.subject")
+        raise InvalidInput(
+            _("at most {limit} problems in one call").format(limit=MAX_PROBLEMS),
+            field="1.subject",
+        )
     opened: list[Ticket] = []
     for number, problem in enumerate(problems, start=1):
         try:
@@ -156,9 +160,12 @@ def _open_problems(
             )
         except InvalidInput as exc:
             field = f"{number}.{exc.field}" if exc.field else f"{number}.subject"
-            raise InvalidInput(
-                f"problem {number}: {exc}" if len(problems) > 1 else str(exc), field=field
-            ) from None
+            said = (
+                _("problem {number}: {exc}").format(number=number, exc=exc)
+                if len(problems) > 1
+                else str(exc)
+            )
+            raise InvalidInput(said, field=field) from None
         opened.append(ticket)
     for number, (problem, made) in enumerate(zip(problems, opened, strict=True), start=1):
         if problem.article is None:
@@ -167,7 +174,10 @@ def _open_problems(
         try:
             link_article(session, actor, ref=made.id, key=problem.article)
         except InvalidInput as exc:
-            raise InvalidInput(f"problem {number}: {exc}", field=f"{number}.article") from None
+            raise InvalidInput(
+                _("problem {number}: {exc}").format(number=number, exc=exc),
+                field=f"{number}.article",
+            ) from None
     # The list rows, not the cards, and all of them in one statement once everything is
     # written (splits gave the first ticket new versions, an article its "solved with"):
     # a row read after each ticket, and the first one's again at the end, were a third of

@@ -29,6 +29,7 @@ from deskterm.domain.payloads import KbLinked, KbNeeded
 from deskterm.domain.permissions import Actor, may_edit_draft
 from deskterm.domain.refs import format_ref, parse_ref
 from deskterm.domain.text import long_text, optional_line, required_line
+from deskterm.i18n import N_, _
 
 PREFIX = "KB"
 _KEY = re.compile(r"^\s*(?:(?P<prefix>[A-Za-z]+)-?|#)?(?P<num>[0-9]{1,9})\s*$")
@@ -92,7 +93,12 @@ def parse_key(value: str | int) -> int:
         return value
     match = _KEY.match(value or "")
     if match is None or (match["prefix"] and match["prefix"].upper() != PREFIX):
-        raise InvalidInput(f"{value!r} is not an article key (like {PREFIX}-12)", field="article")
+        raise InvalidInput(
+            _("{value!r} is not an article key (like {prefix}-12)").format(
+                value=value, prefix=PREFIX
+            ),
+            field="article",
+        )
     return int(match["num"])
 
 
@@ -111,14 +117,17 @@ def _status(value: str) -> ArticleStatus:
         return ArticleStatus(value.strip().lower())
     except ValueError:
         allowed = ", ".join(s.value for s in ArticleStatus)
-        raise InvalidInput(f"unknown status {value!r}: use {allowed}", field="status") from None
+        raise InvalidInput(
+            _("unknown status {value!r}: use {allowed}").format(value=value, allowed=allowed),
+            field="status",
+        ) from None
 
 
 def _article(session: Session, key: str | int) -> KbArticle:
     article_id = parse_key(key)
     article = session.get(KbArticle, article_id)
     if article is None:
-        raise NotFound(f"no article {format_key(article_id)}")
+        raise NotFound(_("no article {key}").format(key=format_key(article_id)))
     return article
 
 
@@ -144,10 +153,11 @@ def _public(session: Session, article: KbArticle) -> ArticlePublic:
     )
 
 
-def _may_publish(actor: Actor, doing: str) -> None:
+def _may_publish(actor: Actor, refused: str) -> None:
+    """``refused`` is the whole refusal, marked with ``N_``."""
     # A published article is what analysts read to customers: a supervisor vouches for it.
     if not actor.is_supervisor:
-        raise PermissionDenied(f"only a supervisor may {doing}")
+        raise PermissionDenied(_(refused))
 
 
 # --------------------------------------------------------------------------- writing
@@ -166,7 +176,7 @@ def add_article(
     """Any analyst may write a draft; publishing it takes a supervisor."""
     chosen = _status(status)
     if chosen == ArticleStatus.PUBLISHED:
-        _may_publish(actor, "publish an article")
+        _may_publish(actor, N_("only a supervisor may publish an article"))
     now = clock.now()
     article = KbArticle(
         title=required_line(title, field="title"),
@@ -199,13 +209,15 @@ def edit_article(
     article = _article(session, key)
     chosen = _status(status) if status is not None else ArticleStatus(article.status)
     if article.status == ArticleStatus.PUBLISHED or chosen == ArticleStatus.PUBLISHED:
-        _may_publish(actor, "change a published article or publish one")
+        _may_publish(actor, N_("only a supervisor may change a published article or publish one"))
     elif not may_edit_draft(actor, article.created_by_id):
         author = session.get(Analyst, article.created_by_id) if article.created_by_id else None
-        whose = f"a draft of {author.login}" if author else "a draft"
+        if author is not None:
+            said = _("{key} is a draft of {login}: only its author or a supervisor may change it")
+        else:
+            said = _("{key} is a draft: only its author or a supervisor may change it")
         raise PermissionDenied(
-            f"{format_key(article.id or 0)} is {whose}: only its author or a supervisor "
-            "may change it"
+            said.format(key=format_key(article.id or 0), login=author.login if author else None)
         )
     changed = False
     if title is not None:
@@ -221,7 +233,7 @@ def edit_article(
     if status is not None:
         article.status, changed = chosen, True
     if not changed:
-        raise InvalidInput("nothing to change", field="article")
+        raise InvalidInput(_("nothing to change"), field="article")
     article.updated_at = clock.now()
     article.updated_by_id = actor.id
     session.flush()
@@ -396,7 +408,9 @@ def link_article(
     assert article.id is not None and ticket.id is not None
     if session.get(KbTicket, (article.id, ticket.id)) is not None:
         raise InvalidInput(
-            f"{format_ref(ticket.id)} is linked to {format_key(article.id)} already",
+            _("{ref} is linked to {key} already").format(
+                ref=format_ref(ticket.id), key=format_key(article.id)
+            ),
             field="article",
         )
     change = Change(session, actor, ticket)
@@ -418,7 +432,7 @@ def ticket_articles(session: Session, actor: Actor, *, ref: str | int) -> list[A
     # A read: the ticket is looked up, not locked (reads are READ ONLY on PostgreSQL).
     ticket_id = ref if isinstance(ref, int) else parse_ref(ref)
     if session.get(Ticket, ticket_id) is None:
-        raise NotFound(f"no ticket {format_ref(ticket_id)}")
+        raise NotFound(_("no ticket {ref}").format(ref=format_ref(ticket_id)))
     rows = session.execute(
         select(
             col(KbArticle.id),
@@ -454,7 +468,9 @@ def flag_article_needed(
     )
     if linked is not None:
         raise InvalidInput(
-            f"{format_ref(ticket.id)} was solved with {format_key(linked)} already",
+            _("{ref} was solved with {key} already").format(
+                ref=format_ref(ticket.id), key=format_key(linked)
+            ),
             field="topic",
         )
     change = Change(session, actor, ticket)

@@ -24,6 +24,7 @@ from deskterm.domain.errors import InvalidInput, NotFound, PermissionDenied
 from deskterm.domain.permissions import Actor, may_manage_keys, may_see_keys
 from deskterm.domain.sshkeys import COMMENT_MAX, fingerprint_form
 from deskterm.domain.text import clean_line, limit_length
+from deskterm.i18n import _
 
 
 def add_keys(
@@ -34,10 +35,13 @@ def add_keys(
     analyst = analyst_by_login(session, login)
     assert analyst.id is not None
     if not may_manage_keys(actor, analyst.id):
-        raise PermissionDenied(f"only an admin may add keys for {analyst.login}")
+        raise PermissionDenied(
+            _("only an admin may add keys for {login}").format(login=analyst.login)
+        )
     if not analyst.active:
         raise InvalidInput(
-            f"{analyst.login} is deactivated: a key would not let them in", field="login"
+            _("{login} is deactivated: a key would not let them in").format(login=analyst.login),
+            field="login",
         )
     keys = parse_public_keys(text)
     label = None
@@ -53,10 +57,18 @@ def add_keys(
     for key in keys:
         holder = holders.get(key.fingerprint)
         if holder is not None:
-            where = f" (line {key.line})" if len(keys) > 1 else ""
+            if len(keys) > 1:
+                said = _(
+                    "the key {fingerprint} (line {line}) is registered to {holder} already; "
+                    "one key signs in one analyst"
+                )
+            else:
+                said = _(
+                    "the key {fingerprint} is registered to {holder} already; one key signs "
+                    "in one analyst"
+                )
             raise InvalidInput(
-                f"the key {key.fingerprint}{where} is registered to {holder} already; "
-                "one key signs in one analyst",
+                said.format(fingerprint=key.fingerprint, line=key.line, holder=holder),
                 field="key",
             )
     now = clock.now()
@@ -79,8 +91,10 @@ def add_keys(
         # Two admins registering the same key at the same moment: the unique fingerprint
         # decides, and the loser is told in words rather than with a constraint name.
         raise InvalidInput(
-            "one of these keys was registered to someone meanwhile: see `deskterm analyst key "
-            "list` and try again",
+            _(
+                "one of these keys was registered to someone meanwhile: see `deskterm analyst key "
+                "list` and try again"
+            ),
             field="key",
         ) from None
     return _public(session, rows)
@@ -93,7 +107,9 @@ def list_keys(session: Session, actor: Actor, *, login: str | None = None) -> li
         analyst = analyst_by_login(session, login)
         assert analyst.id is not None
         if not may_see_keys(actor, analyst.id):
-            raise PermissionDenied(f"only a supervisor may see the keys of {analyst.login}")
+            raise PermissionDenied(
+                _("only a supervisor may see the keys of {login}").format(login=analyst.login)
+            )
         query = query.where(col(AnalystKey.analyst_id) == analyst.id)
     elif not actor.is_supervisor:
         query = query.where(col(AnalystKey.analyst_id) == actor.id)
@@ -106,7 +122,9 @@ def remove_key(session: Session, actor: Actor, *, login: str, key: str) -> KeyPu
     analyst = analyst_by_login(session, login)
     assert analyst.id is not None
     if not may_manage_keys(actor, analyst.id):
-        raise PermissionDenied(f"only an admin may remove keys of {analyst.login}")
+        raise PermissionDenied(
+            _("only an admin may remove keys of {login}").format(login=analyst.login)
+        )
     wanted = clean_line(key)
     query = select(AnalystKey).where(col(AnalystKey.analyst_id) == analyst.id)
     number = wanted.removeprefix("#")
@@ -117,8 +135,9 @@ def remove_key(session: Session, actor: Actor, *, login: str, key: str) -> KeyPu
     row = session.scalars(query).first()
     if row is None:
         raise NotFound(
-            f"{analyst.login} has no key {wanted!r} "
-            f"(see `deskterm analyst key list {analyst.login}`)"
+            _("{login} has no key {wanted!r} (see `deskterm analyst key list {login}`)").format(
+                login=analyst.login, wanted=wanted
+            )
         )
     public = _public(session, [row])[0]
     session.delete(row)

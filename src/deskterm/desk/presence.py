@@ -26,6 +26,7 @@ from deskterm.desk.schemas import Public
 from deskterm.domain.errors import NotFound
 from deskterm.domain.permissions import Actor
 from deskterm.domain.refs import format_ref
+from deskterm.i18n import _
 
 #: A terminal that has not said it is still there for this long has gone.
 STALE_AFTER = timedelta(seconds=15)
@@ -64,7 +65,7 @@ def see_ticket(
     changed = True
     if row is None:
         if session.get(Ticket, ticket_id) is None:
-            raise NotFound(f"no ticket {format_ref(ticket_id)}")
+            raise NotFound(_("no ticket {ref}").format(ref=format_ref(ticket_id)))
         session.add(
             Presence(
                 session=app_session,

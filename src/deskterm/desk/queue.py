@@ -23,6 +23,7 @@ from deskterm.domain.errors import InvalidInput, PermissionDenied
 from deskterm.domain.payloads import Assigned
 from deskterm.domain.permissions import Actor, may_pull_from
 from deskterm.domain.replay import CLAIM_VIA
+from deskterm.i18n import _
 
 
 def claim_next(
@@ -34,12 +35,14 @@ def claim_next(
     answers with its list row, for a face that opens the ticket's screen next and reads
     the card there: reading it here too took three statements where the row takes one."""
     if actor.id is None:
-        raise InvalidInput("the system cannot pull tickets", field="group")
+        raise InvalidInput(_("the system cannot pull tickets"), field="group")
     if group is not None:
         row = group_by_name(session, group)
         assert row.id is not None
         if not may_pull_from(actor, row.id):
-            raise PermissionDenied(f"{actor.login} is not in {row.name}")
+            raise PermissionDenied(
+                _("{login} is not in {name}").format(login=actor.login, name=row.name)
+            )
         group_ids = [row.id]
         names = [row.name]
     elif actor.seats is not None:

@@ -37,11 +37,12 @@ from deskterm.db.models import (
 from deskterm.desk import clock
 from deskterm.desk.schemas import Public
 from deskterm.desk.tickets import Change, hold, load, refusal
-from deskterm.domain.enums import OPEN_STATUSES, EventKind, Status
+from deskterm.domain.enums import OPEN_STATUSES, EventKind, Status, status_label
 from deskterm.domain.errors import InvalidInput, InvalidTransition, PermissionDenied
 from deskterm.domain.payloads import SurveyRecorded
 from deskterm.domain.permissions import Actor, may_record_survey
 from deskterm.domain.refs import format_ref
+from deskterm.i18n import N_, _
 
 #: Ageing of open tickets: upper bounds in days, and what the columns are called.
 AGE_BUCKETS = ((1, "<1d"), (3, "1-3d"), (7, "3-7d"), (None, ">7d"))
@@ -86,11 +87,14 @@ def _day(text: str, option: str) -> date:
         day = date.fromisoformat(text.strip())
     except ValueError:
         raise InvalidInput(
-            f"{option} {text!r} is not a day like 2026-11-30", field=option
+            _("{option} {text!r} is not a day like 2026-11-30").format(option=option, text=text),
+            field=option,
         ) from None
     if not _FIRST_DAY <= day <= _LAST_DAY:
         raise InvalidInput(
-            f"{option} {text!r} is out of range: give a day from {_FIRST_DAY} to {_LAST_DAY}",
+            _("{option} {text!r} is out of range: give a day from {first} to {last}").format(
+                option=option, text=text, first=_FIRST_DAY, last=_LAST_DAY
+            ),
             field=option,
         )
     return day
@@ -106,7 +110,7 @@ def day_range(
     end_day = _day(to, "--to") if to else None
     start_day = _day(from_, "--from") if from_ else None
     if start_day and end_day and start_day > end_day:
-        raise InvalidInput("--from is after --to", field="--from")
+        raise InvalidInput(_("--from is after --to"), field="--from")
     until = _midnight(end_day + timedelta(days=1)) if end_day else None
     since = _midnight(start_day) if start_day else None
     if default_days is not None:
@@ -242,7 +246,7 @@ def _hours(seconds: float | None) -> float | None:
 def _may_report(actor: Actor) -> None:
     # Reports show every analyst's figures side by side: that is a supervisor's view.
     if not actor.is_supervisor:
-        raise PermissionDenied("only a supervisor may read reports")
+        raise PermissionDenied(_("only a supervisor may read reports"))
 
 
 def without_jit(session: Session) -> None:
@@ -332,7 +336,7 @@ def backlog_report(
         result.append(total)
     return Report(
         name="backlog",
-        title="Open tickets by group, priority and age",
+        title=_("Open tickets by group, priority and age"),
         since=since,
         until=until,
         columns=columns,
@@ -379,7 +383,7 @@ def sla_report(
         result.append(_sla_row("TOTAL", sums))
     return Report(
         name="sla",
-        title="SLA compliance of tickets opened in the period",
+        title=_("SLA compliance of tickets opened in the period"),
         since=since,
         until=until,
         columns=columns,
@@ -475,7 +479,7 @@ def analysts_report(
         )
     return Report(
         name="analysts",
-        title="Workload and performance per analyst (tickets resolved in the period)",
+        title=_("Workload and performance per analyst (tickets resolved in the period)"),
         since=since,
         until=until,
         columns=[
@@ -546,7 +550,7 @@ def csat_report(
         rows.append(["TOTAL", *_satisfaction(total)])
     return Report(
         name="csat",
-        title="Customer satisfaction (surveys recorded in the period)",
+        title=_("Customer satisfaction (surveys recorded in the period)"),
         since=since,
         until=until,
         columns=[
@@ -615,7 +619,7 @@ def categories_report(
     result.sort(key=lambda r: (-r[1], r[0]))
     return Report(
         name="categories",
-        title="Tickets opened in the period by category",
+        title=_("Tickets opened in the period by category"),
         since=since,
         until=until,
         columns=[
@@ -668,23 +672,28 @@ def record_survey(
     """The customer's answers for a resolved (or closed) ticket, asked on the closing call
     or by email reply. Recording again replaces the answers; the log keeps both."""
     if csat is None and nps is None:
-        raise InvalidInput("give a CSAT score (1-5), an NPS score (0-10) or both", field="csat")
+        raise InvalidInput(_("give a CSAT score (1-5), an NPS score (0-10) or both"), field="csat")
     if csat is not None and not 1 <= csat <= 5:
-        raise InvalidInput("CSAT is a score from 1 to 5", field="csat")
+        raise InvalidInput(_("CSAT is a score from 1 to 5"), field="csat")
     if nps is not None and not 0 <= nps <= 10:
-        raise InvalidInput("NPS is a score from 0 to 10", field="nps")
+        raise InvalidInput(_("NPS is a score from 0 to 10"), field="nps")
     how = via.strip().lower()
     if how not in _VIA:
-        raise InvalidInput(f"unknown way {via!r}: use {', '.join(_VIA)}", field="via")
+        raise InvalidInput(
+            _("unknown way {via!r}: use {names}").format(via=via, names=", ".join(_VIA)),
+            field="via",
+        )
     ticket = load(session, ref)
     assert ticket.id is not None
     if ticket.status not in (Status.RESOLVED, Status.CLOSED):
         raise InvalidTransition(
-            f"{format_ref(ticket.id)} is {Status(ticket.status).label}: surveys are for "
-            "resolved tickets"
+            _("{ref} is {status}: surveys are for resolved tickets").format(
+                ref=format_ref(ticket.id), status=status_label(ticket.status)
+            )
         )
     if not may_record_survey(actor, hold(ticket)):
-        raise refusal(session, actor, ticket, "record its survey")
+        # Translators: completes "only its holder or a supervisor may ..."
+        raise refusal(session, actor, ticket, N_("record its survey"))
     change = Change(session, actor, ticket)
     survey = session.get(Survey, ticket.id)
     if survey is None:

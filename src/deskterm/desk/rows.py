@@ -25,6 +25,7 @@ from deskterm.domain.errors import InvalidInput
 from deskterm.domain.permissions import Actor
 from deskterm.domain.priority import parse_priority
 from deskterm.domain.refs import format_ref
+from deskterm.i18n import _
 
 
 def _enum(enum: type[Enum], value: str, field: str) -> Any:
@@ -32,7 +33,12 @@ def _enum(enum: type[Enum], value: str, field: str) -> Any:
         return enum(value.strip().lower())
     except ValueError:
         allowed = ", ".join(m.value for m in enum)
-        raise InvalidInput(f"unknown {field} {value!r}: use {allowed}", field=field) from None
+        raise InvalidInput(
+            _("unknown {field} {value!r}: use {allowed}").format(
+                field=field, value=value, allowed=allowed
+            ),
+            field=field,
+        ) from None
 
 
 def _table(model: Any) -> Table:
@@ -195,7 +201,9 @@ def list_tickets(
     ``assignee``: a login, ``me`` or ``none``.
     """
     if not 1 <= limit <= 1000:
-        raise InvalidInput(f"limit must be between 1 and 1000, not {limit}", field="limit")
+        raise InvalidInput(
+            _("limit must be between 1 and 1000, not {limit}").format(limit=limit), field="limit"
+        )
     query, _holder, _contact = _rows_query()
     wanted = _statuses(statuses)
     if wanted is not None:
@@ -223,7 +231,9 @@ def list_tickets(
     elif sort == "newest":
         query = query.order_by(col(Ticket.id).desc())
     else:
-        raise InvalidInput(f"unknown sort {sort!r}: use urgent or newest", field="sort")
+        raise InvalidInput(
+            _("unknown sort {sort!r}: use urgent or newest").format(sort=sort), field="sort"
+        )
     return [_public(row) for row in session.execute(query.limit(limit))]
 
 

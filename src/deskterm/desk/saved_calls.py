@@ -32,6 +32,7 @@ from deskterm.desk.schemas import Public, TicketPublic
 from deskterm.desk.tickets import summary
 from deskterm.domain.errors import InvalidInput
 from deskterm.domain.permissions import Actor
+from deskterm.i18n import _
 
 _KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
@@ -46,7 +47,7 @@ class CallSave(Public):
 
 def check_key(key: str) -> str:
     if not isinstance(key, str) or not _KEY.fullmatch(key):
-        raise InvalidInput("a call's key is 8 to 64 letters, digits, '-' or '_'", field="key")
+        raise InvalidInput(_("a call's key is 8 to 64 letters, digits, '-' or '_'"), field="key")
     return key
 
 
@@ -91,7 +92,7 @@ def save_call(
     if call is not None:
         if contact_id is not None or contact is not None:
             raise InvalidInput(
-                "another problem from a saved call keeps that call's caller", field="contact"
+                _("another problem from a saved call keeps that call's caller"), field="contact"
             )
         made = add_to_call(session, actor, call=call, problems=problems, call_seconds=call_seconds)
     else:

@@ -14,6 +14,7 @@ from deskterm.db.models import Category, ResolutionCode, SupportGroup
 from deskterm.desk.schemas import CategoryPublic
 from deskterm.domain.errors import SchemaMismatch
 from deskterm.domain.permissions import Actor
+from deskterm.i18n import _
 
 #: The schema revision this code works with; ``deskterm db upgrade`` migrates a desk to it.
 SCHEMA_HEAD = HEAD
@@ -57,9 +58,11 @@ def upgrade_database(db: Database) -> SchemaState:
         # nothing was changed; said in one line, not as a crash.
         said = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise SchemaMismatch(
-            f"database {db.describe()} says it is at revision {before.revision or 'none'}, "
-            f"but the upgrade from there failed ({said}): its tables are not what that "
-            "revision makes; restore the desk from a backup"
+            _(
+                "database {database} says it is at revision {revision}, but the upgrade from "
+                "there failed ({said}): its tables are not what that revision makes; restore "
+                "the desk from a backup"
+            ).format(database=db.describe(), revision=before.revision or "none", said=said)
         ) from exc
     seed_defaults(db)
     return state
@@ -70,8 +73,10 @@ def _refuse_foreign(db: Database, state: SchemaState) -> None:
     deskterm's tables are never added to it."""
     if db.is_sqlite and state.revision is None and not state.empty:
         raise SchemaMismatch(
-            f"{db.url.database} holds another application's tables, not a deskterm desk: "
-            "give deskterm a file of its own (--db)"
+            _(
+                "{database} holds another application's tables, not a deskterm desk: give "
+                "deskterm a file of its own (--db)"
+            ).format(database=db.url.database)
         )
 
 
@@ -105,7 +110,7 @@ def _seed(session: Session) -> None:
 
     by_path: dict[str, Category] = {}
     for cat in defaults.category_specs():
-        parent_path, _, name = cat.path.rpartition(" > ")
+        parent_path, _sep, name = cat.path.rpartition(" > ")
         parent = by_path.get(parent_path) if parent_path else None
         group_name = cat.group
         group_id = (

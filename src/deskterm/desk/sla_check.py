@@ -54,6 +54,7 @@ from deskterm.domain.sla import (
     alarms_due,
     next_alarm,
 )
+from deskterm.i18n import _
 
 BATCH = 200
 _Row = TypeVarTuple("_Row")
@@ -81,13 +82,13 @@ class FiringPublic(Public):
 
     @property
     def summary(self) -> str:
-        """What the rule did, in words: ``escalated to X (L2); told sam``."""
+        """What the rule did, in the analyst's words: ``escalated to X (L2); told sam``."""
         parts = [self.outcome] if self.outcome else []
         if self.told:
-            parts.append("told " + ", ".join(self.told))
+            parts.append(_("told {names}").format(names=", ".join(self.told)))
         if self.no_email:
-            parts.append("no email address for " + ", ".join(self.no_email))
-        return "; ".join(parts) or "nobody to tell: no supervisor in the group"
+            parts.append(_("no email address for {names}").format(names=", ".join(self.no_email)))
+        return "; ".join(parts) or _("nobody to tell: no supervisor in the group")
 
 
 class CheckResult(Public):
@@ -326,13 +327,17 @@ def _fire(
     session: Session, run: _Run, ticket: Ticket, rule: EscalationRule, alarm: Raised | None
 ) -> None:
     assert ticket.id is not None
+    # The log keeps the reason and the outcome in English, as data; the run reports them to
+    # the analyst who ran it in their words (``said``).
     reason = rule.reason_for(ticket.priority)
     outcome: str | None = None
+    said: str | None = None
     groups = {ticket.group_id}
     if rule.to_level is not None or rule.up:
         target = rule.target_level(ticket.level)
         if target is None:
             outcome = f"already at level {ticket.level}: nowhere higher to go"
+            said = _("already at level {level}: nowhere higher to go").format(level=ticket.level)
         else:
             try:
                 moved = tickets.escalate(
@@ -340,8 +345,12 @@ def _fire(
                 )
             except DeskError as exc:
                 outcome = f"could not escalate: {exc}"
+                said = _("could not escalate: {error}").format(error=exc)
             else:
                 outcome = f"escalated to {moved.group} (L{moved.level})"
+                said = _("escalated to {group} (L{level})").format(
+                    group=moved.group, level=moved.level
+                )
                 groups.add(ticket.group_id)
     told: list[str] = []
     unreachable: list[str] = []
@@ -364,8 +373,8 @@ def _fire(
         FiringPublic(
             ref=format_ref(ticket.id),
             rule=rule.name,
-            reason=reason,
-            outcome=outcome,
+            reason=rule.reason_words(ticket.priority),
+            outcome=said,
             told=told,
             no_email=unreachable,
         )
@@ -527,11 +536,11 @@ def sla_report(
     otherwise still *open*. Cancelled tickets are left out.
     """
     if not actor.is_supervisor:
-        raise PermissionDenied("only supervisors and admins read SLA reports")
+        raise PermissionDenied(_("only supervisors and admins read SLA reports"))
     if since.tzinfo is None or until.tzinfo is None:
-        raise InvalidInput("report periods need a time zone", field="since")
+        raise InvalidInput(_("report periods need a time zone"), field="since")
     if until <= since:
-        raise InvalidInput("the period ends before it starts", field="until")
+        raise InvalidInput(_("the period ends before it starts"), field="until")
     now = clock.now()
     group_row = group_by_name(session, group) if group else None
     one, zero = 1, 0

@@ -30,6 +30,7 @@ from deskterm.domain.sshkeys import (
     WEAK,
 )
 from deskterm.domain.text import clean_line
+from deskterm.i18n import _
 
 if TYPE_CHECKING:
     from asyncssh import SSHKey
@@ -58,7 +59,9 @@ def parse_public_keys(text: str) -> list[PublicKey]:
     public key this desk accepts."""
     if len(text) > TEXT_MAX:
         raise InvalidInput(
-            f"the key file is too big ({len(text):,} characters): give a public key file",
+            _("the key file is too big ({n:,} characters): give a public key file").format(
+                n=len(text)
+            ),
             field="key",
         )
     _refuse_other_formats(text)
@@ -71,14 +74,19 @@ def parse_public_keys(text: str) -> list[PublicKey]:
         key = _parse_line(line, number)
         if key.fingerprint in seen:
             raise InvalidInput(
-                f"line {number} repeats the key of line {seen[key.fingerprint]}", field="key"
+                _("line {number} repeats the key of line {seen}").format(
+                    number=number, seen=seen[key.fingerprint]
+                ),
+                field="key",
             )
         seen[key.fingerprint] = number
         keys.append(key)
     if not keys:
         raise InvalidInput(
-            "no public key found: give a file like ~/.ssh/id_ed25519.pub "
-            "(one 'ssh-ed25519 AAAA... comment' line)",
+            _(
+                "no public key found: give a file like ~/.ssh/id_ed25519.pub "
+                "(one 'ssh-ed25519 AAAA... comment' line)"
+            ),
             field="key",
         )
     return keys
@@ -87,14 +95,18 @@ def parse_public_keys(text: str) -> list[PublicKey]:
 def _refuse_other_formats(text: str) -> None:
     if re.search(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----", text) or "PuTTY-User-Key-File" in text:
         raise InvalidInput(
-            "this is a private key: never hand it out; give its public half instead "
-            "(the .pub file beside it, or the output of `ssh-keygen -y -f KEYFILE`)",
+            _(
+                "this is a private key: never hand it out; give its public half instead "
+                "(the .pub file beside it, or the output of `ssh-keygen -y -f KEYFILE`)"
+            ),
             field="key",
         )
     if "---- BEGIN SSH2 PUBLIC KEY ----" in text:
         raise InvalidInput(
-            "this is an RFC 4716 (SSH2) public key: convert it to OpenSSH's one-line form "
-            "with `ssh-keygen -i -f FILE` and give that",
+            _(
+                "this is an RFC 4716 (SSH2) public key: convert it to OpenSSH's one-line form "
+                "with `ssh-keygen -i -f FILE` and give that"
+            ),
             field="key",
         )
 
@@ -102,43 +114,63 @@ def _refuse_other_formats(text: str) -> None:
 def _parse_line(line: str, number: int) -> PublicKey:
     words = line.split()
     algorithm = words[0]
-    where = f"line {number}"
+    where = _("line {number}").format(number=number)
     if algorithm not in KEY_TYPES:
         if algorithm in WEAK:
-            raise InvalidInput(f"{where}: {WEAK[algorithm]}; use an ed25519 key", field="key")
+            raise InvalidInput(
+                _("{where}: {weakness}; use an ed25519 key").format(
+                    where=where, weakness=_(WEAK[algorithm])
+                ),
+                field="key",
+            )
         if _CERT.search(algorithm):
             raise InvalidInput(
-                f"{where} is an SSH certificate: register the key it certifies instead",
+                _("{where} is an SSH certificate: register the key it certifies instead").format(
+                    where=where
+                ),
                 field="key",
             )
         if any(word in KEY_TYPES for word in words[1:]):
             # authorized_keys options (from=, command=, ...) would mean something to OpenSSH
             # that this desk's server would not do: refused rather than silently ignored.
             raise InvalidInput(
-                f"{where} starts with options ({_clip(algorithm)}) that deskterm's SSH server "
-                "would not apply: give the key alone",
+                _(
+                    "{where} starts with options ({clip}) that deskterm's SSH server would not "
+                    "apply: give the key alone"
+                ).format(where=where, clip=_clip(algorithm)),
                 field="key",
             )
         raise InvalidInput(
-            f"{where} is not an OpenSSH public key (expected 'ssh-ed25519 AAAA... comment', "
-            f"found {_clip(line)!r})",
+            _(
+                "{where} is not an OpenSSH public key (expected 'ssh-ed25519 AAAA... comment', "
+                "found {clip!r})"
+            ).format(where=where, clip=_clip(line)),
             field="key",
         )
     if len(words) < 2:
-        raise InvalidInput(f"{where}: the {algorithm} key has no key data", field="key")
+        raise InvalidInput(
+            _("{where}: the {algorithm} key has no key data").format(
+                where=where, algorithm=algorithm
+            ),
+            field="key",
+        )
     data = words[1]
     try:
         if not _BASE64.match(data):
             raise ValueError(data)
         blob = base64.b64decode(data, validate=True)
     except (ValueError, binascii.Error):
-        raise InvalidInput(f"{where}: the key data is not valid base64", field="key") from None
+        raise InvalidInput(
+            _("{where}: the key data is not valid base64").format(where=where), field="key"
+        ) from None
     key = _read_key(algorithm, blob, where)
     comment = clean_line(" ".join(words[2:]))
     if len(comment) > COMMENT_MAX:
         raise InvalidInput(
-            f"{where}: the key's comment is too long ({len(comment)} characters; at most "
-            f"{COMMENT_MAX}): shorten it or give --comment",
+            _(
+                "{where}: the key's comment is too long ({n} characters; at most "
+                "{limit}): shorten it or give --comment"
+            ).format(where=where, n=len(comment), limit=COMMENT_MAX),
             field="comment",
         )
     return PublicKey(
@@ -161,7 +193,10 @@ def _read_key(algorithm: str, blob: bytes, where: str) -> SSHKey:
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     damaged = InvalidInput(
-        f"{where}: the key data is damaged (not a whole {algorithm} key)", field="key"
+        _("{where}: the key data is damaged (not a whole {algorithm} key)").format(
+            where=where, algorithm=algorithm
+        ),
+        field="key",
     )
     packet = SSHPacket(blob)
     try:
@@ -171,7 +206,9 @@ def _read_key(algorithm: str, blob: bytes, where: str) -> SSHKey:
     if named != algorithm.encode("ascii"):
         shown = named.decode("ascii", "replace")[:40]
         raise InvalidInput(
-            f"{where}: the key data is a {shown!r} key, but the line says {algorithm}",
+            _("{where}: the key data is a {shown!r} key, but the line says {algorithm}").format(
+                where=where, shown=shown, algorithm=algorithm
+            ),
             field="key",
         )
     try:
@@ -186,8 +223,10 @@ def _read_key(algorithm: str, blob: bytes, where: str) -> SSHKey:
     pyca = key.pyca_key
     if isinstance(pyca, rsa.RSAPublicKey) and pyca.key_size < RSA_MIN_BITS:
         raise InvalidInput(
-            f"{where}: a {pyca.key_size}-bit RSA key is too weak (at least {RSA_MIN_BITS} "
-            "bits; better an ed25519 key: `ssh-keygen -t ed25519`)",
+            _(
+                "{where}: a {key_size}-bit RSA key is too weak (at least {min_bits} bits; "
+                "better an ed25519 key: `ssh-keygen -t ed25519`)"
+            ).format(where=where, key_size=pyca.key_size, min_bits=RSA_MIN_BITS),
             field="key",
         )
     return key

@@ -40,6 +40,7 @@ from deskterm.domain.errors import InvalidInput, PermissionDenied
 from deskterm.domain.permissions import Actor
 from deskterm.domain.refs import parse_ref
 from deskterm.domain.text import clean_line
+from deskterm.i18n import _
 
 PAGE = 100
 #: Counts stop here: a tab says "1000+" rather than counting a million rows.
@@ -145,9 +146,9 @@ def _partitions(actor: Actor, view: QueueView) -> list[_Part]:
         return mine + [_Part((("group_id", g), waiting)) for g in groups]
     if view == QueueView.ALL:
         if not actor.is_supervisor:
-            raise PermissionDenied("only a supervisor sees every queue")
+            raise PermissionDenied(_("only a supervisor sees every queue"))
         return [_Part((("status", s),)) for s in _OPEN]
-    raise InvalidInput(f"unknown queue view {view!r}", field="view")
+    raise InvalidInput(_("unknown queue view {view!r}").format(view=view), field="view")
 
 
 def _conditions(shape: _Shape, prefix: str) -> list[ColumnElement[bool]]:
@@ -302,7 +303,9 @@ def queue_page(
 ) -> QueuePage:
     """One page of a queue view, most urgent first (callbacks: soonest due first)."""
     if not 1 <= limit <= 500:
-        raise InvalidInput(f"limit must be between 1 and 500, not {limit}", field="limit")
+        raise InvalidInput(
+            _("limit must be between 1 and 500, not {limit}").format(limit=limit), field="limit"
+        )
     chosen = QueueView(view)
     if chosen == QueueView.CALLBACKS:
         return _callback_page(session, actor, after=after, text=text, limit=limit)

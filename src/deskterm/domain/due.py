@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from deskterm.domain.enums import OPEN_STATUSES
+from deskterm.i18n import _, pgettext
 
 
 class DueState(StrEnum):
@@ -71,15 +72,31 @@ def clock_words(
         return DueWords(DueState.NONE, "—", "—")
     if done:
         if finished is not None and finished > due:
-            return DueWords(DueState.MISSED, f"missed by {span(finished - due)}", "late")
-        return DueWords(DueState.MET, "met", "met")
+            return DueWords(
+                DueState.MISSED,
+                # Translators: an SLA clock finished after its due time; {span} is like 2h05m.
+                _("missed by {span}").format(span=span(finished - due)),
+                # Translators: an SLA clock finished late, in a narrow table cell.
+                pgettext("sla clock", "late"),
+            )
+        # Translators: an SLA clock finished by its due time.
+        met = pgettext("sla clock", "met")
+        return DueWords(DueState.MET, met, met)
     if paused:
-        return DueWords(DueState.PAUSED, "paused", "paused")
+        # Translators: an SLA clock standing still while the ticket waits on the customer.
+        still = pgettext("sla clock", "paused")
+        return DueWords(DueState.PAUSED, still, still)
     left = due - now
     if left.total_seconds() <= 0:
-        return DueWords(DueState.BREACHED, f"breached by {span(left)}", f"-{span(left)}")
+        return DueWords(
+            DueState.BREACHED,
+            # Translators: an SLA clock past its due time; {span} is like 1d2h.
+            _("breached by {span}").format(span=span(left)),
+            f"-{span(left)}",
+        )
     state = DueState.WARNING if warn_at is not None and now >= warn_at else DueState.RUNNING
-    return DueWords(state, f"due in {span(left)}", span(left))
+    # Translators: an SLA clock running; {span} is like 3h05m.
+    return DueWords(state, _("due in {span}").format(span=span(left)), span(left))
 
 
 class Clocked(Protocol):
@@ -121,7 +138,12 @@ def ticket_due(ticket: Clocked, now: datetime) -> TicketDue:
     left = None
     if paused and ticket.sla_left_seconds is not None:
         amount = span(timedelta(seconds=ticket.sla_left_seconds))
-        left = f"{amount} left" if ticket.sla_left_seconds > 0 else f"{amount} over"
+        if ticket.sla_left_seconds > 0:
+            # Translators: working time left on a paused SLA clock; {span} is like 3h05m.
+            left = _("{span} left").format(span=amount)
+        else:
+            # Translators: working time overrun on a paused SLA clock; {span} is like 1h.
+            left = _("{span} over").format(span=amount)
     return TicketDue(
         response=clock_words(
             ticket.response_due_at,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from deskterm.i18n import _, ngettext
+
 
 class DeskError(Exception):
     """A refusal: nothing was changed. ``str(err)`` is one readable line."""
@@ -76,13 +78,28 @@ class ConflictError(DeskError):
         self.ref = ref
         self.changes = tuple(changes)
         if self.changes:
-            said = "; ".join(f"{c.actor} {c.what} at {c.at}" for c in self.changes[-3:])
+            # Translators: one change someone else made: "bob noted: called back at 14:30".
+            # {what} is an event of the ticket's log in words, said of {actor}.
+            said = "; ".join(
+                _("{actor} {what} at {time}").format(actor=c.actor, what=c.what, time=c.at)
+                for c in self.changes[-3:]
+            )
             more = len(self.changes) - 3
             if more > 0:
-                said = f"{said} (and {more} earlier change{'s' if more > 1 else ''})"
+                said = ngettext(
+                    "{changes} (and {n} earlier change)",
+                    "{changes} (and {n} earlier changes)",
+                    more,
+                ).format(changes=said, n=more)
             #: What happened, without the advice: a form that keeps the text gives its own.
-            self.seen = f"{ref} was changed meanwhile: {said}. Nothing was saved."
-            message = f"{self.seen[:-1]}; reload and retry."
+            self.seen = _("{ref} was changed meanwhile: {changes}. Nothing was saved.").format(
+                ref=ref, changes=said
+            )
+            message = _(
+                "{ref} was changed meanwhile: {changes}. Nothing was saved; reload and retry."
+            ).format(ref=ref, changes=said)
         else:
-            self.seen = message = f"{ref} was changed by someone else meanwhile. Nothing was saved."
+            self.seen = message = _(
+                "{ref} was changed by someone else meanwhile. Nothing was saved."
+            ).format(ref=ref)
         super().__init__(message)

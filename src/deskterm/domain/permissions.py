@@ -37,6 +37,9 @@ class Actor:
     seats: tuple[Seat, ...] | None = None
     #: Whether the analyst was away when loaded (read with ``seats``; meaningless without).
     away: bool = False
+    #: The language the analyst reads deskterm in (``de``, ``pt-BR``); ``None``: their
+    #: locale's. Read with the rest of the actor, so a face can ``i18n.use`` it at no cost.
+    language: str | None = None
 
     @property
     def is_system(self) -> bool:

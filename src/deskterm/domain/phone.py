@@ -17,6 +17,8 @@ import re
 from functools import cache
 from typing import Any
 
+from deskterm.i18n import _
+
 #: Where a number without a country code is read when no region is set. GB, because the
 #: demo desk and most of its callers are there; a desk elsewhere sets ``phone_region``.
 DEFAULT_REGION = "GB"
@@ -44,7 +46,11 @@ def region_code(region: str | None) -> str:
     """``region`` as libphonenumber names it (``GB``, ``DE``); ValueError when unknown."""
     value = (region or DEFAULT_REGION).strip().upper()
     if not _REGION.match(value) or value not in _phonenumbers().SUPPORTED_REGIONS:
-        raise ValueError(f"{region!r} is not a phone region (a country code such as GB or DE)")
+        raise ValueError(
+            _("{region!r} is not a phone region (a country code such as GB or DE)").format(
+                region=region
+            )
+        )
     return value
 
 

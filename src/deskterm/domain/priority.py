@@ -8,6 +8,7 @@ from typing import Any
 
 from deskterm.domain.enums import Impact, Urgency
 from deskterm.domain.errors import InvalidInput
+from deskterm.i18n import N_, _
 
 PRIORITIES = (1, 2, 3, 4, 5)
 
@@ -22,6 +23,31 @@ class PriorityLevel:
     @property
     def code(self) -> str:
         return f"P{self.number}"
+
+    @property
+    def shown_label(self) -> str:
+        """The label in the analyst's language: the shipped words are in the catalogs
+        (``SHIPPED_WORDS``); an admin's own words show as they wrote them."""
+        return _(self.label)
+
+    @property
+    def shown_meaning(self) -> str:
+        return _(self.meaning)
+
+
+#: The words of the shipped data/priority.toml, for the catalogs (see ``shown_label``).
+SHIPPED_WORDS = (
+    N_("Critical"),
+    N_("business outage: a key service is down for many users"),
+    N_("High"),
+    N_("many users or a key service badly hurt"),
+    N_("Medium"),
+    N_("one user blocked, or many slowed"),
+    N_("Low"),
+    N_("an inconvenience with a workaround"),
+    N_("Planning"),
+    N_("planned work, a request or a question"),
+)
 
 
 @dataclass(frozen=True)
@@ -42,12 +68,12 @@ class PriorityMatrix:
         priorities = raw.get("priorities") or {}
         if not isinstance(priorities, Mapping):
             raise InvalidInput(
-                "priority matrix: [priorities] must be a table, like [priorities.P1]"
+                _("priority matrix: [priorities] must be a table, like [priorities.P1]")
             )
         for code, spec in priorities.items():
             number = parse_priority(code)
             if not isinstance(spec, Mapping) or not spec.get("label"):
-                raise InvalidInput(f"priority {code} needs a label")
+                raise InvalidInput(_("priority {code} needs a label").format(code=code))
             levels[number] = PriorityLevel(
                 number=number,
                 label=str(spec["label"]),
@@ -56,19 +82,25 @@ class PriorityMatrix:
             )
         missing = [f"P{n}" for n in PRIORITIES if n not in levels]
         if missing:
-            raise InvalidInput(f"priority matrix: no definition for {', '.join(missing)}")
+            raise InvalidInput(
+                _("priority matrix: no definition for {names}").format(names=", ".join(missing))
+            )
         cells: dict[tuple[Impact, Urgency], int] = {}
         matrix = raw.get("matrix") or {}
         if not isinstance(matrix, Mapping):
-            raise InvalidInput("priority matrix: [matrix] must be a table, like [matrix.high]")
+            raise InvalidInput(_("priority matrix: [matrix] must be a table, like [matrix.high]"))
         for impact in Impact:
             row = matrix.get(impact.value)
             if not isinstance(row, Mapping):
-                raise InvalidInput(f"priority matrix: no row for impact {impact.value!r}")
+                raise InvalidInput(
+                    _("priority matrix: no row for impact {impact!r}").format(impact=impact.value)
+                )
             for urgency in Urgency:
                 if urgency.value not in row:
                     raise InvalidInput(
-                        f"priority matrix: impact {impact.value!r} has no urgency {urgency.value!r}"
+                        _("priority matrix: impact {impact!r} has no urgency {urgency!r}").format(
+                            impact=impact.value, urgency=urgency.value
+                        )
                     )
                 cells[(impact, urgency)] = parse_priority(str(row[urgency.value]))
         return cls(cells=cells, levels=levels)
@@ -79,7 +111,9 @@ def parse_priority(text: str | int) -> int:
     raw = str(text).strip().upper().removeprefix("P")
     if raw.isascii() and raw.isdigit() and int(raw) in PRIORITIES:
         return int(raw)
-    raise InvalidInput(f"unknown priority {text!r}: use P1 to P5", field="priority")
+    raise InvalidInput(
+        _("unknown priority {text!r}: use P1 to P5").format(text=text), field="priority"
+    )
 
 
 DEFAULT_MATRIX = PriorityMatrix(

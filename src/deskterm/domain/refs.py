@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from deskterm.domain.errors import InvalidInput
+from deskterm.i18n import _
 
 PREFIX = "DT"
 # [0-9], not \d: Python's \d and int() take any Unicode digit, so "٤٢" read as 42 and
@@ -26,11 +27,14 @@ def parse_ref(text: str) -> int:
     match = _REF.match(text or "")
     if match is None or (match["prefix"] and match["prefix"].upper() != PREFIX):
         raise InvalidInput(
-            f"{text!r} is not a ticket reference (like {PREFIX}-000123)", field="ref"
+            _("{text!r} is not a ticket reference (like {prefix}-000123)").format(
+                text=text, prefix=PREFIX
+            ),
+            field="ref",
         )
     number = int(match["num"])
     if number <= 0:
-        raise InvalidInput(f"{text!r} is not a ticket reference", field="ref")
+        raise InvalidInput(_("{text!r} is not a ticket reference").format(text=text), field="ref")
     return number
 
 

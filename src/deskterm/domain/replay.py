@@ -32,6 +32,7 @@ from typing import Any
 from deskterm.domain import payloads as p
 from deskterm.domain.enums import LIVE_CHANNELS, EventKind, Status
 from deskterm.domain.transitions import status_for_holder
+from deskterm.i18n import _, ngettext
 
 #: Events written beside a change, carrying the version it produced and changing nothing.
 ANNOTATIONS = frozenset(
@@ -197,8 +198,9 @@ def _apply(result: Replay, event: Event, levels: Mapping[str, int]) -> None:
             if payload.via == CLAIM_VIA and state.assignee is not None:
                 # "Pull next" takes only a ticket nobody holds: this one was claimed twice.
                 result.double_claims.append(
-                    f"log: event #{event.id} claims it for {payload.to} while "
-                    f"{state.assignee} held it"
+                    _("log: event #{event} claims it for {login} while {holder} held it").format(
+                        event=event.id, login=payload.to, holder=state.assignee
+                    )
                 )
             state.assignee = None if payload.unassigned else payload.to
             if payload.to_group is not None:
@@ -264,19 +266,34 @@ def log_faults(events: Sequence[Event]) -> list[str]:
     """What is wrong with the log itself: it must open with the creation at version 1, and
     its versions must rise one change at a time, in the order the events were written."""
     if not events:
-        return ["log: no events at all (the creation is missing)"]
+        return [_("log: no events at all (the creation is missing)")]
     faults: list[str] = []
     opening = events[0]
     if opening.kind != EventKind.CREATED:
-        faults.append(f"log: first event #{opening.id} is {opening.kind}, not created")
+        faults.append(
+            _("log: first event #{event} is {kind}, not created").format(
+                event=opening.id, kind=opening.kind
+            )
+        )
     if opening.version != 1:
-        faults.append(f"log: first event #{opening.id} has version {opening.version}, not 1")
+        faults.append(
+            _("log: first event #{event} has version {version}, not 1").format(
+                event=opening.id, version=opening.version
+            )
+        )
     previous = opening
     for event in events[1:]:
         if event.version < previous.version:
             faults.append(
-                f"log: event #{event.id} (version {event.version}) was written after "
-                f"event #{previous.id} (version {previous.version})"
+                _(
+                    "log: event #{event} (version {version}) was written after event "
+                    "#{previous} (version {previous_version})"
+                ).format(
+                    event=event.id,
+                    version=event.version,
+                    previous=previous.id,
+                    previous_version=previous.version,
+                )
             )
         elif event.version > previous.version + 1:
             missing = (
@@ -285,20 +302,28 @@ def log_faults(events: Sequence[Event]) -> list[str]:
                 else f"{previous.version + 1}-{event.version - 1}"
             )
             faults.append(
-                f"log: version {missing} missing (no event between #{previous.id} and #{event.id})"
+                _(
+                    "log: version {missing} missing (no event between #{previous} and #{event})"
+                ).format(missing=missing, previous=previous.id, event=event.id)
             )
         if event.kind == EventKind.CREATED and event.id != opening.id:
-            faults.append(f"log: event #{event.id} opens the ticket a second time")
+            faults.append(
+                _("log: event #{event} opens the ticket a second time").format(event=event.id)
+            )
         previous = event
     for change in _changes(events):
         makers = {(e.actor, e.at) for e in change if e.kind not in ANNOTATIONS}
         if len(makers) > 1:
             said = ", ".join(
-                f"{actor or 'system'} at {_text(at)}"
+                _("{actor} at {time}").format(actor=actor or "system", time=_text(at))
                 for actor, at in sorted(makers, key=lambda m: m[1])
             )
             faults.append(
-                f"log: version {change[0].version} was written by {len(makers)} changes ({said})"
+                ngettext(
+                    "log: version {version} was written by {n} change ({changes})",
+                    "log: version {version} was written by {n} changes ({changes})",
+                    len(makers),
+                ).format(version=change[0].version, n=len(makers), changes=said)
             )
     return faults
 

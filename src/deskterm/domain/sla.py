@@ -24,6 +24,7 @@ from typing import Any
 from deskterm.domain.errors import InvalidInput
 from deskterm.domain.priority import PRIORITIES, parse_priority
 from deskterm.domain.worktime import ALWAYS, WorkCalendar, parse_span, parse_weekdays
+from deskterm.i18n import _, ngettext
 
 
 class Clock(StrEnum):
@@ -230,7 +231,8 @@ class EscalationRule:
         return wanted if wanted > level else None
 
     def condition(self, scope: str) -> str:
-        """What the rule waits for, e.g. ``P1 unassigned for 10 minutes``."""
+        """What the rule waits for, e.g. ``P1 unassigned for 10 minutes``: in English, as the
+        ticket's log keeps it (data; ``condition_words`` says it to an analyst)."""
         if self.when == Trigger.UNASSIGNED:
             minutes = int((self.after or timedelta(0)).total_seconds() // 60)
             return f"{scope} unassigned for {minutes} minutes"
@@ -238,9 +240,37 @@ class EscalationRule:
         state = "breached" if self.when.value.endswith("breached") else "nearly used up"
         return f"{scope} {clock} SLA {state}"
 
+    def condition_words(self, scope: str) -> str:
+        """What the rule waits for, in the analyst's language; ``scope`` is like ``P1``."""
+        if self.when == Trigger.UNASSIGNED:
+            minutes = int((self.after or timedelta(0)).total_seconds() // 60)
+            return ngettext(
+                "{scope} unassigned for {minutes} minute",
+                "{scope} unassigned for {minutes} minutes",
+                minutes,
+            ).format(scope=scope, minutes=minutes)
+        response = self.when.value.startswith("response")
+        if self.when.value.endswith("breached"):
+            if response:
+                said = _("{scope} first response SLA breached")
+            else:
+                said = _("{scope} resolution SLA breached")
+        elif response:
+            said = _("{scope} first response SLA nearly used up")
+        else:
+            said = _("{scope} resolution SLA nearly used up")
+        return said.format(scope=scope)
+
     def reason_for(self, priority: int) -> str:
-        """Why this rule fired on a ticket of ``priority``: the reason in its log."""
+        """Why this rule fired on a ticket of ``priority``: the reason in its log (English,
+        data; ``reason_words`` says it to an analyst)."""
         return f"{self.condition(f'P{priority}')} (rule {self.name!r})"
+
+    def reason_words(self, priority: int) -> str:
+        """Why this rule fired on a ticket of ``priority``, in the analyst's language."""
+        return _("{condition} (rule {rule})").format(
+            condition=self.condition_words(f"P{priority}"), rule=repr(self.name)
+        )
 
 
 _RULE_KEYS = frozenset(
@@ -257,48 +287,64 @@ _RULE_KEYS = frozenset(
 
 
 def _rule(raw: Any, index: int) -> EscalationRule:
-    where = f"escalation rule {index}"
+    where = _("escalation rule {number}").format(number=index)
     if not isinstance(raw, Mapping):
-        raise InvalidInput(f"sla: {where} must be a table ([[escalation]])")
+        raise InvalidInput(_("sla: {where} must be a table ([[escalation]])").format(where=where))
     name = str(raw.get("name") or "").strip()
     if not name:
-        raise InvalidInput(f"sla: {where} needs a name")
-    where = f"escalation rule {name!r}"
+        raise InvalidInput(_("sla: {where} needs a name").format(where=where))
+    where = _("escalation rule {name}").format(name=repr(name))
     unknown = sorted(set(raw) - _RULE_KEYS)
     if unknown:
-        raise InvalidInput(f"sla: {where}: unknown setting {unknown[0]!r}")
+        raise InvalidInput(
+            _("sla: {where}: unknown setting {unknown!r}").format(where=where, unknown=unknown[0])
+        )
     try:
         when = Trigger(str(raw.get("when", "")).strip().lower())
     except ValueError:
         allowed = ", ".join(t.value for t in Trigger)
-        raise InvalidInput(f"sla: {where}: 'when' must be one of {allowed}") from None
+        raise InvalidInput(
+            _("sla: {where}: 'when' must be one of {allowed}").format(where=where, allowed=allowed)
+        ) from None
     priorities = raw.get("priorities", [])
     if isinstance(priorities, str):
         priorities = [priorities]
     if not isinstance(priorities, list):
-        raise InvalidInput(f'sla: {where}: priorities must be a list like ["P1", "P2"]')
+        raise InvalidInput(
+            _('sla: {where}: priorities must be a list like ["P1", "P2"]').format(where=where)
+        )
     chosen = frozenset(_priority(p, where) for p in priorities)
     after = None
     if when == Trigger.UNASSIGNED:
         minutes = _number(raw.get("after_minutes"), f"{where}: after_minutes", low=0)
         after = timedelta(minutes=minutes)
     elif "after_minutes" in raw:
-        raise InvalidInput(f'sla: {where}: after_minutes only goes with when = "unassigned"')
+        raise InvalidInput(
+            _('sla: {where}: after_minutes only goes with when = "unassigned"').format(where=where)
+        )
     to_level = raw.get("escalate_to_level")
     up = raw.get("escalate_levels", 0)
     if to_level is not None and up:
-        raise InvalidInput(f"sla: {where}: give escalate_to_level or escalate_levels, not both")
+        raise InvalidInput(
+            _("sla: {where}: give escalate_to_level or escalate_levels, not both").format(
+                where=where
+            )
+        )
     if to_level is not None and (not isinstance(to_level, int) or to_level not in (2, 3)):
-        raise InvalidInput(f"sla: {where}: escalate_to_level must be 2 or 3")
+        raise InvalidInput(_("sla: {where}: escalate_to_level must be 2 or 3").format(where=where))
     if not isinstance(up, int) or not 0 <= up <= 2:
-        raise InvalidInput(f"sla: {where}: escalate_levels must be 1 or 2")
+        raise InvalidInput(_("sla: {where}: escalate_levels must be 1 or 2").format(where=where))
     tell = raw.get("tell_supervisor", False)
     if not isinstance(tell, bool):
-        raise InvalidInput(f"sla: {where}: tell_supervisor must be true or false")
+        raise InvalidInput(
+            _("sla: {where}: tell_supervisor must be true or false").format(where=where)
+        )
     if to_level is None and not up and not tell:
         raise InvalidInput(
-            f"sla: {where} does nothing: give escalate_to_level, escalate_levels or "
-            "tell_supervisor = true"
+            _(
+                "sla: {where} does nothing: give escalate_to_level, escalate_levels or "
+                "tell_supervisor = true"
+            ).format(where=where)
         )
     return EscalationRule(
         name=name,
@@ -315,15 +361,22 @@ def _priority(value: Any, where: str) -> int:
     try:
         return parse_priority(value)
     except InvalidInput:
-        raise InvalidInput(f"sla: {where}: unknown priority {value!r}: use P1 to P5") from None
+        raise InvalidInput(
+            _("sla: {where}: unknown priority {value!r}: use P1 to P5").format(
+                where=where, value=value
+            )
+        ) from None
 
 
 def _number(value: Any, where: str, *, low: float, high: float | None = None) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidInput(f"sla: {where} must be a number")
+        raise InvalidInput(_("sla: {where} must be a number").format(where=where))
     if value < low or (high is not None and value > high):
-        bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
-        raise InvalidInput(f"sla: {where} must be {bound}, not {value:g}")
+        if high is not None:
+            said = _("sla: {where} must be between {low:g} and {high:g}, not {value:g}")
+        else:
+            said = _("sla: {where} must be at least {low:g}, not {value:g}")
+        raise InvalidInput(said.format(where=where, low=low, high=high, value=value))
     return float(value)
 
 
@@ -376,17 +429,21 @@ class SlaPolicy:
         unknown = sorted(str(k) for k in raw if str(k).upper() not in known and k not in known)
         if unknown:
             raise InvalidInput(
-                f"sla: unknown setting {unknown[0]!r} (expected warning_share, [calendars.NAME], "
-                "[P1] to [P5] and [[escalation]])"
+                _(
+                    "sla: unknown setting {unknown!r} (expected warning_share, "
+                    "[calendars.NAME], [P1] to [P5] and [[escalation]])"
+                ).format(unknown=unknown[0])
             )
         share = _number(raw.get("warning_share", 0.75), "warning_share", low=0.05, high=0.99)
         calendars = {ALWAYS.name: ALWAYS}
         specs = raw.get("calendars", {})
         if not isinstance(specs, Mapping):
-            raise InvalidInput("sla: [calendars] must be a table, like [calendars.office]")
+            raise InvalidInput(_("sla: [calendars] must be a table, like [calendars.office]"))
         for name, spec in specs.items():
             if name == ALWAYS.name:
-                raise InvalidInput(f"sla: calendar {name!r} is built in; name yours otherwise")
+                raise InvalidInput(
+                    _("sla: calendar {name!r} is built in; name yours otherwise").format(name=name)
+                )
             calendars[str(name)] = _calendar(str(name), spec, holidays=holidays, zone=zone)
         targets: dict[int, SlaTargets] = {}
         for key, spec in raw.items():
@@ -395,14 +452,14 @@ class SlaPolicy:
             targets[parse_priority(key)] = _targets(str(key).upper(), spec, calendars)
         missing = [f"P{n}" for n in PRIORITIES if n not in targets]
         if missing:
-            raise InvalidInput(f"sla: no targets for {', '.join(missing)}")
+            raise InvalidInput(_("sla: no targets for {names}").format(names=", ".join(missing)))
         rules = raw.get("escalation", [])
         if not isinstance(rules, list):
-            raise InvalidInput("sla: escalation rules are written [[escalation]]")
+            raise InvalidInput(_("sla: escalation rules are written [[escalation]]"))
         parsed = tuple(_rule(spec, index) for index, spec in enumerate(rules, start=1))
         names = [r.name for r in parsed]
         if len(set(names)) != len(names):
-            raise InvalidInput("sla: two escalation rules have the same name")
+            raise InvalidInput(_("sla: two escalation rules have the same name"))
         return cls(targets=targets, warning_share=share, rules=parsed, calendars=calendars)
 
 
@@ -414,21 +471,31 @@ _CALENDAR_KEYS = frozenset(
 
 def _targets(code: str, spec: Any, calendars: Mapping[str, WorkCalendar]) -> SlaTargets:
     if not isinstance(spec, Mapping):
-        raise InvalidInput(f"sla: [{code}] must be a table")
+        raise InvalidInput(_("sla: [{code}] must be a table").format(code=code))
     unknown = sorted(set(spec) - _TARGET_KEYS)
     if unknown:
-        raise InvalidInput(f"sla: {code}: unknown setting {unknown[0]!r}")
+        raise InvalidInput(
+            _("sla: {code}: unknown setting {unknown!r}").format(code=code, unknown=unknown[0])
+        )
     for key in ("response_hours", "resolution_hours"):
         if key not in spec:
-            raise InvalidInput(f"sla: {code} needs response_hours and resolution_hours")
+            raise InvalidInput(
+                _("sla: {code} needs response_hours and resolution_hours").format(code=code)
+            )
     response = _number(spec["response_hours"], f"{code}: response_hours", low=0.01)
     resolution = _number(spec["resolution_hours"], f"{code}: resolution_hours", low=0.01)
     if resolution < response:
-        raise InvalidInput(f"sla: {code}: resolution_hours is shorter than response_hours")
+        raise InvalidInput(
+            _("sla: {code}: resolution_hours is shorter than response_hours").format(code=code)
+        )
     name = str(spec.get("calendar", ALWAYS.name))
     if name not in calendars:
         known = ", ".join(sorted(calendars))
-        raise InvalidInput(f"sla: {code} uses calendar {name!r}, which is not defined ({known})")
+        raise InvalidInput(
+            _("sla: {code} uses calendar {name!r}, which is not defined ({known})").format(
+                code=code, name=name, known=known
+            )
+        )
     every = spec.get("callback_every_hours")
     cadence = (
         None
@@ -444,17 +511,19 @@ def _targets(code: str, spec: Any, calendars: Mapping[str, WorkCalendar]) -> Sla
 
 
 def _calendar(name: str, spec: Any, *, holidays: HolidaySource, zone: ZoneSource) -> WorkCalendar:
-    where = f"calendar {name!r}"
+    where = _("calendar {name}").format(name=repr(name))
     if not isinstance(spec, Mapping):
-        raise InvalidInput(f"sla: [calendars.{name}] must be a table")
+        raise InvalidInput(_("sla: [calendars.{name}] must be a table").format(name=name))
     unknown = sorted(set(spec) - _CALENDAR_KEYS)
     if unknown:
-        raise InvalidInput(f"sla: {where}: unknown setting {unknown[0]!r}")
+        raise InvalidInput(
+            _("sla: {where}: unknown setting {unknown!r}").format(where=where, unknown=unknown[0])
+        )
     zone_name = str(spec.get("time_zone", "UTC"))
     try:
         tz = zone(zone_name)
     except InvalidInput as exc:
-        raise InvalidInput(f"sla: {where}: {exc}") from None
+        raise InvalidInput(_("sla: {where}: {exc}").format(where=where, exc=exc)) from None
     days = spec.get("days", ["mon-fri"])
     hours = spec.get("hours", ["08:00-18:00"])
     if isinstance(days, str):
@@ -462,12 +531,14 @@ def _calendar(name: str, spec: Any, *, holidays: HolidaySource, zone: ZoneSource
     if isinstance(hours, str):
         hours = [hours]
     if not isinstance(days, list) or not isinstance(hours, list):
-        raise InvalidInput(f'sla: {where}: days and hours are lists, like ["mon-fri"]')
+        raise InvalidInput(
+            _('sla: {where}: days and hours are lists, like ["mon-fri"]').format(where=where)
+        )
     try:
         weekdays = parse_weekdays(days, calendar=name)
         spans = tuple(sorted(parse_span(h, calendar=name) for h in hours))
     except InvalidInput as exc:
-        raise InvalidInput(f"sla: {exc}") from None
+        raise InvalidInput(_("sla: {exc}").format(exc=exc)) from None
     off: set[date] = set()
     for raw_day in spec.get("extra_holidays", []):
         off.add(_day(raw_day, where))
@@ -477,7 +548,7 @@ def _calendar(name: str, spec: Any, *, holidays: HolidaySource, zone: ZoneSource
         try:
             public = holidays(str(country), spec.get("subdivision"))
         except InvalidInput as exc:
-            raise InvalidInput(f"sla: {where}: {exc}") from None
+            raise InvalidInput(_("sla: {where}: {exc}").format(where=where, exc=exc)) from None
     try:
         return WorkCalendar(
             name=name,
@@ -487,7 +558,7 @@ def _calendar(name: str, spec: Any, *, holidays: HolidaySource, zone: ZoneSource
             days_off=_DaysOff(public, frozenset(off)),
         )
     except InvalidInput as exc:
-        raise InvalidInput(f"sla: {exc}") from None
+        raise InvalidInput(_("sla: {exc}").format(exc=exc)) from None
 
 
 def _day(value: Any, where: str) -> date:
@@ -496,7 +567,11 @@ def _day(value: Any, where: str) -> date:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise InvalidInput(f"sla: {where}: {value!r} is not a date like 2026-12-24") from None
+        raise InvalidInput(
+            _("sla: {where}: {value!r} is not a date like 2026-12-24").format(
+                where=where, value=value
+            )
+        ) from None
 
 
 class _DaysOff(Collection[date]):
@@ -519,16 +594,25 @@ class _DaysOff(Collection[date]):
 
 
 def describe_rules(rules: Iterable[EscalationRule]) -> list[str]:
-    """One line per rule, for ``deskterm config check``."""
+    """One line per rule, for ``deskterm config check``, in the analyst's language."""
     lines = []
     for rule in rules:
         actions = []
         if rule.to_level is not None:
-            actions.append(f"escalate to level {rule.to_level}")
+            actions.append(_("escalate to level {level}").format(level=rule.to_level))
         elif rule.up:
-            actions.append(f"escalate {rule.up} level{'s' if rule.up > 1 else ''}")
+            actions.append(
+                ngettext("escalate {n} level", "escalate {n} levels", rule.up).format(n=rule.up)
+            )
         if rule.tell_supervisor:
-            actions.append("tell the group's supervisors")
-        scope = "/".join(f"P{n}" for n in sorted(rule.priorities)) or "any priority"
-        lines.append(f"{rule.name}: {rule.condition(scope)} → {' and '.join(actions)}")
+            actions.append(_("tell the group's supervisors"))
+        scope = "/".join(f"P{n}" for n in sorted(rule.priorities)) or _("any priority")
+        # Translators: a list of what an escalation rule does: "escalate to level 2 and tell
+        # the group's supervisors".
+        done = _(" and ").join(actions)
+        lines.append(
+            _("{rule}: {condition} → {actions}").format(
+                rule=rule.name, condition=rule.condition_words(scope), actions=done
+            )
+        )
     return lines

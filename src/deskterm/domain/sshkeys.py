@@ -8,6 +8,8 @@ read by the same code.
 
 from __future__ import annotations
 
+from deskterm.i18n import N_
+
 ED25519 = "ssh-ed25519"
 RSA = "ssh-rsa"
 ECDSA = ("ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521")
@@ -34,7 +36,7 @@ COMMENT_MAX = 200
 TEXT_MAX = 1_000_000
 
 #: Types OpenSSH itself gave up, with why.
-WEAK = {"ssh-dss": "DSA keys are too weak and OpenSSH no longer accepts them"}
+WEAK = {"ssh-dss": N_("DSA keys are too weak and OpenSSH no longer accepts them")}
 
 
 def key_label(algorithm: str) -> str:

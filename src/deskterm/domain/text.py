@@ -11,6 +11,7 @@ import re
 import unicodedata
 
 from deskterm.domain.errors import InvalidInput
+from deskterm.i18n import _, format_number, pgettext
 
 # Whole escape sequences first (CSI, OSC, DCS/PM/APC and two-byte ESC forms), so their
 # printable tails ("]0;title") vanish with them, then any lone control characters. An
@@ -87,12 +88,41 @@ def _not_huge(text: str | None, *, field: str, limit: int) -> None:
         limit_length(text, field=field, limit=limit)
 
 
+def field_label(field: str) -> str:
+    """A field's name as an analyst reads it in a refusal ("subject must not be empty"); the
+    name the code gives it (``field=``) stays as it is, for the screen to place the error."""
+    names = {
+        "subject": pgettext("form field", "subject"),
+        "description": pgettext("form field", "description"),
+        "reason": pgettext("form field", "reason"),
+        "public_reason": pgettext("form field", "public reason"),
+        "name": pgettext("form field", "name"),
+        "title": pgettext("form field", "title"),
+        "body": pgettext("form field", "body"),
+        "note": pgettext("form field", "note"),
+        "topic": pgettext("form field", "topic"),
+        "resolution": pgettext("form field", "resolution"),
+        "outcome": pgettext("form field", "outcome"),
+        "comment": pgettext("form field", "comment"),
+        "organization": pgettext("form field", "organization"),
+        "product": pgettext("form field", "product"),
+        "model": pgettext("form field", "model"),
+        "serial": pgettext("form field", "serial"),
+        "location": pgettext("form field", "location"),
+        "account": pgettext("form field", "account"),
+        "search text": pgettext("form field", "search text"),
+    }
+    return names.get(field, field.replace("_", " "))
+
+
 def required_line(text: str | None, *, field: str, limit: int = SUBJECT_MAX) -> str:
     """A cleaned one-line value that must not be empty and must fit ``limit`` characters."""
     _not_huge(text, field=field, limit=limit)
     value = clean_line(text)
     if not value:
-        raise InvalidInput(f"{field} must not be empty", field=field)
+        raise InvalidInput(
+            _("{field} must not be empty").format(field=field_label(field)), field=field
+        )
     return limit_length(value, field=field, limit=limit)
 
 
@@ -108,14 +138,19 @@ def long_text(
     _not_huge(text, field=field, limit=limit)
     value = clean_long(text)
     if required and not value:
-        raise InvalidInput(f"{field} must not be empty", field=field)
+        raise InvalidInput(
+            _("{field} must not be empty").format(field=field_label(field)), field=field
+        )
     return limit_length(value, field=field, limit=limit)
 
 
 def limit_length(value: str, *, field: str, limit: int) -> str:
     if len(value) > limit:
         raise InvalidInput(
-            f"{field} is too long ({len(value):,} characters; at most {limit:,})", field=field
+            _("{field} is too long ({n} characters; at most {limit})").format(
+                field=field_label(field), n=format_number(len(value)), limit=format_number(limit)
+            ),
+            field=field,
         )
     return value
 
@@ -133,5 +168,5 @@ def email_address(text: str | None, *, field: str = "email") -> str | None:
     if not value:
         return None
     if not _EMAIL.match(value) or len(value) > SHORT_MAX:
-        raise InvalidInput(f"{text!r} is not an email address", field=field)
+        raise InvalidInput(_("{text!r} is not an email address").format(text=text), field=field)
     return value

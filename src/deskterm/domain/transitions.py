@@ -6,8 +6,9 @@ reason), so a plain status change refuses them and says which command to use.
 
 from __future__ import annotations
 
-from deskterm.domain.enums import OPEN_STATUSES, Status
+from deskterm.domain.enums import OPEN_STATUSES, Status, status_label
 from deskterm.domain.errors import InvalidTransition
+from deskterm.i18n import _
 
 _WORK = {Status.IN_PROGRESS, Status.WAITING_CUSTOMER, Status.WAITING_THIRD_PARTY}
 
@@ -28,33 +29,46 @@ ALLOWED: dict[Status, frozenset[Status]] = {
     Status.CANCELLED: frozenset(),
 }
 
-#: Statuses that a plain "change status" may not reach: each has its own use case.
-_SPECIAL = {
-    Status.RESOLVED: "resolve it with a resolution code instead",
-    Status.CLOSED: "close it instead (only a resolved ticket can be closed)",
-}
-
 
 def check_transition(current: Status | str, target: Status | str, *, plain: bool = True) -> None:
     """Raise ``InvalidTransition`` unless ``current`` may become ``target``.
 
-    ``plain`` is a bare status change, as opposed to resolve, close or reopen.
+    ``plain`` is a bare status change, as opposed to resolve, close or reopen. Resolving and
+    closing have use cases of their own: a plain change to either says which to use.
     """
     current, target = Status(current), Status(target)
     if current == target:
-        raise InvalidTransition(f"the ticket is already {target.label}")
+        raise InvalidTransition(
+            _("the ticket is already {status}").format(status=status_label(target))
+        )
     if current in (Status.CLOSED, Status.CANCELLED):
         raise InvalidTransition(
-            f"a {current.label} ticket cannot change; open a new ticket and link it instead"
+            _("a {status} ticket cannot change; open a new ticket and link it instead").format(
+                status=status_label(current)
+            )
         )
-    if plain and target in _SPECIAL:
+    if plain and target == Status.RESOLVED:
         raise InvalidTransition(
-            f"a ticket is not set to {target.label} directly: {_SPECIAL[target]}"
+            _(
+                "a ticket is not set to {status} directly: resolve it with a resolution code "
+                "instead"
+            ).format(status=status_label(target))
+        )
+    if plain and target == Status.CLOSED:
+        raise InvalidTransition(
+            _(
+                "a ticket is not set to {status} directly: close it instead (only a resolved "
+                "ticket can be closed)"
+            ).format(status=status_label(target))
         )
     if plain and current == Status.RESOLVED:
-        raise InvalidTransition("a resolved ticket is reopened (with a reason) or closed")
+        raise InvalidTransition(_("a resolved ticket is reopened (with a reason) or closed"))
     if target not in ALLOWED[current]:
-        raise InvalidTransition(f"a {current.label} ticket cannot become {target.label}")
+        raise InvalidTransition(
+            _("a {status} ticket cannot become {target}").format(
+                status=status_label(current), target=status_label(target)
+            )
+        )
 
 
 def is_open(status: Status | str) -> bool:

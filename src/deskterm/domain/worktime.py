@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from deskterm.domain.errors import InvalidInput
+from deskterm.i18n import _
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -47,13 +48,17 @@ class WorkCalendar:
         if self.always:
             return
         if not self.weekdays or not self.spans:
-            raise InvalidInput(f"calendar {self.name!r} has no working time at all")
+            raise InvalidInput(
+                _("calendar {name!r} has no working time at all").format(name=self.name)
+            )
         previous_end = -1
         for start, end in self.spans:
             if not 0 <= start < end <= 1440 or start < previous_end:
                 raise InvalidInput(
-                    f"calendar {self.name!r}: hours must be ascending spans within a day, "
-                    "like 08:00-12:00, 13:00-17:00"
+                    _(
+                        "calendar {name!r}: hours must be ascending spans within a day, like "
+                        "08:00-12:00, 13:00-17:00"
+                    ).format(name=self.name)
                 )
             previous_end = end
 
@@ -130,7 +135,7 @@ class WorkCalendar:
 
     def _forward(self, start: datetime, left: timedelta) -> datetime:
         day = self._local_day(start) - timedelta(days=1)
-        for _ in range(_SEARCH_DAYS):
+        for _day in range(_SEARCH_DAYS):
             for begin, finish in self.periods(day):
                 if finish <= start:
                     continue
@@ -140,11 +145,13 @@ class WorkCalendar:
                     return begin + left
                 left -= room
             day += timedelta(days=1)
-        raise InvalidInput(f"calendar {self.name!r} has no working time for ten years")
+        raise InvalidInput(
+            _("calendar {name!r} has no working time for ten years").format(name=self.name)
+        )
 
     def _backward(self, start: datetime, left: timedelta) -> datetime:
         day = self._local_day(start) + timedelta(days=1)
-        for _ in range(_SEARCH_DAYS):
+        for _day in range(_SEARCH_DAYS):
             for begin, finish in reversed(self.periods(day)):
                 if begin >= start:
                     continue
@@ -154,7 +161,9 @@ class WorkCalendar:
                     return finish - left
                 left -= room
             day -= timedelta(days=1)
-        raise InvalidInput(f"calendar {self.name!r} has no working time for ten years")
+        raise InvalidInput(
+            _("calendar {name!r} has no working time for ten years").format(name=self.name)
+        )
 
 
 ALWAYS = WorkCalendar(name="24x7", always=True)
@@ -167,15 +176,21 @@ def parse_span(text: str, *, calendar: str) -> tuple[int, int]:
         start, end = _minute(start_text), _minute(end_text)
     except ValueError:
         raise InvalidInput(
-            f"calendar {calendar!r}: {text!r} is not a span of hours like 08:00-18:00"
+            _("calendar {calendar!r}: {text!r} is not a span of hours like 08:00-18:00").format(
+                calendar=calendar, text=text
+            )
         ) from None
     if not start < end:
-        raise InvalidInput(f"calendar {calendar!r}: {text!r} ends before it starts")
+        raise InvalidInput(
+            _("calendar {calendar!r}: {text!r} ends before it starts").format(
+                calendar=calendar, text=text
+            )
+        )
     return start, end
 
 
 def _minute(text: str) -> int:
-    hours, _, minutes = text.partition(":")
+    hours, _sep, minutes = text.partition(":")
     if not hours.isdigit() or (minutes and not minutes.isdigit()):
         raise ValueError(text)
     value = int(hours) * 60 + int(minutes or 0)
@@ -188,17 +203,23 @@ def parse_weekdays(names: Sequence[str], *, calendar: str) -> frozenset[int]:
     """``["mon", "tue", ...]`` or ranges like ``["mon-fri"]`` as weekday numbers."""
     days: set[int] = set()
     for raw in names:
-        first, _, last = str(raw).strip().lower().partition("-")
+        first, _sep, last = str(raw).strip().lower().partition("-")
         try:
             begin = WEEKDAYS.index(first.strip()[:3])
             end = WEEKDAYS.index(last.strip()[:3]) if last else begin
         except ValueError:
             raise InvalidInput(
-                f"calendar {calendar!r}: unknown day {raw!r}: use mon, tue, wed, thu, fri, sat, "
-                "sun or a range like mon-fri"
+                _(
+                    "calendar {calendar!r}: unknown day {raw!r}: use mon, tue, wed, thu, fri, "
+                    "sat, sun or a range like mon-fri"
+                ).format(calendar=calendar, raw=raw)
             ) from None
         if end < begin:
-            raise InvalidInput(f"calendar {calendar!r}: {raw!r} runs backwards")
+            raise InvalidInput(
+                _("calendar {calendar!r}: {raw!r} runs backwards").format(
+                    calendar=calendar, raw=raw
+                )
+            )
         days.update(range(begin, end + 1))
     return frozenset(days)
 

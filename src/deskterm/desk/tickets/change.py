@@ -18,7 +18,7 @@ from deskterm.db.models import Analyst, SupportGroup, Ticket, TicketEvent
 from deskterm.desk import clock, ledger, outbox, sla_clock
 from deskterm.domain import events as event_words
 from deskterm.domain import payloads as p
-from deskterm.domain.enums import OPEN_STATUSES, Impact, Status, Urgency, Visibility
+from deskterm.domain.enums import OPEN_STATUSES, Impact, Urgency, Visibility, status_label
 from deskterm.domain.errors import (
     ChangeSeen,
     ConflictError,
@@ -31,6 +31,7 @@ from deskterm.domain.permissions import Actor, TicketHold, may_work
 from deskterm.domain.priority import parse_priority
 from deskterm.domain.refs import format_ref, parse_ref
 from deskterm.domain.text import optional_line
+from deskterm.i18n import _, format_time
 
 
 class Change:
@@ -103,10 +104,11 @@ def _conflict(session: Session, ticket_id: int, seen_version: int) -> ConflictEr
         )
         .order_by(col(TicketEvent.id))
     ).all()
+    now = clock.now()
     changes = [
         ChangeSeen(
             actor=login or "system",
-            at=event.at.strftime("%H:%M:%S UTC"),
+            at=format_time(event.at, now),
             what=event_words.describe(p.parse(event.kind, event.data)),
         )
         for event, login in rows
@@ -121,12 +123,17 @@ def load(session: Session, ref: str | int, expected_version: int | None = None) 
         select(Ticket).where(col(Ticket.id) == ticket_id).with_for_update()
     ).first()
     if ticket is None:
-        raise NotFound(f"no ticket {format_ref(ticket_id)}")
+        raise NotFound(_("no ticket {ref}").format(ref=format_ref(ticket_id)))
     if expected_version is not None and ticket.version != expected_version:
         if expected_version > ticket.version:
             raise InvalidInput(
-                f"{format_ref(ticket_id)} is at version {ticket.version}; "
-                f"version {expected_version} does not exist yet",
+                _(
+                    "{ref} is at version {version}; version {expected_version} does not exist yet"
+                ).format(
+                    ref=format_ref(ticket_id),
+                    version=ticket.version,
+                    expected_version=expected_version,
+                ),
                 field="expected_version",
             )
         raise _conflict(session, ticket_id, expected_version)
@@ -139,7 +146,8 @@ def hold(ticket: Ticket) -> TicketHold:
 
 
 def require_work(actor: Actor, ticket: Ticket, doing: str) -> None:
-    """Refuse ``actor`` unless they may work ``ticket``; ``doing`` words the refusal."""
+    """Refuse ``actor`` unless they may work ``ticket``; ``doing`` words the refusal: a verb
+    phrase marked with ``N_`` ("change its status"), translated here."""
     if not may_work(actor, hold(ticket)):
         session = Session.object_session(ticket)
         assert session is not None
@@ -147,32 +155,55 @@ def require_work(actor: Actor, ticket: Ticket, doing: str) -> None:
 
 
 def refusal(session: Session, actor: Actor, ticket: Ticket, doing: str) -> PermissionDenied:
-    """Why ``actor`` may not touch ``ticket``, in the words of the rule that says no."""
+    """Why ``actor`` may not touch ``ticket``, in the words of the rule that says no.
+    ``doing`` is a verb phrase marked with ``N_`` ("assign it"), translated here."""
     ref = format_ref(ticket.id or 0)
     group = group_name(session, ticket.group_id)
-    boss = f"a supervisor of {group}" if group else "a supervisor"
+    doing = _(doing)
     if ticket.assignee_id is not None:
         holder = login_of(session, ticket.assignee_id)
-        return PermissionDenied(
-            f"{ref} is held by someone else ({holder}): only its holder or {boss} may {doing}"
-        )
+        if group:
+            message = _(
+                "{ref} is held by someone else ({holder}): only its holder or a supervisor "
+                "of {group} may {doing}"
+            )
+        else:
+            message = _(
+                "{ref} is held by someone else ({holder}): only its holder or a supervisor "
+                "may {doing}"
+            )
+        return PermissionDenied(message.format(ref=ref, holder=holder, group=group, doing=doing))
     if ticket.group_id is not None and ticket.group_id not in actor.group_ids:
         return PermissionDenied(
-            f"{ref} waits in {group}, not one of your groups: only its analysts or {boss} "
-            f"may {doing}"
+            _(
+                "{ref} waits in {group}, not one of your groups: only its analysts or a "
+                "supervisor of {group} may {doing}"
+            ).format(ref=ref, group=group, doing=doing)
+        )
+    if group:
+        message = _(
+            "{ref} is at level {level}, above your level {your_level}: only an analyst at "
+            "that level or a supervisor of {group} may {doing}"
+        )
+    else:
+        message = _(
+            "{ref} is at level {level}, above your level {your_level}: only an analyst at "
+            "that level or a supervisor may {doing}"
         )
     return PermissionDenied(
-        f"{ref} is at level {ticket.level}, above your level {actor.level}: only an analyst "
-        f"at that level or {boss} may {doing}"
+        message.format(
+            ref=ref, level=ticket.level, your_level=actor.level, group=group, doing=doing
+        )
     )
 
 
-def ensure_open(ticket: Ticket, doing: str) -> None:
-    """Refuse to change a resolved, closed or cancelled ticket; ``doing`` words the refusal."""
+def ensure_open(ticket: Ticket, refused: str) -> None:
+    """Refuse to change a resolved, closed or cancelled ticket. ``refused`` is the whole
+    refusal, marked with ``N_``, with ``{ref}`` and ``{status}`` to fill in ("{ref} is
+    {status} and cannot be assigned; reopen it first")."""
     if ticket.status not in OPEN_STATUSES:
         raise InvalidTransition(
-            f"{format_ref(ticket.id or 0)} is {Status(ticket.status).label} and cannot be {doing}; "
-            "reopen it first"
+            _(refused).format(ref=format_ref(ticket.id or 0), status=status_label(ticket.status))
         )
 
 
@@ -206,8 +237,10 @@ def chosen_priority(
     why = optional_line(reason, field=field)
     if chosen != derived and not why:
         raise InvalidInput(
-            f"impact {impact} and urgency {urgency} give P{derived}; "
-            f"overriding to P{chosen} needs a reason",
+            _(
+                "impact {impact} and urgency {urgency} give P{derived}; overriding to "
+                "P{chosen} needs a reason"
+            ).format(impact=impact, urgency=urgency, derived=derived, chosen=chosen),
             field=field,
         )
     return derived, chosen, why

@@ -36,6 +36,7 @@ from deskterm.domain.enums import (
 from deskterm.domain.errors import InvalidInput, NotFound
 from deskterm.domain.permissions import Actor, Seat
 from deskterm.domain.text import long_text, required_line
+from deskterm.i18n import _
 
 P = ParamSpec("P")
 
@@ -81,16 +82,16 @@ def open_ticket(
     if contact_id is not None:
         contact_row = session.get(Contact, contact_id)
         if contact_row is None:
-            raise NotFound(f"no contact with id {contact_id}")
+            raise NotFound(_("no contact with id {contact_id}").format(contact_id=contact_id))
     elif contact:
         contact_row = contact_by_key(session, contact)
     asset_row: Asset | None = None
     if asset_id is not None:
         asset_row = session.get(Asset, asset_id)
         if asset_row is None:
-            raise NotFound(f"no asset with id {asset_id}")
+            raise NotFound(_("no asset with id {asset_id}").format(asset_id=asset_id))
         if contact_row is not None and asset_row.contact_id not in (None, contact_row.id):
-            raise InvalidInput("that asset belongs to another contact", field="asset")
+            raise InvalidInput(_("that asset belongs to another contact"), field="asset")
 
     category_row = category_by_path(session, category) if category else None
     if group:
@@ -114,7 +115,7 @@ def open_ticket(
     )
 
     if call_seconds is not None and not 0 <= call_seconds <= MAX_CALL_SECONDS:
-        raise InvalidInput("call duration must be between 0 and 24 hours", field="call_seconds")
+        raise InvalidInput(_("call duration must be between 0 and 24 hours"), field="call_seconds")
     parent = load(session, split_from) if split_from else None
 
     now = clock.now()
@@ -225,7 +226,7 @@ def _choose_assignee(
         return session.get(Analyst, actor.id)
     if wanted.strip().lower() == "me":
         if actor.id is None:
-            raise InvalidInput("the system cannot hold tickets", field="assignee")
+            raise InvalidInput(_("the system cannot hold tickets"), field="assignee")
         target = session.get(Analyst, actor.id)
         assert target is not None
     else:

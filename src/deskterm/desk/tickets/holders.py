@@ -33,6 +33,7 @@ from deskterm.domain.permissions import Actor, may_assign
 from deskterm.domain.refs import format_ref
 from deskterm.domain.text import optional_line, required_line
 from deskterm.domain.transitions import status_for_holder
+from deskterm.i18n import N_, _
 
 
 def assign(
@@ -51,7 +52,7 @@ def assign(
     message, which says who has the case now and why in fixed words (``outbox.Because``),
     plus ``public_reason`` when the analyst chose to tell the customer something."""
     ticket = load(session, ref, expected_version)
-    ensure_open(ticket, "assigned")
+    ensure_open(ticket, N_("{ref} is {status} and cannot be assigned; reopen it first"))
     why = optional_line(reason, field="reason")
     told = optional_line(public_reason, field="public_reason", limit=300)
     wanted = (to or "none").strip().lower()
@@ -60,7 +61,7 @@ def assign(
     elif wanted == "me":
         target = session.get(Analyst, actor.id) if actor.id is not None else None
         if target is None:
-            raise InvalidInput("the system cannot hold tickets", field="to")
+            raise InvalidInput(_("the system cannot hold tickets"), field="to")
     else:
         target = analyst_by_login(session, wanted)
     requested = target
@@ -68,24 +69,39 @@ def assign(
         target = holder_for(session, target)
     target_id = target.id if target else None
     if target_id == ticket.assignee_id:
-        who = target.login if target else "nobody"
-        raise InvalidInput(f"{format_ref(ticket.id or 0)} is already with {who}", field="to")
+        if target is not None:
+            said = _("{ref} is already with {login}").format(
+                ref=format_ref(ticket.id or 0), login=target.login
+            )
+        else:
+            said = _("{ref} is already with nobody").format(ref=format_ref(ticket.id or 0))
+        raise InvalidInput(said, field="to")
     if not may_assign(actor, hold(ticket), target_id):
         if ticket.assignee_id is None:
-            raise refusal(session, actor, ticket, "assign it")
+            # Translators: completes "only its holder or a supervisor may ..."
+            raise refusal(session, actor, ticket, N_("assign it"))
         group = group_name(session, ticket.group_id)
+        if group:
+            message = _(
+                "{ref} is held by {login}: only they or a supervisor of {group} may hand it on"
+            )
+        else:
+            message = _("{ref} is held by {login}: only they or a supervisor may hand it on")
         raise PermissionDenied(
-            f"{format_ref(ticket.id or 0)} is held by {login_of(session, ticket.assignee_id)}: "
-            f"only they or a supervisor{f' of {group}' if group else ''} may hand it on"
+            message.format(
+                ref=format_ref(ticket.id or 0),
+                login=login_of(session, ticket.assignee_id),
+                group=group,
+            )
         )
     if ticket.assignee_id is not None and ticket.assignee_id != actor.id and not why:
         raise InvalidInput(
-            "taking a ticket from someone else needs a reason (for colleagues, in its log)",
+            _("taking a ticket from someone else needs a reason (for colleagues, in its log)"),
             field="reason",
         )
     if ticket.assignee_id is not None and target is not None and not why:
         raise InvalidInput(
-            "handing a ticket on needs a reason (for colleagues, in its log)", field="reason"
+            _("handing a ticket on needs a reason (for colleagues, in its log)"), field="reason"
         )
     if (
         actor.seats is not None
@@ -168,28 +184,37 @@ def escalate(
     why = required_line(reason, field="reason", limit=300)
     told = optional_line(public_reason, field="public_reason", limit=300)
     if (level is None) == (group is None):
-        raise InvalidInput("escalate to a level or to a group (one of them)", field="level")
+        raise InvalidInput(_("escalate to a level or to a group (one of them)"), field="level")
     ticket = load(session, ref, expected_version)
-    ensure_open(ticket, "escalated")
-    require_work(actor, ticket, "escalate it")
+    ensure_open(ticket, N_("{ref} is {status} and cannot be escalated; reopen it first"))
+    # Translators: completes "only its holder or a supervisor may ..."
+    require_work(actor, ticket, N_("escalate it"))
     current = session.get(SupportGroup, ticket.group_id) if ticket.group_id else None
     if group is not None:
         target = group_by_name(session, group)
         if current is not None and target.id == current.id:
-            raise InvalidInput(f"the ticket is already with {target.name}", field="group")
+            raise InvalidInput(
+                _("the ticket is already with {name}").format(name=target.name), field="group"
+            )
         if target.level < ticket.level:
             raise InvalidInput(
-                f"{target.name} is level {target.level}, below the ticket's level {ticket.level}: "
-                "assign it instead",
+                _(
+                    "{name} is level {level}, below the ticket's level {ticket_level}: assign "
+                    "it instead"
+                ).format(name=target.name, level=target.level, ticket_level=ticket.level),
                 field="group",
             )
     else:
         assert level is not None
         if level not in (1, 2, 3):
-            raise InvalidInput(f"level must be 1, 2 or 3, not {level}", field="level")
+            raise InvalidInput(
+                _("level must be 1, 2 or 3, not {level}").format(level=level), field="level"
+            )
         if level <= ticket.level:
             raise InvalidInput(
-                f"the ticket is at level {ticket.level} already; escalate to a higher level",
+                _("the ticket is at level {level} already; escalate to a higher level").format(
+                    level=ticket.level
+                ),
                 field="level",
             )
         target = _along_path(session, current, level)
@@ -264,9 +289,15 @@ def _along_path(session: Session, start: SupportGroup | None, level: int) -> Sup
             else None
         )
     if group is None or group.level < level:
-        where = start.name if start else "a ticket with no group"
+        if start is not None:
+            said = _("{group} has no escalation path to level {level}: name a group instead")
+        else:
+            said = _(
+                "a ticket with no group has no escalation path to level {level}: name a group "
+                "instead"
+            )
         raise InvalidInput(
-            f"{where} has no escalation path to level {level}: name a group instead", field="level"
+            said.format(group=start.name if start else None, level=level), field="level"
         )
     return group
 
@@ -274,7 +305,7 @@ def _along_path(session: Session, start: SupportGroup | None, level: int) -> Sup
 def holder_for(session: Session, target: Analyst) -> Analyst:
     """The analyst who will really hold a ticket meant for ``target`` (their backup if away)."""
     if not target.active:
-        raise InvalidInput(f"{target.login} is deactivated", field="assignee")
+        raise InvalidInput(_("{login} is deactivated").format(login=target.login), field="assignee")
     seen = {target.id}
     while target.availability == Availability.AWAY and target.backup_id is not None:
         backup = session.get(Analyst, target.backup_id)

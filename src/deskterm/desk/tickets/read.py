@@ -30,6 +30,7 @@ from deskterm.domain.enums import OPEN_STATUSES, Visibility
 from deskterm.domain.errors import NotFound
 from deskterm.domain.permissions import Actor
 from deskterm.domain.refs import format_ref, parse_ref
+from deskterm.i18n import _
 
 
 def get_ticket(session: Session, actor: Actor, *, ref: str | int) -> TicketDetail:
@@ -100,7 +101,7 @@ def detail(session: Session, ticket_id: int) -> TicketDetail:
     session.flush()
     row = session.connection().execute(_detail_query(), {"id": ticket_id}).first()
     if row is None:
-        raise NotFound(f"no ticket {format_ref(ticket_id)}")
+        raise NotFound(_("no ticket {ref}").format(ref=format_ref(ticket_id)))
     fields = _public_fields(row)
     (
         description,

@@ -22,12 +22,13 @@ from deskterm.desk.tickets.change import (
 )
 from deskterm.desk.tickets.read import summary
 from deskterm.domain import payloads as p
-from deskterm.domain.enums import Impact, Status, Urgency
+from deskterm.domain.enums import Impact, Status, Urgency, status_label
 from deskterm.domain.errors import InvalidInput, InvalidTransition
 from deskterm.domain.permissions import Actor
 from deskterm.domain.refs import format_ref
 from deskterm.domain.text import long_text, optional_line, required_line
 from deskterm.domain.transitions import check_transition
+from deskterm.i18n import N_, _
 
 
 def change_status(
@@ -43,10 +44,11 @@ def change_status(
     target = _enum(Status, status.replace(" ", "_").replace("-", "_"), "status")
     ticket = load(session, ref, expected_version)
     check_transition(ticket.status, target)
-    require_work(actor, ticket, "change its status")
+    # Translators: completes "only its holder or a supervisor may ..."
+    require_work(actor, ticket, N_("change its status"))
     why = optional_line(reason, field="reason")
     if target == Status.CANCELLED and not why:
-        raise InvalidInput("cancelling a ticket needs a reason", field="reason")
+        raise InvalidInput(_("cancelling a ticket needs a reason"), field="reason")
     change = Change(session, actor, ticket)
     previous = ticket.status
     if target == Status.NEW and ticket.assignee_id is not None:
@@ -54,7 +56,7 @@ def change_status(
         ticket.assignee_id = None
     elif target in (Status.ASSIGNED, Status.IN_PROGRESS) and ticket.assignee_id is None:
         if actor.id is None:
-            raise InvalidInput("the system cannot start work on a ticket", field="status")
+            raise InvalidInput(_("the system cannot start work on a ticket"), field="status")
         ticket.assignee_id = actor.id
         change.log(p.Assigned(to=actor.login, status=target))
     ticket.status = target
@@ -79,7 +81,8 @@ def resolve(
     resolution = long_text(text, field="resolution", required=True, limit=16_000)
     ticket = load(session, ref, expected_version)
     check_transition(ticket.status, Status.RESOLVED, plain=False)
-    require_work(actor, ticket, "resolve it")
+    # Translators: completes "only its holder or a supervisor may ..."
+    require_work(actor, ticket, N_("resolve it"))
     change = Change(session, actor, ticket)
     previous = ticket.status
     if ticket.assignee_id is None and actor.id is not None:
@@ -116,8 +119,9 @@ def reopen(
     ticket = load(session, ref, expected_version)
     if ticket.status != Status.RESOLVED:
         raise InvalidTransition(
-            f"only a resolved ticket can be reopened; {format_ref(ticket.id or 0)} is "
-            f"{Status(ticket.status).label}"
+            _("only a resolved ticket can be reopened; {ref} is {status}").format(
+                ref=format_ref(ticket.id or 0), status=status_label(ticket.status)
+            )
         )
     target = Status.IN_PROGRESS if ticket.assignee_id else Status.NEW
     change = Change(session, actor, ticket)
@@ -136,7 +140,8 @@ def close(
     """Close a resolved ticket: its case is over."""
     ticket = load(session, ref, expected_version)
     check_transition(ticket.status, Status.CLOSED, plain=False)
-    require_work(actor, ticket, "close it")
+    # Translators: completes "only its holder or a supervisor may ..."
+    require_work(actor, ticket, N_("close it"))
     change = Change(session, actor, ticket)
     ticket.status = Status.CLOSED
     ticket.closed_at = change.at
@@ -158,8 +163,9 @@ def set_priority(
 ) -> TicketPublic:
     """Change impact or urgency (priority follows), or override the priority with a reason."""
     ticket = load(session, ref, expected_version)
-    ensure_open(ticket, "re-prioritised")
-    require_work(actor, ticket, "change its priority")
+    ensure_open(ticket, N_("{ref} is {status} and cannot be re-prioritised; reopen it first"))
+    # Translators: completes "only its holder or a supervisor may ..."
+    require_work(actor, ticket, N_("change its priority"))
     new_impact = _enum(Impact, impact, "impact") if impact else Impact(ticket.impact)
     new_urgency = _enum(Urgency, urgency, "urgency") if urgency else Urgency(ticket.urgency)
     derived, chosen, why = chosen_priority(
@@ -175,7 +181,7 @@ def set_priority(
         if old != new
     ]
     if not changes:
-        raise InvalidInput("nothing to change", field="priority")
+        raise InvalidInput(_("nothing to change"), field="priority")
     change = Change(session, actor, ticket)
     ticket.impact, ticket.urgency = new_impact, new_urgency
     # Due times follow in change.save(), from the working time the ticket has used so far.

@@ -21,6 +21,7 @@ from deskterm.domain.errors import InvalidInput
 from deskterm.domain.permissions import Actor
 from deskterm.domain.refs import format_ref, parse_ref
 from deskterm.domain.text import long_text
+from deskterm.i18n import _
 
 #: The longest call a ticket logs, in seconds.
 MAX_CALL_SECONDS = 24 * 3600
@@ -57,7 +58,7 @@ def log_call(
     """Log a call about the ticket; calling the customer keeps the callbacks promised."""
     direction_value = _enum(CallDirection, direction, "direction")
     if not 0 <= duration_seconds <= MAX_CALL_SECONDS:
-        raise InvalidInput("call duration must be between 0 and 24 hours", field="duration")
+        raise InvalidInput(_("call duration must be between 0 and 24 hours"), field="duration")
     outcome_text = long_text(outcome, field="outcome", limit=4000)
     ticket = load(session, ref, expected_version)
     change = Change(session, actor, ticket)
@@ -105,7 +106,7 @@ def link(
     ticket_id = ref if isinstance(ref, int) else parse_ref(ref)
     other_id = other if isinstance(other, int) else parse_ref(other)
     if ticket_id == other_id:
-        raise InvalidInput("a ticket cannot be linked to itself", field="other")
+        raise InvalidInput(_("a ticket cannot be linked to itself"), field="other")
     # Lock in id order: two analysts linking A-B and B-A at once must not deadlock.
     locked = {tid: load(session, tid) for tid in sorted((ticket_id, other_id))}
     ticket, target = locked[ticket_id], locked[other_id]
@@ -119,7 +120,9 @@ def link(
     ).first()
     if exists:
         raise InvalidInput(
-            f"{format_ref(ticket_id)} and {format_ref(other_id)} are linked already",
+            _("{ref} and {ref2} are linked already").format(
+                ref=format_ref(ticket_id), ref2=format_ref(other_id)
+            ),
             field="other",
         )
     change = Change(session, actor, ticket)
