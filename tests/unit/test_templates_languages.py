@@ -44,6 +44,9 @@ SAMPLES: dict[str, Any] = {
     "away": "Ida Vo",
     "resolution": "X-99",
     "callback_at": "2026-12-07 14:30 UTC",
+    # As ``portal.message_links`` makes them: a token is about 60 to 80 characters.
+    "link": "https://desk.example/case/WzQyLDcsMV0.axSYyw.bCFEB52DGFC5HDpvYPHyvDo8sq81SQOvwma9pq4ruDM",
+    "survey_link": "https://desk.example/survey/WzQyLDcsMV0.axSYyw.bCFEB52DGFC5HDpvYPHyvDo8sq81SQOvwma9pq4ruDM",
 }
 #: What ``sla_check`` passes for a supervisor's alert (data/templates/README.md).
 SUPERVISOR_SAMPLES: dict[str, Any] = {
@@ -131,6 +134,7 @@ VARIANTS: list[dict[str, Any]] = [
     {"away": None, "because": Because.SPECIALIST.value, "level": 3},
     {"reason": None, "callback_at": None, "resolution": None, "away": None},
     {"because": None, "away": None},
+    {"link": None, "survey_link": None},
 ]
 
 
@@ -161,10 +165,31 @@ def test_a_text_message_fits_whatever_the_customer_wrote(language: str, notice: 
         group="G" * 40,
         reason="R" * 300,
         resolution="X" * 300,
+        # A long base URL: https://servicedesk.example-company.co.uk/help
+        link="https://servicedesk.example-company.co.uk/help/case/" + "T" * 75,
     )
     sms = render_notice(notice, language, long).sms
     # The template shortened what varies; the message was not cut off at the limit.
     assert len(sms) < SMS_MAX, sms
+    assert long["link"] in sms
+
+
+@pytest.mark.parametrize("language", (*LANGUAGES, "pt-BR"))
+@pytest.mark.parametrize("notice", CUSTOMER_NOTICES)
+def test_every_customer_message_carries_the_link_to_the_case_page(
+    language: str, notice: str
+) -> None:
+    """Issue 20: the case page's link in the mail and the text; the survey's in the mail
+    of a resolved case only. Without a base URL there is no link, and no line for it."""
+    link, survey = SAMPLES["link"], SAMPLES["survey_link"]
+    rendered = render_notice(notice, language, sample())
+    assert link in rendered.body and link in rendered.sms
+    assert (survey in rendered.body) == (notice == "resolved")
+    assert survey not in rendered.sms
+    assert f"{link}\n" in rendered.body  # on a line of its own: nothing glued to it
+    plain = render_notice(notice, language, sample(link=None, survey_link=None))
+    assert "http" not in plain.body + plain.sms and "None" not in plain.body + plain.sms
+    assert plain.body.count("\n\n\n") == 0
 
 
 @pytest.mark.parametrize("language", ("de", "pt", "pt-BR", "cs"))
@@ -195,7 +220,8 @@ def test_brazil_has_its_own_words_and_portugal_keeps_its_own() -> None:
         assert not re.search(r"\b(equipa|telemóvel|registámos|contacto)\b", said_br), notice
         assert not re.search(r"\b(chamado|equipe|você|celular|contato)\b", said_pt), notice
     assigned = render_notice("assigned", "pt-BR", sample())
-    assert "seu chamado" in assigned.body and "Você" in assigned.sms
+    assert "seu chamado" in assigned.body and "Seu chamado:" in assigned.sms
+    assert "Você" in render_notice("assigned", "pt-BR", sample(link=None)).sms
     assert "o seu pedido" in render_notice("assigned", "pt", sample()).body
     alert = render_notice(SUPERVISOR_ALERT, "pt-BR", context_for(SUPERVISOR_ALERT))
     assert alert.template == "pt/supervisor_alert.txt" and "chamado" in alert.body
@@ -285,3 +311,12 @@ def test_an_admins_copy_still_wins_in_every_language(tmp_path: Path) -> None:
     # Brazil's own shipped wording is nearer to a pt-BR reader than Portugal's override.
     assert render_notice("assigned", "pt-BR", sample(), dirs=dirs).subject != "nosso texto"
     assert "Podpis správce" in render_notice("created", "cs", sample(), dirs=dirs).body
+
+
+@pytest.mark.parametrize("language", (*LANGUAGES, "pt-BR"))
+@pytest.mark.parametrize("notice", CUSTOMER_NOTICES)
+def test_a_context_from_before_links_still_renders(language: str, notice: str) -> None:
+    """A row queued by a version without links has neither variable."""
+    older = {k: v for k, v in sample().items() if k not in ("link", "survey_link")}
+    rendered = render_notice(notice, language, older)
+    assert "http" not in rendered.body + rendered.sms

@@ -98,6 +98,8 @@ class CommsConfig:
     mail_group: str | None = None
     max_attempts: int = 5
     source: str = "defaults"
+    #: ``[web] base_url``: where customers reach their case page; the links messages carry.
+    base_url: str | None = None
 
     @property
     def own_addresses(self) -> frozenset[str]:
@@ -121,6 +123,7 @@ def load_config(environ: Mapping[str, str] | None = None, path: Path | None = No
         mail_group=settings.mail.group,
         max_attempts=settings.outbox.max_attempts,
         source=str(path) if path.is_file() else "environment",
+        base_url=settings.web.base_url.rstrip("/") if settings.web.base_url else None,
     )
 
 

@@ -93,6 +93,10 @@ class Notice(StrEnum):
     CALLBACK = "callback"
 
 
+#: The notices a customer gets (a supervisor's alert rides the outbox too: no link in it).
+_NOTICES = frozenset(n.value for n in Notice)
+
+
 class Because(StrEnum):
     """Why a case changed hands, in the fixed words the customer reads (the templates say
     them). What the analyst typed as the reason is for colleagues and never reaches the
@@ -243,6 +247,9 @@ def notice_context(
         "away": None,
         "resolution": None,
         "callback_at": None,
+        # Made when the message is sent (``_claim``), never stored: a link is signed then.
+        "link": None,
+        "survey_link": None,
     }
 
 
@@ -525,6 +532,9 @@ class Senders:
     sms: SmsSender | None = None
     from_address: str = "deskterm@deskterm.invalid"
     domain: str = "deskterm.invalid"
+    #: ``[web] base_url``: where customers reach their case page. Without it a message
+    #: carries no link.
+    base_url: str | None = None
 
     def close(self) -> None:
         for sender in (self.email, self.sms):
@@ -543,6 +553,7 @@ def senders_from_config(config: Any) -> Senders:
         senders.domain = config.smtp.domain
     if config.sms is not None:
         senders.sms = SmsTransport(config.sms)
+    senders.base_url = config.base_url
     return senders
 
 
@@ -600,7 +611,7 @@ def deliver_due(
         summary.deliveries.extend(_bury_abandoned(session, max_attempts))
     while limit is None or len(summary.deliveries) < limit:
         with db.write() as session:
-            job = _claim(session, worker)
+            job = _claim(session, worker, base_url=senders.base_url)
         if job is None:
             break
         summary.deliveries.append(_deliver(db, senders, job, worker, max_attempts))
@@ -620,7 +631,7 @@ def _due(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def _claim(session: Session, worker: str) -> _Job | None:
+def _claim(session: Session, worker: str, *, base_url: str | None = None) -> _Job | None:
     now = clock.now()
     candidate = (
         select(col(Notification.id))
@@ -662,6 +673,9 @@ def _claim(session: Session, worker: str) -> _Job | None:
         .limit(1)
     )
     language = contact.language if contact else _analyst_language(session, note.recipient)
+    context = dict(note.context)
+    if note.kind in _NOTICES:
+        context.update(_links(session, note, base_url))
     assert note.id is not None
     return _Job(
         id=note.id,
@@ -669,13 +683,35 @@ def _claim(session: Session, worker: str) -> _Job | None:
         notice=note.kind,
         token=note.token,
         attempts=note.attempts,
-        context=dict(note.context),
+        context=context,
         channel=channel,
         recipient=recipient,
         contact_name=contact.name if contact else None,
         language=language,
         thread=thread,
     )
+
+
+def _links(session: Session, note: Notification, base_url: str | None) -> dict[str, str | None]:
+    """``link`` (the case page) and, for ``resolved``, ``survey_link``: signed as the
+    message is sent, as ``portal link REF`` signs its link, so a retry carries a fresh one
+    and a revocation before the send is kept (the queued row holds no token). None without
+    a base URL, or when the ticket is no longer the contact's."""
+    from deskterm.desk.portal import message_links
+
+    made = (
+        message_links(
+            session, ticket_id=note.ticket_id, contact_id=note.contact_id, base_url=base_url
+        )
+        if base_url
+        else None
+    )
+    if made is None:
+        return {"link": None, "survey_link": None}
+    return {
+        "link": made.case,
+        "survey_link": made.survey if note.kind == Notice.RESOLVED else None,
+    }
 
 
 def _analyst_language(session: Session, address: str | None) -> str | None:
@@ -716,7 +752,7 @@ def _deliver(db: Database, senders: Senders, job: _Job, worker: str, max_attempt
                 raise DeliveryError(
                     "no SMS gateway is configured (DESKTERM_SMS_URL)", permanent=True
                 )
-            body = rendered.sms
+            body = _sms_text(job, rendered.sms)
             senders.sms.send(to=job.recipient, text=body, ref=ref, message_id=mid.strip("<>"))
         else:
             to = _deliverable(job)
@@ -735,6 +771,20 @@ def _deliver(db: Database, senders: Senders, job: _Job, worker: str, max_attempt
     except Exception as exc:  # a bug must cost one try, not the whole queue
         return _failed(db, job, worker, f"{type(exc).__name__}: {exc}", False, max_attempts)
     return _sent(db, job, worker, mid, subject, body)
+
+
+def _sms_text(job: _Job, sms: str) -> str:
+    """The text message, with its links only where they fit whole. A text longer than the
+    limit is cut (``templates.SMS_MAX``), and a link cut short opens nothing: such a text is
+    written again without the survey's link, then without any."""
+    for dropped in ((), ("survey_link",), ("survey_link", "link")):
+        context = {**job.context, **dict.fromkeys(dropped)}
+        if dropped:
+            sms = render_notice(job.notice, job.language, context).sms
+        whole = all(not context.get(k) or context[k] in sms for k in ("link", "survey_link"))
+        if whole or not sms.endswith("…"):
+            break
+    return sms
 
 
 def _deliverable(job: _Job) -> str:

@@ -302,11 +302,24 @@ def link_for(
             _("{ref} has no contact: nobody to give a link to").format(ref=format_ref(ticket_id)),
             field="ref",
         )
+    return _link(session, ticket_id, contact, base_url)
+
+
+def _token(session: Session, ticket_id: int, contact_id: int) -> tuple[str, int]:
+    """A case token for the ticket and its contact, signed now, and its generation."""
     secret = _secret(session, make=True)
     assert secret is not None
     generation = _generation(session, ticket_id)
-    token = _serializer(secret).dumps([ticket_id, contact.id, generation])
+    token = _serializer(secret).dumps([ticket_id, contact_id, generation])
     assert isinstance(token, str)
+    return token, generation
+
+
+def _link(
+    session: Session, ticket_id: int, contact: Contact, base_url: str | None
+) -> PortalLinkPublic:
+    assert contact.id is not None
+    token, generation = _token(session, ticket_id, contact.id)
     path = f"/case/{token}"
     return PortalLinkPublic(
         ref=format_ref(ticket_id),
@@ -316,6 +329,31 @@ def link_for(
         generation=generation,
         expires_at=clock.now() + timedelta(days=LINK_DAYS),
     )
+
+
+class MessageLinks(Public):
+    """The links a message to the customer carries (``{base_url}/case/TOKEN`` and
+    ``{base_url}/survey/TOKEN``), one token for both."""
+
+    case: str
+    survey: str
+
+
+def message_links(
+    session: Session, *, ticket_id: int, contact_id: int | None, base_url: str
+) -> MessageLinks | None:
+    """The links of a message about the ticket to ``contact_id``, made as
+    :func:`link_for` makes ``portal link REF``'s (same ticket, contact, generation and base
+    URL; the signature carries the moment it was made). None when the ticket is not that
+    contact's (any more): a message to its former contact must not open the case."""
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None or contact_id is None or ticket.contact_id != contact_id:
+        return None
+    contact = session.get(Contact, contact_id)
+    if contact is None:
+        return None
+    made = _link(session, ticket_id, contact, base_url)
+    return MessageLinks(case=made.url, survey=f"{base_url.rstrip('/')}/survey/{made.token}")
 
 
 def revoke_links(session: Session, actor: Actor, *, ref: str | int) -> PortalLinkPublic:
@@ -586,11 +624,7 @@ def answer_survey(
 
 def _case_path(session: Session, ticket_id: int, contact_id: int) -> str:
     """The path of the case page for the ticket and its contact (``/case/TOKEN``)."""
-    secret = _secret(session, make=True)
-    assert secret is not None
-    token = _serializer(secret).dumps([ticket_id, contact_id, _generation(session, ticket_id)])
-    assert isinstance(token, str)
-    return f"/case/{token}"
+    return f"/case/{_token(session, ticket_id, contact_id)[0]}"
 
 
 # --------------------------------------------------------------------------- self-service FAQ
