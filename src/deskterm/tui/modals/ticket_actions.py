@@ -206,8 +206,9 @@ class CallbackModal(TicketModal):
     TITLE_TEXT = N_("Schedule a callback")
 
     def fields(self) -> ComposeResult:
-        # Translators: the examples are what the field understands; keep "in 2h" and
-        # "tomorrow" as the desk reads them unless the desk reads your words too.
+        # Translators: the examples are what the field understands. It reads English, German,
+        # Portuguese and Czech words (desk/callbacks.py): "morgen 9:00", "in 2 Std.",
+        # "amanhã 9:00", "em 2 horas", "zítra 9:00", "za 2 h", and day-first dates "26.11.".
         yield label(_("When (15:30, in 2h, tomorrow 9:00, 2026-11-26 10:00)"))
         yield Input(id="when", compact=True)
         yield Static(id="when-preview", classes="hint")
