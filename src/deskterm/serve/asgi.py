@@ -7,6 +7,28 @@ import socket
 from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
+from starlette.requests import Request
+
+
+class TooLarge(Exception):
+    """A request body past the server's limit (answered 413)."""
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request's body, refused as :class:`TooLarge` past ``limit`` bytes, whether its
+    ``Content-Length`` says so up front or the stream grows past it."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
 
 async def run_uvicorn(
     app: Any,

@@ -37,7 +37,7 @@ from deskterm.db.engine import Database
 from deskterm.desk.context import Desk
 from deskterm.desk.cti import Ingested, UnknownToken, receive, receive_many
 from deskterm.domain.errors import DatabaseUnavailable, DeskError, InvalidInput
-from deskterm.serve.asgi import AsgiServer
+from deskterm.serve.asgi import AsgiServer, TooLarge, read_body
 
 log = logging.getLogger("deskterm.serve.cti")
 
@@ -47,24 +47,6 @@ MAX_BODY = 16 * 1024
 _MAX_FIELDS = 50
 #: Posts written in one transaction at most.
 MAX_BATCH = 100
-
-
-class TooLarge(Exception):
-    pass
-
-
-async def _body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise TooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def _fields(request: Request, body: bytes) -> Mapping[str, object]:
@@ -151,7 +133,7 @@ class CtiServer(AsgiServer):
         client = request.client.host if request.client else "-"
         secret = request.path_params["token"]
         try:
-            body = await _body(request, self.max_body)
+            body = await read_body(request, self.max_body)
             fields = await _fields(request, body)
         except TooLarge:
             return self._answer(started, client, 413, "body too large", "")

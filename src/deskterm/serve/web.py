@@ -87,7 +87,7 @@ from deskterm.desk.sms_inbound import UnknownSmsToken, check_sms_token, receive_
 from deskterm.domain.errors import DatabaseUnavailable, DeskError, InvalidInput
 from deskterm.i18n import babel_locale, normalize, translate
 from deskterm.paths import shipped_data_dir
-from deskterm.serve.asgi import AsgiServer
+from deskterm.serve.asgi import AsgiServer, TooLarge, read_body
 
 log = logging.getLogger("deskterm.serve.web")
 
@@ -119,10 +119,6 @@ SECURITY_HEADERS: dict[str, str] = {
 _CASE_CACHE = "no-store"
 #: What a redirect after a post says on the page it lands on.
 _DONE = ("reply", "solved", "broken", "survey")
-
-
-class TooLarge(Exception):
-    pass
 
 
 class RateLimit:
@@ -330,20 +326,6 @@ def _accept_language(request: Request) -> str:
 
 
 # --------------------------------------------------------------------------- requests
-
-
-async def _body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise TooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _form(request: Request, body: bytes) -> dict[str, str]:
@@ -730,7 +712,7 @@ class WebServer(AsgiServer):
     async def _sms(self, request: Request, token: str) -> tuple[Response, str]:
         try:
             try:
-                body = await _body(request, SMS_MAX_BODY)
+                body = await read_body(request, SMS_MAX_BODY)
             except TooLarge:
                 raise Refused(413, "body too large") from None
             except ClientDisconnect:
@@ -755,7 +737,7 @@ class WebServer(AsgiServer):
         """A form of a public page (no case token): from this site, within the limit."""
         self._check_origin(request)
         try:
-            body = await _body(request, self.max_body)
+            body = await read_body(request, self.max_body)
         except TooLarge:
             raise Refused(413, "body too large") from None
         except ClientDisconnect:
@@ -779,7 +761,7 @@ class WebServer(AsgiServer):
         try:
             self._check_origin(request)
             try:
-                body = await _body(request, self.max_body)
+                body = await read_body(request, self.max_body)
             except TooLarge:
                 raise Refused(413, "body too large") from None
             except ClientDisconnect:
