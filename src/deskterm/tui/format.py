@@ -15,9 +15,10 @@ from rich.cells import cell_len
 from rich.text import Text
 
 from deskterm import defaults
+from deskterm.domain import enums
 from deskterm.domain.due import clock_words
 from deskterm.domain.due import span as span  # where the screens have always found it
-from deskterm.domain.enums import Role, Status
+from deskterm.domain.enums import Status
 from deskterm.domain.text import clean_line, clean_long
 from deskterm.i18n import N_, _, babel_locale, format_time
 
@@ -42,32 +43,6 @@ _STATUS_SHORT = {
     Status.RESOLVED: N_("resolved"),
     Status.CLOSED: N_("closed"),
     Status.CANCELLED: N_("cancelled"),
-}
-# Statuses spelled out (the ticket screen, the status dialog).
-_STATUS_LONG = {
-    # Translators: a ticket's status.
-    Status.NEW: N_("new"),
-    Status.ASSIGNED: N_("assigned"),
-    Status.IN_PROGRESS: N_("in progress"),
-    Status.WAITING_CUSTOMER: N_("waiting customer"),
-    Status.WAITING_THIRD_PARTY: N_("waiting third party"),
-    Status.RESOLVED: N_("resolved"),
-    Status.CLOSED: N_("closed"),
-    Status.CANCELLED: N_("cancelled"),
-}
-# An analyst's role, as the top bar and the analyst lists name it.
-_ROLES = {
-    Role.AGENT: N_("agent"),
-    Role.TECHNICIAN: N_("technician"),
-    Role.SUPERVISOR: N_("supervisor"),
-    Role.ADMIN: N_("admin"),
-}
-# The three steps of impact and urgency.
-_LEVELS = {
-    # Translators: an impact or urgency.
-    "high": N_("high"),
-    "medium": N_("medium"),
-    "low": N_("low"),
 }
 
 
@@ -107,25 +82,23 @@ def clip(text: str, width: int) -> str:
 
 
 def status_label(status: str, *, short: bool = False) -> str:
+    """A status in the analyst's words: spelled out as everywhere (``domain.enums``), or
+    one short word for a narrow table column."""
     try:
         value = Status(status)
     except ValueError:
         return clean_line(status)
-    return _(_STATUS_SHORT[value] if short else _STATUS_LONG[value])
+    return _(_STATUS_SHORT[value]) if short else enums.status_label(value)
 
 
 def role_label(role: object) -> str:
     """An analyst's role in the analyst's words (``agent``, ``supervisor``)."""
-    try:
-        return _(_ROLES[Role(str(role))])
-    except ValueError:
-        return clean_line(str(role))
+    return clean_line(enums.role_label(str(role)))
 
 
 def level_label(level: object) -> str:
     """An impact or urgency (``high``, ``medium``, ``low``) in the analyst's words."""
-    value = str(getattr(level, "value", level))
-    return _(_LEVELS[value]) if value in _LEVELS else clean_line(value)
+    return clean_line(enums.level_label(str(getattr(level, "value", level))))
 
 
 def priority_text(priority: str | int, *, long: bool = False) -> Text:

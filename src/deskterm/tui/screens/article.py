@@ -31,6 +31,7 @@ from textual.widgets import (
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
+from deskterm.domain.enums import article_status_label
 from deskterm.i18n import N_, _, ngettext
 from deskterm.tui.base import DeskModal, DeskScreen
 from deskterm.tui.format import literal, plain
@@ -38,19 +39,6 @@ from deskterm.tui.modals.base import FieldError, FormModal, label
 from deskterm.tui.modals.ticket_actions import TicketModal
 from deskterm.tui.widgets.bar import DeskBar
 from deskterm.tui.widgets.footer import KeyFooter
-
-#: An article's status as the analyst reads it (the desk keeps the value).
-ARTICLE_STATUS = {
-    # Translators: an article's status: not published yet.
-    "draft": N_("draft"),
-    # Translators: an article's status: visible to every analyst.
-    "published": N_("published"),
-}
-
-
-def status_words(status: str) -> str:
-    return _(ARTICLE_STATUS[status]) if status in ARTICLE_STATUS else status
-
 
 if TYPE_CHECKING:
     from deskterm.desk.kb import ArticleHit, ArticlePublic
@@ -101,7 +89,7 @@ class ArticleScreen(DeskModal[str | None]):
         self.article = article = event.article
         head = Text.assemble((article.key, "bold"), " · ")
         head.append_text(literal(article.title, style="bold"))
-        facts = [status_words(article.status), article.category or _("no category")]
+        facts = [article_status_label(article.status), article.category or _("no category")]
         if article.tags:
             facts.append(", ".join(article.tags))
         facts.append(
@@ -322,7 +310,10 @@ class KnowledgeScreen(DeskScreen[None]):
                 Text(hit.key, style="bold"),
                 literal(hit.title),
                 literal(hit.category or "—"),
-                Text(status_words(hit.status), style="" if hit.status == "published" else "yellow"),
+                Text(
+                    article_status_label(hit.status),
+                    style="" if hit.status == "published" else "yellow",
+                ),
                 key=str(hit.id),
             )
         self.refresh_bindings()  # read and edit dim while nothing is listed
@@ -385,7 +376,7 @@ class KnowledgeScreen(DeskScreen[None]):
         if article is not None:
             self.notify(
                 _("{key} saved ({status}).").format(
-                    key=article.key, status=status_words(article.status)
+                    key=article.key, status=article_status_label(article.status)
                 ),
                 title=_("Article"),
                 markup=False,

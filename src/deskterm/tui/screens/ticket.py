@@ -16,7 +16,7 @@ from textual.worker import Worker, WorkerState
 
 from deskterm.desk import clock
 from deskterm.domain.due import ticket_due
-from deskterm.domain.enums import OPEN_STATUSES, LinkKind, Status
+from deskterm.domain.enums import OPEN_STATUSES, Status, link_label
 from deskterm.domain.payloads import CallLogged, Note, Resolved
 from deskterm.domain.refs import format_ref
 from deskterm.i18n import N_, _
@@ -47,16 +47,6 @@ if TYPE_CHECKING:
 
 #: Below this width the caller's card sits above the timeline instead of beside it.
 NARROW = 100
-
-#: How a linked ticket relates, read from this one.
-LINK_WORDS = {
-    # Translators: in the list of linked tickets: "DT-000124 duplicate of … (subject)".
-    LinkKind.RELATED: N_("related"),
-    LinkKind.DUPLICATE_OF: N_("duplicate of"),
-    LinkKind.PARENT_OF: N_("parent of"),
-    LinkKind.CHILD_OF: N_("child of"),
-    LinkKind.SPLIT_FROM: N_("split from"),
-}
 
 
 class TicketScreen(DeskScreen[None]):
@@ -393,7 +383,7 @@ class TicketScreen(DeskScreen[None]):
             text.append(_("Linked") + "\n", style="bold")
             for linked in ticket.links:
                 kind = linked.kind
-                words = _(LINK_WORDS[LinkKind(kind)]) if kind in set(LinkKind) else kind
+                words = link_label(kind)
                 text.append(f" {linked.ref} {words} ")
                 text.append(status_label(linked.status, short=True), style="dim")
                 text.append(" ")
