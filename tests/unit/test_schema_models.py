@@ -29,6 +29,9 @@ _FTS_PARTS = ("", "_data", "_idx", "_docsize", "_config")
 #: In the database, not in the models, on both: (kind, table, name) and why.
 _BOTH = {
     ("column", "ticket_event", "db_user"): "filled by the database only (migration 0010)",
+    ("index", "ticket_event", "ix_ticket_event_worked"): (
+        "partial (0021): a WHERE in the model needs each dialect's keyword, loading both"
+    ),
     ("table", "name_word", "name_word"): (
         "the distinct words of contact_word, kept by a trigger (0011): derived, so an "
         "export does not carry it"

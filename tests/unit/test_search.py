@@ -220,6 +220,30 @@ def _migrate(known: KnownDesk, direction: str, revision: str) -> None:
         getattr(command, direction)(config, revision)
 
 
+def _written_at_this_revision(known: KnownDesk, like: int, **changed: str) -> int:
+    """A copy of ticket ``like`` and its opening event with ``changed`` fields, in the
+    columns the desk's tables have now (whatever revision it is at): its new id."""
+    from sqlalchemy import column, func, inspect, literal, select, table
+
+    with known.db.engine.begin() as conn:
+        names = [c["name"] for c in inspect(conn).get_columns("ticket") if c["name"] != "id"]
+        ticket = table("ticket", column("id"), *(column(n) for n in names))
+        picked = [literal(changed[n]) if n in changed else ticket.c[n] for n in names]
+        conn.execute(ticket.insert().from_select(names, select(*picked).where(ticket.c.id == like)))
+        made = conn.scalar(select(func.max(ticket.c.id)))
+        event_names = [
+            c["name"] for c in inspect(conn).get_columns("ticket_event") if c["name"] != "id"
+        ]
+        event = table("ticket_event", column("id"), *(column(n) for n in event_names))
+        copied = [literal(made) if n == "ticket_id" else event.c[n] for n in event_names]
+        first = select(func.min(event.c.id)).where(event.c.ticket_id == like).scalar_subquery()
+        conn.execute(
+            event.insert().from_select(event_names, select(*copied).where(event.c.id == first))
+        )
+    assert made is not None
+    return int(made)
+
+
 def _search_objects(known: KnownDesk) -> set[str]:
     from sqlalchemy import inspect
 
@@ -248,18 +272,15 @@ def test_downgrade_removes_the_index_and_upgrade_indexes_existing_tickets(
     )
     _migrate(known, "downgrade", "0007_shared_desk")
     assert _search_objects(known) == set()
-    # Tickets written while the desk had no index are found once it has one again.
-    # No caller: today's contact row has columns (0011) that a desk at 0007 lacks; and the
-    # system acting, as today's analyst row has columns (0015) it lacks too.
-    later = known.ticket(
-        None,  # type: ignore[arg-type]
-        subject="Webcam shows nothing",
-        description="Teams sees no camera.",
-        contact_id=None,
+    # Tickets written while the desk had no index are found once it has one again. Written
+    # as the desk at 0007 wrote them, in its own columns: today's models name columns
+    # (analyst 0015, ticket_event 0021) that a desk at 0007 lacks.
+    later = _written_at_this_revision(
+        known, tickets["vpn"], subject="Webcam shows nothing", description="Teams sees no camera."
     )
     _migrate(known, "upgrade", "head")
     assert _search_objects(known) == made
-    assert search(known, "webcam") == [later.id]
+    assert search(known, "webcam") == [later]
     assert search(known, "809") == [tickets["vpn"]]
 
 

@@ -15,7 +15,7 @@ from sqlalchemy import inspect, text
 from deskterm.db.engine import Database
 from deskterm.domain.errors import SchemaMismatch
 
-HEAD = "0016_portal"
+HEAD = "0021_time_worked"
 #: Every revision this code knows, oldest first.
 KNOWN = (
     "0001_initial",
@@ -34,6 +34,11 @@ KNOWN = (
     "0014_cti",
     "0015_languages",
     "0016_portal",
+    "0017_contact_notify",
+    "0018_analyst_keys",
+    "0019_saved_views",
+    "0020_text_modules",
+    "0021_time_worked",
 )
 
 MIGRATIONS = Path(__file__).with_name("migrations")

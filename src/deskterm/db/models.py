@@ -96,6 +96,10 @@ class Contact(SQLModel, table=True):
     location: str | None = Field(default=None, sa_type=String(200))
     language: str | None = Field(default=None, sa_type=String(16))
     preferred_channel: str | None = Field(default=None, sa_type=String(16))
+    #: The channels every message about their cases goes out on, a comma list among
+    #: ``email`` and ``sms`` (migration 0017); none: one message as ``preferred_channel``
+    #: says, and for one who prefers the phone a callback task instead (desk/outbox.py).
+    notify: str | None = Field(default=None, sa_type=String(32))
     vip: bool = Field(default=False)
     created_at: datetime = _ts(nullable=False)
 
@@ -207,6 +211,10 @@ class Ticket(SQLModel, table=True):
         Index(
             "ix_ticket_assignee_queue", "assignee_id", "status", "priority", "resolve_due_at", "id"
         ),
+        # Saved views by category (migration 0019): a category's tickets in queue order.
+        Index(
+            "ix_ticket_category_queue", "category_id", "status", "priority", "resolve_due_at", "id"
+        ),
         Index("ix_ticket_contact", "contact_id", "created_at"),
         Index("ix_ticket_created", "created_at"),
         # Reports count resolutions by day and analyst (migration 0005).
@@ -279,7 +287,13 @@ class TicketEvent(SQLModel, table=True):
     """The ticket's log. Append-only: the database refuses UPDATE and DELETE (see migrations)."""
 
     __tablename__ = "ticket_event"
-    __table_args__ = (Index("ix_ticket_event_ticket", "ticket_id", "id"),)
+    __table_args__ = (
+        Index("ix_ticket_event_ticket", "ticket_id", "id"),
+        # ``ix_ticket_event_worked`` (migration 0021), the time report's partial index, is
+        # left out: its WHERE needs each dialect's keyword, which would load both dialects
+        # with the tables (tests/test_imports.py).
+        CheckConstraint("minutes BETWEEN 0 AND 1440", name="ck_ticket_event_minutes"),
+    )
 
     id: int | None = Field(default=None, sa_type=BigId, primary_key=True)
     ticket_id: int = Field(sa_type=BigId, foreign_key="ticket.id")
@@ -291,6 +305,8 @@ class TicketEvent(SQLModel, table=True):
     kind: str = Field(sa_type=String(32))
     visibility: str = Field(default="internal", sa_type=String(8))
     data: dict[str, Any] = Field(default_factory=dict, sa_type=JSONData)
+    #: Minutes worked, given with a note, call or status change; NULL when not recorded.
+    minutes: int | None = None
     # ``db_user`` (migration 0010), the database login that wrote the event, is left out of
     # the model on purpose: only the database fills it, so no insert of ours may name it.
 
@@ -312,6 +328,9 @@ class Callback(SQLModel, table=True):
     scheduled_at: datetime = _ts(nullable=False)
     done_at: datetime | None = _ts()
     done_by_id: int | None = Field(default=None, foreign_key="analyst.id")
+    #: Opened by the outbox to tell a contact who prefers the phone what changed, instead of
+    #: a message (migration 0017); at most one open per ticket, later notices add to it.
+    notice: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class Notification(SQLModel, table=True):
@@ -446,6 +465,34 @@ class KbNeed(SQLModel, table=True):
     flagged_by_id: int | None = Field(default=None, foreign_key="analyst.id")
 
 
+class TextModule(SQLModel, table=True):
+    """A canned answer analysts insert with ``::name`` (desk/texts.py): one analyst's own
+    (``owner_id``), one support group's (``group_id``) or everyone's (both NULL); a name
+    is unique within its scope."""
+
+    __tablename__ = "text_module"
+    __table_args__ = (
+        UniqueConstraint("scope", "name", name="uq_text_module_scope_name"),
+        CheckConstraint("owner_id IS NULL OR group_id IS NULL", name="ck_text_module_one_home"),
+        CheckConstraint(
+            "scope = COALESCE(group_id, -owner_id, 0)", name="ck_text_module_scope"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_type=String(60))
+    body: str = Field(sa_type=Text)
+    group_id: int | None = Field(default=None, foreign_key="support_group.id")
+    #: The analyst whose personal module it is (only they see it).
+    owner_id: int | None = Field(default=None, foreign_key="analyst.id")
+    #: ``group_id``; minus ``owner_id`` for a personal one; 0 for everyone's. UNIQUE lets
+    #: NULLs repeat, and a partial index would need each dialect's own keyword (loading
+    #: both dialects with the tables).
+    scope: int = Field(default=0)
+    created_by_id: int | None = Field(default=None, foreign_key="analyst.id")
+    updated_at: datetime = _ts(nullable=False)
+
+
 class Survey(SQLModel, table=True):
     """The customer's verdict on a resolved ticket: CSAT 1-5 and NPS 0-10, either may be
     missing; ``via`` says how it was asked (the closing call, or an email reply)."""
@@ -484,6 +531,19 @@ class AnalystKey(SQLModel, table=True):
     last_used_at: datetime | None = _ts()
 
 
+class AnalystKeymap(SQLModel, table=True):
+    """One key an analyst moved (``deskterm keys set``): over the desk's ``[keys]`` and the
+    defaults, in every app they open (desk/keymaps.py). No row: the desk's or the default."""
+
+    __tablename__ = "analyst_keymap"
+
+    analyst_id: int = Field(foreign_key="analyst.id", primary_key=True)
+    #: The binding's id, as ``deskterm keys list`` names it (``pull_next``).
+    binding_id: str = Field(sa_type=String(64), primary_key=True)
+    #: Textual's form, comma-separated: ``n`` or ``question_mark,f1``.
+    keys: str = Field(sa_type=String(200))
+
+
 class Presence(SQLModel, table=True):
     """Someone has a ticket open: one row per app session and ticket, kept fresh by a
     heartbeat (``seen_at``); ``editing`` while they have a dialog open on it."""
@@ -497,6 +557,28 @@ class Presence(SQLModel, table=True):
     since: datetime = _ts(nullable=False)
     seen_at: datetime = _ts(nullable=False)
     editing: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+
+
+class SavedView(SQLModel, table=True):
+    """A named queue filter shown as a tab of its own (``desk/saved_views.py``): an
+    analyst's own (``owner_id``) or shared with a group by a supervisor (``group_id``)."""
+
+    __tablename__ = "saved_view"
+    __table_args__ = (
+        UniqueConstraint("owner_id", "name", name="uq_saved_view_owner_name"),
+        UniqueConstraint("group_id", "name", name="uq_saved_view_group_name"),
+        CheckConstraint("(owner_id IS NULL) <> (group_id IS NULL)", name="ck_saved_view_one_home"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_type=String(60))
+    owner_id: int | None = Field(default=None, foreign_key="analyst.id")
+    group_id: int | None = Field(default=None, foreign_key="support_group.id")
+    #: The filter as ``desk.saved_views.ViewFilter`` writes it.
+    filter: dict[str, Any] = Field(default_factory=dict, sa_type=JSONData)
+    position: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    created_by_id: int | None = Field(default=None, foreign_key="analyst.id")
+    created_at: datetime = _ts(nullable=False)
 
 
 class SavedCall(SQLModel, table=True):
