@@ -8,11 +8,24 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from deskterm.cli.common import State, literal, out, print_json, quoted, speak, when
+from deskterm.cli.common import (
+    CsvOpt,
+    State,
+    fail,
+    literal,
+    out,
+    print_json,
+    print_rows,
+    quoted,
+    speak,
+    when,
+)
 from deskterm.i18n import _
 
 if TYPE_CHECKING:
     from rich.table import Table
+
+    from deskterm.desk.schemas import ContactPublic
 
 analyst_app = typer.Typer(help=_("Analysts: add, list, away and back."), no_args_is_help=True)
 key_app = typer.Typer(
@@ -29,6 +42,15 @@ contact_app = typer.Typer(
 category_app = typer.Typer(help=_("The category tree."), no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help=_("Print JSON for scripts."))]
+NotifyOpt = Annotated[
+    str | None,
+    typer.Option(
+        help=_(
+            "Send every message about their cases on these channels: email, sms or email,sms; "
+            "default: one message as they prefer (a call if they prefer the phone)."
+        )
+    ),
+]
 
 
 def _table(*columns: str, flexible: tuple[str, ...] = ()) -> Table:
@@ -259,14 +281,14 @@ def analyst_list(
     group: Annotated[str | None, typer.Option(help=_("Only members of this group."))] = None,
     all_: Annotated[bool, typer.Option("--all", help=_("Include deactivated analysts."))] = False,
     as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
     from deskterm.desk.analysts import list_analysts
     from deskterm.domain.enums import role_label
 
     state: State = ctx.obj
     rows = state.desk().read(list_analysts, group=group, include_inactive=all_)
-    if as_json:
-        print_json([a.to_json() for a in rows])
+    if print_rows(rows, as_json=as_json, as_csv=as_csv, of=list_analysts):
         return
     # Translators: column headers of `deskterm analyst list` ("Lvl": support level 1-3;
     # "Open": how many open tickets they hold; "Lang": the language deskterm speaks to them).
@@ -462,14 +484,14 @@ def key_list(
         str | None, typer.Argument(help=_("Whose keys (default: all you may see)."))
     ] = None,
     as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
     from deskterm.desk.keys import list_keys
     from deskterm.domain.sshkeys import key_label
 
     state: State = ctx.obj
     rows = state.desk().read(list_keys, login=login)
-    if as_json:
-        print_json([k.to_json() for k in rows])
+    if print_rows(rows, as_json=as_json, as_csv=as_csv, of=list_keys):
         return
     if not rows:
         said = (
@@ -534,13 +556,16 @@ def key_remove(
 
 
 @group_app.command("list", help=_("List groups with their level, escalation path and members."))
-def group_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+def group_list(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
     from deskterm.desk.analysts import list_groups
 
     state: State = ctx.obj
     rows = state.desk().read(list_groups)
-    if as_json:
-        print_json([g.to_json() for g in rows])
+    if print_rows(rows, as_json=as_json, as_csv=as_csv, of=list_groups):
         return
     escalates, description = _("Escalates to"), _("Description")
     table = _table(
@@ -609,6 +634,7 @@ def contact_add(
         str | None,
         typer.Option(help=_("How they want to hear about their cases: email, sms or phone.")),
     ] = None,
+    notify: NotifyOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     from deskterm.desk.contacts import add_contact
@@ -625,12 +651,81 @@ def contact_add(
         language=language,
         vip=vip,
         preferred_channel=prefer,
+        notify=notify,
         region=_phone_region(),
     )
     if as_json:
         print_json(contact.to_json())
         return
     out.print(literal(_("added contact #{id} {name}").format(id=contact.id, name=contact.name)))
+
+
+@contact_app.command(
+    "edit",
+    help=_(
+        "Change a contact's addresses, language and how they hear from us; "
+        "an empty value clears a field."
+    ),
+)
+def contact_edit(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help=_("Id (#12), phone, email or exact name."))],
+    email: Annotated[str | None, typer.Option(help=_("Email address."))] = None,
+    phone: Annotated[str | None, typer.Option(help=_("Desk phone."))] = None,
+    mobile: Annotated[str | None, typer.Option(help=_("Mobile phone."))] = None,
+    location: Annotated[str | None, typer.Option(help=_("Site, building, room."))] = None,
+    language: Annotated[
+        str | None, typer.Option(help=_("Preferred language, e.g. en or de."))
+    ] = None,
+    prefer: Annotated[
+        str | None,
+        typer.Option(help=_("How they want to hear about their cases: email, sms or phone.")),
+    ] = None,
+    notify: NotifyOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    from deskterm.desk.contacts import edit_contact
+
+    given = (email, phone, mobile, location, language, prefer, notify)
+    if all(value is None for value in given):
+        fail(
+            _(
+                "nothing to change: give --email, --phone, --mobile, --location, "
+                "--language, --prefer or --notify"
+            )
+        )
+    state: State = ctx.obj
+    c = state.desk().write(
+        edit_contact,
+        key=key,
+        email=email,
+        phone=phone,
+        mobile=mobile,
+        location=location,
+        language=language,
+        preferred_channel=prefer,
+        notify=notify,
+        region=_phone_region(),
+    )
+    if as_json:
+        print_json(c.to_json())
+        return
+    out.print(literal(_("#{id} {name}: {told}").format(id=c.id, name=c.name, told=_told_words(c))))
+
+
+def _told_words(c: ContactPublic) -> str:
+    """How the contact hears about their cases, as ``contact show`` says it."""
+    if c.notify:
+        return _("every message by {channels}").format(channels=" + ".join(c.notify))
+    if c.preferred_channel == "phone":
+        return _("a call instead of messages (prefers the phone)")
+    if c.preferred_channel == "sms" and c.mobile:
+        return _("messages by sms (as preferred)")
+    if c.email:
+        return _("messages by email (as preferred)")
+    if c.mobile:
+        return _("messages by sms (no email address)")
+    return _("no way to send messages (no email address or mobile number)")
 
 
 @contact_app.command("asset", help=_("Record an asset (device, licence, account) a contact uses."))
@@ -691,13 +786,13 @@ def contact_list(
     org: Annotated[str | None, typer.Option("--org", help=_("Only this organization."))] = None,
     limit: Annotated[int, typer.Option(help=_("At most this many (1-1000)."))] = 50,
     as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
     from deskterm.desk.contacts import list_contacts
 
     state: State = ctx.obj
     rows = state.desk().read(list_contacts, organization=org, limit=limit)
-    if as_json:
-        print_json([c.to_json() for c in rows])
+    if print_rows(rows, as_json=as_json, as_csv=as_csv, of=list_contacts):
         return
     if rows:
         show(_contacts_table(rows))
@@ -728,13 +823,13 @@ def contact_find(
     ],
     limit: Annotated[int, typer.Option(help=_("At most this many."))] = 20,
     as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
     from deskterm.desk.contacts import find_contacts
 
     state: State = ctx.obj
     rows = state.desk().read(find_contacts, text=text, limit=limit, region=_phone_region())
-    if as_json:
-        print_json([c.to_json() for c in rows])
+    if print_rows(rows, as_json=as_json, as_csv=as_csv, of=find_contacts):
         return
     if rows:
         show(_contacts_table(rows))
@@ -787,6 +882,7 @@ def contact_show(
         (_("Email"), c.email),
         (_("Location"), c.location),
         (_("Language"), c.language),
+        (_("Notified by"), _told_words(c)),
         (_("Open tickets"), str(c.open_tickets)),
     ):
         if value:
@@ -804,13 +900,16 @@ def contact_show(
 
 
 @category_app.command("list", help=_("List the category tree with each category's group."))
-def category_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+def category_list(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
     from deskterm.desk.setup import list_categories
 
     state: State = ctx.obj
     rows = state.desk().read(list_categories)
-    if as_json:
-        print_json([c.to_json() for c in rows])
+    if print_rows(rows, as_json=as_json, as_csv=as_csv, of=list_categories):
         return
     table = _table(_("Category"), _("Group"))
     for c in rows:

@@ -3,6 +3,9 @@
 A callback is scheduled on a ticket (when, why, by whom) and logged there as
 ``callback_scheduled``; it waits in the "callbacks due" queue until someone logs an outbound
 call on that ticket, which keeps the ticket's pending promises.
+
+The outbox opens one more kind (``tell_by_phone``): for a contact who prefers the phone, a
+task due now to tell them what a change means for them, instead of a message.
 """
 
 from __future__ import annotations
@@ -18,10 +21,10 @@ from sqlmodel import col
 
 from deskterm import defaults
 from deskterm.db.models import Analyst, Callback, Contact, Ticket
-from deskterm.desk import clock, tickets
+from deskterm.desk import clock, ledger, tickets
 from deskterm.desk.schemas import Public, TicketPublic
 from deskterm.domain.errors import InvalidInput, NotFound
-from deskterm.domain.payloads import CallbackScheduled
+from deskterm.domain.payloads import CallbackScheduled, Note
 from deskterm.domain.permissions import Actor
 from deskterm.domain.refs import format_ref, parse_ref
 from deskterm.domain.text import required_line
@@ -29,6 +32,10 @@ from deskterm.i18n import N_, _
 
 #: How far ahead a callback may be promised.
 HORIZON = timedelta(days=90)
+#: ``callback.reason``'s length.
+REASON_MAX = 300
+#: Between the notices one open task to tell the customer gathers.
+_THEN = " | "
 
 
 class CallbackPublic(Public):
@@ -160,6 +167,100 @@ def schedule_callback(
     )
     change.save()
     return tickets.summary(session, ticket)
+
+
+def tell_by_phone(
+    session: Session,
+    *,
+    ticket_id: int,
+    version: int,
+    at: datetime,
+    actor_id: int | None,
+    what: str,
+    name: str,
+) -> Callback:
+    """A call due now to tell ``name`` (who prefers the phone) ``what``, in place of a message.
+
+    Written with the change it tells about: at its version, its time ``at`` and by its actor
+    (none: the system), so the log reads them as one change (``domain.replay``). A ticket has
+    one such task open at most: while it waits, a later notice adds its words to it (the
+    oldest give way when they no longer fit), so the analyst makes one call that says it all.
+    The log says no message went out, and why.
+    """
+    now = at
+    told = " ".join(what.split())
+    task = session.scalars(
+        select(Callback)
+        .where(
+            col(Callback.ticket_id) == ticket_id,
+            col(Callback.notice).is_(True),
+            col(Callback.done_at).is_(None),
+        )
+        .order_by(col(Callback.id))
+        .limit(1)
+    ).first()
+    if task is None:
+        task = Callback(
+            ticket_id=ticket_id,
+            due_at=now,
+            reason=_fit(_("Tell the customer: {what}").format(what=told)),
+            scheduled_by_id=actor_id,
+            scheduled_at=now,
+            notice=True,
+        )
+        session.add(task)
+        # Internal: the customer's case page must not show the desk's own instructions.
+        _record(
+            session,
+            CallbackScheduled(due_at=now.strftime("%Y-%m-%d %H:%M UTC"), reason=task.reason),
+            ticket_id=ticket_id,
+            version=version,
+            at=at,
+            actor_id=actor_id,
+        )
+        said = _("no message sent: {name} prefers the phone, so a call to tell them is due now")
+    else:
+        longer = f"{task.reason}{_THEN}{told}"
+        if len(longer) > REASON_MAX:
+            longer = _("Tell the customer: {what}").format(what=f"…{_THEN}{told}")
+        task.reason = _fit(longer)
+        said = _(
+            "no message sent: {name} prefers the phone; the call already due tells them this too"
+        )
+    _record(
+        session,
+        Note(text=said.format(name=name), about="notify"),
+        ticket_id=ticket_id,
+        version=version,
+        at=at,
+        actor_id=actor_id,
+    )
+    session.flush()
+    return task
+
+
+def _fit(text: str) -> str:
+    return text if len(text) <= REASON_MAX else text[: REASON_MAX - 1] + "…"
+
+
+def _record(
+    session: Session,
+    payload: Any,
+    *,
+    ticket_id: int,
+    version: int,
+    at: datetime,
+    actor_id: int | None,
+) -> None:
+    ledger.record(
+        session,
+        payload,
+        ticket_id=ticket_id,
+        version=version,
+        at=at,
+        actor_id=actor_id,
+        visible=False,
+    )
 
 
 @cache

@@ -30,12 +30,19 @@ __all__ = [
     "MIN_SEARCH",
     "add_asset",
     "add_contact",
+    "edit_contact",
     "find_contacts",
     "get_contact",
     "list_contacts",
     "name_key",
+    "notify_channels",
     "rename_contact",
 ]
+
+#: The channels a contact can be sent messages on (``--notify``), in the order they are sent.
+NOTIFY_CHANNELS = (Channel.EMAIL.value, Channel.SMS.value)
+#: What ``--notify`` takes to go back to one message on the preferred channel.
+NOTIFY_DEFAULT = "default"
 
 #: ``contact.name_key``'s length: a folded name can be longer than the name ("ß" is "ss").
 NAME_KEY_MAX = 200
@@ -114,10 +121,13 @@ def add_contact(
     language: str | None = None,
     vip: bool = False,
     preferred_channel: str | None = None,
+    notify: str | None = None,
     region: str | None = None,
 ) -> ContactPublic:
     """A new contact; ``region``: where a number without a country code is (the
-    ``phone_region`` setting; ``domain.phone.DEFAULT_REGION`` when not given)."""
+    ``phone_region`` setting; ``domain.phone.DEFAULT_REGION`` when not given); ``notify``:
+    the channels every message goes out on (``email,sms``), none or ``default``: as
+    preferred."""
     clean_name = required_line(name, field="name", limit=NAME_MAX)
     # A tag deskterm writes to customers in (``de``, ``pt-BR``), however it was named.
     spoken = check_language(language)
@@ -126,6 +136,7 @@ def add_contact(
     except ValueError as exc:
         raise InvalidInput(str(exc), field="phone_region") from None
     prefers = _preference(preferred_channel)
+    channels = parse_notify(notify)
     address = checked_email(email)
     if (
         address
@@ -155,9 +166,11 @@ def add_contact(
         location=optional_line(location, field="location", limit=200),
         language=spoken,
         preferred_channel=prefers,
+        notify=",".join(channels) if channels else None,
         vip=vip,
         created_at=clock.now(),
     )
+    _check_reachable(contact)
     session.add(contact)
     session.flush()
     _write_words(session, contact)
@@ -187,6 +200,121 @@ def rename_contact(session: Session, actor: Actor, *, key: str, name: str) -> Co
     session.flush()
     _write_words(session, contact)
     return contact_public(session, contact)
+
+
+def edit_contact(
+    session: Session,
+    actor: Actor,
+    *,
+    key: str,
+    email: str | None = None,
+    phone: str | None = None,
+    mobile: str | None = None,
+    location: str | None = None,
+    language: str | None = None,
+    preferred_channel: str | None = None,
+    notify: str | None = None,
+    region: str | None = None,
+) -> ContactPublic:
+    """Change what is given of the contact named ``key``; ``None`` keeps a field, an empty
+    text clears it (``notify``: ``default`` goes back to the preferred channel). Refused
+    when the contact would be asked to be told on a channel they have no address for."""
+    contact = contact_by_key(session, key)
+    if email is not None:
+        address = checked_email(email)
+        if (
+            address
+            and session.scalars(
+                select(col(Contact.id)).where(
+                    col(Contact.email) == address, col(Contact.id) != contact.id
+                )
+            ).first()
+        ):
+            raise InvalidInput(
+                _("a contact with email {address} exists already").format(address=address),
+                field="email",
+            )
+        contact.email = address
+    if phone is not None or mobile is not None:
+        try:
+            region = region_code(region)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field="phone_region") from None
+        if phone is not None:
+            contact.phone, contact.phone_digits = _phone(phone, "phone")
+        if mobile is not None:
+            contact.mobile, contact.mobile_digits = _phone(mobile, "mobile")
+        contact.phone_e164, contact.mobile_e164, contact.dial_digits = stored_numbers(
+            contact.phone, contact.mobile, region=region
+        )
+    if location is not None:
+        contact.location = optional_line(location, field="location", limit=200)
+    if language is not None:
+        contact.language = check_language(language)
+    if preferred_channel is not None:
+        contact.preferred_channel = _preference(preferred_channel)
+    if notify is not None:
+        channels = parse_notify(notify)
+        contact.notify = ",".join(channels) if channels else None
+    _check_reachable(contact)
+    session.add(contact)
+    session.flush()
+    return contact_public(session, contact)
+
+
+def parse_notify(value: str | None) -> tuple[str, ...]:
+    """``--notify``'s channels in sending order; empty for ``default`` (as preferred)."""
+    words = [w.strip().lower() for w in (value or "").split(",")]
+    words = [w for w in words if w]
+    if not words or words == [NOTIFY_DEFAULT]:
+        return ()
+    for word in words:
+        if word == Channel.PHONE:
+            raise InvalidInput(
+                _(
+                    "phone is not a channel to send on: use --prefer phone for a call "
+                    "instead of messages"
+                ),
+                field="notify",
+            )
+        if word not in NOTIFY_CHANNELS:
+            raise InvalidInput(
+                _("unknown channel {value!r}: use email, sms, email,sms or default").format(
+                    value=word
+                ),
+                field="notify",
+            )
+    return tuple(c for c in NOTIFY_CHANNELS if c in words)
+
+
+def notify_channels(contact: Contact) -> tuple[str, ...]:
+    """The channels the contact asked every message on; empty: as preferred."""
+    return stored_channels(contact.notify)
+
+
+def stored_channels(stored: str | None) -> tuple[str, ...]:
+    """``contact.notify`` as channels, in sending order."""
+    words = (stored or "").split(",")
+    return tuple(c for c in NOTIFY_CHANNELS if c in words)
+
+
+def _check_reachable(contact: Contact) -> None:
+    """A contact is never asked to be told on a channel they have no address for."""
+    channels = notify_channels(contact)
+    if Channel.EMAIL in channels and not contact.email:
+        raise InvalidInput(
+            _("cannot send {name} messages by email: no email address (give --email)").format(
+                name=contact.name
+            ),
+            field="notify",
+        )
+    if Channel.SMS in channels and not contact.mobile:
+        raise InvalidInput(
+            _("cannot send {name} text messages: no mobile number (give --mobile)").format(
+                name=contact.name
+            ),
+            field="notify",
+        )
 
 
 def _preference(value: str | None) -> str | None:
@@ -295,6 +423,8 @@ def find_contacts(
             col(Contact.language),
             col(Contact.vip),
             open_count,
+            col(Contact.preferred_channel),
+            col(Contact.notify),
         )
         .outerjoin(Organization, col(Organization.id) == col(Contact.organization_id))
         .where(col(Contact.id).in_([f.id for f in found]))
@@ -312,6 +442,8 @@ def find_contacts(
             language=row[7],
             vip=bool(row[8]),
             open_tickets=row[9] or 0,
+            preferred_channel=row[10],
+            notify=list(stored_channels(row[11])) or None,
             matched=f.matched,
         )
         for f in found
@@ -350,6 +482,8 @@ def _public(
         location=contact.location,
         language=contact.language,
         vip=contact.vip,
+        preferred_channel=contact.preferred_channel,
+        notify=list(notify_channels(contact)) or None,
         assets=[_asset_public(a) for a in assets],
         open_tickets=open_tickets,
     )

@@ -5,7 +5,13 @@ each change; when one of them is news for the customer (a new holder, an escalat
 on them, resolved, a callback promised, or a mail-opened case acknowledged) a row is added to
 the ``outbox`` table in the same session, so it commits or rolls back with the change: no
 message is lost when the mail server is down, and none is sent for a change that failed.
-At most one message per change: one action, one message.
+At most one message per change and channel: one action, one message, or one on each
+channel the contact asked for (``contact edit --notify email,sms``: a row each).
+
+A contact who prefers the phone (and asked for no channel) is sent nothing: the change
+opens a callback task on the ticket instead, due now, saying what to tell them in their
+language (the text message's words), in the same session. A ticket has at most one such
+task open: a later notice adds its words to it (``callbacks.tell_by_phone``).
 
 No ``notification_queued`` event is written. In the change's own version it would double
 every customer-visible step of the timeline (and the outbox row already records the
@@ -198,26 +204,55 @@ def queue_for_change(
             channel=channel,
         )
         context.update(_details(session, notice, payload))
-        route, recipient = choose_route(contact)
+        if wants_a_call(contact):
+            # A callback promised is itself a call: nothing more to tell them about it.
+            if notice != Notice.CALLBACK:
+                _call_instead(session, event, notice, contact, context)
+            return None
         now = clock.now()
-        note = Notification(
-            ticket_id=ticket_id,
-            event_id=event.id,
-            contact_id=contact.id,
-            kind=notice,
-            channel=route,
-            recipient=recipient,
-            context=context,
-            token=secrets.token_hex(8),
-            status=OutboxStatus.PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        session.add(note)
+        notes = [
+            Notification(
+                ticket_id=ticket_id,
+                event_id=event.id,
+                contact_id=contact.id,
+                kind=notice,
+                channel=route,
+                recipient=recipient,
+                context=context,
+                token=secrets.token_hex(8),
+                status=OutboxStatus.PENDING,
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            for route, recipient in routes(contact)
+        ]
+        session.add_all(notes)
         session.flush()
-        return note
+        return notes[0]
     return None
+
+
+def _call_instead(
+    session: Session, event: TicketEvent, notice: Notice, contact: Contact, context: dict[str, Any]
+) -> None:
+    """The callback task that tells a contact who prefers the phone what ``notice`` says:
+    the text message's words in their language, which already carry the reason, shortened."""
+    from deskterm.desk.callbacks import tell_by_phone
+
+    try:
+        what = render_notice(notice, contact.language, context).sms
+    except TemplateProblem:  # a broken template must not cost the change: say it plainly
+        what = f"{context['ref']}: {notice.value}"
+    tell_by_phone(
+        session,
+        ticket_id=event.ticket_id,
+        version=event.ticket_version,
+        at=event.at,
+        actor_id=event.actor_id,
+        what=what,
+        name=contact.name,
+    )
 
 
 def notice_context(
@@ -342,6 +377,36 @@ def sms_number(mobile: str) -> str:
     """A mobile number as gateways want it: digits, with the leading + kept."""
     digits = "".join(ch for ch in mobile if ch.isdigit())
     return f"+{digits}" if mobile.strip().startswith("+") else digits
+
+
+def wants_a_call(contact: Contact) -> bool:
+    """A contact who prefers the phone and asked for no channel: called, never written to."""
+    return not contact.notify and contact.preferred_channel == Channel.PHONE
+
+
+def notify_channels(contact: Contact) -> tuple[str, ...]:
+    """``contact.notify`` as channels (``contacts.stored_channels``; empty: as preferred)."""
+    if not contact.notify:
+        return ()
+    from deskterm.desk.contacts import stored_channels
+
+    return stored_channels(contact.notify)
+
+
+def address(contact: Contact, channel: str) -> str | None:
+    """The contact's address on ``channel``: their email, or their mobile as gateways want it."""
+    if channel == Channel.SMS:
+        return sms_number(contact.mobile) if contact.mobile else None
+    return contact.email
+
+
+def routes(contact: Contact) -> list[tuple[str, str | None]]:
+    """Each channel and address a message to the contact goes to: every channel they asked
+    for (``--notify``), else the one ``choose_route`` picks."""
+    channels = notify_channels(contact)
+    if not channels:
+        return [choose_route(contact)]
+    return [(channel, address(contact, channel)) for channel in channels]
 
 
 def choose_route(contact: Contact) -> tuple[str, str | None]:
@@ -661,9 +726,16 @@ def _claim(session: Session, worker: str, *, base_url: str | None = None) -> _Jo
         .execution_options(populate_existing=True)
     ).one()
     contact = session.get(Contact, note.contact_id) if note.contact_id else None
-    channel, recipient = (
-        choose_route(contact) if contact is not None else (note.channel, note.recipient)
-    )
+    # The address is looked up now, so a contact corrected after a failure is reached by a
+    # retry. A row of several for one change (``--notify email,sms``) keeps its channel, or
+    # the customer would get the same message twice on the other; a single one goes the
+    # way the contact's preference says now.
+    if contact is None:
+        channel, recipient = note.channel, note.recipient
+    elif note.channel in notify_channels(contact) or _one_of_several(session, note):
+        channel, recipient = note.channel, address(contact, note.channel)
+    else:
+        channel, recipient = choose_route(contact)
     thread = session.scalar(
         select(col(MailMessage.message_id))
         .where(
@@ -690,6 +762,22 @@ def _claim(session: Session, worker: str, *, base_url: str | None = None) -> _Jo
         language=language,
         thread=thread,
     )
+
+
+def _one_of_several(session: Session, note: Notification) -> bool:
+    """Whether the change that queued ``note`` queued another message beside it."""
+    if note.event_id is None:
+        return False
+    other = session.scalar(
+        select(col(Notification.id))
+        .where(
+            col(Notification.ticket_id) == note.ticket_id,
+            col(Notification.event_id) == note.event_id,
+            col(Notification.id) != note.id,
+        )
+        .limit(1)
+    )
+    return other is not None
 
 
 def _links(session: Session, note: Notification, base_url: str | None) -> dict[str, str | None]:
