@@ -5,7 +5,9 @@ Each message is taken in a transaction of its own and ends in exactly one way, r
 
 - a **new ticket** (channel email; the contact matched by address, or created);
 - a **reply**, added to its ticket's log as a customer message, which puts a ticket waiting
-  on the customer back to work. A reply is recognised by ``In-Reply-To``/``References``
+  on the customer back to work. The log shows what the customer wrote now, the quoted thread
+  and the signature folded away (``mailfold``; a new ticket's description likewise), and keeps
+  the whole text beside it. A reply is recognised by ``In-Reply-To``/``References``
   naming one of our messages (their IDs carry a secret token), or naming a message already
   in the ticket or the reference ``DT-000123`` in the subject when it comes from the
   ticket's contact or their organization's mail domain; anyone else quoting a reference or
@@ -55,6 +57,7 @@ from deskterm.desk import clock, outbox, tickets
 from deskterm.desk.channels import ImapConfig
 from deskterm.desk.contacts import add_contact, checked_email
 from deskterm.desk.context import Desk
+from deskterm.desk.mailfold import fold_reply
 from deskterm.desk.mailparse import (
     BODY_MAX,
     Attachment,
@@ -376,11 +379,13 @@ def _new_ticket(
     related: int | None,
 ) -> ImportResult:
     contact = _contact(session, actor, parsed)
+    # The description is what the customer wrote now; the whole text stays in the log.
+    folded = fold_reply(parsed.body, subject=parsed.subject)
     detail = tickets.create_ticket(
         session,
         actor,
         subject=parsed.subject or _first_words(parsed.body) or "(no subject)",
-        description=parsed.body,
+        description=folded.text,
         contact_id=contact.id,
         channel=Channel.EMAIL,
         group=_intake_group(session, group),
@@ -409,6 +414,8 @@ def _new_ticket(
             message_id=parsed.message_id,
             mail_id=result.mail_id,
             attachments=files or None,
+            full_text=parsed.body if folded.lines else None,
+            folded=folded.lines or None,
         ),
         visible=True,
     )
@@ -448,15 +455,19 @@ def _reply(
     assert result.mail_id is not None
     files = _store_files(session, result.mail_id, ticket.id, parsed.attachments)
     change = tickets.Change(session, actor, ticket)
+    # Every reply repeats the thread: the log shows the new part and keeps the whole.
+    folded = fold_reply(parsed.body, subject=parsed.subject)
     change.log(
         p.CustomerMessage(
             channel=Channel.EMAIL,
             from_=parsed.from_address,
             subject=parsed.subject,
-            text=parsed.body or None,
+            text=folded.text or None,
             message_id=parsed.message_id,
             mail_id=result.mail_id,
             attachments=files or None,
+            full_text=parsed.body if folded.lines else None,
+            folded=folded.lines or None,
         ),
         visible=True,
     )

@@ -215,6 +215,11 @@ class CustomerMessage(Payload):
     message_id: str | None = None
     mail_id: int | None = None
     attachments: list[MailFile] | None = None
+    #: A mail's whole text when ``text`` (or the description, for the first mail) holds only
+    #: its new part, quotes and signature folded away (``desk/mailfold.py``).
+    full_text: str | None = None
+    #: How many lines with words ``full_text`` has beyond the new part.
+    folded: int | None = None
 
 
 class Linked(Payload):
