@@ -547,7 +547,7 @@ def test_the_server_answers_over_http_and_logs_no_token(
             thread.join(30)
             loop.close()
     said = "\n".join(r.getMessage() for r in caplog.records)
-    assert "GET /case/… 200 shown" in said and "413 body too large" in said
+    assert "GET /case/… 200 shown" in said and "413 refused: body too large" in said
     assert path.rsplit("/", 1)[1] not in said
 
 

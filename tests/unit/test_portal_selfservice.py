@@ -442,7 +442,7 @@ def test_a_bad_or_removed_token_is_404_and_writes_nothing(
         assert client.post(sms_path, data={"from": CAROL_NUMBER, "text": "hi"}).status_code == 404
     assert _tickets(known) == before
     said = "\n".join(r.getMessage() for r in caplog.records)
-    assert "POST /sms/… 404 sms: unknown token" in said
+    assert "POST /sms/… 404 refused: sms: unknown token" in said
     assert sms_path.rsplit("/", 1)[1] not in said
 
 

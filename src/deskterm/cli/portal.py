@@ -5,11 +5,11 @@ root)."""
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from deskterm.cli.common import State, err, fail, out, print_json, when
+from deskterm.cli.common import CsvOpt, State, err, fail, out, print_json, print_rows, when
 from deskterm.i18n import _
 
 portal_app = typer.Typer(
@@ -55,7 +55,7 @@ def portal_link(
             metavar="URL",
             help=_(
                 "How customers reach `deskterm serve web`, e.g. https://help.example.com "
-                "(default: base_url in the [web] table of the config file)."
+                "(default: base_url in the \\[web] table of the config file)."
             ),
         ),
     ] = None,
@@ -145,13 +145,16 @@ def sms_token_add(
 @sms_token_app.command(
     "list", help=_("The tokens by id, when made and last used (never the secret).")
 )
-def sms_token_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+def sms_token_list(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
     from deskterm.desk.sms_inbound import list_sms_tokens
 
     state: State = ctx.obj
     rows = state.desk().read(list_sms_tokens)
-    if as_json:
-        print_json([t.to_json() for t in rows])
+    if print_rows(rows, as_json=as_json, as_csv=as_csv, of=list_sms_tokens):
         return
     if not rows:
         out.print(_("no tokens yet: `deskterm portal sms-token add`"), markup=False)
@@ -208,10 +211,21 @@ def serve_web(
             metavar="URL",
             help=_(
                 "How customers reach this server, e.g. https://help.example.com behind a "
-                "TLS proxy (default: base_url in the [web] table of the config file)."
+                "TLS proxy (default: base_url in the \\[web] table of the config file)."
             ),
         ),
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help=_(
+                "Processes serving at once (one per core is a good start). Each counts the "
+                "contact form's rate limits on its own."
+            ),
+        ),
+    ] = 1,
 ) -> None:
     import asyncio
 
@@ -224,6 +238,9 @@ def serve_web(
     url = _checked_base_url(base_url) or _configured_base_url()
     _log_to_stderr()
     log = logging.getLogger("deskterm.serve.web")
+    if workers > 1:
+        _serve_processes(state, db, host, port, url, workers, log)
+        return
 
     def ready(server: WebServer) -> None:
         log.info(
@@ -247,3 +264,61 @@ def serve_web(
             )
         )
     log.info("stopped")
+
+
+#: How ``serve web --workers N`` hands its settings to its processes (fresh interpreters).
+_WORKER_SETTINGS = "DESKTERM_SERVE_WEB_WORKER"
+
+
+def _serve_processes(
+    state: State, db: Any, host: str, port: int, url: str | None, workers: int, log: Any
+) -> None:
+    import json
+    import os
+
+    from deskterm.config import load_settings
+    from deskterm.serve.asgi import bind, run_processes
+    from deskterm.serve.web import WebServer
+
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        fail(
+            _("cannot listen on {host} port {port}: {reason}").format(
+                host=host, port=port, reason=exc.strerror or exc
+            )
+        )
+    os.environ[_WORKER_SETTINGS] = json.dumps(
+        {"db": state.database_url(), "base_url": url, "region": load_settings().phone_region}
+    )
+    bound = sock.getsockname()
+    log.info(
+        "deskterm serve web: listening on http://%s:%s/case/TOKEN for the desk at %s%s "
+        "(%d processes); ctrl+c stops",
+        bound[0],
+        bound[1],
+        db.describe(),
+        f" (customers reach it at {url})" if url else "",
+        workers,
+    )
+    # The parent only supervises: its pooled connections are not the workers'.
+    db.dispose()
+    run_processes("deskterm.cli.portal:web_worker_app", sock, workers, **WebServer.UVICORN)
+    log.info("stopped")
+
+
+def web_worker_app() -> Any:
+    """The app of one ``serve web --workers N`` process, as its parent configured it."""
+    import json
+    import os
+
+    from deskterm.cli.serve import _log_to_stderr
+    from deskterm.desk.setup import open_database
+    from deskterm.serve.web import WebServer
+
+    settings = json.loads(os.environ[_WORKER_SETTINGS])
+    _log_to_stderr()
+    server = WebServer(
+        open_database(settings["db"]), base_url=settings["base_url"], region=settings["region"]
+    )
+    return server.app

@@ -41,12 +41,15 @@ import hmac
 import re
 import secrets
 import unicodedata
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import col
@@ -54,6 +57,8 @@ from sqlmodel import col
 from deskterm.db.engine import Database
 from deskterm.db.models import (
     Contact,
+    MailAttachment,
+    MailMessage,
     PortalKey,
     PortalLink,
     PortalRequest,
@@ -61,16 +66,17 @@ from deskterm.db.models import (
     SupportGroup,
     Survey,
     Ticket,
+    TicketEvent,
 )
 from deskterm.desk import clock, tickets
 from deskterm.desk.customer import CustomerView, customer_view
 from deskterm.desk.schemas import Public
 from deskterm.domain import payloads as p
-from deskterm.domain.enums import ArticleStatus, Channel, Status
+from deskterm.domain.enums import ArticleStatus, Channel, EventKind, Status, Visibility
 from deskterm.domain.errors import DeskError, InvalidInput, NotFound, PermissionDenied
 from deskterm.domain.permissions import Actor
 from deskterm.domain.refs import format_ref, parse_ref
-from deskterm.domain.text import clean_line, clean_long
+from deskterm.domain.text import clean_line, clean_long, visible
 from deskterm.i18n import N_, _, normalize, translate
 
 if TYPE_CHECKING:
@@ -85,6 +91,13 @@ TEXT_MAX = 10_000
 COMMENT_MAX = 2_000
 #: What a customer may say of a resolved case.
 VERDICTS = ("solved", "broken")
+#: What one reply may carry: a few screenshots, a log, a document; what a mail server
+#: would take. Files land on the ticket as a mail's attachments do (``mail_attachment``).
+FILES_MAX = 5
+FILE_MAX_BYTES = 10 * 1024 * 1024
+FILES_MAX_BYTES = 20 * 1024 * 1024
+#: ``source`` of the ``mail_message`` row that holds a reply's files (no mail came).
+PORTAL_SOURCE = "portal"
 _SALT = "deskterm.portal.case.v1"
 _CSRF = b"deskterm.portal.csrf.v1|"
 
@@ -119,10 +132,12 @@ class CsrfRefused(PermissionDenied):
 class PortalInputError(DeskError):
     """What the customer sent cannot be taken; ``message`` is in their language."""
 
-    def __init__(self, message: str, *, field: str) -> None:
+    def __init__(self, message: str, *, field: str, why: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
+        #: What was wrong, for the server's log: never the customer's words or file names.
+        self.why = why or f"{field} refused"
 
 
 class PortalLinkPublic(Public):
@@ -133,6 +148,18 @@ class PortalLinkPublic(Public):
     token: str
     generation: int
     expires_at: datetime
+
+
+class CaseStamp(Public):
+    """A live token's case as it is now: whatever the case page shows changes ``version``
+    (or ``generation``, ``language``), so a page made for the same stamp is the same page."""
+
+    ticket_id: int
+    contact_id: int
+    generation: int
+    version: int
+    status: str
+    language: str
 
 
 class CaseSight(Public):
@@ -149,6 +176,10 @@ class CaseSight(Public):
     may_verdict: bool
     #: A survey can be answered (the case is resolved or closed).
     may_survey: bool
+    #: The files the customer sent with their messages (never the desk's own).
+    files: list[CaseFile] = []
+    #: The case as it was read for this page (None: not said).
+    stamp: CaseStamp | None = None
 
 
 class ReplyDone(Public):
@@ -156,6 +187,28 @@ class ReplyDone(Public):
     status: str
     #: The case went back to work (it was waiting on the customer, or they said it is broken).
     back_to_work: bool
+    #: The files kept with the reply, as the ticket lists them.
+    files: list[p.MailFile] = []
+
+
+class CaseFile(Public):
+    """A file the customer sent with one of their messages, as their page lists it."""
+
+    name: str
+    size: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file the customer sent, as the server received it: ``name`` and ``content_type``
+    are what the browser claimed (cleaned before they are kept; the type only ever shown),
+    ``file`` the spooled bytes, read once, when they are stored."""
+
+    name: str
+    content_type: str
+    size: int
+    file: IO[bytes]
 
 
 class SurveySight(Public):
@@ -240,10 +293,12 @@ class _Opened:
             raise CsrfRefused()
 
 
-def _open(session: Session, token: str, *, lock: bool) -> _Opened:
+def _signed(session: Session, token: str) -> tuple[str, int, int, int]:
+    """The desk's secret and what the token names (ticket, contact, generation), if it was
+    signed here and is not too old; nothing of it checked against the case yet."""
     if not token or len(token) > 300:
         raise UnknownCase("malformed token")
-    secret = _secret(session, make=False)
+    secret = session.scalar(select(col(PortalKey.secret)).where(col(PortalKey.id) == 1))
     if secret is None:
         raise UnknownCase("this desk has made no link yet")
     try:
@@ -258,6 +313,54 @@ def _open(session: Session, token: str, *, lock: bool) -> _Opened:
     ):
         raise UnknownCase("signed, but not a case")
     ticket_id, contact_id, generation = data
+    return secret, ticket_id, contact_id, generation
+
+
+def _stamp(session: Session, token: str) -> tuple[CaseStamp, str]:
+    """The token checked as :func:`_open` checks it, in one indexed read (no lock, no ORM
+    object): the cheap check of every page load."""
+    secret, ticket_id, contact_id, generation = _signed(session, token)
+    found = session.execute(
+        select(
+            col(Ticket.contact_id),
+            col(Ticket.version),
+            col(Ticket.status),
+            col(PortalLink.generation),
+            col(Contact.id),
+            col(Contact.language),
+        )
+        .select_from(Ticket)
+        .outerjoin(PortalLink, col(PortalLink.ticket_id) == col(Ticket.id))
+        .outerjoin(Contact, col(Contact.id) == contact_id)
+        .where(col(Ticket.id) == ticket_id)
+    ).first()
+    if found is None:
+        raise UnknownCase("ticket gone")
+    owner, version, status, current, contact_found, language = found
+    if owner != contact_id:
+        raise UnknownCase("the ticket is no longer this contact's")
+    if (current or 1) != generation:
+        raise UnknownCase("revoked")
+    if contact_found is None:
+        raise UnknownCase("contact gone")
+    stamp = CaseStamp(
+        ticket_id=ticket_id,
+        contact_id=contact_id,
+        generation=generation,
+        version=version,
+        status=status,
+        language=normalize(language) or "en",
+    )
+    return stamp, secret
+
+
+def case_stamp(session: Session, actor: Actor, *, token: str) -> CaseStamp:
+    """The case a token opens, as it is now (:class:`UnknownCase` when none)."""
+    return _stamp(session, token)[0]
+
+
+def _open(session: Session, token: str, *, lock: bool) -> _Opened:
+    secret, ticket_id, contact_id, generation = _signed(session, token)
     if lock:
         try:
             ticket = tickets.load(session, ticket_id)
@@ -394,24 +497,182 @@ def revoke_links(session: Session, actor: Actor, *, ref: str | int) -> PortalLin
 
 def check_link(session: Session, actor: Actor, *, token: str) -> None:
     """Refuses (:class:`UnknownCase`) a token that opens no case; nothing else."""
-    _open(session, token, lock=False)
+    _stamp(session, token)
 
 
 def open_case(session: Session, actor: Actor, *, token: str) -> CaseSight:
     """What the case page shows: exactly the customer's view (``ticket show --customer``)."""
-    opened = _open(session, token, lock=False)
-    view = customer_view(session, actor, ref=opened.ticket_id)
-    status = opened.ticket.status
+    stamp, secret = _stamp(session, token)
+    view = customer_view(session, actor, ref=stamp.ticket_id)
+    status, language = stamp.status, stamp.language
     return CaseSight(
         view=view,
-        language=opened.language,
+        language=language,
         status=status,
-        status_words=translate(opened.language, STATUS_WORDS.get(status, N_("In progress"))),
-        csrf=csrf_for(opened.secret, token),
+        status_words=translate(language, STATUS_WORDS.get(status, N_("In progress"))),
+        csrf=csrf_for(secret, token),
         may_reply=status not in (Status.CLOSED, Status.CANCELLED),
         may_verdict=status == Status.RESOLVED,
         may_survey=status in (Status.RESOLVED, Status.CLOSED),
+        files=_customer_files(session, stamp.ticket_id),
+        stamp=stamp,
     )
+
+
+def _customer_files(session: Session, ticket_id: int) -> list[CaseFile]:
+    """The files of the customer's public messages: what the page's story names, and only
+    that (a mail kept aside or an analyst's note never reaches this list)."""
+    rows = session.execute(
+        select(col(TicketEvent.at), col(TicketEvent.data)).where(
+            col(TicketEvent.ticket_id) == ticket_id,
+            col(TicketEvent.kind) == EventKind.CUSTOMER_MESSAGE,
+            col(TicketEvent.visibility) == Visibility.PUBLIC,
+        )
+    ).all()
+    files: list[CaseFile] = []
+    for at, data in rows:
+        payload = p.parse(EventKind.CUSTOMER_MESSAGE, data)
+        assert isinstance(payload, p.CustomerMessage)
+        files.extend(
+            CaseFile(name=f.name or "?", size=f.size or 0, at=at) for f in payload.attachments or []
+        )
+    return sorted(files, key=lambda f: f.at)
+
+
+_NAME_MAX = 200
+_CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$")
+
+
+def safe_filename(name: str | None, number: int) -> str:
+    """A file's name as it is kept and shown: its last path part only (``../../x`` and
+    ``C:\\x`` are ``x``), no control or bidi characters, no leading dot (never a hidden
+    file, never ``..``), at most 200 characters with its extension kept; ``file-N`` when
+    nothing is left."""
+    last = re.split(r"[/\\]", name or "")[-1]
+    cleaned = unicodedata.normalize("NFC", clean_line(visible(last))).strip(". ")
+    if len(cleaned) > _NAME_MAX:
+        stem, dot, ext = cleaned.rpartition(".")
+        cleaned = (
+            stem[: _NAME_MAX - 10] + dot + ext if dot and len(ext) < 10 else cleaned[:_NAME_MAX]
+        )
+    return cleaned or f"file-{number}"
+
+
+def _display_type(claimed: str | None) -> str:
+    """The browser's word for a file's type, kept for display only; anything odd is
+    ``application/octet-stream``."""
+    kind = (claimed or "").split(";", 1)[0].strip().lower()
+    return kind if _CONTENT_TYPE.match(kind) else "application/octet-stream"
+
+
+def files_limit_text(language: str) -> str:
+    """The limits of a reply's files, in the customer's words."""
+    return translate(
+        language,
+        "You can attach up to {count} files, each up to {each} MB, {total} MB in all.",
+    ).format(count=FILES_MAX, each=FILE_MAX_BYTES // (1 << 20), total=FILES_MAX_BYTES // (1 << 20))
+
+
+def files_too_large_text(language: str) -> str:
+    """What the customer reads when the files sent were more than a reply may carry."""
+    return translate(
+        language,
+        "Your files are too large. {limits} Your message is still here: please choose "
+        "fewer or smaller files and send it again.",
+    ).format(limits=files_limit_text(language))
+
+
+def _checked_files(opened: _Opened, files: Sequence[Upload]) -> list[Upload]:
+    language = opened.language
+    if len(files) > FILES_MAX:
+        raise PortalInputError(
+            translate(
+                language,
+                "Please send at most {count} files at once. Your message is still here: "
+                "choose the files again.",
+            ).format(count=FILES_MAX),
+            field="files",
+            why=f"{len(files)} files, more than {FILES_MAX}",
+        )
+    for number, item in enumerate(files, 1):
+        name = safe_filename(item.name, number)
+        if item.size <= 0:
+            raise PortalInputError(
+                translate(
+                    language, "The file {name} is empty. Please choose it again or leave it out."
+                ).format(name=name),
+                field="files",
+                why=f"file {number} is empty",
+            )
+        if item.size > FILE_MAX_BYTES:
+            raise PortalInputError(
+                translate(language, "The file {name} is too large. {limits}").format(
+                    name=name, limits=files_limit_text(language)
+                ),
+                field="files",
+                why=f"file {number} is {item.size} bytes, more than {FILE_MAX_BYTES}",
+            )
+    if sum(item.size for item in files) > FILES_MAX_BYTES:
+        raise PortalInputError(
+            files_too_large_text(language),
+            field="files",
+            why=f"files of more than {FILES_MAX_BYTES} bytes in all",
+        )
+    return list(files)
+
+
+def _store_files(
+    session: Session, opened: _Opened, files: Sequence[Upload], at: datetime
+) -> list[p.MailFile]:
+    """The reply's files on the ticket, where a mail's attachments are: ``mail attachments
+    REF`` lists them and ``mail save ID`` saves them. Their ``mail_message`` row (source
+    ``portal``, no raw message) is what an attachment belongs to. One file is in memory
+    at a time, and the session keeps none of them."""
+    contact = opened.contact
+    envelope = MailMessage(
+        dedup_key=f"{PORTAL_SOURCE}:{uuid.uuid4().hex}",
+        source=PORTAL_SOURCE,
+        received_at=at,
+        from_address=contact.email,
+        from_name=contact.name[:200] if contact.name else None,
+        subject=opened.ticket.subject[:300],
+        outcome="reply",
+        ticket_id=opened.ticket_id,
+        contact_id=contact.id,
+        size=sum(item.size for item in files),
+    )
+    session.add(envelope)
+    session.flush()
+    listed = []
+    for number, item in enumerate(files, 1):
+        item.file.seek(0)
+        content = item.file.read(FILE_MAX_BYTES + 1)
+        if len(content) != item.size or len(content) > FILE_MAX_BYTES:
+            raise PortalInputError(
+                translate(opened.language, "The file {name} could not be read.").format(
+                    name=safe_filename(item.name, number)
+                ),
+                field="files",
+                why=f"file {number} is not the size it was said to be",
+            )
+        name = safe_filename(item.name, number)
+        kind = _display_type(item.content_type)
+        # A Core insert: the row's bytes are not kept in the session until the commit.
+        new_id = session.scalar(
+            insert(MailAttachment)
+            .values(
+                mail_id=envelope.id,
+                ticket_id=opened.ticket_id,
+                filename=name,
+                content_type=kind,
+                size=len(content),
+                content=content,
+            )
+            .returning(col(MailAttachment.id))
+        )
+        del content
+        listed.append(p.MailFile(id=new_id, name=name, type=kind, size=item.size))
+    return listed
 
 
 def _words(opened: _Opened, text: str | None, *, required: bool, limit: int) -> str:
@@ -421,7 +682,9 @@ def _words(opened: _Opened, text: str | None, *, required: bool, limit: int) -> 
     words = clean_long(raw)
     if required and not words:
         raise PortalInputError(
-            translate(opened.language, "Please write your message first."), field="text"
+            translate(opened.language, "Please write your message first."),
+            field="text",
+            why="no text",
         )
     if len(words) > limit:
         raise PortalInputError(
@@ -430,16 +693,25 @@ def _words(opened: _Opened, text: str | None, *, required: bool, limit: int) -> 
                 "Your message is too long: please keep it under {limit} characters.",
             ).format(limit=limit),
             field="text",
+            why=f"text of {len(words)} characters, more than {limit}",
         )
     return words
 
 
-def _log_message(change: tickets.Change, opened: _Opened, text: str, *, visible: bool) -> None:
+def _log_message(
+    change: tickets.Change,
+    opened: _Opened,
+    text: str | None,
+    *,
+    visible: bool,
+    files: list[p.MailFile] | None = None,
+) -> None:
     change.log(
         p.CustomerMessage(
             channel=Channel.PORTAL,
             from_=opened.contact.email or opened.contact.name,
             text=text,
+            attachments=files or None,
         ),
         visible=visible,
     )
@@ -458,9 +730,17 @@ def _back_to_work(change: tickets.Change, ticket: Ticket) -> bool:
 
 
 def post_reply(
-    session: Session, actor: Actor, *, token: str, csrf: str | None, text: str | None
+    session: Session,
+    actor: Actor,
+    *,
+    token: str,
+    csrf: str | None,
+    text: str | None,
+    files: Sequence[Upload] = (),
 ) -> ReplyDone:
-    """The customer's reply: a public customer message in the case's log."""
+    """The customer's reply: a public customer message in the case's log, with the files
+    they sent (at most :data:`FILES_MAX`, :data:`FILE_MAX_BYTES` each and
+    :data:`FILES_MAX_BYTES` in all; then the words may be left out)."""
     opened = _open(session, token, lock=True)
     opened.check_csrf(csrf)
     ticket = opened.ticket
@@ -471,12 +751,16 @@ def post_reply(
             ),
             field="text",
         )
-    words = _words(opened, text, required=True, limit=TEXT_MAX)
+    words = _words(opened, text, required=not files, limit=TEXT_MAX)
+    checked = _checked_files(opened, files)
     change = tickets.Change(session, actor, ticket)
-    _log_message(change, opened, words, visible=True)
+    stored = _store_files(session, opened, checked, change.at) if checked else []
+    _log_message(change, opened, words or None, visible=True, files=stored)
     back = _back_to_work(change, ticket)
     change.save()
-    return ReplyDone(ref=format_ref(opened.ticket_id), status=ticket.status, back_to_work=back)
+    return ReplyDone(
+        ref=format_ref(opened.ticket_id), status=ticket.status, back_to_work=back, files=stored
+    )
 
 
 def post_verdict(

@@ -30,6 +30,53 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+#: uvicorn's settings for every server of ours (its loop and HTTP parser are its "auto":
+#: uvloop and httptools where installed).
+_OURS: dict[str, Any] = {
+    "log_config": None,
+    "access_log": False,
+    "lifespan": "off",
+    "server_header": False,
+    "date_header": False,
+    "proxy_headers": False,
+    "timeout_keep_alive": 5,
+}
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that a port in use is an OSError for the command
+    to say in one line (uvicorn would log it and exit the process)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=2048)
+
+
+def run_processes(factory: str, sock: socket.socket, workers: int, **config: Any) -> None:
+    """Serve on ``sock`` from ``workers`` processes until interrupted: uvicorn's supervisor
+    starts them (each a fresh interpreter that calls ``factory``, "module:function", for
+    its app), restarts one that dies, and stops them all on ctrl+c or SIGTERM."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    host, port = sock.getsockname()[:2]
+    settings = uvicorn.Config(
+        factory, host=host, port=port, factory=True, workers=workers, **_OURS, **config
+    )
+    Multiprocess(settings, sockets=[sock]).run()
+
+
+#: The most a request's line and headers may take, as h11's ``max_incomplete_event_size``.
+HEAD_MAX = 16 * 1024
+
+
+def http_protocol() -> Any:
+    """The HTTP parser our servers use: httptools, bounded, where installed; else h11."""
+    try:
+        from deskterm.serve.bounded_http import BoundedHead
+    except ImportError:
+        return "h11"
+    return BoundedHead
+
+
 async def run_uvicorn(
     app: Any,
     host: str,
@@ -44,26 +91,9 @@ async def run_uvicorn(
     server writes its own log line, without the tokens in its paths."""
     import uvicorn
 
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            server_header=False,
-            date_header=False,
-            proxy_headers=False,
-            timeout_keep_alive=5,
-            **config,
-        )
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, **_OURS, **config))
     if sock is None:
-        # Bound here, so that a port in use is an OSError for the command to say in one
-        # line (uvicorn would log it and exit the process).
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.create_server((host, port), family=family)
+        sock = bind(host, port)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started and not task.done():
         await asyncio.sleep(0.01)

@@ -41,8 +41,8 @@ import asyncio
 import json
 import logging
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections import OrderedDict, deque
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from datetime import datetime
 from functools import cache, partial
 from pathlib import Path
@@ -50,6 +50,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -59,24 +60,32 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from deskterm.db.engine import Database
 from deskterm.desk.context import Desk
 from deskterm.desk.customer import DESK, YOU
+from deskterm.desk.mailparse import describe_size
 from deskterm.desk.portal import (
     COMMENT_MAX,
     CONFIRM_HOURS,
+    FILES_MAX,
+    FILES_MAX_BYTES,
     SUBJECT_MAX,
     TEXT_MAX,
     CaseSight,
+    CaseStamp,
     CsrfRefused,
     PortalInputError,
     SurveySight,
     UnknownCase,
     UnknownPage,
+    Upload,
     answer_survey,
+    case_stamp,
     check_contact_form,
     check_link,
     confirm_contact,
     contact_form_token,
     faq_article,
     faq_search,
+    files_limit_text,
+    files_too_large_text,
     open_case,
     post_reply,
     post_verdict,
@@ -87,7 +96,7 @@ from deskterm.desk.sms_inbound import UnknownSmsToken, check_sms_token, receive_
 from deskterm.domain.errors import DatabaseUnavailable, DeskError, InvalidInput
 from deskterm.i18n import babel_locale, normalize, translate
 from deskterm.paths import shipped_data_dir
-from deskterm.serve.asgi import AsgiServer, TooLarge, read_body
+from deskterm.serve.asgi import HEAD_MAX, AsgiServer, TooLarge, http_protocol, read_body
 
 log = logging.getLogger("deskterm.serve.web")
 
@@ -95,6 +104,14 @@ DEFAULT_PORT = 8080
 #: A reply of TEXT_MAX characters, each up to 4 bytes and percent-encoded, and its fields.
 MAX_BODY = 128 * 1024
 _MAX_FIELDS = 20
+#: A reply with its files (``multipart/form-data``, that route only): the files' limit and
+#: what a form of text needs besides.
+UPLOAD_MAX_BODY = FILES_MAX_BYTES + MAX_BODY
+#: Past UPLOAD_MAX_BODY the rest of a body is read and dropped, up to this, so that the
+#: browser, still sending, reads our page (its words kept) rather than a reset connection.
+_DRAIN_MAX = 2 * UPLOAD_MAX_BODY
+#: More file parts than this in one post is no browser's form: refused without a page.
+_PARTS_MAX = 4 * FILES_MAX
 #: What an SMS gateway may post: a text of 1600 characters, its number and a few fields more.
 SMS_MAX_BODY = 16 * 1024
 #: Contact forms per client address, and per email address, in :data:`CONTACT_WINDOW`.
@@ -102,6 +119,9 @@ CONTACT_LIMIT = 5
 CONTACT_WINDOW = 3600.0
 #: The contact form's field that people never see and robots fill in.
 TRAP_FIELD = "website"
+#: Case pages kept for a reload (:class:`CasePages`), and for how long at most.
+PAGES_KEPT = 2000
+PAGE_SECONDS = 60.0
 
 #: Sent with every answer, whatever it is.
 SECURITY_HEADERS: dict[str, str] = {
@@ -153,6 +173,51 @@ class RateLimit:
         return allowed
 
 
+class CasePages:
+    """Case pages as made for their link, kept while the case is as it was then.
+
+    Keyed by the link's token (the page carries it, and its form token: a page is only
+    ever served again to the same link) and kept with the :class:`CaseStamp` it was made
+    for; served again only while a fresh read of the stamp is the same (any change to the
+    case's log or fields bumps the ticket's version; a revocation the generation; a
+    contact's language its own field). What the version does not follow (an analyst's or
+    a team's new name) shows within :data:`PAGE_SECONDS`. Only plain 200 pages are kept;
+    the event loop's thread alone touches it, so it takes no lock. At most ``pages``, the
+    least recently used forgotten first.
+    """
+
+    def __init__(self, pages: int = PAGES_KEPT, seconds: float = PAGE_SECONDS) -> None:
+        self.pages = pages
+        self.seconds = seconds
+        self._kept: OrderedDict[str, tuple[CaseStamp, float, bytes]] = OrderedDict()
+        #: Pages served again, for a test or a curious operator.
+        self.served = 0
+
+    def has(self, token: str) -> bool:
+        return token in self._kept
+
+    def get(self, token: str, stamp: CaseStamp, now: float | None = None) -> bytes | None:
+        kept = self._kept.get(token)
+        if kept is None:
+            return None
+        made_for, until, body = kept
+        if made_for != stamp or (time.monotonic() if now is None else now) >= until:
+            del self._kept[token]
+            return None
+        self._kept.move_to_end(token)
+        self.served += 1
+        return body
+
+    def put(self, token: str, stamp: CaseStamp, body: bytes, now: float | None = None) -> None:
+        if self.pages <= 0:
+            return
+        until = (time.monotonic() if now is None else now) + self.seconds
+        self._kept[token] = (stamp, until, body)
+        self._kept.move_to_end(token)
+        while len(self._kept) > self.pages:
+            self._kept.popitem(last=False)
+
+
 class Refused(Exception):
     """A request turned away before the desk was asked: status, reason for the log."""
 
@@ -160,6 +225,13 @@ class Refused(Exception):
         super().__init__(why)
         self.status = status
         self.why = why
+
+
+class Refusal(str):
+    """What a handler says of a request it turned away while answering it as if it had not
+    (the contact form's trap field): logged as a refusal, whatever the status."""
+
+    __slots__ = ()
 
 
 class SecurityHeaders:
@@ -206,6 +278,8 @@ def words(language: str) -> Mapping[str, str]:
             language, "Your message is added to your case and goes to whoever has it."
         ),
         "reply_label": translate(language, "Your message"),
+        "files_label": translate(language, "Files (optional)"),
+        "your_files": translate(language, "Files you sent us"),
         "send": translate(language, "Send"),
         "verdict_heading": translate(language, "Is your problem solved?"),
         "verdict_label": translate(language, "Anything to add? (optional)"),
@@ -306,14 +380,31 @@ def words(language: str) -> Mapping[str, str]:
     }
 
 
+@cache
+def _moment_format(language: str) -> tuple[Any, Any, Any]:
+    """The language's Babel locale and its day and time patterns, found once: Babel's
+    ``format_skeleton`` parses the locale and matches the skeleton on every call, a third
+    of a case page's rendering."""
+    from babel import Locale
+    from babel.dates import match_skeleton, parse_pattern
+
+    locale = Locale.parse(babel_locale(language))
+    known = locale.datetime_skeletons
+
+    def pattern(skeleton: str) -> Any:
+        found = skeleton if skeleton in known else match_skeleton(skeleton, known)
+        return parse_pattern(known[found] if found else skeleton)
+
+    return locale, pattern("yMMMd"), pattern("Hm")
+
+
 def _when(at: datetime | None, language: str) -> str:
+    """``Dec 5, 2026, 14:03`` in the reader's language (as Babel's ``format_skeleton``)."""
     if at is None:
         return ""
-    from babel.dates import format_skeleton
-
-    locale, mine = babel_locale(language), at.astimezone()
-    day = format_skeleton("yMMMd", mine, locale=locale)
-    return f"{day}, {format_skeleton('Hm', mine, locale=locale)}"
+    locale, day, hours = _moment_format(language)
+    mine = at.astimezone()
+    return f"{day.apply(mine, locale)}, {hours.apply(mine, locale)}"
 
 
 def _accept_language(request: Request) -> str:
@@ -343,12 +434,108 @@ def _form(request: Request, body: bytes) -> dict[str, str]:
     return fields
 
 
+class _Uploaded:
+    """A reply posted as ``multipart/form-data``: its fields (the first of each), its files
+    (spooled by Starlette: on disk past 1 MB each), and whether the body was past
+    :data:`UPLOAD_MAX_BODY` (then no file was kept, but the words typed before them were)."""
+
+    def __init__(self, fields: dict[str, str], files: list[UploadFile], *, over: bool) -> None:
+        self.fields = fields
+        self.files = files
+        self.over = over
+
+    def uploads(self) -> list[Upload]:
+        return [
+            Upload(
+                name=f.filename or "",
+                content_type=f.content_type or "",
+                size=f.size or 0,
+                file=f.file,
+            )
+            for f in self.files
+        ]
+
+    def close(self) -> None:
+        for f in self.files:
+            f.file.close()
+
+
+def _fields_and_files(
+    items: list[tuple[str, str | UploadFile]],
+) -> tuple[dict[str, str], list[UploadFile]]:
+    fields: dict[str, str] = {}
+    files: list[UploadFile] = []
+    for key, value in items:
+        if isinstance(value, str):
+            fields.setdefault(key, value)
+        # A file input left empty is sent as a part without a name or a byte: no file.
+        elif key == "files" and (value.filename or value.size):
+            files.append(value)
+        else:
+            value.file.close()
+    return fields, files
+
+
+async def _read_upload(request: Request, limit: int) -> _Uploaded:
+    """A multipart body read as it streams in, never held whole: the text fields in
+    memory, each file spooled; past ``limit`` bytes the files are dropped."""
+    from starlette.formparsers import MultiPartException, MultiPartParser
+
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > _DRAIN_MAX):
+        raise Refused(413, f"body too large: {declared[:20]} bytes declared")
+
+    async def chunks() -> AsyncGenerator[bytes, None]:
+        size, more = 0, True
+        while more:
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect
+            body = message.get("body", b"")
+            more = message.get("more_body", False)
+            size += len(body)
+            if size > limit:
+                # What fits is parsed still: the words typed come before the files.
+                yield body[: len(body) - (size - limit)]
+                while more and size <= _DRAIN_MAX:
+                    message = await request.receive()
+                    if message["type"] == "http.disconnect":
+                        raise ClientDisconnect
+                    size += len(message.get("body", b""))
+                    more = message.get("more_body", False)
+                raise TooLarge
+            yield body
+
+    parser = MultiPartParser(
+        request.headers,
+        chunks(),
+        max_files=_PARTS_MAX,
+        max_fields=_MAX_FIELDS,
+        max_part_size=MAX_BODY,
+    )
+    try:
+        form = await parser.parse()
+    except TooLarge:
+        # The fields that came before the files (the form puts the words first).
+        fields, files = _fields_and_files(parser.items)
+        for f in files:
+            f.file.close()
+        return _Uploaded(fields, [], over=True)
+    except MultiPartException as exc:
+        raise Refused(400, f"bad upload: {exc.message}") from None
+    except ClientDisconnect:
+        raise Refused(400, "client went away") from None
+    fields, files = _fields_and_files(list(form.multi_items()))
+    return _Uploaded(fields, files, over=False)
+
+
 class WebServer(AsgiServer):
     """The app and the settings of one server; :meth:`serve` runs it until cancelled."""
 
     UVICORN: ClassVar[dict[str, Any]] = {
         "limit_concurrency": 1000,
-        "h11_max_incomplete_event_size": 16 * 1024,
+        "h11_max_incomplete_event_size": HEAD_MAX,
+        "http": http_protocol(),
     }
 
     def __init__(
@@ -375,6 +562,7 @@ class WebServer(AsgiServer):
         self.region = region
         self.desk = Desk(db, None)
         self.per_client = RateLimit(CONTACT_LIMIT, CONTACT_WINDOW)
+        self.pages = CasePages()
         self.per_address = RateLimit(CONTACT_LIMIT, CONTACT_WINDOW)
         folder = templates or shipped_data_dir() / "web"
         self.css = (folder / "portal.css").read_bytes()
@@ -416,6 +604,10 @@ class WebServer(AsgiServer):
         **values: Any,
     ) -> HTMLResponse:
         html = self.jinja.get_template(template).render(w=words(language), lang=language, **values)
+        return self._html(html, status)
+
+    @staticmethod
+    def _html(html: str | bytes, status: int = 200) -> HTMLResponse:
         response = HTMLResponse(html, status_code=status)
         response.headers["Cache-Control"] = _CASE_CACHE
         return response
@@ -459,6 +651,11 @@ class WebServer(AsgiServer):
             error=error,
             typed=typed,
             text_max=TEXT_MAX,
+            files=[
+                {"name": f.name, "size": describe_size(f.size, language=language)}
+                for f in sight.files
+            ],
+            files_hint=files_limit_text(language),
         )
 
     def _survey_page(
@@ -529,29 +726,60 @@ class WebServer(AsgiServer):
         )
 
     async def _show_case(self, request: Request, token: str) -> tuple[Response, str]:
-        sight = await self._desk(partial(self.desk.read, open_case, token=token))
         done = request.query_params.get("done")
-        return self._case_page(sight, token, done=done), "shown"
+        plain = done not in _DONE
+        if plain and self.pages.has(token):
+            stamp = await self._desk(partial(self.desk.read, case_stamp, token=token))
+            body = self.pages.get(token, stamp)
+            if body is not None:
+                return self._html(body), "shown"
+        sight = await self._desk(partial(self.desk.read, open_case, token=token))
+        page = self._case_page(sight, token, done=done)
+        if plain and sight.stamp is not None:
+            self.pages.put(token, sight.stamp, bytes(page.body))
+        return page, "shown"
 
     async def _post_reply(self, request: Request, token: str) -> tuple[Response, str]:
-        fields = await self._posted(request, token)
-        text = fields.get("text", "")
+        posted = await self._posted_reply(request, token)
         try:
-            done = await self._desk(
-                partial(
-                    self.desk.write,
-                    post_reply,
-                    token=token,
-                    csrf=fields.get("csrf_token"),
-                    text=text,
+            text = posted.fields.get("text", "")
+            if posted.over:
+                sight = await self._desk(partial(self.desk.read, open_case, token=token))
+                error = files_too_large_text(sight.language)
+                page = self._case_page(sight, token, status=413, error=error, typed=text)
+                return page, f"reply: upload past {UPLOAD_MAX_BODY} bytes"
+            try:
+                done = await self._desk(
+                    partial(
+                        self.desk.write,
+                        post_reply,
+                        token=token,
+                        csrf=posted.fields.get("csrf_token"),
+                        text=text,
+                        files=posted.uploads(),
+                    )
                 )
-            )
-        except PortalInputError as exc:
-            sight = await self._desk(partial(self.desk.read, open_case, token=token))
-            page = self._case_page(sight, token, status=400, error=exc.message, typed=text)
-            return page, f"reply refused: {exc.field}"
-        said = "reply" + (" (back to work)" if done.back_to_work else "")
+            except PortalInputError as exc:
+                sight = await self._desk(partial(self.desk.read, open_case, token=token))
+                page = self._case_page(sight, token, status=400, error=exc.message, typed=text)
+                return page, f"reply: {exc.why}"
+        finally:
+            posted.close()
+        said = "reply" + (f" with {len(done.files)} files" if done.files else "")
+        said += " (back to work)" if done.back_to_work else ""
         return self._redirect(f"/case/{token}?done=reply"), said
+
+    async def _posted_reply(self, request: Request, token: str) -> _Uploaded:
+        """A reply, as a form of text or with files; a refusal as :meth:`_posted` gives."""
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "multipart/form-data":
+            return _Uploaded(await self._posted(request, token), [], over=False)
+        try:
+            self._check_origin(request)
+            return await _read_upload(request, UPLOAD_MAX_BODY)
+        except Refused:
+            await self._desk(partial(self.desk.read, check_link, token=token))
+            raise
 
     async def _post_verdict(self, request: Request, token: str) -> tuple[Response, str]:
         fields = await self._posted(request, token)
@@ -571,7 +799,7 @@ class WebServer(AsgiServer):
         except PortalInputError as exc:
             sight = await self._desk(partial(self.desk.read, open_case, token=token))
             page = self._case_page(sight, token, status=400, error=exc.message, typed=text)
-            return page, f"verdict refused: {exc.field}"
+            return page, f"verdict: {exc.why}"
         return self._redirect(f"/case/{token}?done={verdict}"), f"verdict {verdict}"
 
     async def _survey(self, request: Request, token: str) -> tuple[Response, str]:
@@ -598,7 +826,7 @@ class WebServer(AsgiServer):
         except PortalInputError as exc:
             sight = await self._desk(partial(self.desk.read, read_survey, token=token))
             page = self._survey_page(sight, token, status=400, error=exc.message, chosen=fields)
-            return page, f"survey refused: {exc.field}"
+            return page, f"survey: {exc.why}"
         return self._redirect(f"/survey/{token}?done=survey"), "survey answered"
 
     # ------------------------------------------------------------------ help, contact, sms
@@ -665,16 +893,16 @@ class WebServer(AsgiServer):
         await self._desk(partial(self.desk.read, check_contact_form, csrf=fields.get("csrf_token")))
         sent = self._redirect("/contact?sent=1")
         if fields.get(TRAP_FIELD):
-            return sent, "contact dropped: the trap field was filled in"
+            return sent, Refusal("contact: honeypot (the trap field was filled in), dropped")
         client = request.client.host if request.client else "-"
         if not self.per_client.allow(client):
             return self._message(language, 429, "too_many_title", "too_many"), (
-                "contact refused: too many from this client"
+                "contact: too many from this client"
             )
         address = fields.get("email", "").strip().lower()[:320]
         if address and not self.per_address.allow(address):
             return self._message(language, 429, "too_many_title", "too_many"), (
-                "contact refused: too many for this address"
+                "contact: too many for this address"
             )
         try:
             done = await self._desk(
@@ -691,7 +919,7 @@ class WebServer(AsgiServer):
         except PortalInputError as exc:
             csrf = await self._desk(partial(self.desk.write, contact_form_token))
             page = self._contact_page(language, csrf, status=400, error=exc.message, typed=fields)
-            return page, f"contact refused: {exc.field}"
+            return page, f"contact: {exc.why}"
         if done.outcome == "queued":
             return sent, f"contact: confirmation queued (request {done.request_id})"
         return sent, "contact: no contact has this address, nothing kept"
@@ -729,7 +957,7 @@ class WebServer(AsgiServer):
             )
         except InvalidInput as exc:
             answer = JSONResponse({"ok": False, "error": str(exc)}, status_code=400)
-            return answer, f"sms refused: {exc.field}"
+            return answer, f"sms: {exc.field}"
         answer = JSONResponse({"ok": True, "outcome": done.outcome, "ref": done.ref})
         return answer, f"sms {done.outcome} {done.ref}"
 
@@ -778,6 +1006,10 @@ class WebServer(AsgiServer):
         origin = request.headers.get("origin")
         if origin is None:
             return
+        # Our own Referrer-Policy (no-referrer) makes a browser send "Origin: null" with the
+        # forms of our own pages; the browser's own Sec-Fetch-Site then says where it came from.
+        if origin == "null" and request.headers.get("sec-fetch-site", "") == "same-origin":
+            return
         allowed = {f"{request.url.scheme}://{request.headers.get('host', '')}".lower()}
         if self.base_url:
             parts = urlsplit(self.base_url)
@@ -817,6 +1049,11 @@ class WebServer(AsgiServer):
             # A conflict or a step the case no longer allows (it changed meanwhile).
             response = self._message(language, 409, "error_title", "conflict")
             said = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:
+            # A bug: the visitor gets our page, the log the whole story (never the token).
+            log.exception("failed: %s on %s", type(exc).__name__, _redacted(request.url.path))
+            response = self._message(language, 500, "error_title", "busy")
+            said = f"{type(exc).__name__} (see the traceback above)"
         self._log(request, started, response.status_code, said)
         return response
 
@@ -842,16 +1079,38 @@ class WebServer(AsgiServer):
 
     @staticmethod
     def _log(request: Request, started: float, status: int, said: str) -> None:
+        """One line per request: ``CLIENT METHOD ROUTE STATUS [OUTCOME: ]WHAT (MS ms)``, its
+        parts also on the record as ``web`` (for a JSON formatter or a test). A refusal
+        (any 4xx, and :class:`Refusal`) is a warning, a failure (5xx) an error."""
         ms = (time.perf_counter() - started) * 1000
         client = request.client.host if request.client else "-"
-        log.info(
-            "%s %s %s %d %s (%.1f ms)",
+        route = _redacted(request.url.path)
+        if status >= 500:
+            outcome, level = "failed", logging.ERROR
+        elif status >= 400 or isinstance(said, Refusal):
+            outcome, level = "refused", logging.WARNING
+        else:
+            outcome, level = "ok", logging.INFO
+        fields = {
+            "outcome": outcome,
+            "client": client,
+            "method": request.method,
+            "route": route,
+            "status": status,
+            "reason": str(said),
+            "ms": round(ms, 1),
+        }
+        log.log(
+            level,
+            "%s %s %s %d %s%s (%.1f ms)",
             client,
             request.method,
-            _redacted(request.url.path),
+            route,
             status,
+            "" if outcome == "ok" else f"{outcome}: ",
             said,
             ms,
+            extra={"web": fields},
         )
 
 
