@@ -12,6 +12,7 @@ import time.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -29,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic.fields import FieldInfo
-from pydantic_core import ErrorDetails
+from pydantic_core import ErrorDetails, PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -189,6 +190,49 @@ class WebSettings(_Table):
     base_url: Annotated[Text, AfterValidator(_web_address)] = None
 
 
+class KeysSettings(_Table):
+    """``[keys]``: the desk's own keys, by binding id (``pull_next = "n"``, several keys
+    comma-separated); each analyst may move theirs again (``deskterm keys set``). Which ids
+    there are, and conflicts between keys, ``deskterm config check`` says: the app's
+    bindings are the app's to list (desk/keymaps.py)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keys_textual_knows(cls, values: object) -> object:
+        from deskterm.domain.keymap import parse_keys
+
+        if not isinstance(values, Mapping):
+            return values
+        clean: dict[str, str] = {}
+        for raw_id, keys in values.items():
+            binding_id = str(raw_id).lower()
+            if not _BINDING_ID.match(binding_id):
+                raise PydanticCustomError(
+                    "keymap",
+                    "{id}: is not a binding id (snake_case: pull_next, new_call...)",
+                    {"id": binding_id},
+                )
+            if not isinstance(keys, str):
+                raise PydanticCustomError(
+                    "keymap", "{id}: is not text (put the keys in quotes)", {"id": binding_id}
+                )
+            try:
+                clean[binding_id] = parse_keys(keys)
+            except ValueError as exc:
+                raise PydanticCustomError(
+                    "keymap", "{id}: {problem}", {"id": binding_id, "problem": str(exc)}
+                ) from None
+        return clean
+
+    def keymap(self) -> dict[str, str]:
+        """Binding id -> keys, in Textual's form (what ``App.set_keymap`` takes)."""
+        return {key: str(value) for key, value in (self.model_extra or {}).items()}
+
+
+_BINDING_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
 #: The tables of the config file besides ``[desk]``, by name.
 TABLES: dict[str, type[_Table]] = {
     "smtp": SmtpSettings,
@@ -197,6 +241,7 @@ TABLES: dict[str, type[_Table]] = {
     "mail": MailSettings,
     "outbox": OutboxSettings,
     "web": WebSettings,
+    "keys": KeysSettings,
 }
 
 
@@ -246,6 +291,7 @@ class Settings(BaseSettings):
     mail: MailSettings = Field(default_factory=MailSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    keys: KeysSettings = Field(default_factory=KeysSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -315,6 +361,10 @@ class _Environment(PydanticBaseSettingsSource):
         for table, model in TABLES.items():
             for key in _keys(model):
                 self._take(given, (table, key))
+        # [keys] has no fixed keys: each DESKTERM_KEYS_<ID> names a binding id of its own.
+        for name in sorted(given):
+            if name.startswith(PREFIX + "KEYS_") and len(name) > len(PREFIX + "KEYS_"):
+                self._take(given, ("keys", name.removeprefix(PREFIX + "KEYS_").lower()))
         named = self.values.get("config_file")
         self.config_file = Path(named).expanduser() if named else config_dir() / "deskterm.toml"
 
@@ -428,6 +478,11 @@ def _describe(problem: ErrorDetails, environment: _Environment, path: Path) -> s
     else:
         where = f"{path}: [{place[0]}] {'.'.join(place[1:])}"
     kind = problem["type"]
+    if kind == "keymap":
+        binding_id = str(problem.get("ctx", {}).get("id", ""))
+        where = environment.names.get(("keys", binding_id), f"{path}: [keys] {binding_id}")
+        said = problem["msg"].removeprefix(f"{binding_id}: ")
+        return f"{where}: {said}"
     if kind == "extra_forbidden":
         model = TABLES.get(place[0]) if len(place) > 1 else None
         known = _keys(model) if model is not None else _desk_keys(in_file=True)

@@ -361,6 +361,7 @@ def config_check() -> None:
         out.print(literal(f"ok  {shown}"), soft_wrap=True)
     if config_path().is_file():
         out.print(literal(f"ok  {config_path()}"), soft_wrap=True)
+    _check_keys()
     out.print(
         # Translators: what `deskterm config check` found; each part is counted below.
         _("{priorities}, {codes}, {groups}, {categories}").format(
@@ -377,6 +378,31 @@ def config_check() -> None:
         )
     )
     _show_sla(policy)
+
+
+def _check_keys() -> None:
+    """The desk's ``[keys]``: every id one of the app's, every key one Textual knows, and no
+    two actions on one key where both would be live (both named, with the screen)."""
+    from deskterm.config import load_settings
+    from deskterm.desk.keymaps import check_keymap
+    from deskterm.domain.errors import InvalidInput
+    from deskterm.tui.keymap import app_bindings
+
+    keymap = load_settings().keys.keymap()
+    if not keymap:
+        return
+    _clean, problems = check_keymap(app_bindings(), keymap)
+    if problems:
+        for line in problems[:-1]:
+            err.print(literal(_("[keys] {problem}").format(problem=line)), soft_wrap=True)
+        raise InvalidInput(_("[keys] {problem}").format(problem=problems[-1]), field="keys")
+    out.print(
+        literal(
+            ngettext(
+                "ok  [keys]: {n} binding moved", "ok  [keys]: {n} bindings moved", len(keymap)
+            ).format(n=len(keymap))
+        )
+    )
 
 
 def _check_colours(matrix: PriorityMatrix) -> None:

@@ -13,7 +13,7 @@ import importlib
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -119,7 +119,7 @@ class DeskApp(App[None]):
             N_("New call"),
             tooltip=N_("Take a new call: find the caller, open one ticket per problem"),
             priority=True,
-            id="new-call",
+            id="new_call",
         ),
         Binding(
             "f2",
@@ -136,7 +136,7 @@ class DeskApp(App[None]):
             N_("Search tickets"),
             tooltip=N_("Find any ticket, open or closed, by words of its subject or description"),
             priority=True,
-            id="search-tickets",
+            id="search_tickets",
             # Off the footer (every screen's footer is full); in the palette and README.
             show=False,
         ),
@@ -166,7 +166,7 @@ class DeskApp(App[None]):
             N_("Keys"),
             tooltip=N_("Every key of this screen and what it does"),
             priority=True,
-            id="keys-f1",
+            id="keys",
         ),
         # The phone: shown in the header while a call rings or waits (never stealing focus);
         # function keys, so that a field being typed in never takes them as letters.
@@ -176,7 +176,7 @@ class DeskApp(App[None]):
             N_("Take call"),
             tooltip=N_("Open the new call on the caller in the header (ringing or answered)"),
             priority=True,
-            id="take-call",
+            id="take_call",
         ),
         Binding(
             "f10",
@@ -184,7 +184,7 @@ class DeskApp(App[None]):
             N_("Dismiss call"),
             tooltip=N_("Take the call in the header off the screen"),
             priority=True,
-            id="dismiss-call",
+            id="dismiss_call",
             show=False,
         ),
     ]
@@ -204,9 +204,14 @@ class DeskApp(App[None]):
         warm_screens: bool = True,
         calls_seconds: float | None = 0.5,
         missed_alert_minutes: int = 15,
+        keymap: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
         localize_bindings(self)
+        #: The desk's keys (``[keys]`` in the settings), in force from the first screen; the
+        #: analyst's own go over them once the desk says who they are.
+        self.desk_keymap = dict(keymap or {})
+        self.set_keymap(self.desk_keymap)
         #: How often SQLite (or PostgreSQL while not listening) is asked about this analyst's
         #: phone calls: a pop shows within a second of the PBX's ``newCall``. One index read
         #: (``newest_call_id``) while nothing rings.
@@ -317,6 +322,7 @@ class DeskApp(App[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="open")
     def open_desk(self) -> None:
+        from deskterm.desk.keymaps import analyst_keymap
         from deskterm.desk.setup import open_database
         from deskterm.tui.watch import WatchedDesk
 
@@ -329,10 +335,11 @@ class DeskApp(App[None]):
                 login = (self.identity or Identity()).login(db)
             desk = WatchedDesk(db, login, self._database_turned)
             actor = desk.whoami()
+            keymap = desk.read(analyst_keymap) if actor.id is not None else {}
         except BaseException:
             db.dispose()
             raise
-        self.post_message(DeskOpened(desk, actor))
+        self.post_message(DeskOpened(desk, actor, keymap))
 
     @on(DeskOpened)
     def show_desk(self, event: DeskOpened) -> None:
@@ -344,6 +351,8 @@ class DeskApp(App[None]):
         # spoke the locale's). None set: the locale's, else English.
         i18n.use(event.actor.language)
         localize_bindings(self)
+        # The analyst's keys over the desk's, before their first screen is built.
+        self.set_keymap({**self.desk_keymap, **event.keymap})
         self.login = event.actor.login
         self.drafts = DraftStore(self.data_dir, self.login)
         self.add_mode("queue", QueueScreen)
@@ -1157,6 +1166,7 @@ def run(database_url: str, who: Identity | str | None = None) -> int:
         phone_region=settings.phone_region,
         data_dir=settings.data_folder(),
         missed_alert_minutes=settings.missed_call_alert_minutes,
+        keymap=settings.keys.keymap(),
     )
     gc.freeze()  # what the start imported, as in show_desk: no full collection walks it again
     app.run()

@@ -11,7 +11,7 @@ subscriber, whatever mode it is in.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
@@ -31,6 +31,8 @@ class DeskOpened(Message):
 
     desk: Desk
     actor: Actor
+    keymap: dict[str, str] = field(default_factory=dict)
+    """The keys the analyst moved (``deskterm keys set``), by binding id."""
 
 
 @dataclass

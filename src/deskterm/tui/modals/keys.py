@@ -25,7 +25,7 @@ from textual.widgets import Static
 from deskterm.i18n import N_, _
 from deskterm.tui.base import DeskModal
 from deskterm.tui.format import fill
-from deskterm.tui.widgets.footer import KeyFooter
+from deskterm.tui.widgets.footer import KeyFooter, bindings_in_force
 
 if TYPE_CHECKING:
     from textual.dom import DOMNode
@@ -66,6 +66,16 @@ def _ours(node: DOMNode) -> set[str]:
     return actions
 
 
+def _declaration_order(node: DOMNode) -> dict[str, int]:
+    """Each action deskterm's classes bind on ``node``, by its place in their BINDINGS."""
+    order: dict[str, int] = {}
+    for cls in reversed(type(node).__mro__):
+        if cls.__module__.startswith("deskterm.") and "BINDINGS" in cls.__dict__:
+            for binding in Binding.make_bindings(cls.__dict__["BINDINGS"]):
+                order.setdefault(binding.action, len(order))
+    return order
+
+
 def keys_of(screen: Screen[object]) -> list[KeyRow]:
     """Every key that does something on ``screen``, grouped: the screen's own, then the
     app's (and Textual's) everywhere, then those of the widget with the cursor."""
@@ -81,13 +91,14 @@ def keys_of(screen: Screen[object]) -> list[KeyRow]:
         if node.is_modal:
             break
 
+    in_force = {id(node): bindings_in_force(node) for node in chain}
     winners: dict[str, tuple[DOMNode, Binding]] = {}
     for node in reversed(chain):
-        for key, binding in node._bindings:
+        for key, binding in in_force[id(node)]:
             if binding.priority and key not in winners:
                 winners[key] = (node, binding)
     for node in modal_chain:
-        for key, binding in node._bindings:
+        for key, binding in in_force[id(node)]:
             if not binding.priority and key not in winners:
                 winners[key] = (node, binding)
 
@@ -116,12 +127,17 @@ def keys_of(screen: Screen[object]) -> list[KeyRow]:
         entry.keys.append(app.get_key_display(binding))
         entry.typed_keys.append(typed)
         entry.shown = entry.shown or binding.show
-    # Each group in the order its keys are declared, deskterm's before Textual's.
+    # Each group in the order its keys are declared, deskterm's before Textual's. The order
+    # of the classes' BINDINGS, not of the bindings in force: a key moved by a keymap comes
+    # last in those, and "Pull next" on `n` went to the bottom of the queue's list.
     declared = {
         (id(node), binding.action): index
         for node in chain
-        for index, (_key, binding) in reversed(list(enumerate(node._bindings)))
+        for index, (_key, binding) in reversed(list(enumerate(in_force[id(node)])))
     }
+    for node in chain:
+        for action, index in _declaration_order(node).items():
+            declared[(id(node), action)] = index
     order = {SCREEN: 0, EVERYWHERE: 1, CURSOR: 2}
     entries = sorted(
         found.items(),
@@ -223,7 +239,7 @@ class KeysScreen(DeskModal[None]):
 
     BINDINGS = [
         Binding("escape", "close", N_("Close"), id="close"),
-        Binding("q", "close", N_("Close"), show=False, id="close-q"),
+        Binding("q", "close", N_("Close"), show=False, id="close"),
     ]
 
     def __init__(self, origin: Screen[object]) -> None:

@@ -36,17 +36,17 @@ if TYPE_CHECKING:
 
 class HandoverScreen(DeskScreen[None]):
     BINDINGS = [
-        Binding("ctrl+s", "hand_over", N_("Hand over"), priority=True, id="hand-over"),
+        Binding("ctrl+s", "hand_over", N_("Hand over"), priority=True, id="hand_over"),
         # Plain keys: in the note field they are letters, in the lists they tick.
-        Binding("a", "select_all", N_("Tick all"), id="select-all"),
-        Binding("n", "select_none", N_("Tick none"), id="select-none"),
+        Binding("a", "select_all", N_("Tick all"), id="select_all"),
+        Binding("n", "select_none", N_("Tick none"), id="select_none"),
         Binding("escape", "back", N_("Back"), id="back"),
         Binding(
             "ctrl+w",
             "mark_away",
             N_("Mark away"),
             tooltip=N_("Mark the highlighted analyst away with a backup (or back)"),
-            id="mark-away",
+            id="mark_away",
         ),
     ]
 

@@ -79,7 +79,7 @@ class SearchScreen(DeskScreen[None]):
             N_("Hits"),
             tooltip=N_("From the words to the tickets found; enter there opens one"),
             priority=True,
-            id="to-hits",
+            id="to_hits",
         ),
         Binding("escape", "back", N_("Back"), tooltip=N_("Back to where you were"), id="back"),
     ]

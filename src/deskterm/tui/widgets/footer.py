@@ -20,7 +20,8 @@ from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
 
 if TYPE_CHECKING:
-    from textual.binding import Binding
+    from textual.binding import Binding, BindingsMap
+    from textual.dom import DOMNode
     from textual.screen import Screen
 
     #: One key on the footer: its binding, whether it does something now, its tooltip.
@@ -31,6 +32,16 @@ KEYS_ACTION = "keys"
 #: Cells the palette key takes at the right end, compact (its left border included), and
 #: one cell of air before it.
 PALETTE_CELLS = 12
+
+
+def bindings_in_force(node: DOMNode) -> BindingsMap:
+    """``node``'s bindings with the app's keymap applied (the keys moved by the desk's or
+    the analyst's ``[keys]``), as Textual applies it when it looks a key up."""
+    bindings = node._bindings.copy()
+    keymap = node.app._keymap
+    if keymap:
+        bindings.apply_keymap(keymap)
+    return bindings
 
 
 def key_cells(key_display: str, description: str) -> int:
@@ -136,7 +147,10 @@ class KeyFooter(Footer):
         """Over a dialog the app's keys are not in the screen's list, yet the key help is
         a priority key and opens there too: show the one that would work now."""
         focused = self.screen.focused
-        candidates = [b for _k, b in self.app._bindings if b.action == KEYS_ACTION and b.show]
+        # The app's keys as moved by the keymap: the help key shown is the one that works.
+        candidates = [
+            b for _k, b in bindings_in_force(self.app) if b.action == KEYS_ACTION and b.show
+        ]
         for binding in candidates:
             if focused is None or not focused.check_consume_key(
                 binding.key, key_to_character(binding.key)

@@ -122,6 +122,7 @@ class QueueTable(LocalBindings, Widget, can_focus=True):
             N_("Cursor up"),
             tooltip=N_("On the first row: the page before"),
             show=False,
+            id="cursor_up",
         ),
         Binding(
             "down",
@@ -129,18 +130,39 @@ class QueueTable(LocalBindings, Widget, can_focus=True):
             N_("Cursor down"),
             tooltip=N_("On the last row: the next page"),
             show=False,
+            id="cursor_down",
         ),
-        Binding("pageup", "page_up", N_("Page up"), tooltip=N_("The page before"), show=False),
-        Binding("pagedown", "page_down", N_("Page down"), tooltip=N_("The next page"), show=False),
+        Binding(
+            "pageup",
+            "page_up",
+            N_("Page up"),
+            tooltip=N_("The page before"),
+            show=False,
+            id="page_up",
+        ),
+        Binding(
+            "pagedown",
+            "page_down",
+            N_("Page down"),
+            tooltip=N_("The next page"),
+            show=False,
+            id="page_down",
+        ),
         Binding(
             "home",
             "first_row",
             N_("First row"),
             tooltip=N_("The first row of this page"),
             show=False,
+            id="first_row",
         ),
         Binding(
-            "end", "last_row", N_("Last row"), tooltip=N_("The last row of this page"), show=False
+            "end",
+            "last_row",
+            N_("Last row"),
+            tooltip=N_("The last row of this page"),
+            show=False,
+            id="last_row",
         ),
     ]
 
