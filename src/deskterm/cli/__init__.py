@@ -15,15 +15,19 @@ from deskterm.cli import (
     bench,
     calls,
     comms,
+    completion,
     cti,
     data,
     kb,
+    keys,
     people,
     portal,
     report,
     serve,
     sla,
+    texts,
     tickets,
+    views,
 )
 from deskterm.cli.common import State, env_flag, fail, one_line
 from deskterm.i18n import _
@@ -35,11 +39,14 @@ app = typer.Typer(
     name="deskterm",
     help=_("A keyboard-first helpdesk in the terminal. Run with no command to open the app."),
     no_args_is_help=False,
+    # The root's own --show-completion and --install-completion (below) take the shell's
+    # name; Typer's detect it only, so `--show-completion zsh` printed bash's script.
     add_completion=False,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(tickets.ticket_app, name="ticket")
+app.add_typer(views.view_app, name="view")
 app.add_typer(calls.call_app, name="call")
 app.add_typer(admin.queue_app, name="queue")
 app.add_typer(people.analyst_app, name="analyst")
@@ -48,6 +55,7 @@ app.add_typer(people.contact_app, name="contact")
 app.add_typer(people.category_app, name="category")
 app.add_typer(admin.db_app, name="db")
 app.add_typer(admin.config_app, name="config")
+app.add_typer(keys.keys_app, name="keys")
 app.add_typer(comms.outbox_app, name="outbox")
 app.add_typer(comms.mail_app, name="mail")
 app.add_typer(kb.kb_app, name="kb")
@@ -56,6 +64,7 @@ app.add_typer(sla.sla_app, name="sla")
 app.add_typer(serve.serve_app, name="serve")
 app.add_typer(cti.cti_app, name="cti")
 app.add_typer(portal.portal_app, name="portal")
+app.add_typer(texts.text_app, name="text")
 serve.serve_app.command("web", help=portal.SERVE_WEB_HELP)(portal.serve_web)
 app.command(
     "survey",
@@ -129,6 +138,28 @@ def root(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help=_("Show the version.")),
     ] = False,
+    install_completion: Annotated[
+        str | None,
+        typer.Option(
+            "--install-completion",
+            metavar="[SHELL]",
+            callback=completion.install_completion,
+            expose_value=False,
+            is_eager=True,
+            help=_("Install Tab completion for bash, zsh or fish (default: the shell in use)."),
+        ),
+    ] = None,
+    show_completion: Annotated[
+        str | None,
+        typer.Option(
+            "--show-completion",
+            metavar="[SHELL]",
+            callback=completion.show_completion,
+            expose_value=False,
+            is_eager=True,
+            help=_("Print the Tab completion script for bash, zsh or fish, to install by hand."),
+        ),
+    ] = None,
 ) -> None:
     state = State(db_url=db, login=as_login)
     ctx.obj = state
@@ -155,6 +186,9 @@ def main() -> None:
     # class is built (7 ms of each start); deskterm's models want none, and Typer turns them
     # off for its own. A value set in the environment still wins.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    if completion.COMPLETE_VAR in os.environ:
+        completion.complete(app)  # the shell asks what Tab offers; it exits
+    sys.argv[1:] = completion.shell_optional(sys.argv[1:])
     # Typer carries its own copy of Click; these are the exceptions it raises.
     from typer._click import exceptions as click
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from deskterm.cli.common import State, literal, out, print_json, read_text
+from deskterm.cli.common import CsvOpt, State, literal, out, print_json, print_rows, read_text
 from deskterm.cli.tickets import AnonymousOpt, CallerOpt, JsonOpt
 from deskterm.i18n import N_, _
 
@@ -110,6 +110,17 @@ def save(
     seconds: Annotated[
         int | None, typer.Option("--seconds", help=_("How long the call ran, in seconds."))
     ] = None,
+    minutes: Annotated[
+        int | None,
+        typer.Option(
+            "--minutes",
+            metavar="N",
+            help=_(
+                "Minutes you worked on the call, on its first ticket (default: --seconds, "
+                "rounded up)."
+            ),
+        ),
+    ] = None,
     to: Annotated[
         str | None,
         typer.Option(
@@ -169,13 +180,20 @@ def save(
             contact=contact if named else None,
             call=to,
             call_seconds=seconds,
+            minutes=minutes,
         )
         saved, earlier = result.tickets, result.earlier
     elif to is not None:
-        saved = desk.write(add_to_call, call=to, problems=listed, call_seconds=seconds)
+        saved = desk.write(
+            add_to_call, call=to, problems=listed, call_seconds=seconds, minutes=minutes
+        )
     else:
         saved = desk.write(
-            record_call, problems=listed, contact=contact if named else None, call_seconds=seconds
+            record_call,
+            problems=listed,
+            contact=contact if named else None,
+            call_seconds=seconds,
+            minutes=minutes,
         )
     if as_json:
         print_json([ticket.to_json() for ticket in saved])
@@ -208,6 +226,7 @@ def call_list(
     ] = False,
     limit: Annotated[int, typer.Option(help=_("At most this many calls."), min=1, max=1000)] = 50,
     as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
     from rich.text import Text
 
@@ -217,8 +236,7 @@ def call_list(
 
     state: State = ctx.obj
     rows = state.desk().read(list_calls, missed=missed, limit=limit)
-    if as_json:
-        print_json([call.to_json() for call in rows])
+    if print_rows(rows, as_json=as_json, as_csv=as_csv, of=list_calls):
         return
     if not rows:
         out.print(_("no missed calls") if missed else _("no calls yet"))

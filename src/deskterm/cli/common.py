@@ -12,7 +12,9 @@ import re
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, NoReturn, cast
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, cast
+
+import typer
 
 from deskterm.i18n import _
 
@@ -135,6 +137,84 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json_text(data) + "\n")
 
 
+#: ``--csv`` of every list command (``print_rows``).
+CsvOpt = Annotated[
+    bool,
+    typer.Option("--csv", help=_("Print CSV for spreadsheets: a header row of the --json keys.")),
+]
+
+#: What a spreadsheet reads as the start of a formula (OWASP's "CSV injection" list): a
+#: cell ``=HYPERLINK(...)`` from a customer's subject would run when the file is opened.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> str:
+    """One CSV cell: a value as ``--json`` gives it, written out for a spreadsheet.
+
+    None is empty, true/false stay words, a list or object is its JSON, a time is UTC ISO
+    8601; text carries no character that acts on a terminal, and text a spreadsheet would
+    take for a formula gets a leading ``'`` (then it shows as text, and the quote with it
+    in the raw file: a script reading the CSV strips it)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, datetime):
+        value = value.astimezone(UTC).isoformat()
+    elif isinstance(value, list | tuple | dict):
+        value = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    from deskterm.domain.text import visible
+
+    text = _JSON_RAW.sub("", visible(str(value)))
+    return f"'{text}" if text.startswith(_FORMULA_START) else text
+
+
+def print_csv(records: list[dict[str, Any]], columns: list[str] | None = None) -> None:
+    """Records as CSV on stdout: a header row of their keys (``columns`` when there are no
+    records to take them from), then one row each, in full (no truncation, no colour)."""
+    import csv
+
+    names = list(columns or ())
+    for record in records:
+        names.extend(key for key in record if key not in names)
+    if not names:
+        return
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(names)
+    writer.writerows([csv_cell(record.get(name)) for name in names] for record in records)
+
+
+def _columns_of(reader: Any) -> list[str] | None:
+    """The ``--json`` keys of the rows a desk function returns (``-> list[TicketPublic]``),
+    for the header of an empty CSV; None when its annotation does not say."""
+    from typing import get_args, get_type_hints
+
+    try:
+        (row,) = get_args(get_type_hints(reader)["return"])
+        fields = dict.fromkeys(row.model_fields)
+        return list(row.model_construct(**fields).to_json())
+    except Exception:  # an unannotated reader: an empty list prints nothing
+        return None
+
+
+def print_rows(rows: Any, *, as_json: bool, as_csv: bool, of: Any = None) -> bool:
+    """A list command's rows as ``--json`` or ``--csv`` ask (both: refused), with the same
+    keys; False when neither was asked, and the command prints its table. ``of`` is the
+    desk function that read them: its return type names the columns when there are none."""
+    if as_json and as_csv:
+        fail(_("give --json or --csv, not both"), 2)
+    if not (as_json or as_csv):
+        return False
+    records = [row.to_json() for row in rows]
+    if as_json:
+        print_json(records)
+    else:
+        print_csv(records, None if records or of is None else _columns_of(of))
+    return True
+
+
 def literal(value: Any) -> Text:
     """Outside text as a Rich renderable that interprets no markup and carries no control
     sequence to the terminal (rows written by another tool may hold one)."""
@@ -247,8 +327,6 @@ def not_blank(value: str | None) -> str | None:
     """A Typer callback: an option that is given must say something (``--priority ''``
     is a slip of the script, not "no priority")."""
     if value is not None and not value.strip():
-        import typer
-
         raise typer.BadParameter(_("must not be empty"))
     return value
 

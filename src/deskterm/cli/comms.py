@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from deskterm.cli.common import State, err, literal, out, print_json, when
+from deskterm.cli.common import CsvOpt, State, err, literal, out, print_json, print_rows, when
 from deskterm.i18n import _, format_number, ngettext, pgettext
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ def outbox_list(
     ticket: Annotated[str | None, typer.Option(help=_("Only this ticket's messages."))] = None,
     limit: Annotated[int, typer.Option(help=_("At most this many (1-1000)."))] = 100,
     as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
     from rich import box
     from rich.table import Table
@@ -72,8 +73,7 @@ def outbox_list(
         .desk()
         .read(list_outbox, statuses=status or ["waiting"], ref=ticket, limit=limit)
     )
-    if as_json:
-        print_json([r.to_json() for r in rows])
+    if print_rows(rows, as_json=as_json, as_csv=as_csv, of=list_outbox):
         return
     if not rows:
         out.print(_("Nothing waiting in the outbox."))
@@ -428,6 +428,7 @@ def mail_list(
     ] = None,
     limit: Annotated[int, typer.Option(help=_("At most this many (1-1000)."))] = 50,
     as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
     from rich import box
     from rich.table import Table
@@ -436,8 +437,7 @@ def mail_list(
 
     kwargs = {"outcomes": outcome} if outcome else {}
     rows = _state(ctx).desk().read(list_mail, limit=limit, **kwargs)
-    if as_json:
-        print_json([r.to_json() for r in rows])
+    if print_rows(rows, as_json=as_json, as_csv=as_csv, of=list_mail):
         return
     if not rows:
         out.print(_("No such mail."))
@@ -527,13 +527,17 @@ def escaped_for_terminal(data: bytes) -> str:
 
 
 @mail_app.command("attachments", help=_("List the files that came with a ticket's mail."))
-def mail_attachments(ctx: typer.Context, ref: str, as_json: JsonOpt = False) -> None:
+def mail_attachments(
+    ctx: typer.Context,
+    ref: str,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
     from deskterm.desk.mail import list_attachments
     from deskterm.desk.mailparse import describe_size
 
     rows = _state(ctx).desk().read(list_attachments, ref=ref)
-    if as_json:
-        print_json([r.to_json() for r in rows])
+    if print_rows(rows, as_json=as_json, as_csv=as_csv, of=list_attachments):
         return
     if not rows:
         out.print(_("No attachments."))

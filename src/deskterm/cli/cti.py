@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from deskterm.cli.common import State, fail, out, print_json, when
+from deskterm.cli.common import CsvOpt, State, fail, out, print_json, print_rows, when
 from deskterm.i18n import _
 
 cti_app = typer.Typer(
@@ -46,13 +46,16 @@ def token_add(ctx: typer.Context, as_json: JsonOpt = False) -> None:
 
 
 @token_app.command("list", help=_("The tokens by id, when made and last used (never the secret)."))
-def token_list(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+def token_list(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
+) -> None:
     from deskterm.desk.cti import list_tokens
 
     state: State = ctx.obj
     rows = state.desk().read(list_tokens)
-    if as_json:
-        print_json([t.to_json() for t in rows])
+    if print_rows(rows, as_json=as_json, as_csv=as_csv, of=list_tokens):
         return
     if not rows:
         out.print(_("no tokens yet: `deskterm cti token add`"))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from deskterm.cli.common import State, literal, out, print_json, read_text, when
+from deskterm.cli.common import CsvOpt, State, literal, out, print_json, print_rows, read_text, when
 from deskterm.i18n import _, ngettext, pgettext
 
 if TYPE_CHECKING:
@@ -168,12 +168,12 @@ def list_(
     category: Annotated[str | None, typer.Option(help=_("Only this category."))] = None,
     limit: Annotated[int, typer.Option(help=_("At most this many (1-1000)."))] = 100,
     as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
     from deskterm.desk.kb import list_articles
 
     rows = _state(ctx).desk().read(list_articles, status=status, category=category, limit=limit)
-    if as_json:
-        print_json([r.to_json() for r in rows])
+    if print_rows(rows, as_json=as_json, as_csv=as_csv, of=list_articles):
         return
     _hits(rows, ranked=False)
 
@@ -185,14 +185,14 @@ def search(
     drafts: Annotated[bool, typer.Option("--drafts", help=_("Search drafts too."))] = False,
     limit: Annotated[int, typer.Option(help=_("At most this many (1-100)."))] = 10,
     as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
     from deskterm.desk.kb import search_articles
 
     rows = (
         _state(ctx).desk().read(search_articles, query=" ".join(words), drafts=drafts, limit=limit)
     )
-    if as_json:
-        print_json([r.to_json() for r in rows])
+    if print_rows(rows, as_json=as_json, as_csv=as_csv, of=search_articles):
         return
     _hits(rows, ranked=True)
 
@@ -299,6 +299,7 @@ def gaps(
     ] = None,
     limit: Annotated[int, typer.Option(help=_("At most this many rows."))] = 50,
     as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
     from rich import box
     from rich.table import Table
@@ -308,8 +309,7 @@ def gaps(
 
     since, until = day_range(from_, to, default_days=None)
     rows = _state(ctx).desk().read(find_gaps, since=since, until=until, limit=limit)
-    if as_json:
-        print_json([r.to_json() for r in rows])
+    if print_rows(rows, as_json=as_json, as_csv=as_csv, of=find_gaps):
         return
     if not rows:
         out.print(_("No tickets are flagged as needing an article."))
