@@ -181,6 +181,7 @@ class Suite:
         ops.append(self.filtered("subject word", self.words))
         ops.append(self.filtered("caller surname", self.surnames))
         ops.append(self.filtered("no match", self.nothing))
+        ops.extend(self.saved_views())
         ops.append(self.lookup("name prefix", self.name_prefixes))
         ops.append(self.lookup("phone fragment", self.phone_fragments))
         ops.append(self.lookup("email", self.emails))
@@ -394,6 +395,69 @@ class Suite:
             return self._raw_page("groups", self.me, text=self.pick(texts, i))
 
         return Operation(f"filter as you type: {label}", app, raw, self._same_page)
+
+    # ------------------------------------------------------------------ saved views
+
+    #: Two saved views (issue 21): one the partitions serve whole (groups, statuses and
+    #: priorities are index columns, "breached" a range of the due column), one that filters
+    #: while walking (a category's subtree and a word of the subject, caller or holder).
+    SAVED_VIEWS: tuple[tuple[str, dict[str, Any]], ...] = (
+        ("P1-P2 of my groups breached", {"group": "mine", "priority": "P1-P2", "sla": "breached"}),
+        ("text + category", {"text": "vpn", "category": "Network"}),
+    )
+
+    def saved_views(self) -> list[Operation]:
+        from deskterm.desk.saved_views import create_view, list_views, make_filter
+
+        kept = {v.name for v in self.desk.read(list_views)}
+        for name, fields in self.SAVED_VIEWS:
+            if name not in kept:
+                self.desk.write(create_view, name=name, view_filter=make_filter(**fields))
+        return [self.saved_view(name) for name, _fields in self.SAVED_VIEWS]
+
+    def saved_view(self, name: str) -> Operation:
+        from deskterm.desk.saved_views import saved_view_page
+
+        def app(i: int) -> Any:
+            return self.desk.read(saved_view_page, view=name)
+
+        def raw(i: int) -> Any:
+            # The same rows as one plain statement: the whole filter, sorted, first page.
+            where = [f"t.status IN {in_list(_OPEN)}"]
+            params: dict[str, Any] = {}
+            if name.startswith("P1-P2"):
+                where += [
+                    f"t.group_id IN {in_list(self.me.groups)}",
+                    "t.priority IN (1, 2)",
+                    "t.resolve_due_at <= :now",
+                    "t.sla_paused_at IS NULL",
+                ]
+                params["now"] = self.raw.stamp(clock.now())
+            else:
+                where += [
+                    "t.category_id IN (SELECT id FROM category WHERE lower(path) = :top "
+                    "OR lower(path) LIKE :below)",
+                    "(lower(t.subject) LIKE :pat ESCAPE '/' OR (SELECT fc.name_lower FROM "
+                    "contact fc WHERE fc.id = t.contact_id) LIKE :pat ESCAPE '/' "
+                    "OR t.assignee_id IN (SELECT id FROM analyst WHERE login LIKE :start "
+                    "ESCAPE '/'))",
+                ]
+                params |= {
+                    "pat": "%vpn%",
+                    "start": "vpn%",
+                    "top": "network",
+                    "below": "network > %",
+                }
+            self.raw.begin_read()
+            rows = self.raw.rows(
+                f"SELECT {_COLUMNS} FROM ticket t {_JOINS} WHERE {' AND '.join(where)} "
+                f"ORDER BY t.priority, t.resolve_due_at, t.id LIMIT {PAGE}",
+                params,
+            )
+            self.raw.end_read()
+            return rows
+
+        return Operation(f"saved view page 1: {name}", app, raw, self._same_page)
 
     # ------------------------------------------------------------------ callers
 

@@ -159,30 +159,31 @@ def _conditions(shape: _Shape, prefix: str) -> list[ColumnElement[bool]]:
     return conditions
 
 
-def _text_params(text: str | None) -> tuple[str | None, dict[str, Any]]:
+def _text_params(text: str | None, prefix: str = "") -> tuple[str | None, dict[str, Any]]:
     """Filter as you type: a reference, or a piece of the subject, contact or holder.
 
-    Returns the kind of filter (None, ``ref`` or ``text``) and its parameters.
+    Returns the kind of filter (None, ``ref`` or ``text``) and its parameters; ``prefix``
+    names them apart when a saved view's own text and the typed filter both apply.
     """
     needle = clean_line(text).lower()
     if not needle:
         return None, {}
     try:
-        return "ref", {"ref": parse_ref(needle)}
+        return "ref", {f"{prefix}ref": parse_ref(needle)}
     except InvalidInput:
         pass
     # What ``contains(..., autoescape=True)`` did, as plain parameters of a cached statement.
     escaped = needle.replace("/", "//").replace("%", "/%").replace("_", "/_")
-    return "text", {"pat": f"%{escaped}%", "start": f"{escaped}%"}
+    return "text", {f"{prefix}pat": f"%{escaped}%", f"{prefix}start": f"{escaped}%"}
 
 
 @cache
-def _text_condition(kind: str) -> ColumnElement[bool]:
+def _text_condition(kind: str, prefix: str = "") -> ColumnElement[bool]:
     if kind == "ref":
-        return _T.id == bindparam("ref")
-    holder = _ANALYST.alias("filter_holder")
-    contact = _CONTACT.alias("filter_contact")
-    pattern = bindparam("pat", type_=String())
+        return _T.id == bindparam(f"{prefix}ref")
+    holder = _ANALYST.alias(f"{prefix}filter_holder")
+    contact = _CONTACT.alias(f"{prefix}filter_contact")
+    pattern = bindparam(f"{prefix}pat", type_=String())
     return or_(
         func.lower(_T.subject).like(pattern, escape="/"),
         # The caller's name is read per ticket the page passes over (a primary-key probe
@@ -193,7 +194,7 @@ def _text_condition(kind: str) -> ColumnElement[bool]:
         .scalar_subquery()
         .like(pattern, escape="/"),
         _T.assignee_id.in_(
-            select(holder.c.id).where(holder.c.login.like(bindparam("start"), escape="/"))
+            select(holder.c.id).where(holder.c.login.like(bindparam(f"{prefix}start"), escape="/"))
         ),
     )
 

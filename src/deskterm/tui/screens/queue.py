@@ -39,6 +39,7 @@ from deskterm.tui.widgets.queuetable import Column, Landing, QueueTable
 
 if TYPE_CHECKING:
     from deskterm.desk.cti import CallPublic, MissedPage
+    from deskterm.desk.saved_views import SavedViewPublic, ViewFilter
     from deskterm.desk.views import QueueKey, QueuePage, QueueRow
 
 # The views in tab order with their keys; "all" is offered to supervisors only.
@@ -58,6 +59,12 @@ VIEWS = (
     ("missed", "7", N_("Missed")),
 )
 _HOLDER_IMPLIED = ("mine", "unassigned")
+#: Saved views' tabs follow the built-in ones (issue 21); the first three have these keys.
+SAVED_KEYS = ("8", "9", "0")
+#: A saved view's tab shows at most this much of its name, so that tabs stay short.
+SAVED_LABEL_CELLS = 14
+#: A saved view's tab and view are keyed ``saved-<id>`` (``saved_views.KEY_PREFIX``).
+_SAVED = "saved-"
 #: Seconds between a stale queue shown again and its new read.
 RELOAD_AFTER_RESUME = 0.05
 #: A page holds the rows the table shows, within what the desk serves in one page.
@@ -133,6 +140,13 @@ class ViewTabs(Tabs):
     def _highlight_active(self, animate: bool = True) -> None:
         super()._highlight_active(animate=False)
 
+    def reveal_active(self) -> None:
+        """After tabs were added: underline the active one and scroll it into view once the
+        new tabs are laid out (activating a tab the same moment it is added found it at no
+        place yet, so a new saved view stayed off the right edge at 80 columns)."""
+        self.call_after_refresh(self._highlight_active)
+        self.call_after_refresh(self._scroll_active_tab)
+
 
 class ViewTab(Tab):
     """A view's tab. When its count changes its width, the underline follows the active
@@ -162,7 +176,7 @@ class QueueScreen(DeskScreen[None]):
             "pull_next",
             N_("Pull next"),
             tooltip=N_("Take the most urgent unassigned ticket of your groups and open it"),
-            id="pull-next",
+            id="pull_next",
         ),
         Binding(
             "slash", "filter", N_("Filter"), tooltip=N_("Filter this view as you type"), id="filter"
@@ -172,7 +186,7 @@ class QueueScreen(DeskScreen[None]):
             "call_back",
             N_("Call back"),
             tooltip=N_("Call the missed caller back: logged on their open ticket, or a new call"),
-            id="call-back",
+            id="call_back",
         ),
         Binding(
             "t",
@@ -204,15 +218,15 @@ class QueueScreen(DeskScreen[None]):
             "away_someone",
             N_("Mark away"),
             tooltip=N_("Mark an analyst of your groups away with a backup (supervisors)"),
-            id="away-someone",
+            id="away_someone",
             show=False,
         ),
         # Off the footer: the status line under the table says "] next page · [ previous".
-        Binding("right_square_bracket", "next_page", N_("Next page"), show=False, id="next-page"),
+        Binding("right_square_bracket", "next_page", N_("Next page"), show=False, id="next_page"),
         Binding(
-            "left_square_bracket", "previous_page", N_("Prev page"), show=False, id="prev-page"
+            "left_square_bracket", "previous_page", N_("Prev page"), show=False, id="prev_page"
         ),
-        Binding("escape", "clear_filter", N_("Clear filter"), show=False, id="clear-filter"),
+        Binding("escape", "clear_filter", N_("Clear filter"), show=False, id="clear_filter"),
         *[
             Binding(
                 key,
@@ -220,9 +234,44 @@ class QueueScreen(DeskScreen[None]):
                 label,
                 tooltip=N_("Show this view (the tabs above the list)"),
                 show=False,
-                id=f"view-{view}",
+                id=f"view_{view}",
             )
             for view, key, label in VIEWS
+        ],
+        Binding(
+            "ctrl+s",
+            "save_view",
+            N_("Save view"),
+            tooltip=N_("Save this view and its filter as a tab of its own"),
+            show=False,
+            id="save_view",
+        ),
+        Binding(
+            "R",
+            "rename_view",
+            N_("Rename view"),
+            tooltip=N_("Rename the saved view on screen"),
+            show=False,
+            id="rename_view",
+        ),
+        Binding(
+            "X",
+            "delete_view",
+            N_("Delete view"),
+            tooltip=N_("Delete the saved view on screen (asks first)"),
+            show=False,
+            id="delete_view",
+        ),
+        *[
+            Binding(
+                key,
+                f"saved_view({n})",
+                N_("Saved view"),
+                tooltip=N_("Show this saved view (the tabs after the built-in ones)"),
+                show=False,
+                id=f"saved_view_{n + 1}",
+            )
+            for n, key in enumerate(SAVED_KEYS)
         ],
     ]
 
@@ -234,6 +283,8 @@ class QueueScreen(DeskScreen[None]):
         limit: int
         page: QueuePage
         counts: dict[str, int] | None
+        #: The saved views' tabs, read with the counts (None: not read this time).
+        saved: list[SavedViewPublic] | None = None
 
     @dataclass
     class MissedLoaded(Message):
@@ -241,6 +292,7 @@ class QueueScreen(DeskScreen[None]):
         limit: int
         page: MissedPage
         counts: dict[str, int] | None
+        saved: list[SavedViewPublic] | None = None
 
     view: var[str] = var("mine", init=False)
     """The view on screen (a tab): a new one starts at its first page."""
@@ -274,6 +326,12 @@ class QueueScreen(DeskScreen[None]):
         #: caller rang unanswered.
         self.calls: dict[int, CallPublic] = {}
         self.rang: dict[int, int] = {}
+        #: The saved views this analyst sees, in tab order (read with the counts).
+        self.saved: list[SavedViewPublic] = []
+        #: The tabs' counts last read, for tabs added after them.
+        self._counts: dict[str, int] = {}
+        #: A view just saved: its tab becomes the active one once it is there.
+        self._activate: str | None = None
 
     def compose(self) -> ComposeResult:
         yield DeskBar(_("Queue"), id="bar")
@@ -349,6 +407,13 @@ class QueueScreen(DeskScreen[None]):
             return actor is not None and actor.is_supervisor
         if action == "view" and parameters and parameters[0] == "all":
             return actor is not None and actor.is_supervisor
+        if action == "save_view":
+            return self.view != "missed"
+        if action in ("rename_view", "delete_view"):
+            shown = self.saved_shown()
+            return shown is not None and shown.can_change
+        if action == "saved_view":
+            return bool(parameters) and int(str(parameters[0])) < len(self.saved)
         if action == "next_page":
             return self.page is not None and self.page.next_after is not None
         if action == "previous_page":
@@ -379,8 +444,19 @@ class QueueScreen(DeskScreen[None]):
         self, view: str, text: str, start: QueueKey | None, limit: int, counted: bool
     ) -> None:
         from deskterm.desk.cti import count_missed, missed_page
-        from deskterm.desk.pages import page_and_counts
-        from deskterm.desk.views import queue_counts
+        from deskterm.desk.pages import CountedPage, page_and_counts
+        from deskterm.desk.saved_views import saved_view_page, saved_view_tabs
+        from deskterm.desk.views import QueuePage, queue_counts
+        from deskterm.domain.errors import NotFound
+
+        saved: list[SavedViewPublic] | None = None
+
+        def with_saved(session: Any, actor: Any, counts: dict[str, int] | None) -> None:
+            # The saved views' tabs and counts, in the same transaction as the others'.
+            nonlocal saved
+            if counts is not None:
+                saved, saved_counts = saved_view_tabs(session, actor)
+                counts |= saved_counts
 
         if view == "missed":
 
@@ -393,24 +469,45 @@ class QueueScreen(DeskScreen[None]):
                         **queue_counts(session, actor),
                         "missed": count_missed(session, actor),
                     }
+                with_saved(session, actor, counts)
                 return page, counts
 
             page, counts = self.desk.read(missed)
             if not get_current_worker().is_cancelled:
-                self.post_message(self.MissedLoaded(start, limit, page, counts))
+                self.post_message(self.MissedLoaded(start, limit, page, counts, saved))
             return
 
         def tickets(session: Any, actor: Any) -> Any:
-            read = page_and_counts(
-                session, actor, view=view, after=start, text=text, limit=limit, counted=counted
-            )
+            if view.startswith(_SAVED):
+                try:
+                    page = saved_view_page(
+                        session,
+                        actor,
+                        view=int(view.removeprefix(_SAVED)),
+                        after=start,
+                        text=text,
+                        limit=limit,
+                    )
+                    counts = queue_counts(session, actor) if counted else None
+                except NotFound:
+                    # Deleted meanwhile (by a supervisor, or in another window): the tabs
+                    # read now no longer have it, and the queue goes back to the first.
+                    page, counts = QueuePage(view=view, rows=[]), queue_counts(session, actor)
+                read = CountedPage(page=page, counts=counts)
+            else:
+                read = page_and_counts(
+                    session, actor, view=view, after=start, text=text, limit=limit, counted=counted
+                )
             if read.counts is not None:
                 read.counts["missed"] = count_missed(session, actor, cap=COUNT_CAP)
+            with_saved(session, actor, read.counts)
             return read
 
         read = self.desk.read(tickets)
         if not get_current_worker().is_cancelled:
-            self.post_message(self.PageLoaded(view, text, start, limit, read.page, read.counts))
+            self.post_message(
+                self.PageLoaded(view, text, start, limit, read.page, read.counts, saved)
+            )
 
     @on(MissedLoaded)
     def show_missed(self, event: MissedLoaded) -> None:
@@ -431,9 +528,7 @@ class QueueScreen(DeskScreen[None]):
         self.rang = event.page.rang
         self.fill_table(same_page=self._shown == asked[:3])
         self._shown = asked[:3]
-        if event.counts is not None:
-            self._counts_owed = False
-            self.show_counts(event.counts)
+        self.counts_loaded(event.counts, event.saved)
         self.refresh_bindings()
 
     @on(PageLoaded)
@@ -447,10 +542,24 @@ class QueueScreen(DeskScreen[None]):
         self.calls = {}
         self.fill_table(same_page=self._shown == asked[:3])
         self._shown = asked[:3]
-        if event.counts is not None:
-            self._counts_owed = False
-            self.show_counts(event.counts)
+        self.counts_loaded(event.counts, event.saved)
         self.refresh_bindings()
+
+    def counts_loaded(
+        self, counts: dict[str, int] | None, saved: list[SavedViewPublic] | None
+    ) -> None:
+        if counts is None:
+            return
+        self._counts_owed = False
+        self._counts = counts
+        if saved is not None and [(v.key, v.name) for v in saved] != [
+            (v.key, v.name) for v in self.saved
+        ]:
+            # Tabs added or taken away re-lay out the bar: only when the views changed.
+            self.call_later(self.sync_saved, saved)
+        elif saved is not None:
+            self.saved = saved
+        self.show_counts(counts)
 
     def mark_painted(self) -> None:
         """For `deskterm bench`: the page on screen is on the terminal with the next frame."""
@@ -476,6 +585,115 @@ class QueueScreen(DeskScreen[None]):
             # painted page).
             if tab.label_text != text:
                 tab.label = text
+        for n, saved in enumerate(self.saved):
+            saved_tab = next(tabs.query(f"#tab-{saved.key}").results(Tab), None)
+            if saved_tab is None:
+                continue  # on its way (sync_saved)
+            saved_label = self.saved_label(n, saved, counts.get(saved.key))
+            if saved_tab.label_text != saved_label.plain:
+                saved_tab.label = saved_label
+
+    # ------------------------------------------------------------------ saved views
+
+    @staticmethod
+    def saved_label(n: int, saved: SavedViewPublic, count: int | None = None) -> Text:
+        """``8 P1-P2 breac… 12``: its key (the first three), its name cut short, its count.
+        The name is data: a ``[`` in it is a bracket."""
+        label = Text(f"{SAVED_KEYS[n]} " if n < len(SAVED_KEYS) else "")
+        label.append_text(literal(clip(saved.name, SAVED_LABEL_CELLS)))
+        if count is not None:
+            label.append(f" {count}" if count < COUNT_CAP else f" {COUNT_CAP}+")
+        return label
+
+    async def sync_saved(self, saved: list[SavedViewPublic]) -> None:
+        """Show ``saved`` as the tabs after the built-in ones, in its order."""
+        tabs = self.query_one(ViewTabs)
+        self.saved = saved
+        keys = {v.key for v in saved}
+        for tab in list(tabs.query(ViewTab)):
+            if (tab.id or "").startswith(f"tab-{_SAVED}"):
+                await tabs.remove_tab(tab)
+        for n, view in enumerate(saved):
+            await tabs.add_tab(ViewTab(self.saved_label(n, view), id=f"tab-{view.key}"))
+        self.show_counts(self._counts)
+        wanted, self._activate = self._activate, None
+        if wanted in keys:
+            tabs.active = f"tab-{wanted}"
+        elif self.view.startswith(_SAVED) and self.view not in keys:
+            tabs.active = "tab-mine"
+            self.view = "mine"
+        elif self.view.startswith(_SAVED):
+            tabs.active = f"tab-{self.view}"
+        tabs.reveal_active()
+        self.refresh_bindings()
+
+    def saved_shown(self) -> SavedViewPublic | None:
+        return next((v for v in self.saved if v.key == self.view), None)
+
+    def action_saved_view(self, n: int) -> None:
+        if n < len(self.saved):
+            self.action_view(self.saved[n].key)
+
+    def view_filter(self) -> ViewFilter:
+        """The view on screen and what the filter holds, as a saved view's filter."""
+        from deskterm.desk.saved_views import make_filter
+
+        shown = self.saved_shown()
+        if shown is not None:
+            return shown.filter.model_copy(update={"text": self.text or shown.filter.text})
+        by_view: dict[str, dict[str, Any]] = {
+            "mine": {"assignee": "me"},
+            "groups": {"group": "mine"},
+            "unassigned": {"group": "mine", "assignee": "nobody"},
+            "waiting": {"group": "mine", "statuses": ["waiting_customer"]},
+            "callbacks": {"callbacks_due": True},
+        }
+        return make_filter(text=self.text or None, **by_view.get(self.view, {}))
+
+    def action_save_view(self) -> None:
+        from deskterm.desk.saved_views import describe
+        from deskterm.tui.modals.views import SaveViewModal
+
+        if self.view == "missed":
+            return
+        actor = self.app.actor
+        groups: list[str] = []
+        if actor is not None and actor.is_supervisor and actor.seats:
+            groups = sorted(seat.name for seat in actor.seats)
+        view_filter = self.view_filter()
+        self.app.push_screen(
+            SaveViewModal(view_filter, summary=describe(view_filter), groups=groups),
+            self.view_saved,
+        )
+
+    def view_saved(self, result: SavedViewPublic | None) -> None:
+        if result is None:
+            return
+        self.notify(_("Saved: the view has a tab of its own."), title=result.name, markup=False)
+        self._activate = result.key
+        if self.text:
+            # The filter is in the view now: the tab shows it without the typing.
+            self.query_one("#filter", Input).value = ""
+            self.action_clear_filter()
+        self.load()
+
+    def action_rename_view(self) -> None:
+        from deskterm.tui.modals.views import RenameViewModal
+
+        shown = self.saved_shown()
+        if shown is not None and shown.can_change:
+            self.app.push_screen(RenameViewModal(shown), self.view_changed)
+
+    def action_delete_view(self) -> None:
+        from deskterm.tui.modals.views import DeleteViewModal
+
+        shown = self.saved_shown()
+        if shown is not None and shown.can_change:
+            self.app.push_screen(DeleteViewModal(shown), self.view_changed)
+
+    def view_changed(self, result: SavedViewPublic | None) -> None:
+        if result is not None:
+            self.load()
 
     def fill_table(self, *, same_page: bool = False) -> None:
         """Show ``self.rows``: rows that look as before are not rendered again, and the cursor
