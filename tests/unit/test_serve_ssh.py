@@ -291,6 +291,7 @@ def test_the_app_gets_the_client_terminal_not_the_server_s() -> None:
         "TERM": "xterm-kitty",
         "COLORTERM": "truecolor",
         "DESKTERM_DATABASE_URL": "postgresql+psycopg://desk:secret@db/desk",
+        "DESKTERM_SERVED": "ssh",
     }
 
 

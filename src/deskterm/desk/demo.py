@@ -180,6 +180,16 @@ class _CategoryDef:
 
 
 @dataclass(frozen=True)
+class DemoTextModule:
+    """A text module of texts.toml."""
+
+    name: str
+    group: str | None
+    author: str | None
+    body: str
+
+
+@dataclass(frozen=True)
 class Definitions:
     """The demo's TOML files, read and checked."""
 
@@ -195,6 +205,8 @@ class Definitions:
     work: dict[str, list[str]]
     #: The knowledge base (kb.toml).
     articles: list[DemoArticle] = field(default_factory=list)
+    #: The text modules (texts.toml).
+    modules: list[DemoTextModule] = field(default_factory=list)
 
     def texts(self, key: str) -> list[str]:
         try:
@@ -341,7 +353,32 @@ def load_definitions() -> Definitions:
         issues=issues,
         work=work,
         articles=load_articles(),
+        modules=load_text_modules(),
     )
+
+
+def load_text_modules() -> list[DemoTextModule]:
+    """``texts.toml``, each module checked as ``deskterm text add`` checks it."""
+    from deskterm.desk.texts import check_body, valid_name
+
+    where, raw = _read("texts.toml")
+    modules: list[DemoTextModule] = []
+    seen: set[tuple[str, str | None]] = set()
+    for spec in raw.get("module", []):
+        name = valid_name(_need(where, spec, "name", str))
+        group = spec.get("group")
+        if (name, group) in seen:
+            raise InvalidInput(f"{where}: two modules {name!r} for {group or 'everyone'}")
+        seen.add((name, group))
+        modules.append(
+            DemoTextModule(
+                name=name,
+                group=str(group) if group else None,
+                author=str(spec["author"]).lower() if spec.get("author") else None,
+                body=check_body(_need(where, spec, "body", str).strip()),
+            )
+        )
+    return modules
 
 
 # --------------------------------------------------------------------------- the desk's cast
@@ -476,6 +513,7 @@ _TABLES: dict[str, tuple[str, ...]] = {
             "id title body category_id tags status created_at updated_at created_by_id "
             "updated_by_id",
         ),
+        ("text_module", "id name body group_id owner_id scope created_by_id updated_at"),
         ("organization", "id name phone email_domain notes"),
         (
             "contact",
@@ -508,6 +546,7 @@ _TABLES: dict[str, tuple[str, ...]] = {
 _SEQUENCED = (
     "analyst",
     "kb_article",
+    "text_module",
     "organization",
     "contact",
     "asset",
@@ -704,9 +743,14 @@ class _PostgresSink:
         # no index-only scan is one (each row is read from the table too), and the queue
         # pages took twice as long at a million tickets. VACUUM runs outside a transaction.
         self._conn.autocommit = True
-        with self._conn.cursor() as cursor:
-            for table in _TABLES:
-                cursor.execute(f"VACUUM (ANALYZE) {table}")
+        try:
+            with self._conn.cursor() as cursor:
+                for table in _TABLES:
+                    cursor.execute(f"VACUUM (ANALYZE) {table}")
+        finally:
+            # The connection goes back to the pool: left in autocommit, the next session
+            # on it would run outside a transaction (its SAVEPOINTs refused).
+            self._conn.autocommit = False
 
     def close(self) -> None:
         try:
@@ -883,6 +927,7 @@ def _read_desk(db: Database) -> _World:
                 ("asset", "assets"),
                 # The demo numbers its articles from 1, as it does tickets.
                 ("kb_article", "knowledge-base articles"),
+                ("text_module", "text modules"),
             )
             # The table names are the constants above, never input.
             if session.execute(text(f"SELECT 1 FROM {table} LIMIT 1")).first() is not None  # nosec B608
@@ -996,6 +1041,7 @@ class _Builder:
     def build(self) -> None:
         self._team()
         self._articles()
+        self._modules()
         self._callers()
         self.flush()
         if self.tickets:
@@ -1164,6 +1210,43 @@ class _Builder:
             )
             self.articles.append((article_id, article))
         self.last_ids["kb_article"] = len(self.articles)
+
+    # ----------------------------------------------------------------- text modules
+
+    def _modules(self) -> None:
+        """The desk's canned answers, as ``texts.add_text`` writes them: everyone's by an
+        admin, a group's by one of its supervisors (else an admin)."""
+        rng = random.Random(f"{self.seed}:texts")
+        by_login = {p.login: p for p in self.people}
+        admins = [p for p in self.people if p.role == Role.ADMIN.value]
+        for module_id, module in enumerate(self.defs.modules, start=1):
+            group = self._group(module.group) if module.group else None
+            author = by_login.get(module.author or "")
+            may = author is not None and (
+                author.role == Role.ADMIN.value
+                or (
+                    group is not None
+                    and author.role == Role.SUPERVISOR.value
+                    and group in author.groups
+                )
+            )
+            if not may:
+                author = admins[0] if admins else None
+            written = self.start - rng.randrange(10 * _DAY, 200 * _DAY)
+            self.emit(
+                "text_module",
+                (
+                    module_id,
+                    module.name,
+                    module.body,
+                    group.id if group else None,
+                    None,
+                    group.id if group else 0,
+                    author.id if author else None,
+                    self.stamp(written),
+                ),
+            )
+        self.last_ids["text_module"] = len(self.defs.modules)
 
     # ----------------------------------------------------------------- callers
 

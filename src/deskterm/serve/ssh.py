@@ -240,6 +240,8 @@ def app_environment(
     env.update(sent)
     env["TERM"] = term_type or DEFAULT_TERM
     env["DESKTERM_DATABASE_URL"] = database_url
+    # The app refuses to start an editor (deskterm/editor.py): a shell escape on the server.
+    env["DESKTERM_SERVED"] = "ssh"
     return env
 
 

@@ -30,6 +30,7 @@ def palette_commands(
     from deskterm.tui.modals.keys import CURSOR, keys_of
 
     titles: set[str] = set()
+    yield from _note_commands(screen, titles)
     for row in keys_of(screen):
         # Moving a cursor or focus is no command; what cannot run now is not offered.
         if row.group == CURSOR or not row.ours or not row.enabled or row.description in titles:
@@ -49,6 +50,31 @@ def palette_commands(
             titles.add(title)
             help_ = _(command.help) if command.help else command.help
             yield SystemCommand(title, help_, command.callback, command.discover), False
+
+
+def _note_commands(screen: Screen[Any], titles: set[str]) -> Iterator[tuple[SystemCommand, bool]]:
+    """With the cursor in a note (any ``NoteArea``): insert a text module, or write the text
+    in the analyst's editor. Keys of the widget with the cursor are not offered otherwise."""
+    from deskterm.tui.widgets.notearea import NoteArea
+
+    area = screen.focused
+    if not isinstance(area, NoteArea):
+        return
+    commands = [
+        (
+            _("Insert text module…"),
+            _("Choose a canned answer, filled in for this ticket's caller (or type ::)"),
+            area.choose_module,
+        ),
+        (
+            _("Write in your editor"),
+            _("Open this text in $VISUAL or $EDITOR (ctrl+e) and come back with it"),
+            area.action_open_editor,
+        ),
+    ]
+    for title, help_, callback in commands:
+        titles.add(title)
+        yield SystemCommand(title, help_, callback), True
 
 
 #: Added to the fuzzy score of deskterm's commands: the matcher's scores grow with the

@@ -39,6 +39,7 @@ from deskterm.tui.modals.base import FieldError, FormModal, label
 from deskterm.tui.modals.ticket_actions import TicketModal
 from deskterm.tui.widgets.bar import DeskBar
 from deskterm.tui.widgets.footer import KeyFooter
+from deskterm.tui.widgets.notearea import NoteArea
 
 if TYPE_CHECKING:
     from deskterm.desk.kb import ArticleHit, ArticlePublic
@@ -52,7 +53,7 @@ class ArticleScreen(DeskModal[str | None]):
             "link",
             N_("Link to ticket"),
             tooltip=N_("Record that this article solves the problem (logged on the ticket)"),
-            id="link",
+            id="link_article",
         ),
     ]
 
@@ -154,13 +155,8 @@ class ArticleForm(FormModal):
         )
         yield FieldError("status")
         yield label(_("Body (Markdown)"))
-        yield TextArea(
-            plain(article.body, long=True) if article else "",
-            id="body",
-            soft_wrap=True,
-            show_line_numbers=False,
-            tab_behavior="focus",
-            classes="article-body",
+        yield NoteArea(
+            plain(article.body, long=True) if article else "", id="body", classes="article-body"
         )
         yield FieldError("body")
 
@@ -203,7 +199,7 @@ class KnowledgeScreen(DeskScreen[None]):
             N_("Read"),
             tooltip=N_("Read the highlighted article (the best match while you type)"),
             priority=True,
-            id="read",
+            id="open_article",
         ),
         # ctrl+o is "new ..." on the new call too (a new caller); ctrl+n stays the new call.
         Binding(
@@ -212,7 +208,7 @@ class KnowledgeScreen(DeskScreen[None]):
             N_("New article"),
             tooltip=N_("Write a new article"),
             priority=True,
-            id="new",
+            id="new_article",
         ),
         Binding(
             "ctrl+e",
@@ -220,7 +216,7 @@ class KnowledgeScreen(DeskScreen[None]):
             N_("Edit"),
             tooltip=N_("Edit the highlighted article"),
             priority=True,
-            id="edit",
+            id="edit_article",
         ),
         Binding("escape", "back", N_("Queue"), tooltip=N_("Back to the queue"), id="back"),
         Binding(
@@ -229,7 +225,7 @@ class KnowledgeScreen(DeskScreen[None]):
             N_("To the list"),
             tooltip=N_("From the search to the articles found"),
             show=False,
-            id="to-list",
+            id="to_list",
         ),
         Binding(
             "slash",
@@ -237,7 +233,7 @@ class KnowledgeScreen(DeskScreen[None]):
             N_("Search"),
             tooltip=N_("Back to the search field (typing anywhere searches too)"),
             show=False,
-            id="search",
+            id="search_articles",
         ),
     ]
 

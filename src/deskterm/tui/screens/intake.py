@@ -47,6 +47,7 @@ from deskterm.tui.format import (
 from deskterm.tui.modals.base import FieldError
 from deskterm.tui.widgets.bar import DeskBar
 from deskterm.tui.widgets.footer import KeyFooter
+from deskterm.tui.widgets.notearea import NoteArea
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -113,7 +114,7 @@ def _level_keys() -> list[Binding]:
                     priority=True,
                     # The footer has room for one: the caller who says "it's urgent".
                     show=(field, level) == ("urgency", "high"),
-                    id=f"{field}-{level}",
+                    id=f"{field}_{level}",
                 )
             )
     return keys
@@ -177,7 +178,7 @@ class IntakeScreen(DeskScreen[None]):
             N_("Another problem"),
             tooltip=N_("The caller has another problem: a new tab, a ticket of its own"),
             priority=True,
-            id="add-problem",
+            id="add_problem",
         ),
         Binding(
             "ctrl+g",
@@ -195,7 +196,7 @@ class IntakeScreen(DeskScreen[None]):
             id="leave",
         ),
         # Shown where there is room (120 columns); at 80 the key help has them.
-        Binding("ctrl+o", "new_contact", N_("New caller"), priority=True, id="new-contact"),
+        Binding("ctrl+o", "new_contact", N_("New caller"), priority=True, id="new_contact"),
         Binding(
             "ctrl+b",
             "discard",
@@ -211,7 +212,7 @@ class IntakeScreen(DeskScreen[None]):
             N_("Other matches"),
             tooltip=N_("From Caller: into the callers found, to take another than the best"),
             show=False,
-            id="browse-matches",
+            id="browse_matches",
         ),
         Binding(
             "f3",
@@ -220,7 +221,7 @@ class IntakeScreen(DeskScreen[None]):
             tooltip=N_("Read the best-matching article; l there links it to this problem's ticket"),
             priority=True,
             show=False,
-            id="read-article",
+            id="read_article",
         ),
         Binding(
             "ctrl+r",
@@ -228,7 +229,7 @@ class IntakeScreen(DeskScreen[None]):
             N_("Drop problem"),
             priority=True,
             show=False,
-            id="remove-problem",
+            id="remove_problem",
         ),
         Binding(
             "f8",
@@ -237,11 +238,11 @@ class IntakeScreen(DeskScreen[None]):
             tooltip=N_("Take over here the unsaved call another session of yours has open"),
             priority=True,
             show=False,
-            id="take-over",
+            id="take_over",
         ),
         # Here ctrl+n (the app's "New call") is this very screen: off its footer, which
         # needs the room. Textual runs the app's binding first, so the key does as anywhere.
-        Binding("ctrl+n", "app.new_call", N_("New call"), priority=True, show=False, id="call-new"),
+        Binding("ctrl+n", "app.new_call", N_("New call"), priority=True, show=False, id="new_call"),
     ]
 
     def __init__(self) -> None:
@@ -342,12 +343,8 @@ class IntakeScreen(DeskScreen[None]):
                     yield Static("f5 f6 f7", classes="level-keys")
                 yield Static(id="priority")
                 yield FieldError("description")
-                yield TextArea(
-                    id="description",
-                    soft_wrap=True,
-                    show_line_numbers=False,
-                    tab_behavior="focus",
-                    placeholder=_("What the caller says, what was tried"),
+                yield NoteArea(
+                    id="description", placeholder=_("What the caller says, what was tried")
                 )
         yield KeyFooter()
 
@@ -926,6 +923,7 @@ class IntakeScreen(DeskScreen[None]):
         self.contact = contact
         self.open_tickets = event.open_tickets
         self.draft.contact_id, self.draft.contact_name = contact.id, contact.name
+        self.query_one("#description", NoteArea).use_caller(contact.name)
         card = literal(contact.name, style="bold")
         if contact.vip:
             card.append(" " + _("VIP"), style="bold reverse")
@@ -1147,6 +1145,7 @@ class IntakeScreen(DeskScreen[None]):
         if draft is not self.draft:
             return  # another call was taken up meanwhile (another problem from this one)
         self.contact = None
+        self.query_one("#description", NoteArea).use_caller(None)
         self.open_tickets = []
         self.kb_links = {}
         self.query_one("#lookup", Input).value = ""
