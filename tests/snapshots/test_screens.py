@@ -71,6 +71,19 @@ def test_escalate_dialog(snap_compare, make_app, size) -> None:
 
 
 @pytest.mark.parametrize("size", SIZES)
+def test_note_dialog(snap_compare, make_app, size) -> None:
+    # The note, its visibility and the minutes worked all above the fold at 80x24.
+    async def steps(pilot) -> None:
+        await _ticket(pilot)
+        await pilot.press("n")
+        await until(pilot, lambda: pilot.app.screen.__class__.__name__ == "NoteModal")
+        await type_text(pilot, "Rebooted the dock, the screen is back")
+        await pilot.press("tab", "tab", "2", "5")
+
+    assert shoot(snap_compare, make_app(AGENT), size, steps)
+
+
+@pytest.mark.parametrize("size", SIZES)
 def test_reassign_dialog(snap_compare, make_app, size) -> None:
     async def steps(pilot) -> None:
         await _ticket(pilot)

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import csv
-import sys
+from datetime import UTC
+from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from deskterm.cli.common import State, literal, out, print_json
+from deskterm.cli.common import State, literal, out, print_csv, print_json
 from deskterm.i18n import N_, _
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from deskterm.desk.reports import Report
 
 report_app = typer.Typer(
-    help=_("Reports: backlog, sla, analysts, csat, categories (supervisors)."),
+    help=_("Reports: backlog, sla, analysts, csat, categories, time (supervisors)."),
     no_args_is_help=True,
 )
 
@@ -74,6 +74,12 @@ _COLUMNS = {
     "escalated_pct": N_("escalated %"),
     "with_article": N_("with article"),
     "article_needed": N_("article needed"),
+    "contact": N_("contact"),
+    "contact_id": N_("contact id"),
+    "organization": N_("organization"),
+    "events": N_("events"),
+    "minutes": N_("minutes"),
+    "hours": N_("hours"),
 }
 #: The rows the reports name rather than count: the total, and what has no name.
 _ROW_NAMES = {
@@ -81,6 +87,7 @@ _ROW_NAMES = {
     "(no group)": N_("(no group)"),
     "(nobody)": N_("(nobody)"),
     "(none)": N_("(none)"),
+    "(system)": N_("(system)"),
 }
 
 
@@ -88,8 +95,15 @@ def _state(ctx: typer.Context) -> State:
     return ctx.obj
 
 
-def _run(ctx: typer.Context, name: str, from_: str | None, to: str | None, fmt: str | None) -> None:
-    from deskterm.desk.reports import REPORTS, day_range
+def _run(
+    ctx: typer.Context,
+    name: str,
+    from_: str | None,
+    to: str | None,
+    fmt: str | None,
+    **options: Any,
+) -> None:
+    from deskterm.desk.reports import REPORTS, day_range, desk_zone
     from deskterm.domain.errors import InvalidInput
 
     chosen = (fmt or ("table" if out.is_terminal else "csv")).strip().lower()
@@ -101,8 +115,10 @@ def _run(ctx: typer.Context, name: str, from_: str | None, to: str | None, fmt: 
             field="format",
         )
     # The backlog is what is open now; a period only narrows it when asked for.
-    since, until = day_range(from_, to, default_days=None if name == "backlog" else 30)
-    report = _state(ctx).desk().read(REPORTS[name], since=since, until=until)
+    # Time is billed by the desk's days: a month's bill ends at the desk's midnight.
+    zone = desk_zone() if name == "time" else UTC
+    since, until = day_range(from_, to, default_days=None if name == "backlog" else 30, zone=zone)
+    report = _state(ctx).desk().read(REPORTS[name], since=since, until=until, **options)
     if chosen == "json":
         print_json(
             {
@@ -113,9 +129,8 @@ def _run(ctx: typer.Context, name: str, from_: str | None, to: str | None, fmt: 
             }
         )
     elif chosen == "csv":
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(report.columns)
-        writer.writerows([["" if v is None else v for v in row] for row in report.rows])
+        # The lists' writer: a category or name that looks like a formula stays text.
+        print_csv(report.records(), list(report.columns))
     else:
         _table(report)
 
@@ -129,6 +144,8 @@ def _cell(value: Any, column: str = "") -> Text:
 
     if value is None:
         return Text("-", style="dim")
+    if isinstance(value, Decimal):
+        return Text(format_number(float(value), digits=2))
     if isinstance(value, float | int) and not isinstance(value, bool) and column.endswith("_pct"):
         return Text(format_percent(value / 100, digits=0 if value == int(value) else 1))
     if isinstance(value, float):
@@ -171,7 +188,7 @@ def _table(report: Report) -> None:
         pad_edge=False,
     )
     for index, column in enumerate(report.columns):
-        numeric = any(isinstance(row[index], int | float) for row in report.rows)
+        numeric = any(isinstance(row[index], int | float | Decimal) for row in report.rows)
         table.add_column(
             _header(column),
             justify="right" if numeric else "left",
@@ -183,6 +200,12 @@ def _table(report: Report) -> None:
         table.add_row(
             *[_cell(v, c) for v, c in zip(row, report.columns, strict=True)],
             style="bold" if total else None,
+        )
+    if report.total is not None:
+        table.add_section()
+        table.add_row(
+            *[_cell(v, c) for v, c in zip(report.total, report.columns, strict=True)],
+            style="bold",
         )
     if not report.rows:
         out.print(literal(_("{title}: nothing to show.").format(title=f"{report.title}{period}")))
@@ -232,6 +255,25 @@ def categories(
     ctx: typer.Context, from_: FromOpt = None, to: ToOpt = None, fmt: FormatOpt = None
 ) -> None:
     _run(ctx, "categories", from_, to, fmt)
+
+
+@report_app.command(
+    "time",
+    help=_(
+        "Minutes worked per analyst, contact or organization in the period (for billing: "
+        "--format csv)."
+    ),
+)
+def time(
+    ctx: typer.Context,
+    from_: FromOpt = None,
+    to: ToOpt = None,
+    by: Annotated[
+        str, typer.Option("--by", help=_("analyst, contact or organization."))
+    ] = "analyst",
+    fmt: FormatOpt = None,
+) -> None:
+    _run(ctx, "time", from_, to, fmt, by=by)
 
 
 def survey(

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from deskterm.cli.common import (
+    CsvOpt,
     State,
     age,
     due_in,
@@ -15,10 +16,11 @@ from deskterm.cli.common import (
     not_blank,
     out,
     print_json,
+    print_rows,
     quoted,
     when,
 )
-from deskterm.i18n import N_, _, pgettext
+from deskterm.i18n import N_, _, ngettext, pgettext
 from deskterm.looks import fill
 
 if TYPE_CHECKING:
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from deskterm.desk.schemas import EventPublic, TicketDetail, TicketPublic
+    from deskterm.domain.payloads import CustomerMessage
 
 ticket_app = typer.Typer(help=_("Open, find, read and work tickets."), no_args_is_help=True)
 
@@ -55,6 +58,13 @@ ExpectOpt = Annotated[
     ),
 ]
 RefArg = Annotated[str, typer.Argument(help=_("Ticket reference, e.g. DT-000123 or 123."))]
+#: Minutes worked, checked by the desk (``domain.worked``) so every face refuses alike.
+MinutesOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--minutes", metavar="N", help=_("Minutes you worked on it (0 to 1440), for time reports.")
+    ),
+]
 
 
 def _state(ctx: typer.Context) -> State:
@@ -186,10 +196,34 @@ def list_(
         str, typer.Option(help=_("urgent (priority, then SLA due) or newest."))
     ] = "urgent",
     limit: Annotated[int, typer.Option(help=_("At most this many (1-1000)."))] = 50,
+    view: Annotated[
+        str | None,
+        typer.Option(
+            "--view",
+            help=_("A saved view's tickets, in its order, as its tab shows them."),
+            callback=not_blank,
+        ),
+    ] = None,
     as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
     from deskterm.desk.rows import list_tickets
 
+    if view is not None:
+        if any((status, group, assignee, priority, sort != "urgent")):
+            fail(
+                _(
+                    "--view keeps its own filter and order: leave out --status, --group, "
+                    "--assignee, --priority and --sort"
+                ),
+                2,
+            )
+        from deskterm.desk.saved_views import saved_view_rows
+
+        found = _state(ctx).desk().read(saved_view_rows, view=view, limit=limit)
+        if not print_rows(found, as_json=as_json, as_csv=as_csv, of=saved_view_rows):
+            _print_tickets(found)
+        return
     rows = (
         _state(ctx)
         .desk()
@@ -203,8 +237,7 @@ def list_(
             limit=limit,
         )
     )
-    if as_json:
-        print_json([t.to_json() for t in rows])
+    if print_rows(rows, as_json=as_json, as_csv=as_csv, of=list_tickets):
         return
     _print_tickets(rows)
 
@@ -236,6 +269,7 @@ def search(
     ] = None,
     limit: Annotated[int, typer.Option(help=_("At most this many (1-200)."))] = 50,
     as_json: JsonOpt = False,
+    as_csv: CsvOpt = False,
 ) -> None:
     from deskterm.desk.kb import search_words
     from deskterm.desk.search import search_tickets
@@ -258,8 +292,7 @@ def search(
         .desk()
         .read(search_tickets, query=query, statuses=status or ["all"], limit=limit)
     )
-    if as_json:
-        print_json([t.to_json() for t in rows])
+    if print_rows(rows, as_json=as_json, as_csv=as_csv, of=search_tickets):
         return
     _print_tickets(rows, empty=_("No ticket holds all of these words."))
 
@@ -335,7 +368,7 @@ def _priority_text(code: str) -> Text:
 def _detail_json(ticket: TicketDetail) -> dict:
     data = ticket.to_json()
     data["events"] = [
-        {key: e[key] for key in ("kind", "actor", "at", "visibility", "data", "summary")}
+        {key: e[key] for key in ("kind", "actor", "at", "visibility", "data", "summary", "minutes")}
         for e in data["events"]
     ]
     return data
@@ -351,6 +384,16 @@ def show(
             "--customer", help=_("Only what the customer sees: public entries, no notes.")
         ),
     ] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help=_(
+                "Show each mail whole, with the quoted text and signatures that are "
+                "otherwise folded away."
+            ),
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     from deskterm.desk.tickets import get_ticket
@@ -364,10 +407,10 @@ def show(
     if as_json:
         print_json(_detail_json(ticket))
         return
-    out.print(render_ticket(ticket))
+    out.print(render_ticket(ticket, full=full))
 
 
-def render_ticket(t: TicketDetail) -> Group:
+def render_ticket(t: TicketDetail, *, full: bool = False) -> Group:
     from rich import box
     from rich.console import Group
     from rich.panel import Panel
@@ -375,6 +418,7 @@ def render_ticket(t: TicketDetail) -> Group:
     from rich.text import Text
 
     from deskterm.domain.enums import channel_label, level_label, link_label, status_label
+    from deskterm.domain.worked import format_minutes
 
     head = Text()
     head.append(f"{t.ref}  ", style="bold")
@@ -427,6 +471,8 @@ def render_ticket(t: TicketDetail) -> Group:
         ),
     )
     facts.add_row(_("Due"), _due_line(t))
+    if t.minutes_worked:
+        facts.add_row(_("Time worked"), Text(format_minutes(t.minutes_worked)))
     if t.resolution_code:
         facts.add_row(_("Resolution"), literal(f"{t.resolution_code}: {t.resolution_text or ''}"))
     for link in t.links:
@@ -438,9 +484,8 @@ def render_ticket(t: TicketDetail) -> Group:
         )
     parts: list = [Panel(Group(head, facts), box=box.ROUNDED, expand=False)]
     if t.description:
-        parts.append(
-            Panel(literal(t.description), title=_("Description"), box=box.SIMPLE, expand=False)
-        )
+        description = _unfolded(t.description, _first_mail(t), ref=t.ref, full=full)
+        parts.append(Panel(description, title=_("Description"), box=box.SIMPLE, expand=False))
     log = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     # Translators: column headers of a ticket's log in `deskterm ticket show`.
     log.add_column(_("When"), no_wrap=True, style="dim")
@@ -454,7 +499,11 @@ def render_ticket(t: TicketDetail) -> Group:
             if e.visibility == "public"
             else Text(_("desk"), style="dim")
         )
-        log.add_row(when(e.at), literal(e.actor), seen, _event_text(e))
+        what = _event_text(e, ref=t.ref, full=full)
+        if e.minutes is not None:
+            # Translators: minutes worked on a log entry, after its text: "(25 min)".
+            what.append(" " + _("({time})").format(time=format_minutes(e.minutes)), style="dim")
+        log.add_row(when(e.at), literal(e.actor), seen, what)
     parts.append(log)
     return Group(*parts)
 
@@ -489,7 +538,7 @@ def _due_line(t: TicketDetail) -> Text:
     return line
 
 
-def _event_text(event: EventPublic) -> Text:
+def _event_text(event: EventPublic, *, ref: str = "", full: bool = False) -> Text:
     """The event in words; a note shows its whole text, literally."""
     from deskterm.domain.payloads import CustomerMessage, Note
 
@@ -497,34 +546,120 @@ def _event_text(event: EventPublic) -> Text:
     if isinstance(payload, Note):
         return literal(payload.text or "")
     if isinstance(payload, CustomerMessage) and payload.text:
-        # The customer's own words, whole: nobody should have to ask them again.
+        # The customer's own words, whole: nobody should have to ask them again. What the
+        # mail repeats (quotes, signature) is one line, unfolded by --full.
+        said = literal(_("the customer wrote:") + "\n")
+        said.append_text(_unfolded(payload.text, payload, ref=ref, full=full))
         files = ", ".join(str(f.name) for f in payload.attachments or [])
-        said = _("the customer wrote:") + f"\n{payload.text}"
         if files:
-            said += "\n" + _("[attached: {files}]").format(files=files)
-        return literal(said)
+            said.append_text(literal("\n" + _("[attached: {files}]").format(files=files)))
+        return said
     return literal(event.summary)
+
+
+def _first_mail(t: TicketDetail) -> CustomerMessage | None:
+    """The mail that opened the ticket, whose new part is the description."""
+    from deskterm.domain.payloads import CustomerMessage
+
+    for event in t.events:
+        if isinstance(event.payload, CustomerMessage) and event.payload.text is None:
+            return event.payload
+    return None
+
+
+def _unfolded(shown: str, mail: CustomerMessage | None, *, ref: str, full: bool) -> Text:
+    """A mail's new part and one dim line for what is folded; with ``full``, the whole mail."""
+    if mail is None or not mail.full_text or not mail.folded:
+        return literal(shown)
+    if full:
+        return literal(mail.full_text)
+    text = literal(shown)
+    text.append(
+        "\n"
+        + ngettext(
+            # Translators: under a customer's mail in `ticket show`; the command unfolds it.
+            "… {count} quoted line folded ({command})",
+            "… {count} quoted lines folded ({command})",
+            mail.folded,
+        ).format(count=mail.folded, command=f"ticket show {ref} --full"),
+        style="dim",
+    )
+    return text
 
 
 @ticket_app.command("note", help=_("Add a note to the ticket's log."))
 def note(
     ctx: typer.Context,
     ref: RefArg,
-    text: Annotated[str, typer.Option("--text", "-t", help=_("What you found or did."))],
+    text: Annotated[
+        str | None, typer.Option("--text", "-t", help=_("What you found or did."))
+    ] = None,
     public: Annotated[
         bool, typer.Option("--public", help=_("Customer-visible (default: internal)."))
     ] = False,
+    edit: Annotated[
+        bool,
+        typer.Option(
+            "--edit",
+            "-e",
+            help=_(
+                "Write the note in $VISUAL or $EDITOR (as `git commit` does); an empty note aborts."
+            ),
+        ),
+    ] = False,
+    minutes: MinutesOpt = None,
     expect_version: ExpectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     from deskterm.desk.tickets import add_note
 
+    if edit:
+        text = _edited_note(_state(ctx), ref, text or "", public=public)
+    elif text is None:
+        raise typer.BadParameter(_("give the note with --text, or write it with --edit"))
     ticket = (
         _state(ctx)
         .desk()
-        .write(add_note, ref=ref, text=text, public=public, expected_version=expect_version)
+        .write(
+            add_note,
+            ref=ref,
+            text=text,
+            public=public,
+            minutes=minutes,
+            expected_version=expect_version,
+        )
     )
     _done(ticket, _("noted"), as_json)
+
+
+def _edited_note(state: State, ref: str, text: str, *, public: bool) -> str:
+    """The note written in the analyst's editor, as ``git commit`` asks for a message: the
+    ticket shown in ``#`` lines (left out of the note); nothing written aborts."""
+    from deskterm.desk.tickets import get_ticket
+    from deskterm.domain.text import clean_line
+    from deskterm.editor import EditorFailed, edit, strip_comments
+
+    ticket = state.desk().read(get_ticket, ref=ref)
+    kind = _("a customer-visible note") if public else _("an internal note")
+    about = [
+        f"{ticket.ref} · {ticket.subject}",
+        _("Caller: {caller} · Group: {group}").format(
+            caller=ticket.contact or "-", group=ticket.group or "-"
+        ),
+        "",
+        _("Write {kind} above. Lines starting with '#' are left out;").format(kind=kind),
+        _("an empty note aborts: nothing is saved."),
+    ]
+    template = (text.rstrip("\n") + "\n\n" if text else "\n\n") + "\n".join(
+        f"# {clean_line(line)}".rstrip() for line in about
+    )
+    try:
+        written = strip_comments(edit(template, suffix=".md").text)
+    except EditorFailed as exc:
+        fail(_("nothing saved: {reason}").format(reason=exc), 1)
+    if not written:
+        fail(_("aborted: the note is empty; nothing was saved"), 1)
+    return written
 
 
 @ticket_app.command("call", help=_("Log a call with the customer on the ticket."))
@@ -534,6 +669,14 @@ def call(
     direction: Annotated[str, typer.Option(help=_("inbound or outbound."))] = "inbound",
     seconds: Annotated[int, typer.Option(help=_("How long the call took."))] = 0,
     outcome: Annotated[str | None, typer.Option(help=_("What was said or agreed."))] = None,
+    minutes: Annotated[
+        int | None,
+        typer.Option(
+            "--minutes",
+            metavar="N",
+            help=_("Minutes you worked on it (default: the call's --seconds, rounded up)."),
+        ),
+    ] = None,
     expect_version: ExpectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -548,6 +691,7 @@ def call(
             direction=direction,
             duration_seconds=seconds,
             outcome=outcome,
+            minutes=minutes,
             expected_version=expect_version,
         )
     )
@@ -664,6 +808,7 @@ def status(
         ),
     ],
     reason: Annotated[str | None, typer.Option(help=_("Why (required to cancel)."))] = None,
+    minutes: MinutesOpt = None,
     expect_version: ExpectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -677,6 +822,7 @@ def status(
             ref=ref,
             status=new_status,
             reason=reason,
+            minutes=minutes,
             expected_version=expect_version,
         )
     )
@@ -691,6 +837,7 @@ def resolve(
     ref: RefArg,
     code: Annotated[str, typer.Option(help=_("Resolution code (see `deskterm config codes`)."))],
     text: Annotated[str, typer.Option("--text", "-t", help=_("What solved it."))],
+    minutes: MinutesOpt = None,
     expect_version: ExpectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -699,7 +846,14 @@ def resolve(
     ticket = (
         _state(ctx)
         .desk()
-        .write(resolve_ticket, ref=ref, code=code, text=text, expected_version=expect_version)
+        .write(
+            resolve_ticket,
+            ref=ref,
+            code=code,
+            text=text,
+            minutes=minutes,
+            expected_version=expect_version,
+        )
     )
     _done(ticket, pgettext("done to a ticket", "resolved"), as_json)
 
@@ -709,6 +863,7 @@ def reopen(
     ctx: typer.Context,
     ref: RefArg,
     reason: Annotated[str, typer.Option(help=_("Why it is not solved after all."))],
+    minutes: MinutesOpt = None,
     expect_version: ExpectOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -717,7 +872,9 @@ def reopen(
     ticket = (
         _state(ctx)
         .desk()
-        .write(reopen_ticket, ref=ref, reason=reason, expected_version=expect_version)
+        .write(
+            reopen_ticket, ref=ref, reason=reason, minutes=minutes, expected_version=expect_version
+        )
     )
     _done(ticket, _("reopened"), as_json)
 

@@ -40,6 +40,9 @@ class SavedTicket(TicketPublic):
 
     first_response_at: datetime | None = None
     resolved_at: datetime | None = None
+    #: As ``TicketDetail`` has it, so the head reads one shape; the story read after a save
+    #: brings the figure.
+    minutes_worked: int = 0
 
 
 class Problem(Public):
@@ -64,6 +67,7 @@ def record_call(
     contact_id: int | None = None,
     contact: str | None = None,
     call_seconds: int | None = None,
+    minutes: int | None = None,
     channel: str = Channel.PHONE,
 ) -> list[SavedTicket]:
     """Open one ticket per problem; all are created or none.
@@ -72,7 +76,8 @@ def record_call(
     them (``#12``, a phone number or 4+ of its digits, an email, an exact name); neither for
     a caller who gave no name. A refusal names the problem: ``InvalidInput.field`` is
     ``"<n>.<field>"`` with ``n`` counted from 1, so a form can show the message beside the
-    right input.
+    right input. ``minutes`` worked on the call go on the first ticket's call event (else
+    the call's length, rounded up to the minute).
     """
     if contact is not None:
         from deskterm.desk.lookups import contact_by_key
@@ -86,6 +91,7 @@ def record_call(
         problems=problems,
         contact_id=contact_id,
         call_seconds=call_seconds,
+        minutes=minutes,
         channel=channel,
         call_ref=None,
     )
@@ -98,6 +104,7 @@ def add_to_call(
     call: str | int,
     problems: Sequence[Problem],
     call_seconds: int | None = None,
+    minutes: int | None = None,
 ) -> list[SavedTicket]:
     """Another problem from a call already saved: the caller of ``call`` (the call's first
     ticket), each ticket linked to it as split from the same call.
@@ -117,6 +124,7 @@ def add_to_call(
         problems=problems,
         contact_id=first.contact_id,
         call_seconds=call_seconds,
+        minutes=minutes,
         channel=first.channel,
         call_ref=first.ref,
     )
@@ -131,6 +139,7 @@ def _open_problems(
     call_seconds: int | None,
     channel: str,
     call_ref: str | None,
+    minutes: int | None = None,
 ) -> list[SavedTicket]:
     from deskterm.desk.kb import link_article
 
@@ -156,6 +165,7 @@ def _open_problems(
                 urgency=problem.urgency,
                 channel=channel,
                 call_seconds=call_seconds if number == 1 else None,
+                minutes=minutes if number == 1 else None,
                 split_from=call_ref or (format_ref(opened[0].id or 0) if opened else None),
             )
         except InvalidInput as exc:

@@ -53,8 +53,10 @@ def record(
     at: datetime,
     actor_id: int | None,
     visible: bool | None = None,
+    minutes: int | None = None,
 ) -> TicketEvent:
-    """Add one event to ``session`` (flushed with the caller's change, not here)."""
+    """Add one event to ``session`` (flushed with the caller's change, not here);
+    ``minutes`` worked, already checked (``domain.worked``)."""
     event = TicketEvent(
         ticket_id=ticket_id,
         ticket_version=version,
@@ -63,6 +65,7 @@ def record(
         kind=payload.kind.value,
         visibility=visibility(payload, visible).value,
         data=stored(payload),
+        minutes=minutes,
     )
     session.add(event)
     return event

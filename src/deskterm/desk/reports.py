@@ -8,7 +8,8 @@ CLI prints it as a Rich table, CSV or JSON, the dashboard shows parts of it.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -24,11 +25,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlmodel import col
 
+from deskterm import defaults
 from deskterm.db.models import (
     Analyst,
     Category,
+    Contact,
     KbNeed,
     KbTicket,
+    Organization,
     SupportGroup,
     Survey,
     Ticket,
@@ -68,6 +72,9 @@ class Report(Public):
     until: datetime | None = None
     columns: list[str]
     rows: list[list[Any]]
+    #: A sum of the rows the table prints under them; not a record (CSV and JSON rows are
+    #: one per key, which a spreadsheet sums itself).
+    total: list[Any] | None = None
 
     def records(self) -> list[dict[str, Any]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
@@ -101,9 +108,14 @@ def _day(text: str, option: str) -> date:
 
 
 def day_range(
-    from_: str | None, to: str | None, *, default_days: int | None = 30
+    from_: str | None,
+    to: str | None,
+    *,
+    default_days: int | None = 30,
+    zone: tzinfo = UTC,
 ) -> tuple[datetime | None, datetime | None]:
-    """``[since, until)`` in UTC for whole days ``from_``..``to`` (both included).
+    """``[since, until)`` for whole days ``from_``..``to`` (both included), each day from
+    midnight to midnight in ``zone``.
 
     Without ``to`` the period ends tonight; without ``from_`` it starts ``default_days``
     before that (or is open when ``default_days`` is ``None``)."""
@@ -111,18 +123,26 @@ def day_range(
     start_day = _day(from_, "--from") if from_ else None
     if start_day and end_day and start_day > end_day:
         raise InvalidInput(_("--from is after --to"), field="--from")
-    until = _midnight(end_day + timedelta(days=1)) if end_day else None
-    since = _midnight(start_day) if start_day else None
+    until = _midnight(end_day + timedelta(days=1), zone) if end_day else None
+    since = _midnight(start_day, zone) if start_day else None
     if default_days is not None:
         if until is None:
-            until = _midnight(clock.now().date() + timedelta(days=1))
+            today = clock.now().astimezone(zone).date()
+            until = _midnight(today + timedelta(days=1), zone)
         if since is None:
-            since = until - timedelta(days=default_days)
+            since = _midnight(until.astimezone(zone).date() - timedelta(days=default_days), zone)
     return since, until
 
 
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+def _midnight(day: date, zone: tzinfo = UTC) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+
+
+def desk_zone() -> tzinfo:
+    """The desk's time zone: its SLA calendars' when they agree on one, else UTC. Where a
+    billing month begins and ends."""
+    zones = {t.calendar.zone for t in defaults.sla_policy().targets.values()}
+    return zones.pop() if len(zones) == 1 else UTC
 
 
 def _within(column: Any, since: datetime | None, until: datetime | None) -> list[Any]:
@@ -637,12 +657,145 @@ def categories_report(
     )
 
 
+# --------------------------------------------------------------------------- time worked
+
+#: What ``report time --by`` groups the minutes worked by.
+TIME_KEYS = ("analyst", "contact", "organization")
+
+
+def time_report(
+    session: Session,
+    actor: Actor,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    by: str = "analyst",
+) -> Report:
+    """Minutes worked in the period (by the events' time), per analyst who worked them, per
+    contact of the ticket, or per the contact's organization: tickets, events, minutes, and
+    hours with two places. Sums are of whole minutes in SQL; hours are worked out from
+    them exactly, so a bill adds up to its events to the minute.
+
+    A supervisor sees everyone's time; any other analyst their own only (their timesheet:
+    the minutes they logged, by contact or organization too), never a colleague's."""
+    own_only = not actor.is_supervisor
+    if own_only and actor.id is None:
+        raise PermissionDenied(_("only a supervisor may read reports"))
+    key = by.strip().lower()
+    if key not in TIME_KEYS:
+        raise InvalidInput(
+            _("unknown --by {by!r}: use {keys}").format(by=by, keys=", ".join(TIME_KEYS)),
+            field="by",
+        )
+    # Reads ix_ticket_event_worked: only the events that carry minutes, in the period.
+    worked = [col(TicketEvent.minutes).is_not(None), *_within(col(TicketEvent.at), since, until)]
+    if own_only:
+        worked.append(col(TicketEvent.actor_id) == actor.id)
+    figures = (
+        func.count(func.distinct(col(TicketEvent.ticket_id))),
+        func.count(),
+        func.sum(col(TicketEvent.minutes)),
+    )
+    query: Any
+    if key == "analyst":
+        query = (
+            select(col(Analyst.login), col(Analyst.name), *figures)
+            .select_from(TicketEvent)
+            .outerjoin(Analyst, col(Analyst.id) == col(TicketEvent.actor_id))
+            .where(*worked)
+            .group_by(col(Analyst.login), col(Analyst.name))
+        )
+        columns = ["analyst", "name"]
+    elif key == "contact":
+        query = (
+            select(col(Contact.id), col(Contact.name), col(Organization.name), *figures)
+            .select_from(TicketEvent)
+            .join(Ticket, col(Ticket.id) == col(TicketEvent.ticket_id))
+            .outerjoin(Contact, col(Contact.id) == col(Ticket.contact_id))
+            .outerjoin(Organization, col(Organization.id) == col(Contact.organization_id))
+            .where(*worked)
+            .group_by(col(Contact.id), col(Contact.name), col(Organization.name))
+        )
+        columns = ["contact_id", "contact", "organization"]
+    else:
+        query = (
+            select(col(Organization.name), *figures)
+            .select_from(TicketEvent)
+            .join(Ticket, col(Ticket.id) == col(TicketEvent.ticket_id))
+            .outerjoin(Contact, col(Contact.id) == col(Ticket.contact_id))
+            .outerjoin(Organization, col(Organization.id) == col(Contact.organization_id))
+            .where(*worked)
+            .group_by(col(Organization.name))
+        )
+        columns = ["organization"]
+    rows: list[list[Any]] = []
+    for row in session.execute(query):
+        names = list(row[: len(columns)])
+        tickets, events, minutes = (int(v or 0) for v in row[len(columns) :])
+        if key == "analyst" and names[0] is None:
+            names = ["(system)", None]
+        elif names[-1] is None and key == "organization":
+            names = ["(none)"]
+        elif key == "contact" and names[0] is None:
+            names = [None, "(none)", None]
+        rows.append([*names, tickets, events, minutes, hours_of(minutes)])
+    # Most time first; ties by name (then contact id), the same order on both databases.
+    label = 1 if key == "contact" else 0
+    rows.sort(key=lambda r: (-r[-2], str(r[label]), (r[0] or 0) if key == "contact" else 0))
+    total = None
+    if rows:
+        minutes_all = sum(r[-2] for r in rows)
+        tickets_all = _distinct_tickets(session, worked)
+        total = [
+            "TOTAL",
+            *([None] * (len(columns) - 1)),
+            tickets_all,
+            sum(r[-3] for r in rows),
+            minutes_all,
+            hours_of(minutes_all),
+        ]
+    return Report(
+        name="time",
+        title=(
+            _("Your time worked by {key}") if own_only else _("Time worked by {key}")
+        ).format(key=_(_TIME_KEY_WORDS[key])),
+        since=since,
+        until=until,
+        columns=[*columns, "tickets", "events", "minutes", "hours"],
+        rows=rows,
+        total=total,
+    )
+
+
+_TIME_KEY_WORDS = {
+    # Translators: completes "Time worked by ..." (deskterm report time --by).
+    "analyst": N_("analyst"),
+    "contact": N_("contact"),
+    "organization": N_("organization"),
+}
+
+
+def _distinct_tickets(session: Session, worked: list[Any]) -> int:
+    # A ticket worked by two analysts counts once in the total, not once per row.
+    return int(
+        session.scalar(select(func.count(func.distinct(col(TicketEvent.ticket_id)))).where(*worked))
+        or 0
+    )
+
+
+def hours_of(minutes: int) -> Decimal:
+    """Whole minutes as hours with two places, rounded half up: 85 -> 1.42. From the
+    integer sum, never a sum of rounded hours."""
+    return (Decimal(minutes) / 60).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
 REPORTS = {
     "backlog": backlog_report,
     "sla": sla_report,
     "analysts": analysts_report,
     "csat": csat_report,
     "categories": categories_report,
+    "time": time_report,
 }
 
 

@@ -69,6 +69,7 @@ def save_call(
     contact: str | None = None,
     call: str | int | None = None,
     call_seconds: int | None = None,
+    minutes: int | None = None,
 ) -> CallSave:
     """Open the call's tickets (``record_call``, or ``add_to_call`` for another problem from
     the saved ``call``), once: a key saved before hands back what it opened."""
@@ -94,7 +95,14 @@ def save_call(
             raise InvalidInput(
                 _("another problem from a saved call keeps that call's caller"), field="contact"
             )
-        made = add_to_call(session, actor, call=call, problems=problems, call_seconds=call_seconds)
+        made = add_to_call(
+            session,
+            actor,
+            call=call,
+            problems=problems,
+            call_seconds=call_seconds,
+            minutes=minutes,
+        )
     else:
         made = record_call(
             session,
@@ -103,6 +111,7 @@ def save_call(
             contact_id=contact_id,
             contact=contact,
             call_seconds=call_seconds,
+            minutes=minutes,
         )
     mark.ticket_ids = [ticket.id for ticket in made]
     session.flush()

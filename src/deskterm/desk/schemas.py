@@ -82,6 +82,10 @@ class ContactPublic(Public):
     location: str | None
     language: str | None = None
     vip: bool = False
+    #: How they want to hear about their cases: email, sms or phone (none: email).
+    preferred_channel: str | None = None
+    #: The channels every message goes out on (``--notify email,sms``); none: as preferred.
+    notify: list[str] | None = None
     assets: list[AssetPublic] = []
     open_tickets: int = 0
     #: What a lookup found the contact by (``phone``, ``name``, ``similar name``...).
@@ -136,6 +140,8 @@ class EventPublic(Public):
     data: dict[str, Any]
     ticket_version: int
     summary: str
+    #: Minutes worked on it (a note, call or status change); None when not recorded.
+    minutes: int | None = None
 
     @property
     def payload(self) -> Payload:
@@ -167,6 +173,8 @@ class TicketDetail(TicketPublic):
     created_by: str | None = None
     links: list[LinkPublic] = []
     events: list[EventPublic] = []
+    #: The minutes worked on the ticket, all its events' minutes summed.
+    minutes_worked: int = 0
 
 
 class ClaimResult(Public):

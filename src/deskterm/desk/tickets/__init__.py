@@ -25,7 +25,14 @@ from deskterm.desk.tickets.change import (
 )
 from deskterm.desk.tickets.create import create_ticket, open_ticket
 from deskterm.desk.tickets.holders import assign, escalate, holder_for, log_internal_reason
-from deskterm.desk.tickets.read import detail, get_ticket, list_tickets, summary, ticket_events
+from deskterm.desk.tickets.read import (
+    detail,
+    get_ticket,
+    list_tickets,
+    minutes_worked,
+    summary,
+    ticket_events,
+)
 from deskterm.desk.tickets.status import change_status, close, reopen, resolve, set_priority
 from deskterm.desk.tickets.work import MAX_CALL_SECONDS, add_note, link, link_pair, log_call
 
@@ -49,6 +56,7 @@ __all__ = [
     "list_tickets",
     "load",
     "log_call",
+    "minutes_worked",
     "log_internal_reason",
     "login_of",
     "open_ticket",

@@ -53,8 +53,11 @@ class Change:
         self.version = ticket.version
         self.events: list[TicketEvent] = []
 
-    def log(self, payload: p.Payload, *, visible: bool | None = None) -> None:
-        """Write one event of this change; ``visible`` overrides the kind's default."""
+    def log(
+        self, payload: p.Payload, *, visible: bool | None = None, minutes: int | None = None
+    ) -> None:
+        """Write one event of this change; ``visible`` overrides the kind's default;
+        ``minutes`` worked on it (checked by the caller, ``domain.worked``)."""
         assert self.ticket.id is not None
         event = ledger.record(
             self.session,
@@ -64,6 +67,7 @@ class Change:
             at=self.at,
             actor_id=self.actor.id,
             visible=visible,
+            minutes=minutes,
         )
         self.events.append(event)
         public = event.visibility == Visibility.PUBLIC

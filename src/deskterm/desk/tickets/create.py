@@ -24,6 +24,7 @@ from deskterm.desk.tickets.holders import holder_for
 from deskterm.desk.tickets.read import detail
 from deskterm.desk.tickets.work import MAX_CALL_SECONDS, link_pair
 from deskterm.domain import payloads as p
+from deskterm.domain import worked
 from deskterm.domain.enums import (
     LIVE_CHANNELS,
     CallDirection,
@@ -59,6 +60,7 @@ def open_ticket(
     group: str | None = None,
     assignee: str | None = "auto",
     call_seconds: int | None = None,
+    minutes: int | None = None,
     split_from: str | None = None,
 ) -> Ticket:
     """Open a ticket inside the caller's transaction: the live row, flushed. For use cases
@@ -116,6 +118,10 @@ def open_ticket(
 
     if call_seconds is not None and not 0 <= call_seconds <= MAX_CALL_SECONDS:
         raise InvalidInput(_("call duration must be between 0 and 24 hours"), field="call_seconds")
+    # Minutes worked on the call: as given, else its length rounded up to the minute.
+    call_worked = worked.check_minutes(minutes)
+    if call_worked is None:
+        call_worked = worked.call_minutes(call_seconds)
     parent = load(session, split_from) if split_from else None
 
     now = clock.now()
@@ -165,7 +171,10 @@ def open_ticket(
         )
     )
     if call_seconds is not None and channel_value == Channel.PHONE:
-        change.log(p.CallLogged(direction=CallDirection.INBOUND, duration_seconds=call_seconds))
+        change.log(
+            p.CallLogged(direction=CallDirection.INBOUND, duration_seconds=call_seconds),
+            minutes=call_worked,
+        )
     if parent is not None:
         link_pair(session, actor, ticket, parent, LinkKind.SPLIT_FROM, change=change)
     change.save()

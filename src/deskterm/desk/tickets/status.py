@@ -28,6 +28,7 @@ from deskterm.domain.permissions import Actor
 from deskterm.domain.refs import format_ref
 from deskterm.domain.text import long_text, optional_line, required_line
 from deskterm.domain.transitions import check_transition
+from deskterm.domain.worked import check_minutes
 from deskterm.i18n import N_, _
 
 
@@ -38,10 +39,13 @@ def change_status(
     ref: str | int,
     status: str,
     reason: str | None = None,
+    minutes: int | None = None,
     expected_version: int | None = None,
 ) -> TicketPublic:
-    """Move the ticket to ``status`` where its lifecycle allows; cancelling needs a reason."""
+    """Move the ticket to ``status`` where its lifecycle allows; cancelling needs a reason.
+    ``minutes`` worked go on the status change's event."""
     target = _enum(Status, status.replace(" ", "_").replace("-", "_"), "status")
+    worked = check_minutes(minutes)
     ticket = load(session, ref, expected_version)
     check_transition(ticket.status, target)
     # Translators: completes "only its holder or a supervisor may ..."
@@ -62,7 +66,7 @@ def change_status(
     ticket.status = target
     if target == Status.CANCELLED:
         ticket.closed_at = change.at
-    change.log(p.StatusChanged(from_=previous, to=target, reason=why))
+    change.log(p.StatusChanged(from_=previous, to=target, reason=why), minutes=worked)
     change.save()
     return summary(session, ticket)
 
@@ -74,10 +78,13 @@ def resolve(
     ref: str | int,
     code: str,
     text: str,
+    minutes: int | None = None,
     expected_version: int | None = None,
 ) -> TicketPublic:
-    """Resolve the ticket with a resolution code and what solved it (the customer reads it)."""
+    """Resolve the ticket with a resolution code and what solved it (the customer reads it);
+    ``minutes`` worked go on the resolution's event."""
     code_row = resolution_code(session, code)
+    worked = check_minutes(minutes)
     resolution = long_text(text, field="resolution", required=True, limit=16_000)
     ticket = load(session, ref, expected_version)
     check_transition(ticket.status, Status.RESOLVED, plain=False)
@@ -100,7 +107,8 @@ def resolve(
             assignee=actor.login
             if actor.id is not None and ticket.assignee_id == actor.id
             else login_of(session, ticket.assignee_id),
-        )
+        ),
+        minutes=worked,
     )
     change.save()
     return summary(session, ticket)
@@ -112,10 +120,12 @@ def reopen(
     *,
     ref: str | int,
     reason: str,
+    minutes: int | None = None,
     expected_version: int | None = None,
 ) -> TicketPublic:
     """Any analyst may reopen a resolved ticket: it is usually the customer calling back."""
     why = required_line(reason, field="reason", limit=300)
+    worked = check_minutes(minutes)
     ticket = load(session, ref, expected_version)
     if ticket.status != Status.RESOLVED:
         raise InvalidTransition(
@@ -129,7 +139,7 @@ def reopen(
     ticket.resolution_code = None
     ticket.resolution_text = None
     ticket.resolved_at = None
-    change.log(p.Reopened(from_=Status.RESOLVED, to=target, reason=why))
+    change.log(p.Reopened(from_=Status.RESOLVED, to=target, reason=why), minutes=worked)
     change.save()
     return summary(session, ticket)
 

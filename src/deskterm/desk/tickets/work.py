@@ -21,6 +21,7 @@ from deskterm.domain.errors import InvalidInput
 from deskterm.domain.permissions import Actor
 from deskterm.domain.refs import format_ref, parse_ref
 from deskterm.domain.text import long_text
+from deskterm.domain.worked import call_minutes, check_minutes
 from deskterm.i18n import _
 
 #: The longest call a ticket logs, in seconds.
@@ -34,13 +35,16 @@ def add_note(
     ref: str | int,
     text: str,
     public: bool = False,
+    minutes: int | None = None,
     expected_version: int | None = None,
 ) -> TicketPublic:
-    """Anyone on the desk may add to a ticket's story: that is how cases change hands safely."""
+    """Anyone on the desk may add to a ticket's story: that is how cases change hands safely.
+    ``minutes`` worked on it, if the analyst records time."""
     body = long_text(text, field="note", required=True)
+    worked = check_minutes(minutes)
     ticket = load(session, ref, expected_version)
     change = Change(session, actor, ticket)
-    change.log(p.Note(text=body), visible=public)
+    change.log(p.Note(text=body), visible=public, minutes=worked)
     change.save()
     return summary(session, ticket)
 
@@ -53,12 +57,19 @@ def log_call(
     direction: str = CallDirection.INBOUND,
     duration_seconds: int = 0,
     outcome: str | None = None,
+    minutes: int | None = None,
     expected_version: int | None = None,
 ) -> TicketPublic:
-    """Log a call about the ticket; calling the customer keeps the callbacks promised."""
+    """Log a call about the ticket; calling the customer keeps the callbacks promised.
+
+    ``minutes`` worked: as given, else the call's length rounded up to the minute (none
+    when the length is not known)."""
     direction_value = _enum(CallDirection, direction, "direction")
     if not 0 <= duration_seconds <= MAX_CALL_SECONDS:
         raise InvalidInput(_("call duration must be between 0 and 24 hours"), field="duration")
+    worked = check_minutes(minutes)
+    if worked is None:
+        worked = call_minutes(duration_seconds)
     outcome_text = long_text(outcome, field="outcome", limit=4000)
     ticket = load(session, ref, expected_version)
     change = Change(session, actor, ticket)
@@ -79,7 +90,8 @@ def log_call(
             duration_seconds=duration_seconds,
             outcome=outcome_text or None,
             kept_callbacks=kept or None,
-        )
+        ),
+        minutes=worked,
     )
     change.save()
     return summary(session, ticket)

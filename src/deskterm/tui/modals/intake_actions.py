@@ -19,6 +19,7 @@ from deskterm.tui.format import clock_face, literal
 from deskterm.tui.modals.base import FieldError, FormModal, label
 from deskterm.tui.modals.ticket_actions import TicketModal
 from deskterm.tui.widgets.footer import KeyFooter
+from deskterm.tui.widgets.notearea import NoteArea
 
 if TYPE_CHECKING:
     from deskterm.desk.schemas import TicketPublic
@@ -87,16 +88,22 @@ class AddCallModal(TicketModal):
         self.note = note
         #: The phone system's call this is: its length is the PBX's (desk/cti.py).
         self.phone_call = phone_call
+        #: The minutes the call's timer last wrote; any other value was typed by the analyst.
+        self.minutes_shown = self._timer_minutes()
 
     def fields(self) -> ComposeResult:
         yield Static(literal(self.ticket.subject, style="bold"))
         yield Static(self._so_far(), id="call-so-far", classes="hint")
         yield label(_("What the caller said (no need to explain again: it is all in the log)"))
-        area = TextArea(
-            self.note, id="outcome", soft_wrap=True, show_line_numbers=False, tab_behavior="focus"
-        )
-        yield area
+        yield NoteArea(self.note, id="outcome", ticket=self.ticket)
         yield FieldError("outcome")
+        if self.phone_call is None:
+            # The phone system's call counts the PBX's length by itself (desk/cti.py).
+            yield label(_("Minutes worked (the call's timer, rounded up; yours if typed)"))
+            yield Input(
+                self.minutes_shown, id="minutes", restrict=r"[0-9]*", max_length=4, compact=True
+            )
+            yield FieldError("minutes")
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -106,8 +113,20 @@ class AddCallModal(TicketModal):
     def _so_far(self) -> str:
         return _("Call so far {time}").format(time=clock_face(self.seconds()))
 
+    def _timer_minutes(self) -> str:
+        from deskterm.domain.worked import call_minutes
+
+        return str(call_minutes(self.seconds()) or 0)
+
     def _tick(self) -> None:
         self.query_one("#call-so-far", Static).update(self._so_far())
+        if self.phone_call is not None:
+            return
+        field = self.query_one("#minutes", Input)
+        if field.value == self.minutes_shown:
+            # Not typed over: the timer keeps counting the minutes begun.
+            self.minutes_shown = self._timer_minutes()
+            field.value = self.minutes_shown
 
     def request(self) -> tuple[Callable[..., Any], dict[str, Any]]:
         from deskterm.desk.tickets import log_call
@@ -120,11 +139,18 @@ class AddCallModal(TicketModal):
                 "phone_call": self.phone_call,
                 "outcome": self.query_one("#outcome", TextArea).text or None,
             }
+        from deskterm.domain.worked import parse_minutes
+
+        minutes_field = self.query_one("#minutes", Input)
+        seconds = self.seconds()
+        # Untouched, the minutes are the call's own at the save: the desk rounds them.
+        typed = minutes_field.value != self.minutes_shown
         return log_call, {
             **self.base(),
             "direction": "inbound",
-            "duration_seconds": self.seconds(),
+            "duration_seconds": seconds,
             "outcome": self.query_one("#outcome", TextArea).text or None,
+            "minutes": parse_minutes(minutes_field.value) if typed else None,
         }
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.containers import Horizontal
 from textual.widgets import (
     Checkbox,
     DataTable,
@@ -39,6 +40,7 @@ from deskterm.tui.format import (
 )
 from deskterm.tui.modals.base import FieldError, FormModal, label
 from deskterm.tui.widgets.jump import JumpTable
+from deskterm.tui.widgets.notearea import NoteArea
 from deskterm.tui.widgets.tell import TellCustomer
 
 if TYPE_CHECKING:
@@ -65,8 +67,26 @@ class TicketModal(FormModal):
         return {"ref": self.ticket.id, "expected_version": self.expected_version}
 
 
-def _text_area(field: str) -> TextArea:
-    return TextArea(id=field, soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
+def _text_area(field: str, ticket: TicketPublic) -> NoteArea:
+    return NoteArea(id=field, ticket=ticket)
+
+
+def _minutes_field(hint: str = "") -> ComposeResult:
+    """The optional "Minutes" worked on the change (issue 21): digits only, a day at most.
+    Label and field on one line: on its own the field fell below the fold of the note
+    dialog at 80x24."""
+    with Horizontal(classes="minutes-row"):
+        yield label(_("Minutes worked (optional)"))
+        yield Input(
+            id="minutes", restrict=r"[0-9]*", max_length=4, placeholder=hint, compact=True
+        )
+    yield FieldError("minutes")
+
+
+def _minutes(modal: TicketModal) -> int | None:
+    from deskterm.domain.worked import parse_minutes
+
+    return parse_minutes(modal.query_one("#minutes", Input).value)
 
 
 # --------------------------------------------------------------------------- note
@@ -77,9 +97,10 @@ class NoteModal(TicketModal):
 
     def fields(self) -> ComposeResult:
         yield label(_("Note"))
-        yield _text_area("note")
+        yield _text_area("note", self.ticket)
         yield FieldError("note")
         yield Checkbox(_("Customer-visible (public)"), id="public", compact=True)
+        yield from _minutes_field()
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -92,6 +113,7 @@ class NoteModal(TicketModal):
             **self.base(),
             "text": self.query_one("#note", TextArea).text,
             "public": self.query_one("#public", Checkbox).value,
+            "minutes": _minutes(self),
         }
 
 
@@ -120,8 +142,9 @@ class CallModal(TicketModal):
         yield Input(self.shown, id="duration", compact=True)
         yield FieldError("duration")
         yield label(_("Outcome"))
-        yield _text_area("outcome")
+        yield _text_area("outcome", self.ticket)
         yield FieldError("outcome")
+        yield from _minutes_field(_("empty: the duration, rounded up"))
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -152,6 +175,7 @@ class CallModal(TicketModal):
             "direction": "outbound" if outbound else "inbound",
             "duration_seconds": seconds,
             "outcome": self.query_one("#outcome", TextArea).text,
+            "minutes": _minutes(self),
         }
 
 
@@ -174,6 +198,7 @@ class StatusModal(TicketModal):
         yield label(_("Reason (needed to cancel)"))
         yield Input(id="reason", compact=True)
         yield FieldError("reason")
+        yield from _minutes_field()
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -194,6 +219,7 @@ class StatusModal(TicketModal):
             **self.base(),
             "status": target,
             "reason": self.query_one("#reason", Input).value or None,
+            "minutes": _minutes(self),
         }
 
 
@@ -296,8 +322,9 @@ class ResolveModal(TicketModal):
         )
         yield FieldError("code")
         yield label(_("What was done (the customer reads this)"))
-        yield _text_area("resolution")
+        yield _text_area("resolution", self.ticket)
         yield FieldError("resolution")
+        yield from _minutes_field()
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -313,6 +340,7 @@ class ResolveModal(TicketModal):
             **self.base(),
             "code": code,
             "text": self.query_one("#resolution", TextArea).text,
+            "minutes": _minutes(self),
         }
 
 

@@ -17,9 +17,10 @@ from textual.worker import Worker, WorkerState
 from deskterm.desk import clock
 from deskterm.domain.due import ticket_due
 from deskterm.domain.enums import OPEN_STATUSES, Status, link_label
-from deskterm.domain.payloads import CallLogged, Note, Resolved
+from deskterm.domain.payloads import CallLogged, CustomerMessage, Note, Resolved
 from deskterm.domain.refs import format_ref
-from deskterm.i18n import N_, _
+from deskterm.domain.worked import format_minutes
+from deskterm.i18n import N_, _, ngettext
 from deskterm.tui import benchmark
 from deskterm.tui.base import DeskScreen
 from deskterm.tui.format import (
@@ -63,7 +64,7 @@ class TicketScreen(DeskScreen[None]):
                 "Another problem from this call: the same caller, linked to it as split "
                 "from the same call, the call's time running on"
             ),
-            id="another-problem",
+            id="another_problem",
         ),
         Binding(
             "n",
@@ -81,7 +82,11 @@ class TicketScreen(DeskScreen[None]):
         ),
         Binding("o", "reopen", N_("Reopen"), tooltip=N_("Reopen a resolved ticket"), id="reopen"),
         Binding(
-            "x", "close_ticket", N_("Close"), tooltip=N_("Close a resolved ticket"), id="close"
+            "x",
+            "close_ticket",
+            N_("Close"),
+            tooltip=N_("Close a resolved ticket"),
+            id="close_ticket",
         ),
         Binding(
             "e", "escalate", N_("Escalate"), tooltip=N_("Escalate with a reason"), id="escalate"
@@ -116,6 +121,16 @@ class TicketScreen(DeskScreen[None]):
             show=False,
             id="articles",
         ),
+        Binding(
+            "z",
+            "toggle_folds",
+            N_("Unfold mail"),
+            tooltip=N_(
+                "Show the customer's mail whole, quoted text and signatures too, or fold it"
+            ),
+            show=False,
+            id="unfold_mail",
+        ),
     ]
 
     @dataclass
@@ -148,6 +163,8 @@ class TicketScreen(DeskScreen[None]):
         self.loaded: TicketStory | None = None
         #: A dialog of this screen is open on the ticket: the others see "editing".
         self.editing = False
+        #: Mail shown whole, quotes and signatures unfolded (``z``).
+        self.unfolded = False
         self.viewers: list[Viewer] = []
 
     @property
@@ -325,6 +342,10 @@ class TicketScreen(DeskScreen[None]):
             text.append("  " + _("Callback") + " ")
             text.append_text(sla_text(first.due_at, now))
             text.append(f" ({local(first.due_at, now)})", style="dim")
+        if ticket.minutes_worked:
+            # Translators: the ticket head's total of minutes worked: "Worked 1 hr 25 min".
+            worked = format_minutes(ticket.minutes_worked)
+            text.append("  " + _("Worked {time}").format(time=worked))
         return text
 
     def card(self) -> Text:
@@ -406,13 +427,21 @@ class TicketScreen(DeskScreen[None]):
         timeline.remove_children()
         now = clock.now()
         entries = [
-            Static(self.entry(event, now), classes=self.classes_for(event))
+            Static(self.entry(event, now, unfolded=self.unfolded), classes=self.classes_for(event))
             for event in ticket.events
         ]
         if ticket.description:
             description = Text()
             description.append(_("Description") + "\n", style="bold")
-            description.append_text(literal(ticket.description, long=True))
+            first = next(
+                (
+                    e.payload
+                    for e in ticket.events
+                    if isinstance(e.payload, CustomerMessage) and e.payload.text is None
+                ),
+                None,
+            )
+            description.append_text(self.mail_text(ticket.description, first, self.unfolded))
             entries.insert(1, Static(description, classes="event -description"))
         timeline.mount_all(entries)
         if at_end or self.loaded is None:
@@ -423,7 +452,27 @@ class TicketScreen(DeskScreen[None]):
         return f"event -{event.visibility}"
 
     @staticmethod
-    def entry(event: EventPublic, now: Any) -> Text:
+    def mail_text(shown: str, mail: CustomerMessage | None, unfolded: bool) -> Text:
+        """A mail's new part and a dim line for what is folded; unfolded, the whole mail."""
+        if mail is None or not mail.full_text or not mail.folded:
+            return literal(shown, long=True)
+        if unfolded:
+            return literal(mail.full_text, long=True)
+        text = literal(shown, long=True)
+        text.append(
+            "\n"
+            # Translators: under a customer's mail on the ticket screen; z unfolds it.
+            + ngettext(
+                "… {count} quoted line folded (z shows it)",
+                "… {count} quoted lines folded (z shows them)",
+                mail.folded,
+            ).format(count=mail.folded),
+            style="dim",
+        )
+        return text
+
+    @staticmethod
+    def entry(event: EventPublic, now: Any, *, unfolded: bool = False) -> Text:
         text = Text()
         text.append(local(event.at, now), style="bold")
         text.append("  ")
@@ -432,6 +481,8 @@ class TicketScreen(DeskScreen[None]):
             text.append("  " + _("customer-visible"), style="bold")
         else:
             text.append("  " + _("internal"), style="dim italic")
+        if event.minutes is not None:
+            text.append("  " + format_minutes(event.minutes), style="dim")
         text.append("\n")
         payload = event.payload
         long_text = None
@@ -444,6 +495,16 @@ class TicketScreen(DeskScreen[None]):
         elif isinstance(payload, CallLogged) and payload.outcome:
             summary = event.summary.split(":", 1)[0] + ":"
             long_text = payload.outcome
+        elif isinstance(payload, CustomerMessage) and payload.text:
+            # The new part whole, as `ticket show` prints it; what it repeats is one line.
+            text.append_text(literal(event.summary.split(":", 1)[0] + ":"))
+            text.append("\n")
+            text.append_text(TicketScreen.mail_text(payload.text, payload, unfolded))
+            if payload.attachments:
+                names = ", ".join(str(f.name or "?") for f in payload.attachments)
+                text.append("\n")
+                text.append_text(literal(_("[attached: {files}]").format(files=names)))
+            return text
         else:
             summary = event.summary
         text.append_text(literal(summary))
@@ -477,6 +538,12 @@ class TicketScreen(DeskScreen[None]):
 
     def action_back(self) -> None:
         self.dismiss()
+
+    def action_toggle_folds(self) -> None:
+        """Show every mail of the story whole, or fold quotes and signatures away again."""
+        self.unfolded = not self.unfolded
+        if self.ticket is not None:
+            self.show_timeline(self.ticket)
 
     def action_another_problem(self) -> None:
         """The caller has another problem, on the call just saved: a new problem on the
