@@ -9,6 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.wait import WebDriverWait
+
 #: What a phone and a laptop show (CSS pixels).
 PHONE = (375, 812)
 DESKTOP = (1280, 900)
@@ -51,3 +58,17 @@ class Web:
 
     url: str
     process: subprocess.Popen[str]
+
+
+def submit(driver: WebDriver, button: WebElement, *, seconds: float = 15) -> None:
+    """Click a form's button and wait for the page the answer brings."""
+    old = driver.find_element(By.TAG_NAME, "html")
+    button.click()
+    # Mid-navigation Chrome may answer a look at the old page's node with an inspector error
+    # ("Node with given id does not belong to the document") instead of "stale": look again.
+    WebDriverWait(driver, seconds, ignored_exceptions=(WebDriverException,)).until(
+        expected_conditions.staleness_of(old)
+    )
+    WebDriverWait(driver, 15).until(
+        lambda d: d.execute_script("return document.readyState") == "complete"
+    )

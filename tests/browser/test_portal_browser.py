@@ -20,13 +20,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from browsing import Shots, Web
+from browsing import Shots, Web, submit
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.wait import WebDriverWait
 from sqlalchemy import select
 
 from clirun import run_deskterm
@@ -114,16 +111,6 @@ def status_code(driver: WebDriver) -> int:
         "return performance.getEntriesByType('navigation')[0].responseStatus"
     )
     return int(code)
-
-
-def submit(driver: WebDriver, button: WebElement) -> None:
-    """Click a form's button and wait for the page the answer brings."""
-    old = driver.find_element(By.TAG_NAME, "html")
-    button.click()
-    WebDriverWait(driver, 15).until(expected_conditions.staleness_of(old))
-    WebDriverWait(driver, 15).until(
-        lambda d: d.execute_script("return document.readyState") == "complete"
-    )
 
 
 def no_alert(driver: WebDriver) -> bool:

@@ -10,12 +10,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from browsing import Shots, Web
+from browsing import Shots, Web, submit
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.wait import WebDriverWait
 
 from deskterm.desk.mail import list_attachments
 from deskterm.desk.portal import FILES_MAX_BYTES, link_for
@@ -25,15 +22,6 @@ from factories import AGENT, KnownDesk
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 TYPED = "The error comes back after every restart; screenshots attached."
-
-
-def _submit(driver: WebDriver, button: WebElement) -> None:
-    old = driver.find_element(By.TAG_NAME, "html")
-    button.click()
-    WebDriverWait(driver, 60).until(expected_conditions.staleness_of(old))
-    WebDriverWait(driver, 15).until(
-        lambda d: d.execute_script("return document.readyState") == "complete"
-    )
 
 
 def _status(driver: WebDriver) -> int:
@@ -62,7 +50,7 @@ def test_the_customer_sends_files_with_a_reply_and_the_desk_has_them(
     form.find_element(By.NAME, "text").send_keys(TYPED)
     form.find_element(By.ID, "reply-files").send_keys(f"{shot}\n{log}")
     shots.take("01-files-chosen")
-    _submit(browser, form.find_element(By.CSS_SELECTOR, "button[type='submit']"))
+    submit(browser, form.find_element(By.CSS_SELECTOR, "button[type='submit']"), seconds=60)
 
     assert _status(browser) == 200
     assert urlsplit(browser.current_url).query == "done=reply"
@@ -91,7 +79,7 @@ def test_files_past_the_limit_get_words_and_keep_the_message(
     form = browser.find_element(By.CSS_SELECTOR, "section.reply form")
     form.find_element(By.NAME, "text").send_keys(TYPED)
     form.find_element(By.ID, "reply-files").send_keys("\n".join(big))
-    _submit(browser, form.find_element(By.CSS_SELECTOR, "button[type='submit']"))
+    submit(browser, form.find_element(By.CSS_SELECTOR, "button[type='submit']"), seconds=60)
 
     assert _status(browser) == 413
     shots.take("01-files-too-large")
