@@ -13,6 +13,7 @@ from seed import NOW, Seeded, seed
 
 from deskterm.desk import clock
 from deskterm.tui.app import DeskApp
+from migrated import copy_migrated
 
 
 class TestClock:
@@ -50,6 +51,7 @@ def seeded(tmp_path: Path, test_clock: TestClock) -> Iterator[Seeded]:
     from deskterm.desk.setup import open_database
 
     url = f"sqlite:///{tmp_path / 'desk.db'}"
+    copy_migrated(url)
     db = open_database(url)
     made = seed(db)
     made.url = url  # type: ignore[attr-defined]
@@ -62,6 +64,7 @@ def desk(db_url: str, test_clock: TestClock) -> Iterator[Seeded]:
     """The terminal tests' fixed desk on each database (``db_url`` is both)."""
     from deskterm.desk.setup import open_database
 
+    copy_migrated(db_url)
     db = open_database(db_url)
     made = seed(db)
     made.url = db_url  # type: ignore[attr-defined]
