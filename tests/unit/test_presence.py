@@ -3,6 +3,7 @@ the desk change the moment the writer commits."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -122,8 +123,11 @@ def test_the_listener_hears_commits_and_presence(known: KnownDesk) -> None:
         pytest.skip("SQLite has no LISTEN; the app polls it")
     ticket = known.ticket(AGENT)
     with Listener(known.db) as listener:
-        # Nothing yet (other tests' schemas share the channel, so drain what they said).
-        while listener.wait(0.05):
+        # Nothing yet (other tests' schemas share the channel, so drain what they said) — for
+        # half a second at most: another worker committing all the while never lets the
+        # channel fall quiet, and the listener gave up waiting on a test that never asked.
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline and listener.wait(0.05):
             pass
         known.as_(AGENT).write(add_note, ref=ticket.id, text="heard?")
         newest = known.as_(AGENT).read(get_ticket, ref=ticket.id).events[-1].id
