@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
+import subprocess  # nosec B404 (the analyst's own editor, as git runs it)
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -95,7 +95,7 @@ def edit(
         with os.fdopen(handle, "w", encoding="utf-8") as out:
             out.write(text)
         try:
-            done = subprocess.run([*command, str(path)], check=False)
+            done = subprocess.run([*command, str(path)], check=False)  # nosec B603
         except OSError as exc:
             raise EditorFailed(
                 _("the editor {command} could not start: {reason}").format(

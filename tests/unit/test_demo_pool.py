@@ -17,9 +17,7 @@ ME = "kim.tester"
 def test_a_savepoint_works_on_the_same_engine_right_after_the_demo(db: Database) -> None:
     build_demo(db, tickets=40, me=ME)
     with db.read() as session:
-        ticket_id = session.scalar(
-            text("SELECT min(id) FROM ticket WHERE contact_id IS NOT NULL")
-        )
+        ticket_id = session.scalar(text("SELECT min(id) FROM ticket WHERE contact_id IS NOT NULL"))
     assert ticket_id is not None
     # The desk's first customer link makes its secret inside a savepoint.
     made = Desk(db, ME).write(link_for, ref=ticket_id)

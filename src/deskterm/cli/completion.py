@@ -66,7 +66,7 @@ def _shell(value: str) -> str:
             fail(_("cannot tell which shell this is: name it, e.g. --show-completion bash"), 2)
     if shell not in SHELLS:
         fail(
-            _("unknown shell {shell!r}: use bash, zsh or fish").format(shell=value.strip()),
+            _("unknown shell {shell!r}: use bash, zsh or fish").format(shell=value.strip()),  # nosec B604 (a shell's name, no subprocess)
             2,
         )
     return shell
@@ -80,7 +80,7 @@ def show_completion(ctx: typer.Context, _param: Any, value: str | None) -> None:
 
     shell = _shell(value)
     sys.stdout.write(
-        get_completion_script(prog_name=PROG, complete_var=COMPLETE_VAR, shell=shell) + "\n"
+        get_completion_script(prog_name=PROG, complete_var=COMPLETE_VAR, shell=shell) + "\n"  # nosec B604 (a shell's name, no subprocess)
     )
     raise SystemExit(0)
 
@@ -93,12 +93,13 @@ def install_completion(ctx: typer.Context, _param: Any, value: str | None) -> No
 
     shell = _shell(value)
     try:
-        shell, path = install(shell=shell, prog_name=PROG, complete_var=COMPLETE_VAR)
+        shell, path = install(shell=shell, prog_name=PROG, complete_var=COMPLETE_VAR)  # nosec B604 (a shell's name, no subprocess)
     except OSError as exc:
         fail(_("cannot install the completion: {reason}").format(reason=exc.strerror or exc))
     sys.stdout.write(
         _("{shell} completion installed in {path}; it works in shells started from now on.").format(
-            shell=shell, path=path
+            shell=shell,
+            path=path,  # nosec B604 (a shell's name, no subprocess)
         )
         + "\n"
     )

@@ -474,9 +474,7 @@ class TextModule(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("scope", "name", name="uq_text_module_scope_name"),
         CheckConstraint("owner_id IS NULL OR group_id IS NULL", name="ck_text_module_one_home"),
-        CheckConstraint(
-            "scope = COALESCE(group_id, -owner_id, 0)", name="ck_text_module_scope"
-        ),
+        CheckConstraint("scope = COALESCE(group_id, -owner_id, 0)", name="ck_text_module_scope"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -756,9 +756,9 @@ def time_report(
         ]
     return Report(
         name="time",
-        title=(
-            _("Your time worked by {key}") if own_only else _("Time worked by {key}")
-        ).format(key=_(_TIME_KEY_WORDS[key])),
+        title=(_("Your time worked by {key}") if own_only else _("Time worked by {key}")).format(
+            key=_(_TIME_KEY_WORDS[key])
+        ),
         since=since,
         until=until,
         columns=[*columns, "tickets", "events", "minutes", "hours"],

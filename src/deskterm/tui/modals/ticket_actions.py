@@ -77,9 +77,7 @@ def _minutes_field(hint: str = "") -> ComposeResult:
     dialog at 80x24."""
     with Horizontal(classes="minutes-row"):
         yield label(_("Minutes worked (optional)"))
-        yield Input(
-            id="minutes", restrict=r"[0-9]*", max_length=4, placeholder=hint, compact=True
-        )
+        yield Input(id="minutes", restrict=r"[0-9]*", max_length=4, placeholder=hint, compact=True)
     yield FieldError("minutes")
 
 

@@ -66,9 +66,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("scope", "name", name="uq_text_module_scope_name"),
         sa.CheckConstraint("owner_id IS NULL OR group_id IS NULL", name="ck_text_module_one_home"),
-        sa.CheckConstraint(
-            "scope = COALESCE(group_id, -owner_id, 0)", name="ck_text_module_scope"
-        ),
+        sa.CheckConstraint("scope = COALESCE(group_id, -owner_id, 0)", name="ck_text_module_scope"),
     )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(_GRANT_TO_TICKET_WRITERS)
